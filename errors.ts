@@ -1,0 +1,149 @@
+/**
+ * Typed errors. Every error that a peer can cause carries the close code
+ * (RFC 6455 section 7.4.1) or the HTTP status it maps to, and the name of the
+ * rule it enforces, so a reader knows which rule failed without the RFC open.
+ *
+ * @module
+ */
+
+/** Close codes from RFC 6455 section 7.4.1, by name. */
+export const CloseCode = {
+  /** 1000: the purpose of the connection has been fulfilled. */
+  NormalClosure: 1000,
+  /** 1001: the endpoint is going away (server shutdown, page navigation). */
+  GoingAway: 1001,
+  /** 1002: the peer broke the protocol. */
+  ProtocolError: 1002,
+  /** 1003: a data type the endpoint cannot accept. */
+  UnsupportedData: 1003,
+  /** 1005: reserved; reported when a close frame carried no code. Never sent. */
+  NoStatusReceived: 1005,
+  /** 1006: reserved; reported when the connection dropped without a close frame. Never sent. */
+  AbnormalClosure: 1006,
+  /** 1007: a message's data was inconsistent with its type (invalid UTF-8 in text). */
+  InvalidPayloadData: 1007,
+  /** 1008: a message violated the endpoint's policy. */
+  PolicyViolation: 1008,
+  /** 1009: a message too big to process. */
+  MessageTooBig: 1009,
+  /** 1010: the client expected an extension the server did not negotiate. */
+  MandatoryExtension: 1010,
+  /** 1011: the server hit an unexpected condition. */
+  InternalError: 1011,
+  /** 1015: reserved; reported when the TLS handshake failed. Never sent. */
+  TlsHandshake: 1015,
+} as const;
+
+/** The name of each RFC 6455 rule this library enforces on a peer. */
+export type ProtocolRule =
+  | "ReservedOpcode"
+  | "ReservedBitsSet"
+  | "ControlFrameTooLong"
+  | "FragmentedControlFrame"
+  | "LengthTopBitSet"
+  | "UnmaskedFrameFromClient"
+  | "MaskedFrameFromServer"
+  | "UnexpectedContinuation"
+  | "ExpectedContinuation"
+  | "InvalidCloseCode"
+  | "CloseFrameTooShort"
+  | "InvalidUtf8"
+  | "FrameTooLarge"
+  | "MessageTooLarge"
+  | "TooManyFragments";
+
+/**
+ * Base class of every error a WebSocket peer can cause after the handshake.
+ * `closeCode` is the code the connection is failed with.
+ */
+export class WebSocketError extends Error {
+  /** The close code to fail the connection with. */
+  readonly closeCode: number;
+  /** The RFC rule the peer broke. */
+  readonly rule: ProtocolRule;
+
+  /**
+   * @param rule the rule the peer broke
+   * @param closeCode the close code to fail the connection with
+   * @param message a human-readable explanation
+   */
+  constructor(rule: ProtocolRule, closeCode: number, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.rule = rule;
+    this.closeCode = closeCode;
+  }
+}
+
+/** The peer broke a framing or sequencing rule: close code 1002. */
+export class ProtocolError extends WebSocketError {
+  /**
+   * @param rule the rule the peer broke
+   * @param message a human-readable explanation
+   */
+  constructor(rule: ProtocolRule, message: string) {
+    super(rule, CloseCode.ProtocolError, message);
+  }
+}
+
+/** A text message or close reason was not valid UTF-8: close code 1007. */
+export class InvalidPayloadError extends WebSocketError {
+  /** @param message a human-readable explanation */
+  constructor(message: string) {
+    super("InvalidUtf8", CloseCode.InvalidPayloadData, message);
+  }
+}
+
+/** A frame or message passed a configured size limit: close code 1009. */
+export class MessageTooBigError extends WebSocketError {
+  /**
+   * @param rule which limit was passed
+   * @param message a human-readable explanation
+   */
+  constructor(
+    rule: "FrameTooLarge" | "MessageTooLarge" | "TooManyFragments",
+    message: string,
+  ) {
+    super(rule, CloseCode.MessageTooBig, message);
+  }
+}
+
+/**
+ * An opening handshake was refused. `status` is the HTTP status a server
+ * answers with; `headers` are extra response headers (for example
+ * `Sec-WebSocket-Version: 13` with a 426).
+ */
+export class HandshakeError extends Error {
+  /** The HTTP status to answer with (400, 403, 426, ...). */
+  readonly status: number;
+  /** Extra headers to send with the refusal. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+
+  /**
+   * @param status the HTTP status to answer with
+   * @param message why the handshake was refused
+   * @param headers extra headers to send with the refusal
+   */
+  constructor(
+    status: number,
+    message: string,
+    headers: ReadonlyArray<readonly [string, string]> = [],
+  ) {
+    super(message);
+    this.name = "HandshakeError";
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/**
+ * A method was called in a state that does not allow it, such as sending
+ * after the close handshake began. Mirrors the DOM's `InvalidStateError`.
+ */
+export class InvalidStateError extends Error {
+  /** @param message what was attempted and why it is not allowed now */
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidStateError";
+  }
+}

@@ -1,0 +1,534 @@
+/**
+ * The WebSocket protocol state machine, sans-I/O: feed it the bytes that
+ * arrived with {@linkcode Protocol.receive}, act on the events it returns,
+ * and write out what {@linkcode Protocol.takeOutgoing} gives. It never
+ * touches a socket or a timer, so it runs unchanged in Deno, Bun and
+ * browsers, and every rule can be tested with plain byte arrays.
+ *
+ * It enforces RFC 6455 beyond framing: message reassembly (control frames
+ * may arrive between fragments), UTF-8 in text messages (failing inside a
+ * fragment, not only at the end), automatic pongs, the close handshake with
+ * close-code and reason validation, and size limits decided before payload
+ * bytes are buffered.
+ *
+ * @module
+ */
+
+import {
+  CloseCode,
+  InvalidPayloadError,
+  InvalidStateError,
+  MessageTooBigError,
+  ProtocolError,
+  WebSocketError,
+} from "./errors.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+} from "./frame.ts";
+import { decodeUtf8, Utf8Validator } from "./utf8.ts";
+
+/** Which end of the connection this is: clients mask, servers do not. */
+export type Role = "server" | "client";
+
+/** Connection states, numbered like the WHATWG `WebSocket.readyState`. */
+export const ReadyState = {
+  /** The opening handshake has not completed. */
+  CONNECTING: 0,
+  /** Messages flow both ways. */
+  OPEN: 1,
+  /** This end sent a close frame and waits for the peer's. */
+  CLOSING: 2,
+  /** Both close frames were exchanged, or the connection failed. */
+  CLOSED: 3,
+} as const;
+
+/** One of the {@linkcode ReadyState} values. */
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** Default largest message accepted: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+
+/**
+ * Default largest number of frames one message may arrive in (empty frames
+ * count): 131,072. Bounds the work a flood of tiny fragments can cause.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 128 * 1024;
+
+/** Longest close reason that fits a control frame: 125 - 2 code bytes. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Options of {@linkcode Protocol}. */
+export interface ProtocolOptions {
+  /** `"server"` expects masked frames and sends unmasked ones; `"client"` the reverse. */
+  role: Role;
+  /** Largest message in bytes; default {@linkcode DEFAULT_MAX_MESSAGE_SIZE}. Exceeding it closes with 1009. */
+  maxMessageSize?: number;
+  /** Largest single frame payload in bytes; default the message limit. Exceeding it closes with 1009. */
+  maxFrameSize?: number;
+  /** Most frames per message; default {@linkcode DEFAULT_MAX_FRAGMENTS}. Exceeding it closes with 1009. */
+  maxFragments?: number;
+}
+
+/** What {@linkcode Protocol.receive} reports. */
+export type ProtocolEvent =
+  /** A complete text message. */
+  | { type: "text"; data: string }
+  /** A complete binary message; `data` is an owned copy. */
+  | { type: "binary"; data: Uint8Array }
+  /** A ping; the pong reply is already queued. */
+  | { type: "ping"; data: Uint8Array }
+  /** A pong. */
+  | { type: "pong"; data: Uint8Array }
+  /**
+   * The peer's close frame (code 1005 when it carried none). If this end had
+   * not sent a close frame yet, the echo is already queued. State is CLOSED.
+   */
+  | { type: "close"; code: number; reason: string }
+  /**
+   * The peer broke the protocol. A close frame with `error.closeCode` is
+   * queued (unless one was sent already), the state is CLOSED and nothing
+   * more is delivered: write out the queued bytes, then close the transport.
+   */
+  | { type: "error"; error: WebSocketError };
+
+const EMPTY = new Uint8Array(0);
+const textEncoder = new TextEncoder();
+
+/**
+ * Whether a close code may appear in a close frame (section 7.4): 1000-1003,
+ * 1007-1014 and 3000-4999. 1004 and 1005, 1006, 1015 (reserved for reports,
+ * never sent) and all other codes are invalid.
+ *
+ * @param code the close code
+ * @returns true when the code may be sent and received
+ */
+export function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) ||
+    (code >= 1007 && code <= 1014) ||
+    (code >= 3000 && code <= 4999);
+}
+
+/**
+ * Encodes a close frame payload: the code in network order, then the UTF-8
+ * reason.
+ *
+ * @param code a close code that {@linkcode isValidCloseCode} accepts
+ * @param reason at most {@linkcode MAX_CLOSE_REASON_BYTES} bytes of UTF-8
+ * @returns the payload
+ * @throws {RangeError} for an invalid code or a reason that is too long
+ */
+export function encodeClosePayload(code: number, reason = ""): Uint8Array {
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new RangeError(`close code ${code} may not be sent`);
+  }
+  const reasonBytes = textEncoder.encode(reason);
+  if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(
+      `a close reason is at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8, got ${reasonBytes.length}`,
+    );
+  }
+  const payload = new Uint8Array(2 + reasonBytes.length);
+  payload[0] = code >>> 8;
+  payload[1] = code & 0xff;
+  payload.set(reasonBytes, 2);
+  return payload;
+}
+
+/**
+ * The protocol state of one WebSocket connection after its opening
+ * handshake.
+ *
+ * @example
+ * ```ts
+ * const protocol = new Protocol({ role: "server" });
+ * for (const event of protocol.receive(bytesFromTheClient)) {
+ *   if (event.type === "text") protocol.sendText(event.data); // echo
+ * }
+ * for (const bytes of protocol.takeOutgoing()) await conn.write(bytes);
+ * ```
+ */
+export class Protocol {
+  /** Which end of the connection this is. */
+  readonly role: Role;
+  readonly #maxMessageSize: number;
+  readonly #maxFrameSize: number;
+  readonly #maxFragments: number;
+  readonly #decoder: FrameDecoder;
+  readonly #mask: boolean;
+
+  #readyState: ReadyState = ReadyState.OPEN;
+  #closeSent = false;
+  #closeReceived = false;
+  #outgoing: Uint8Array[] = [];
+  #outgoingBytes = 0;
+
+  /** Opcode of the message being reassembled; 0 when none is open. */
+  #messageOpcode = 0;
+  #messageFragments = 0;
+  #messageBuffer: Uint8Array = EMPTY;
+  #messageLength = 0;
+  #utf8: Utf8Validator | null = null;
+
+  /** @param options role and limits */
+  constructor(options: ProtocolOptions) {
+    this.role = options.role;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxFrameSize = Math.min(
+      options.maxFrameSize ?? this.#maxMessageSize,
+      this.#maxMessageSize,
+    );
+    this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    for (
+      const [name, value] of [
+        ["maxMessageSize", this.#maxMessageSize],
+        ["maxFrameSize", this.#maxFrameSize],
+        ["maxFragments", this.#maxFragments],
+      ] as const
+    ) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`${name} must be a non-negative safe integer`);
+      }
+    }
+    this.#mask = this.role === "client";
+    this.#decoder = new FrameDecoder({
+      expectMasked: this.role === "server",
+      maxPayloadLength: this.#maxFrameSize,
+    });
+  }
+
+  /** The connection state. */
+  get readyState(): ReadyState {
+    return this.#readyState;
+  }
+
+  /** Whether this end has sent (or queued) its close frame. */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  /** Whether the peer's close frame has arrived. */
+  get closeReceived(): boolean {
+    return this.#closeReceived;
+  }
+
+  /** Bytes queued for sending and not yet taken by {@linkcode takeOutgoing}. */
+  get bufferedOutgoing(): number {
+    return this.#outgoingBytes;
+  }
+
+  /**
+   * Processes bytes received from the peer.
+   *
+   * @param chunk the bytes; the protocol keeps and may modify them
+   * @returns what happened, in order
+   */
+  receive(chunk: Uint8Array): ProtocolEvent[] {
+    const events: ProtocolEvent[] = [];
+    if (this.#readyState === ReadyState.CLOSED) return events;
+    const decoder = this.#decoder;
+    decoder.push(chunk);
+    try {
+      for (;;) {
+        const frame = decoder.next();
+        if (frame === undefined) break;
+        this.#handleFrame(frame, events);
+        // A close frame or an error in #handleFrame ends the connection.
+        if ((this.#readyState as ReadyState) === ReadyState.CLOSED) break;
+      }
+    } catch (error) {
+      if (!(error instanceof WebSocketError)) throw error;
+      this.#fail(error, events);
+    }
+    return events;
+  }
+
+  /**
+   * Queues a text message.
+   *
+   * @param text the message
+   * @throws {InvalidStateError} once the close handshake has begun
+   */
+  sendText(text: string): void {
+    this.#assertCanSendData();
+    this.#queue(encodeFrame(Opcode.Text, textEncoder.encode(text), {
+      mask: this.#mask,
+    }));
+  }
+
+  /**
+   * Queues a binary message. The bytes are copied.
+   *
+   * @param data the message
+   * @throws {InvalidStateError} once the close handshake has begun
+   */
+  sendBinary(data: Uint8Array): void {
+    this.#assertCanSendData();
+    this.#queue(encodeFrame(Opcode.Binary, data, { mask: this.#mask }));
+  }
+
+  /**
+   * Queues one frame of a message sent in fragments: the first with
+   * `Opcode.Text` or `Opcode.Binary`, the rest with `Opcode.Continuation`,
+   * the last with `fin` true. The caller keeps the sequence valid.
+   *
+   * @param opcode Text, Binary or Continuation
+   * @param payload the fragment's bytes (copied)
+   * @param fin whether this is the final fragment
+   */
+  sendFragment(opcode: Opcode, payload: Uint8Array, fin: boolean): void {
+    this.#assertCanSendData();
+    if (opcode >= 0x8) throw new TypeError("control frames are not fragments");
+    this.#queue(encodeFrame(opcode, payload, { fin, mask: this.#mask }));
+  }
+
+  /**
+   * Queues a ping.
+   *
+   * @param data up to 125 bytes the peer echoes in its pong
+   */
+  ping(data: Uint8Array = EMPTY): void {
+    this.#queueControl(Opcode.Ping, data);
+  }
+
+  /**
+   * Queues an unsolicited pong (a one-way heartbeat). Pongs answering pings
+   * are sent automatically.
+   *
+   * @param data up to 125 bytes
+   */
+  pong(data: Uint8Array = EMPTY): void {
+    this.#queueControl(Opcode.Pong, data);
+  }
+
+  /**
+   * Starts the close handshake by queueing a close frame, or does nothing if
+   * this end already sent one. Without a code the frame is empty and the peer
+   * reports 1005.
+   *
+   * @param code a close code that {@linkcode isValidCloseCode} accepts
+   * @param reason at most 123 bytes of UTF-8
+   * @throws {RangeError} for an invalid code or a reason that is too long
+   */
+  close(code?: number, reason = ""): void {
+    if (this.#closeSent) return;
+    let payload: Uint8Array = EMPTY;
+    if (code !== undefined) payload = encodeClosePayload(code, reason);
+    else if (reason !== "") {
+      throw new RangeError("a close reason needs a close code");
+    }
+    this.#sendClose(payload);
+  }
+
+  /**
+   * Takes the bytes queued for sending, oldest first, and empties the queue.
+   *
+   * @returns frames to write to the transport in order
+   */
+  takeOutgoing(): Uint8Array[] {
+    const outgoing = this.#outgoing;
+    if (outgoing.length === 0) return outgoing;
+    this.#outgoing = [];
+    this.#outgoingBytes = 0;
+    return outgoing;
+  }
+
+  #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
+    switch (frame.opcode) {
+      case Opcode.Text:
+      case Opcode.Binary:
+        if (this.#messageOpcode !== 0) {
+          throw new ProtocolError(
+            "ExpectedContinuation",
+            "a new message started before the previous one finished",
+          );
+        }
+        if (frame.fin) {
+          events.push(this.#singleFrameMessage(frame.opcode, frame.payload));
+        } else {
+          this.#messageOpcode = frame.opcode;
+          if (frame.opcode === Opcode.Text) this.#utf8 = new Utf8Validator();
+          this.#appendFragment(frame.payload);
+        }
+        break;
+      case Opcode.Continuation:
+        if (this.#messageOpcode === 0) {
+          throw new ProtocolError(
+            "UnexpectedContinuation",
+            "a continuation frame with no message to continue",
+          );
+        }
+        this.#appendFragment(frame.payload);
+        if (frame.fin) events.push(this.#finishMessage());
+        break;
+      case Opcode.Ping:
+        events.push({ type: "ping", data: frame.payload.slice() });
+        if (!this.#closeSent) {
+          this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
+            mask: this.#mask,
+          }));
+        }
+        break;
+      case Opcode.Pong:
+        events.push({ type: "pong", data: frame.payload.slice() });
+        break;
+      case Opcode.Close:
+        events.push(this.#receiveClose(frame.payload));
+        break;
+    }
+    this.#updatePayloadLimit();
+  }
+
+  #singleFrameMessage(opcode: Opcode, payload: Uint8Array): ProtocolEvent {
+    if (opcode === Opcode.Text) {
+      return { type: "text", data: decodeUtf8(payload) };
+    }
+    return { type: "binary", data: payload.slice() };
+  }
+
+  #appendFragment(payload: Uint8Array): void {
+    this.#messageFragments++;
+    if (this.#messageFragments > this.#maxFragments) {
+      throw new MessageTooBigError(
+        "TooManyFragments",
+        `a message may arrive in at most ${this.#maxFragments} frames`,
+      );
+    }
+    if (this.#utf8 !== null && !this.#utf8.push(payload)) {
+      throw new InvalidPayloadError("text message is not valid UTF-8");
+    }
+    const needed = this.#messageLength + payload.length;
+    if (needed > this.#messageBuffer.length) {
+      // Grow geometrically, never past the message limit.
+      let capacity = Math.max(this.#messageBuffer.length * 2, 1024);
+      while (capacity < needed) capacity *= 2;
+      const grown = new Uint8Array(Math.min(capacity, this.#maxMessageSize));
+      grown.set(this.#messageBuffer.subarray(0, this.#messageLength));
+      this.#messageBuffer = grown;
+    }
+    this.#messageBuffer.set(payload, this.#messageLength);
+    this.#messageLength = needed;
+  }
+
+  #finishMessage(): ProtocolEvent {
+    const opcode = this.#messageOpcode;
+    const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
+    const utf8 = this.#utf8;
+    this.#messageOpcode = 0;
+    this.#messageFragments = 0;
+    this.#messageBuffer = EMPTY;
+    this.#messageLength = 0;
+    this.#utf8 = null;
+    if (opcode === Opcode.Text) {
+      if (utf8 !== null && !utf8.finish()) {
+        throw new InvalidPayloadError("text message ends inside a character");
+      }
+      return { type: "text", data: decodeUtf8(bytes) };
+    }
+    return {
+      type: "binary",
+      data: bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice(),
+    };
+  }
+
+  /** Keeps the decoder's limit at what the current message may still grow by. */
+  #updatePayloadLimit(): void {
+    const remaining = this.#maxMessageSize - this.#messageLength;
+    const decoder = this.#decoder;
+    if (remaining < this.#maxFrameSize) {
+      decoder.maxPayloadLength = remaining;
+      decoder.limitRule = "MessageTooLarge";
+    } else {
+      decoder.maxPayloadLength = this.#maxFrameSize;
+      decoder.limitRule = "FrameTooLarge";
+    }
+  }
+
+  #receiveClose(payload: Uint8Array): ProtocolEvent {
+    let code: number = CloseCode.NoStatusReceived;
+    let reason = "";
+    if (payload.length === 1) {
+      throw new ProtocolError(
+        "CloseFrameTooShort",
+        "a close payload must be empty or hold a 2-byte code",
+      );
+    }
+    if (payload.length >= 2) {
+      code = (payload[0] << 8) | payload[1];
+      if (!isValidCloseCode(code)) {
+        throw new ProtocolError(
+          "InvalidCloseCode",
+          `close code ${code} is not allowed on the wire`,
+        );
+      }
+      reason = decodeUtf8(payload.subarray(2));
+    }
+    this.#closeReceived = true;
+    if (!this.#closeSent) {
+      // Echo the peer's code (section 5.5.1); an empty close gets an empty echo.
+      this.#sendClose(payload.length === 0 ? EMPTY : encodeClosePayload(code));
+    }
+    this.#readyState = ReadyState.CLOSED;
+    this.#resetMessage();
+    return { type: "close", code, reason };
+  }
+
+  #fail(error: WebSocketError, events: ProtocolEvent[]): void {
+    if (!this.#closeSent) {
+      this.#sendClose(encodeClosePayload(error.closeCode, shortReason(error)));
+    }
+    this.#readyState = ReadyState.CLOSED;
+    this.#resetMessage();
+    events.push({ type: "error", error });
+  }
+
+  #resetMessage(): void {
+    this.#messageOpcode = 0;
+    this.#messageBuffer = EMPTY;
+    this.#messageLength = 0;
+    this.#utf8 = null;
+  }
+
+  #sendClose(payload: Uint8Array): void {
+    this.#queue(encodeFrame(Opcode.Close, payload, { mask: this.#mask }));
+    this.#closeSent = true;
+    if (this.#readyState === ReadyState.OPEN) {
+      this.#readyState = ReadyState.CLOSING;
+    }
+  }
+
+  #queueControl(opcode: Opcode, data: Uint8Array): void {
+    if (this.#closeSent) {
+      throw new InvalidStateError("the close handshake has begun");
+    }
+    if (data.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError("a control frame payload is at most 125 bytes");
+    }
+    this.#queue(encodeFrame(opcode, data, { mask: this.#mask }));
+  }
+
+  #assertCanSendData(): void {
+    if (this.#closeSent || this.#readyState !== ReadyState.OPEN) {
+      throw new InvalidStateError(
+        "cannot send data: the close handshake has begun",
+      );
+    }
+  }
+
+  #queue(frame: Uint8Array): void {
+    this.#outgoing.push(frame);
+    this.#outgoingBytes += frame.length;
+  }
+}
+
+/** The error's message as a close reason, cut to fit 123 bytes of UTF-8. */
+function shortReason(error: WebSocketError): string {
+  let reason = error.message;
+  while (textEncoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) {
+    reason = reason.slice(0, -1);
+  }
+  return reason;
+}
