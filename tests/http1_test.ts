@@ -1,0 +1,660 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  HttpError,
+  MAX_HEAD_BYTES,
+  MAX_HEADER_COUNT,
+  type ParsedHead,
+  RequestHeadParser,
+  serializeResponseHead,
+} from "../http1.ts";
+import {
+  type BodyDecoder,
+  ChunkedBodyDecoder,
+  encodeChunk,
+  LAST_CHUNK,
+  LengthBodyDecoder,
+  MAX_BODY_BYTES,
+  MAX_CHUNK_LINE_BYTES,
+  MAX_TRAILER_BYTES,
+  requestBodyFraming,
+} from "../http1_body.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}
+
+/** A small deterministic PRNG (mulberry32) so random splits are repeatable. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Feed `pieces` to a fresh parser; returns the result of the piece that
+ * completed the head, and checks no earlier piece completed it. */
+function feed(pieces: Uint8Array[]): ParsedHead {
+  const parser = new RequestHeadParser();
+  for (let i = 0; i < pieces.length; i++) {
+    const result = parser.push(pieces[i]);
+    if (result !== undefined) {
+      const after = concat([result.rest, ...pieces.slice(i + 1)]);
+      return { head: result.head, rest: after };
+    }
+  }
+  throw new Error("head never completed");
+}
+
+function parseText(text: string): ParsedHead {
+  return feed([bytes(text)]);
+}
+
+function assertHttpError(action: () => unknown, status: number): void {
+  assert.throws(action, (error: unknown) => {
+    assert.ok(error instanceof HttpError, `expected HttpError, got ${error}`);
+    assert.equal(error.status, status, error.message);
+    return true;
+  });
+}
+
+const SAMPLE_HEAD = "GET /chat?room=1 HTTP/1.1\r\n" +
+  "Host: example.com:8080\r\n" +
+  "Upgrade: websocket\r\n" +
+  "Connection: keep-alive, Upgrade\r\n" +
+  "X-Spaced:   padded value \t\r\n" +
+  "X-Empty:\r\n" +
+  "\r\n";
+const SAMPLE_BODY = "next request bytes";
+
+function checkSample(result: ParsedHead): void {
+  assert.equal(result.head.method, "GET");
+  assert.equal(result.head.target, "/chat?room=1");
+  assert.equal(result.head.version, "HTTP/1.1");
+  assert.deepEqual(result.head.headers, [
+    ["Host", "example.com:8080"],
+    ["Upgrade", "websocket"],
+    ["Connection", "keep-alive, Upgrade"],
+    ["X-Spaced", "padded value"],
+    ["X-Empty", ""],
+  ]);
+  assert.equal(decoder.decode(result.rest), SAMPLE_BODY);
+}
+
+describe("RequestHeadParser", () => {
+  const sample = bytes(SAMPLE_HEAD + SAMPLE_BODY);
+
+  test("parses a head in one piece", () => {
+    checkSample(feed([sample]));
+  });
+
+  test("parses a head split at every point", () => {
+    for (let split = 0; split <= sample.length; split++) {
+      checkSample(feed([sample.subarray(0, split), sample.subarray(split)]));
+    }
+  });
+
+  test("parses a head fed byte by byte", () => {
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; i < sample.length; i++) {
+      pieces.push(sample.subarray(i, i + 1));
+    }
+    checkSample(feed(pieces));
+  });
+
+  test("parses a head fed in random pieces", () => {
+    const next = random(6455);
+    for (let round = 0; round < 200; round++) {
+      const pieces: Uint8Array[] = [];
+      let offset = 0;
+      while (offset < sample.length) {
+        const size = 1 + Math.floor(next() * 12);
+        pieces.push(sample.subarray(offset, offset + size));
+        offset += size;
+      }
+      checkSample(feed(pieces));
+    }
+  });
+
+  test("returns undefined until the empty line arrives", () => {
+    const parser = new RequestHeadParser();
+    assert.equal(
+      parser.push(bytes("GET / HTTP/1.1\r\nHost: a\r\n")),
+      undefined,
+    );
+    assert.equal(parser.push(bytes("\r")), undefined);
+    const result = parser.push(bytes("\n"));
+    assert.ok(result !== undefined);
+    assert.equal(result.rest.length, 0);
+  });
+
+  test("rest is a copy, not a view into the caller's chunk", () => {
+    const chunk = bytes("GET / HTTP/1.1\r\nHost: a\r\n\r\nXY");
+    const result = feed([chunk]);
+    chunk.fill(0);
+    assert.equal(decoder.decode(result.rest), "XY");
+  });
+
+  test("skips empty lines before the request line", () => {
+    const result = parseText("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert.equal(result.head.method, "GET");
+  });
+
+  test("accepts HTTP/1.0 without Host, obs-text in values", () => {
+    const result = feed([
+      concat([
+        bytes("GET / HTTP/1.0\r\nX-Latin: caf"),
+        new Uint8Array([0xe9]),
+        bytes("\r\n\r\n"),
+      ]),
+    ]);
+    assert.equal(result.head.version, "HTTP/1.0");
+    assert.equal(result.head.headers[0][1], "caf\u00e9");
+  });
+
+  test("a trickled head costs linear time", () => {
+    // 16 KiB fed byte by byte: a parser that rescans from the start would
+    // do ~134 million byte comparisons here; this must stay fast.
+    const filler = "X-Fill: " + "a".repeat(200) + "\r\n";
+    let text = "GET / HTTP/1.1\r\nHost: a\r\n";
+    while (text.length + filler.length + 2 <= MAX_HEAD_BYTES) text += filler;
+    const head = bytes(text + "\r\n");
+    const parser = new RequestHeadParser();
+    const started = performance.now();
+    let result: ParsedHead | undefined;
+    for (let i = 0; i < head.length; i++) {
+      result = parser.push(head.subarray(i, i + 1));
+    }
+    const elapsed = performance.now() - started;
+    assert.ok(result !== undefined);
+    assert.ok(elapsed < 1000, `took ${elapsed} ms`);
+  });
+
+  describe("400 for malformed heads", () => {
+    const cases: Array<[string, string]> = [
+      ["header without colon", "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n"],
+      ["space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n"],
+      ["tab before colon", "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"],
+      ["non-token header name", "GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n"],
+      ["empty header name", "GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n"],
+      ["CR without LF", "GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n"],
+      ["bare LF", "GET / HTTP/1.1\nHost: a\r\n\r\n"],
+      ["obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n  2\r\n\r\n"],
+      ["whitespace before first header", "GET / HTTP/1.1\r\n Host: a\r\n\r\n"],
+      ["NUL in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n"],
+      [
+        "control char in value",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n",
+      ],
+      ["DEL in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n"],
+      ["no target", "GET  HTTP/1.1\r\nHost: a\r\n\r\n"],
+      ["no method", " / HTTP/1.1\r\nHost: a\r\n\r\n"],
+      ["non-token method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n"],
+      ["two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n"],
+      ["missing version", "GET /\r\nHost: a\r\n\r\n"],
+      ["lower-case version", "GET / http/1.1\r\nHost: a\r\n\r\n"],
+      ["version with two digits", "GET / HTTP/1.10\r\nHost: a\r\n\r\n"],
+      ["version without minor", "GET / HTTP/2\r\nHost: a\r\n\r\n"],
+      ["trailing space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n"],
+      ["control char in target", "GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n"],
+      ["HTTP/1.1 without Host", "GET / HTTP/1.1\r\nX: 1\r\n\r\n"],
+      ["two Host headers", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"],
+    ];
+    for (const [name, text] of cases) {
+      test(name, () => assertHttpError(() => parseText(text), 400));
+    }
+
+    test("non-ASCII byte in target", () => {
+      const head = concat([
+        bytes("GET /"),
+        new Uint8Array([0xc3, 0xa9]),
+        bytes(" HTTP/1.1\r\nHost: a\r\n\r\n"),
+      ]);
+      assertHttpError(() => feed([head]), 400);
+    });
+
+    test("bare CR is refused as soon as it is seen", () => {
+      const parser = new RequestHeadParser();
+      assert.equal(parser.push(bytes("GET / HTTP/1.1\r")), undefined);
+      assertHttpError(() => parser.push(bytes("X")), 400);
+    });
+  });
+
+  describe("505 for other versions", () => {
+    test("HTTP/2 connection preface", () => {
+      assertHttpError(
+        () => parseText("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        505,
+      );
+    });
+    for (const version of ["HTTP/0.9", "HTTP/1.2", "HTTP/2.0", "HTTP/3.0"]) {
+      test(version, () => {
+        assertHttpError(
+          () => parseText(`GET / ${version}\r\nHost: a\r\n\r\n`),
+          505,
+        );
+      });
+    }
+  });
+
+  describe("limits", () => {
+    /** A head of exactly `size` bytes, CRLFs and final empty line included. */
+    function headOfSize(size: number): Uint8Array {
+      const start = "GET / HTTP/1.1\r\nHost: a\r\nX-Pad: ";
+      const end = "\r\n\r\n";
+      const padding = size - start.length - end.length;
+      return bytes(start + "p".repeat(padding) + end);
+    }
+
+    test(`a head of exactly MAX_HEAD_BYTES (${MAX_HEAD_BYTES}) passes`, () => {
+      const head = headOfSize(MAX_HEAD_BYTES);
+      assert.equal(head.length, MAX_HEAD_BYTES);
+      const result = feed([concat([head, bytes("extra")])]);
+      assert.equal(decoder.decode(result.rest), "extra");
+    });
+
+    test("a head one byte over MAX_HEAD_BYTES gives 431", () => {
+      assertHttpError(() => feed([headOfSize(MAX_HEAD_BYTES + 1)]), 431);
+    });
+
+    test("431 arrives before the end of an endless head", () => {
+      const parser = new RequestHeadParser();
+      parser.push(bytes("GET / HTTP/1.1\r\nX: "));
+      const filler = bytes("a".repeat(1000));
+      assertHttpError(() => {
+        for (let i = 0; i < 100; i++) parser.push(filler);
+      }, 431);
+    });
+
+    test("empty lines before the request line count toward the limit", () => {
+      const parser = new RequestHeadParser({ maxHeadBytes: 10 });
+      assertHttpError(() => parser.push(bytes("\r\n".repeat(6))), 431);
+    });
+
+    function headWithHeaders(count: number): string {
+      let text = "GET / HTTP/1.1\r\nHost: a\r\n";
+      for (let i = 1; i < count; i++) text += `X-${i}: ${i}\r\n`;
+      return text + "\r\n";
+    }
+
+    test(`exactly MAX_HEADER_COUNT (${MAX_HEADER_COUNT}) headers pass`, () => {
+      const result = parseText(headWithHeaders(MAX_HEADER_COUNT));
+      assert.equal(result.head.headers.length, MAX_HEADER_COUNT);
+    });
+
+    test("one header over MAX_HEADER_COUNT gives 431", () => {
+      assertHttpError(
+        () => parseText(headWithHeaders(MAX_HEADER_COUNT + 1)),
+        431,
+      );
+    });
+
+    test("configured limits apply", () => {
+      const parser = new RequestHeadParser({ maxHeaderCount: 1 });
+      assertHttpError(
+        () => parser.push(bytes("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n")),
+        431,
+      );
+    });
+  });
+});
+
+function headOf(text: string) {
+  return parseText(text).head;
+}
+
+describe("requestBodyFraming", () => {
+  test("no body without Content-Length or Transfer-Encoding", () => {
+    assert.deepEqual(
+      requestBodyFraming(headOf("GET / HTTP/1.1\r\nHost: a\r\n\r\n")),
+      { kind: "none" },
+    );
+  });
+
+  test("Content-Length", () => {
+    const head = headOf(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n",
+    );
+    assert.deepEqual(requestBodyFraming(head), { kind: "length", length: 42 });
+  });
+
+  test("Content-Length 0 is no body", () => {
+    const head = headOf(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert.deepEqual(requestBodyFraming(head), { kind: "none" });
+  });
+
+  test("identical duplicate Content-Length is accepted", () => {
+    const lines = headOf(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+    );
+    assert.deepEqual(requestBodyFraming(lines), { kind: "length", length: 5 });
+    const list = headOf(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n",
+    );
+    assert.deepEqual(requestBodyFraming(list), { kind: "length", length: 5 });
+  });
+
+  test("chunked", () => {
+    const head = headOf(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n",
+    );
+    assert.deepEqual(requestBodyFraming(head), { kind: "chunked" });
+  });
+
+  const refused: Array<[string, string, number]> = [
+    [
+      "conflicting Content-Length lines",
+      "Content-Length: 5\r\nContent-Length: 6",
+      400,
+    ],
+    ["conflicting Content-Length list", "Content-Length: 5, 6", 400],
+    ["Content-Length with sign", "Content-Length: +5", 400],
+    ["negative Content-Length", "Content-Length: -1", 400],
+    ["hex Content-Length", "Content-Length: 0x10", 400],
+    ["empty Content-Length", "Content-Length:", 400],
+    ["Content-Length with inner space", "Content-Length: 1 2", 400],
+    ["huge Content-Length", "Content-Length: 99999999999999999999", 400],
+    [
+      "CL + TE (smuggling)",
+      "Content-Length: 5\r\nTransfer-Encoding: chunked",
+      400,
+    ],
+    [
+      "TE + CL (smuggling)",
+      "Transfer-Encoding: chunked\r\nContent-Length: 5",
+      400,
+    ],
+    ["chunked not last", "Transfer-Encoding: chunked, gzip", 400],
+    ["unknown final coding", "Transfer-Encoding: gzip", 400],
+    [
+      "chunked twice",
+      "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+      400,
+    ],
+    [
+      "unsupported coding before chunked",
+      "Transfer-Encoding: gzip, chunked",
+      501,
+    ],
+    ["empty Transfer-Encoding", "Transfer-Encoding: ", 400],
+    [
+      "Content-Length over the body limit",
+      `Content-Length: ${MAX_BODY_BYTES + 1}`,
+      413,
+    ],
+  ];
+  for (const [name, lines, status] of refused) {
+    test(`${name} -> ${status}`, () => {
+      const head = headOf(`POST / HTTP/1.1\r\nHost: a\r\n${lines}\r\n\r\n`);
+      assertHttpError(() => requestBodyFraming(head), status);
+    });
+  }
+
+  test("Content-Length of exactly the body limit passes", () => {
+    const head = headOf(
+      `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${MAX_BODY_BYTES}\r\n\r\n`,
+    );
+    assert.deepEqual(requestBodyFraming(head), {
+      kind: "length",
+      length: MAX_BODY_BYTES,
+    });
+  });
+
+  test("Transfer-Encoding in HTTP/1.0 -> 400", () => {
+    const head = headOf(
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assertHttpError(() => requestBodyFraming(head), 400);
+  });
+});
+
+/** Run `pieces` through a decoder: the body text and the bytes after it. */
+function decodeAll(
+  bodyDecoder: BodyDecoder,
+  pieces: Uint8Array[],
+): { body: string; rest: string | null } {
+  const data: Uint8Array[] = [];
+  for (let i = 0; i < pieces.length; i++) {
+    const progress = bodyDecoder.push(pieces[i]);
+    for (const part of progress.data) data.push(part.slice());
+    if (progress.rest !== null) {
+      assert.ok(bodyDecoder.done);
+      const rest = concat([progress.rest, ...pieces.slice(i + 1)]);
+      return { body: joinText(data), rest: joinText([rest]) };
+    }
+  }
+  return { body: joinText(data), rest: null };
+}
+
+function joinText(parts: Uint8Array[]): string {
+  return decoder.decode(concat(parts));
+}
+
+describe("LengthBodyDecoder", () => {
+  test("stops at the length at every split point", () => {
+    const input = bytes("hello worldNEXT");
+    for (let split = 0; split <= input.length; split++) {
+      const result = decodeAll(new LengthBodyDecoder(11), [
+        input.subarray(0, split),
+        input.subarray(split),
+      ]);
+      assert.deepEqual(result, { body: "hello world", rest: "NEXT" });
+    }
+  });
+
+  test("waits for more", () => {
+    const body = new LengthBodyDecoder(5);
+    const progress = body.push(bytes("abc"));
+    assert.equal(progress.rest, null);
+    assert.equal(body.done, false);
+    assert.equal(body.remaining, 2);
+  });
+});
+
+describe("ChunkedBodyDecoder", () => {
+  const encoded = "5\r\nhello\r\n" +
+    "1;name=value;flag\r\n \r\n" +
+    'A  ; ext="quoted"\r\n0123456789\r\n' +
+    "0\r\nTrailer-One: 1\r\nTrailer-Two: 2\r\n\r\n" +
+    "GET /next";
+  const expected = { body: "hello 0123456789", rest: "GET /next" };
+  const input = bytes(encoded);
+
+  test("decodes in one piece", () => {
+    assert.deepEqual(decodeAll(new ChunkedBodyDecoder(), [input]), expected);
+  });
+
+  test("decodes split at every byte", () => {
+    for (let split = 0; split <= input.length; split++) {
+      const result = decodeAll(new ChunkedBodyDecoder(), [
+        input.subarray(0, split),
+        input.subarray(split),
+      ]);
+      assert.deepEqual(result, expected, `split at ${split}`);
+    }
+  });
+
+  test("decodes byte by byte", () => {
+    const pieces: Uint8Array[] = [];
+    for (let i = 0; i < input.length; i++) {
+      pieces.push(input.subarray(i, i + 1));
+    }
+    assert.deepEqual(decodeAll(new ChunkedBodyDecoder(), pieces), expected);
+  });
+
+  test("a body without trailers", () => {
+    const result = decodeAll(new ChunkedBodyDecoder(), [
+      bytes("3\r\nabc\r\n0\r\n\r\n"),
+    ]);
+    assert.deepEqual(result, { body: "abc", rest: "" });
+  });
+
+  test("round-trips encodeChunk output", () => {
+    const wire = concat([
+      encodeChunk(bytes("first ")),
+      encodeChunk(new Uint8Array(0)),
+      encodeChunk(bytes("x".repeat(300))),
+      LAST_CHUNK,
+    ]);
+    assert.ok(decoder.decode(wire).startsWith("6\r\nfirst \r\n12c\r\n"));
+    const result = decodeAll(new ChunkedBodyDecoder(), [wire]);
+    assert.deepEqual(result, { body: "first " + "x".repeat(300), rest: "" });
+  });
+
+  const malformed: Array<[string, string, number]> = [
+    ["no size", "\r\nabc\r\n0\r\n\r\n", 400],
+    ["non-hex size", "g\r\n", 400],
+    ["negative size", "-1\r\n", 400],
+    ["bare LF after size", "3\nabc\r\n0\r\n\r\n", 400],
+    ["data longer than size", "3\r\nabcd\r\n0\r\n\r\n", 400],
+    ["data not followed by CRLF", "3\r\nabcX\n", 400],
+    ["control char in extension", "3;a\x01\r\nabc\r\n", 400],
+    ["bare LF in trailer", "0\r\nX: 1\n\r\n", 400],
+    [
+      "chunk over the body limit",
+      `${(MAX_BODY_BYTES + 1).toString(16)}\r\n`,
+      413,
+    ],
+    ["huge size", "ffffffffffffffffffff\r\n", 413],
+  ];
+  for (const [name, text, status] of malformed) {
+    test(`${name} -> ${status}`, () => {
+      assertHttpError(
+        () => decodeAll(new ChunkedBodyDecoder(), [bytes(text)]),
+        status,
+      );
+    });
+  }
+
+  test("the sum of chunks over the body limit -> 413", () => {
+    const body = new ChunkedBodyDecoder(10);
+    body.push(bytes("6\r\nabcdef\r\n"));
+    assertHttpError(() => body.push(bytes("5\r\n")), 413);
+  });
+
+  test("exactly the body limit passes", () => {
+    const result = decodeAll(new ChunkedBodyDecoder(10), [
+      bytes("6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n"),
+    ]);
+    assert.deepEqual(result, { body: "abcdefghij", rest: "" });
+  });
+
+  test(`size line of exactly MAX_CHUNK_LINE_BYTES (${MAX_CHUNK_LINE_BYTES}) passes, one more fails`, () => {
+    const extension = (length: number) => "1;" + "e".repeat(length - 2);
+    const fits = `${extension(MAX_CHUNK_LINE_BYTES)}\r\nx\r\n0\r\n\r\n`;
+    assert.deepEqual(decodeAll(new ChunkedBodyDecoder(), [bytes(fits)]), {
+      body: "x",
+      rest: "",
+    });
+    const tooLong = `${extension(MAX_CHUNK_LINE_BYTES + 1)}\r\nx\r\n0\r\n\r\n`;
+    assertHttpError(
+      () => decodeAll(new ChunkedBodyDecoder(), [bytes(tooLong)]),
+      400,
+    );
+  });
+
+  test("leading zeros count toward the size line limit", () => {
+    const zeros = "0".repeat(MAX_CHUNK_LINE_BYTES) + "1\r\nx\r\n";
+    assertHttpError(
+      () => decodeAll(new ChunkedBodyDecoder(), [bytes(zeros)]),
+      400,
+    );
+  });
+
+  test(`trailers of exactly MAX_TRAILER_BYTES (${MAX_TRAILER_BYTES}) pass, one more gives 431`, () => {
+    // Trailer section = one field line + CRLF + the final CRLF.
+    const trailer = (size: number) =>
+      "X: " + "t".repeat(size - 3 - 4) + "\r\n\r\n";
+    assert.equal(trailer(MAX_TRAILER_BYTES).length, MAX_TRAILER_BYTES);
+    const fits = decodeAll(new ChunkedBodyDecoder(), [
+      bytes("0\r\n" + trailer(MAX_TRAILER_BYTES)),
+    ]);
+    assert.deepEqual(fits, { body: "", rest: "" });
+    assertHttpError(
+      () =>
+        decodeAll(new ChunkedBodyDecoder(), [
+          bytes("0\r\n" + trailer(MAX_TRAILER_BYTES + 1)),
+        ]),
+      431,
+    );
+  });
+});
+
+describe("serializeResponseHead", () => {
+  test("status line with the standard reason, headers, empty line", () => {
+    const head = serializeResponseHead(404, "", [
+      ["content-type", "text/plain"],
+      ["x-a", "1"],
+    ]);
+    assert.equal(
+      decoder.decode(head),
+      "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nx-a: 1\r\n\r\n",
+    );
+  });
+
+  test("a given reason phrase is kept", () => {
+    const head = serializeResponseHead(200, "Fine Thanks", []);
+    assert.equal(decoder.decode(head), "HTTP/1.1 200 Fine Thanks\r\n\r\n");
+  });
+
+  test("an unknown status gets an empty reason", () => {
+    assert.equal(
+      decoder.decode(serializeResponseHead(599, "", [])),
+      "HTTP/1.1 599 \r\n\r\n",
+    );
+  });
+
+  test("latin-1 values are written byte for byte", () => {
+    const head = serializeResponseHead(200, "", [["x", "caf\u00e9"]]);
+    const expected = concat([
+      bytes("HTTP/1.1 200 OK\r\nx: caf"),
+      new Uint8Array([0xe9]),
+      bytes("\r\n\r\n"),
+    ]);
+    assert.deepEqual(head, expected);
+  });
+
+  const invalid: Array<[string, () => unknown]> = [
+    [
+      "CRLF in value",
+      () => serializeResponseHead(200, "", [["x", "a\r\nSet-Cookie: evil"]]),
+    ],
+    ["LF in value", () => serializeResponseHead(200, "", [["x", "a\nb"]])],
+    ["NUL in value", () => serializeResponseHead(200, "", [["x", "a\0b"]])],
+    [
+      "non-latin-1 value",
+      () => serializeResponseHead(200, "", [["x", "\u20ac"]]),
+    ],
+    ["space in name", () => serializeResponseHead(200, "", [["x y", "1"]])],
+    ["colon in name", () => serializeResponseHead(200, "", [["x:", "1"]])],
+    ["empty name", () => serializeResponseHead(200, "", [["", "1"]])],
+    ["CRLF in reason", () => serializeResponseHead(200, "OK\r\nX: 1", [])],
+    ["status below 100", () => serializeResponseHead(99, "", [])],
+    ["status above 999", () => serializeResponseHead(1000, "", [])],
+    ["fractional status", () => serializeResponseHead(200.5, "", [])],
+  ];
+  for (const [name, action] of invalid) {
+    test(`${name} is refused`, () => assert.throws(action, TypeError));
+  }
+});
