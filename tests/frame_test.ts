@@ -10,7 +10,7 @@ import {
   randomMaskKey,
   RSV1,
 } from "../frame.ts";
-import { MessageTooBigError, ProtocolError } from "../errors.ts";
+import { MessageTooBigError, WebSocketError } from "../errors.ts";
 
 const hello = new TextEncoder().encode("Hello");
 
@@ -328,9 +328,9 @@ describe("rejections carry the right rule and close code", () => {
       assert.throws(
         () => decodeAll(decoder, bytes.slice(), pieceSize),
         (error: unknown) => {
-          assert.ok(error instanceof Error && "rule" in error);
-          assert.equal((error as ProtocolError).rule, rule);
-          assert.equal((error as ProtocolError).closeCode, code);
+          assert.ok(error instanceof WebSocketError);
+          assert.equal(error.rule, rule);
+          assert.equal(error.closeCode, code);
           return true;
         },
       );
