@@ -1,0 +1,145 @@
+/**
+ * Helpers that keep the Deno-only integration tests bounded in time and
+ * honest about missing tools: deadlines for promises, subprocesses that are
+ * killed when they overrun, and the rule for a peer program that is not
+ * installed (skipped on a developer's machine, a failure in CI).
+ *
+ * @module
+ */
+
+/** True when running in CI, where every peer must be present. */
+export const IN_CI: boolean = (Deno.env.get("CI") ?? "") !== "" &&
+  Deno.env.get("CI") !== "false";
+
+/**
+ * Resolves or rejects like `promise`, but rejects with a message naming
+ * `what` if it takes longer than `milliseconds`. The timer is always cleared.
+ *
+ * @param promise the work to wait for
+ * @param milliseconds the deadline
+ * @param what a description for the timeout error
+ * @returns the promise's value
+ */
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  milliseconds: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: no result within ${milliseconds} ms`)),
+      milliseconds,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a finished subprocess left behind. */
+export interface ProcessResult {
+  /** The exit code (non-zero, and `timedOut` true, when it was killed). */
+  code: number;
+  /** Whether the deadline passed and the process was killed. */
+  timedOut: boolean;
+  /** Everything it wrote to stdout. */
+  stdout: string;
+  /** Everything it wrote to stderr. */
+  stderr: string;
+}
+
+/**
+ * Runs a program to completion with no stdin, killing it with SIGKILL if it
+ * runs longer than `milliseconds`.
+ *
+ * @param program the executable (a path or a name looked up on PATH)
+ * @param args its arguments
+ * @param milliseconds the deadline
+ * @param env extra environment variables
+ * @returns its exit code and output
+ */
+export async function runBounded(
+  program: string,
+  args: string[],
+  milliseconds: number,
+  env: Record<string, string> = {},
+): Promise<ProcessResult> {
+  const child = new Deno.Command(program, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It exited between the deadline and the kill.
+    }
+  }, milliseconds);
+  try {
+    const output = await child.output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      timedOut,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether `program args...` runs and exits 0 within 20 seconds. Used to
+ * detect optional peers (bun, a python with `websockets`).
+ *
+ * @param program the executable
+ * @param args its arguments
+ * @returns true when it ran successfully
+ */
+export async function runsSuccessfully(
+  program: string,
+  args: string[],
+): Promise<boolean> {
+  try {
+    const result = await runBounded(program, args, 20_000);
+    return result.code === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a file exists at `path`. */
+export async function fileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The `skip` option for tests that need a tool: a reason to skip when the
+ * tool is missing on a developer's machine, `false` (run, and fail loudly)
+ * when it is present or when running in CI, where it must be present.
+ *
+ * @param available whether the tool was found
+ * @param what the tool, named in the skip reason
+ * @returns the value for the test's `skip` option
+ */
+export function skipUnlessAvailable(
+  available: boolean,
+  what: string,
+): string | false {
+  if (available || IN_CI) return false;
+  return `${what} is not installed here (.ci/run installs it)`;
+}
