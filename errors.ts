@@ -63,6 +63,8 @@ export class WebSocketError extends Error {
   readonly rule: ProtocolRule;
 
   /**
+   * Creates an error for a broken rule.
+   *
    * @param rule the rule the peer broke
    * @param closeCode the close code to fail the connection with
    * @param message a human-readable explanation
@@ -78,6 +80,8 @@ export class WebSocketError extends Error {
 /** The peer broke a framing or sequencing rule: close code 1002. */
 export class ProtocolError extends WebSocketError {
   /**
+   * Creates a protocol error (close code 1002).
+   *
    * @param rule the rule the peer broke
    * @param message a human-readable explanation
    */
@@ -88,7 +92,11 @@ export class ProtocolError extends WebSocketError {
 
 /** A text message or close reason was not valid UTF-8: close code 1007. */
 export class InvalidPayloadError extends WebSocketError {
-  /** @param message a human-readable explanation */
+  /**
+   * Creates an invalid-payload error (close code 1007).
+   *
+   * @param message a human-readable explanation
+   */
   constructor(message: string) {
     super("InvalidUtf8", CloseCode.InvalidPayloadData, message);
   }
@@ -97,6 +105,8 @@ export class InvalidPayloadError extends WebSocketError {
 /** A frame or message passed a configured size limit: close code 1009. */
 export class MessageTooBigError extends WebSocketError {
   /**
+   * Creates a message-too-big error (close code 1009).
+   *
    * @param rule which limit was passed
    * @param message a human-readable explanation
    */
@@ -120,6 +130,8 @@ export class HandshakeError extends Error {
   readonly headers: ReadonlyArray<readonly [string, string]>;
 
   /**
+   * Creates a handshake refusal.
+   *
    * @param status the HTTP status to answer with
    * @param message why the handshake was refused
    * @param headers extra headers to send with the refusal
@@ -141,7 +153,11 @@ export class HandshakeError extends Error {
  * after the close handshake began. Mirrors the DOM's `InvalidStateError`.
  */
 export class InvalidStateError extends Error {
-  /** @param message what was attempted and why it is not allowed now */
+  /**
+   * Creates an invalid-state error.
+   *
+   * @param message what was attempted and why it is not allowed now
+   */
   constructor(message: string) {
     super(message);
     this.name = "InvalidStateError";

@@ -333,7 +333,11 @@ export class FrameDecoder {
   #payloadFilled = 0;
   #error: WebSocketError | null = null;
 
-  /** @param options masking expectation, size limit and allowed RSV bits */
+  /**
+   * Creates a decoder.
+   *
+   * @param options masking expectation, size limit and allowed RSV bits
+   */
   constructor(options: FrameDecoderOptions) {
     this.#expectMasked = options.expectMasked;
     this.maxPayloadLength = options.maxPayloadLength ?? Number.MAX_SAFE_INTEGER;

@@ -173,7 +173,11 @@ export class Protocol {
   #messageLength = 0;
   #utf8: Utf8Validator | null = null;
 
-  /** @param options role and limits */
+  /**
+   * Creates the protocol state of a connection whose handshake is done.
+   *
+   * @param options role and limits
+   */
   constructor(options: ProtocolOptions) {
     this.role = options.role;
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
