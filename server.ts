@@ -1,0 +1,266 @@
+/**
+ * An HTTP/1.1 server with WebSocket upgrades, shaped like `Deno.serve` and
+ * `Deno.upgradeWebSocket` so that moving between them means changing an
+ * import:
+ *
+ * ```ts ignore
+ * import { serve, upgradeWebSocket } from "@rfc6455/websocket/server";
+ *
+ * const server = serve({ port: 8080 }, (request) => {
+ *   if (request.headers.get("upgrade") !== "websocket") {
+ *     return new Response("hello");
+ *   }
+ *   const { socket, response } = upgradeWebSocket(request);
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return response;
+ * });
+ * await server.finished;
+ * ```
+ *
+ * This is the only module that listens on sockets (`Deno.listen`,
+ * `Deno.listenTls`); connections are served by `server_connection.ts`.
+ *
+ * @module
+ */
+
+import { type ConnectionHost, HttpConnection } from "./server_connection.ts";
+
+export { HttpError } from "./http1.ts";
+export {
+  type UpgradeOptions,
+  type UpgradeResult,
+  upgradeWebSocket,
+  type WebSocketConnection,
+  type WebSocketOptions,
+} from "./server_upgrade.ts";
+
+/** How long a client may take to send a complete request head, in
+ * milliseconds. Default 10 seconds; then the server answers 408 and closes.
+ * An idle keep-alive connection that sends nothing is closed silently after
+ * the same time. */
+export const DEFAULT_HEADERS_TIMEOUT: number = 10_000;
+
+/** How long {@linkcode Server.shutdown} waits for in-flight responses and
+ * WebSocket close handshakes before closing every connection, in
+ * milliseconds. Default 10 seconds. */
+export const DEFAULT_SHUTDOWN_TIMEOUT: number = 10_000;
+
+/** Options for {@linkcode serve}, named as for `Deno.serve`. */
+export interface ServeOptions {
+  /** The port to listen on; default 8000. Use 0 for any free port. */
+  port?: number;
+  /** The address to listen on; default `"0.0.0.0"`. */
+  hostname?: string;
+  /** Aborting it shuts the server down, like calling `shutdown()`. */
+  signal?: AbortSignal;
+  /** Called once listening; by default logs the address. */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /** PEM certificate chain; with `key`, the server listens with TLS. */
+  cert?: string;
+  /** PEM private key for `cert`. */
+  key?: string;
+  /** Milliseconds for a complete request head; default
+   * {@linkcode DEFAULT_HEADERS_TIMEOUT}. */
+  headersTimeout?: number;
+  /** Milliseconds graceful shutdown may take before connections are closed
+   * forcibly; default {@linkcode DEFAULT_SHUTDOWN_TIMEOUT}. */
+  shutdownTimeout?: number;
+}
+
+/** What a handler learns about the connection, as with `Deno.serve`. */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+}
+
+/** A request handler. A `HandshakeError` it throws (from
+ * `upgradeWebSocket`) is answered with the refusal (400, 426, ...); any
+ * other error is logged and answered with 500. */
+export type ServeHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | Promise<Response>;
+
+/** A running server. */
+export interface Server {
+  /** The address the server listens on (with the real port when 0 was
+   * asked for). */
+  readonly addr: Deno.NetAddr;
+  /** Settles once the server has shut down and every connection closed. */
+  readonly finished: Promise<void>;
+  /**
+   * Stop accepting, close idle connections, let in-flight responses finish,
+   * close every WebSocket with 1001 (going away) and wait for them, bounded
+   * by `shutdownTimeout`, after which the remaining connections are closed.
+   * Resolves when everything is closed; calling it again returns the same
+   * promise.
+   */
+  shutdown(): Promise<void>;
+}
+
+function isAcceptStopped(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted;
+}
+
+function formatAuthority(addr: Deno.NetAddr): string {
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `${host}:${addr.port}`;
+}
+
+/**
+ * Listen and serve HTTP/1.1 (and WebSocket upgrades through
+ * {@linkcode upgradeWebSocket}), like `Deno.serve`. With `cert` and `key`
+ * the server speaks TLS (https and wss).
+ *
+ * @example
+ * ```ts ignore
+ * const server = serve({ port: 0, onListen() {} }, () => new Response("hi"));
+ * await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * await server.shutdown();
+ * ```
+ */
+export function serve(handler: ServeHandler): Server;
+/** Listen with `options` and serve with `handler`. */
+export function serve(options: ServeOptions, handler: ServeHandler): Server;
+export function serve(
+  optionsOrHandler: ServeOptions | ServeHandler,
+  maybeHandler?: ServeHandler,
+): Server {
+  const options = typeof optionsOrHandler === "function"
+    ? {}
+    : optionsOrHandler;
+  const handler = typeof optionsOrHandler === "function"
+    ? optionsOrHandler
+    : maybeHandler;
+  if (typeof handler !== "function") {
+    throw new TypeError("serve: a handler function is required");
+  }
+  return new RunningServer(options, handler);
+}
+
+class RunningServer implements Server {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+  readonly #listener: Deno.Listener;
+  readonly #handler: ServeHandler;
+  readonly #connections = new Map<HttpConnection, Promise<void>>();
+  readonly #shutdownTimeout: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => void this.shutdown();
+  readonly #acceptLoop: Promise<void>;
+  #shuttingDown = false;
+  #shutdown: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+
+  constructor(options: ServeOptions, handler: ServeHandler) {
+    this.#handler = handler;
+    this.#shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+    const headersTimeout = options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT;
+    const port = options.port ?? 8000;
+    const hostname = options.hostname ?? "0.0.0.0";
+    const { cert, key } = options;
+    if ((cert === undefined) !== (key === undefined)) {
+      throw new TypeError("serve: cert and key must be given together");
+    }
+    const secure = cert !== undefined && key !== undefined;
+    this.#listener = secure
+      ? Deno.listenTls({ port, hostname, cert, key })
+      : Deno.listen({ port, hostname });
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.finished = new Promise((resolve) => {
+      this.#resolveFinished = resolve;
+    });
+    const scheme = secure ? "https" : "http";
+    const isShuttingDown = () => this.#shuttingDown;
+    const host: ConnectionHost = {
+      scheme,
+      localAuthority: formatAuthority(this.addr),
+      headersTimeout,
+      get shuttingDown(): boolean {
+        return isShuttingDown();
+      },
+    };
+    this.#acceptLoop = this.#accept(host);
+    if (options.onListen !== undefined) {
+      options.onListen(this.addr);
+    } else {
+      console.log(`Listening on ${scheme}://${formatAuthority(this.addr)}/`);
+    }
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) {
+      void this.shutdown();
+    } else {
+      this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  async #accept(host: ConnectionHost): Promise<void> {
+    while (!this.#shuttingDown) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#shuttingDown || isAcceptStopped(error)) return;
+        console.error("rfc6455 serve: accept failed:", error);
+        continue;
+      }
+      if (this.#shuttingDown) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+        return;
+      }
+      const info: ServeHandlerInfo = {
+        remoteAddr: conn.remoteAddr as Deno.NetAddr,
+      };
+      const handler = this.#handler;
+      const connection = new HttpConnection(
+        conn,
+        host,
+        (request) => handler(request, info),
+      );
+      const running = connection.run().finally(() => {
+        this.#connections.delete(connection);
+      });
+      this.#connections.set(connection, running);
+    }
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#runShutdown();
+    return this.#shutdown;
+  }
+
+  async #runShutdown(): Promise<void> {
+    this.#shuttingDown = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#acceptLoop;
+    for (const connection of this.#connections.keys()) {
+      connection.beginShutdown();
+    }
+    const allClosed = Promise.all(this.#connections.values());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.#shutdownTimeout);
+    });
+    const expired = await Promise.race([allClosed.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (expired) {
+      for (const connection of this.#connections.keys()) {
+        connection.forceClose();
+      }
+      await allClosed;
+    }
+    this.#resolveFinished();
+  }
+}

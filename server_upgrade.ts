@@ -1,0 +1,148 @@
+/**
+ * `upgradeWebSocket` for requests received by this library's `serve()`, and
+ * the bookkeeping that connects a handler's call to the connection the
+ * request arrived on. No I/O happens here: the connection loop in
+ * `server_connection.ts` writes the 101 and attaches the socket once the
+ * handler returns the marker response.
+ *
+ * @module
+ */
+
+import { HandshakeError } from "./errors.ts";
+import { validateUpgradeRequest } from "./handshake.ts";
+import {
+  createPendingSocket,
+  type WebSocketConnection,
+  type WebSocketOptions,
+} from "./websocket.ts";
+
+export type { WebSocketConnection, WebSocketOptions } from "./websocket.ts";
+
+/** Options for {@linkcode upgradeWebSocket}: the socket's options plus the
+ * subprotocol to answer with. */
+export interface UpgradeOptions extends WebSocketOptions {
+  /** The subprotocol to accept, as with `Deno.upgradeWebSocket`. It is sent
+   * only when the client offered it in `Sec-WebSocket-Protocol`; otherwise no
+   * subprotocol is selected and `socket.protocol` stays `""` (answering with
+   * one the client did not offer would make the client fail the
+   * connection). */
+  protocol?: string;
+}
+
+/** What {@linkcode upgradeWebSocket} returns. */
+export interface UpgradeResult {
+  /** The socket, in CONNECTING state until the 101 has been written. */
+  socket: WebSocketConnection;
+  /** The response the handler must return to complete the upgrade. */
+  response: Response;
+}
+
+/** An upgrade the handler asked for, waiting for the handler to return. */
+export interface PendingUpgrade {
+  /** The socket handed to the handler. */
+  readonly socket: WebSocketConnection;
+  /** The marker response that completes this upgrade. */
+  readonly response: Response;
+  /** The client's `Sec-WebSocket-Key`. */
+  readonly key: string;
+  /** The selected subprotocol, if any. */
+  readonly protocol: string | undefined;
+}
+
+/** What the connection loop records about each request it hands out. */
+export interface RequestContext {
+  /** The method as sent on the request line. */
+  readonly method: string;
+  /** `"1.1"` or `"1.0"`. */
+  readonly httpVersion: string;
+  /** Whether the request carries a body (Content-Length > 0 or chunked). */
+  hasBody: boolean;
+  /** Set by {@linkcode upgradeWebSocket}. */
+  upgrade: PendingUpgrade | undefined;
+}
+
+const contexts: WeakMap<Request, RequestContext> = new WeakMap();
+const upgradeResponses: WeakSet<Response> = new WeakSet();
+
+/** Record that `request` arrived on one of our connections. */
+export function registerRequest(
+  request: Request,
+  context: RequestContext,
+): void {
+  contexts.set(request, context);
+}
+
+/** Whether `response` is a marker returned by {@linkcode upgradeWebSocket}. */
+export function isUpgradeResponse(response: unknown): boolean {
+  return response instanceof Response && upgradeResponses.has(response);
+}
+
+function createMarkerResponse(): Response {
+  // A Response cannot be constructed with status 101, so the marker is a
+  // bodiless response whose status reads as 101, as Deno's does.
+  const response = new Response(null, { status: 200 });
+  Object.defineProperty(response, "status", { value: 101 });
+  Object.defineProperty(response, "statusText", {
+    value: "Switching Protocols",
+  });
+  upgradeResponses.add(response);
+  return response;
+}
+
+/**
+ * Accept a WebSocket upgrade, like `Deno.upgradeWebSocket`: validate the
+ * request (RFC 6455 section 4.2.1), create the socket, and return it with the
+ * response the handler must return. The socket opens once the server has
+ * written the 101 response. Headers set on `response.headers` are sent with
+ * the 101 (the handshake headers themselves cannot be overridden).
+ *
+ * @example
+ * ```ts ignore
+ * serve({ port: 8080 }, (request) => {
+ *   const { socket, response } = upgradeWebSocket(request);
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return response;
+ * });
+ * ```
+ *
+ * @throws {TypeError} when `request` did not come from this library's
+ * `serve()`, or `upgradeWebSocket` was already called for it.
+ * @throws {HandshakeError} when the request is not a valid upgrade (400,
+ * 405, 426 with `Sec-WebSocket-Version: 13`, 505); if the handler lets it
+ * escape, the server answers with that refusal instead of a 500.
+ */
+export function upgradeWebSocket(
+  request: Request,
+  options: UpgradeOptions = {},
+): UpgradeResult {
+  const context = contexts.get(request);
+  if (context === undefined) {
+    throw new TypeError(
+      "upgradeWebSocket: the request was not received by this library's serve()",
+    );
+  }
+  if (context.upgrade !== undefined) {
+    throw new TypeError(
+      "upgradeWebSocket: already called for this request",
+    );
+  }
+  const validated = validateUpgradeRequest({
+    method: context.method,
+    httpVersion: context.httpVersion,
+    headers: request.headers,
+  });
+  if (context.hasBody) {
+    throw new HandshakeError(
+      400,
+      "a WebSocket upgrade request must not have a body",
+    );
+  }
+  const { protocol: wanted, ...socketOptions } = options;
+  const protocol = wanted !== undefined && validated.protocols.includes(wanted)
+    ? wanted
+    : undefined;
+  const socket = createPendingSocket("server", socketOptions);
+  const response = createMarkerResponse();
+  context.upgrade = { socket, response, key: validated.key, protocol };
+  return { socket, response };
+}
