@@ -1,0 +1,113 @@
+/**
+ * The liveness timers of one connection: a periodic ping that drops a peer
+ * which sent nothing since the previous ping, and an idle timer that fires
+ * when nothing arrived for a while. One `setInterval` and one `setTimeout`
+ * at most; `received()` only records a flag and a time, so the hot read path
+ * never touches a timer.
+ *
+ * @module
+ */
+
+/** What {@linkcode Keepalive} asks its connection to do. */
+export interface KeepaliveHooks {
+  /** Send a ping now. */
+  ping(): void;
+  /** The peer did not answer: drop the connection. */
+  drop(error: Error): void;
+  /** Nothing arrived for the idle timeout: close the connection. */
+  idle(): void;
+  /**
+   * True while the connection does not read (a slow consumer): silence is
+   * then not the peer's fault.
+   */
+  paused(): boolean;
+}
+
+/** Ping and idle timers; both off when their interval is 0. */
+export class Keepalive {
+  readonly #pingInterval: number;
+  readonly #idleTimeout: number;
+  readonly #hooks: KeepaliveHooks;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #receivedSincePing = false;
+  #pingOutstanding = false;
+  #lastReceiveTime = 0;
+  #stopped = false;
+
+  /**
+   * @param pingInterval ms between pings, 0 for none
+   * @param idleTimeout ms of silence before `idle`, 0 for none
+   * @param hooks what to do when a timer fires
+   */
+  constructor(
+    pingInterval: number,
+    idleTimeout: number,
+    hooks: KeepaliveHooks,
+  ) {
+    this.#pingInterval = pingInterval;
+    this.#idleTimeout = idleTimeout;
+    this.#hooks = hooks;
+  }
+
+  /** Starts the timers. */
+  start(): void {
+    if (this.#stopped) return;
+    if (this.#pingInterval > 0 && this.#pingTimer === undefined) {
+      this.#pingTimer = setInterval(
+        () => this.#onPingTick(),
+        this.#pingInterval,
+      );
+    }
+    if (this.#idleTimeout > 0 && this.#idleTimer === undefined) {
+      this.#lastReceiveTime = Date.now();
+      this.#scheduleIdleCheck(this.#idleTimeout);
+    }
+  }
+
+  /** Records that bytes arrived. */
+  received(): void {
+    this.#receivedSincePing = true;
+    if (this.#idleTimeout > 0) this.#lastReceiveTime = Date.now();
+  }
+
+  /** Clears both timers for good. */
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#pingTimer);
+    clearTimeout(this.#idleTimer);
+    this.#pingTimer = undefined;
+    this.#idleTimer = undefined;
+  }
+
+  #onPingTick(): void {
+    if (this.#hooks.paused()) {
+      this.#pingOutstanding = false;
+    } else if (this.#pingOutstanding && !this.#receivedSincePing) {
+      this.stop();
+      this.#hooks.drop(new Error(`no pong within ${this.#pingInterval} ms`));
+      return;
+    }
+    this.#receivedSincePing = false;
+    this.#pingOutstanding = true;
+    this.#hooks.ping();
+  }
+
+  #scheduleIdleCheck(delay: number): void {
+    this.#idleTimer = setTimeout(() => this.#onIdleCheck(), delay);
+  }
+
+  #onIdleCheck(): void {
+    this.#idleTimer = undefined;
+    if (this.#stopped) return;
+    const now = Date.now();
+    if (this.#hooks.paused()) this.#lastReceiveTime = now;
+    const quiet = now - this.#lastReceiveTime;
+    if (quiet < this.#idleTimeout) {
+      this.#scheduleIdleCheck(this.#idleTimeout - quiet);
+      return;
+    }
+    this.stop();
+    this.#hooks.idle();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The queue behind `for await (const message of socket)`: messages wait here
+ * until the loop asks for them. When the loop falls behind, the buffer
+ * reports itself full and the socket stops reading from the connection, so
+ * a slow consumer slows the sender through TCP flow control instead of
+ * growing memory.
+ *
+ * @module
+ */
+
+/** A message as the async iterator yields it. */
+export type IteratedMessage = string | Uint8Array;
+
+/**
+ * The socket stops reading from the connection while the messages waiting
+ * for an async iterator hold at least this many bytes (text counted by
+ * string length): 1 MiB.
+ */
+export const MESSAGE_BUFFER_HIGH_WATER_BYTES = 1024 * 1024;
+
+/**
+ * The socket also stops reading while this many messages wait for an async
+ * iterator, whatever their size: 1024.
+ */
+export const MESSAGE_BUFFER_HIGH_WATER_COUNT = 1024;
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** Messages waiting for an async iterator, with a high-water mark. */
+export class MessageBuffer {
+  #messages: IteratedMessage[] = [];
+  #head = 0;
+  #bytes = 0;
+  #ended = false;
+  #readers: Array<(result: IteratorResult<IteratedMessage>) => void> = [];
+  #spaceWaiters: Array<() => void> = [];
+
+  /** True when the reader should stop reading until there is space. */
+  get full(): boolean {
+    const count = this.#messages.length - this.#head;
+    return !this.#ended && (count >= MESSAGE_BUFFER_HIGH_WATER_COUNT ||
+      this.#bytes >= MESSAGE_BUFFER_HIGH_WATER_BYTES);
+  }
+
+  /**
+   * Adds a message, handing it straight to a waiting `next()` if there is
+   * one. Ignored after {@linkcode end}.
+   *
+   * @param message the message data
+   */
+  push(message: IteratedMessage): void {
+    if (this.#ended) return;
+    const reader = this.#readers.shift();
+    if (reader !== undefined) {
+      reader({ done: false, value: message });
+      return;
+    }
+    this.#messages.push(message);
+    this.#bytes += message.length;
+  }
+
+  /**
+   * The next message, or done once the buffer ended and is empty.
+   *
+   * @returns the iterator result
+   */
+  next(): Promise<IteratorResult<IteratedMessage>> {
+    if (this.#head < this.#messages.length) {
+      const message = this.#messages[this.#head++];
+      this.#bytes -= message.length;
+      if (this.#head === this.#messages.length) {
+        this.#messages = [];
+        this.#head = 0;
+      }
+      if (!this.full) this.wake();
+      return Promise.resolve({ done: false, value: message });
+    }
+    if (this.#ended) return Promise.resolve(DONE);
+    return new Promise((resolve) => this.#readers.push(resolve));
+  }
+
+  /**
+   * Resolves once the buffer is no longer full, or {@linkcode wake} is called.
+   *
+   * @returns a promise that never rejects
+   */
+  waitForSpace(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    return new Promise((resolve) => this.#spaceWaiters.push(resolve));
+  }
+
+  /** Releases everyone waiting in {@linkcode waitForSpace}. */
+  wake(): void {
+    const waiters = this.#spaceWaiters;
+    if (waiters.length === 0) return;
+    this.#spaceWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * No more messages will come: messages already buffered are still
+   * returned, then every `next()` is done.
+   *
+   * @param discard drop the buffered messages too (the consumer left)
+   */
+  end(discard = false): void {
+    this.#ended = true;
+    if (discard) {
+      this.#messages = [];
+      this.#head = 0;
+      this.#bytes = 0;
+    }
+    const readers = this.#readers;
+    this.#readers = [];
+    for (const resolve of readers) resolve(DONE);
+    this.wake();
+  }
+
+  /**
+   * An async iterator over this buffer. Its `return()` (leaving a
+   * `for await` loop early) drops what is buffered and calls `onReturn`.
+   *
+   * @param onReturn called when the consumer leaves early
+   * @returns the iterator
+   */
+  iterate(onReturn: () => void): AsyncIterableIterator<IteratedMessage> {
+    return {
+      next: () => this.next(),
+      return: () => {
+        onReturn();
+        this.end(true);
+        return Promise.resolve(DONE);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+}
