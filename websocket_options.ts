@@ -1,0 +1,148 @@
+/**
+ * What a {@linkcode WebSocketConnection} runs over and the limits and timers
+ * it runs with, each with its default as a named constant.
+ *
+ * @module
+ */
+
+import { DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
+
+/** The byte stream a socket runs over; `Deno.Conn` and `Deno.TlsConn` satisfy it. */
+export interface ByteConn {
+  /**
+   * Reads into `buffer`.
+   *
+   * @param buffer where to put the bytes
+   * @returns how many bytes were read, or null at end of stream
+   */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * Writes some or all of `data`.
+   *
+   * @param data the bytes to write
+   * @returns how many bytes were written
+   */
+  write(data: Uint8Array): Promise<number>;
+  /** Closes the stream; pending reads and writes end. */
+  close(): void;
+}
+
+/** What `binaryType` selects for binary messages in "message" events. */
+export type BinaryType = "blob" | "arraybuffer";
+
+/** What `WebSocketConnection.send` accepts. */
+export type WebSocketSendData =
+  | string
+  | ArrayBufferLike
+  | ArrayBufferView
+  | Blob;
+
+/** Default {@linkcode WebSocketOptions.closeTimeout}: 5 seconds. */
+export const DEFAULT_CLOSE_TIMEOUT = 5_000;
+/** Default {@linkcode WebSocketOptions.pingInterval}: 30 seconds. */
+export const DEFAULT_PING_INTERVAL = 30_000;
+/** Default {@linkcode WebSocketOptions.idleTimeout}: 0, off. */
+export const DEFAULT_IDLE_TIMEOUT = 0;
+/** Default {@linkcode WebSocketOptions.maxQueuedBytes}: 16 MiB. */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/** Default {@linkcode WebSocketOptions.readBufferSize}: 16 KiB. */
+export const DEFAULT_READ_BUFFER_SIZE = 16 * 1024;
+
+/**
+ * Limits and timers of one socket. Times are in milliseconds; 0 turns a
+ * timer off.
+ */
+export interface WebSocketOptions {
+  /**
+   * Largest message accepted, in bytes; a bigger one fails the connection
+   * with 1009. Default `DEFAULT_MAX_MESSAGE_SIZE` (64 MiB).
+   */
+  maxMessageSize?: number;
+  /**
+   * Close the connection (code 1001, reason "idle timeout", through the
+   * normal close handshake) when no byte at all arrived for this long.
+   * Pongs count as bytes, so with `pingInterval` on this only fires for
+   * peers that stopped answering pings without dropping TCP. Default
+   * {@linkcode DEFAULT_IDLE_TIMEOUT} (off).
+   */
+  idleTimeout?: number;
+  /**
+   * Send a ping this often. When nothing at all (pong or anything else)
+   * arrived since the previous ping, the peer is gone: the connection is
+   * dropped without a close handshake, with an "error" event then a "close"
+   * event with code 1006 and wasClean false. Pinging on every tick, not only
+   * after silence, keeps proxies with a 60 s idle limit from cutting the
+   * connection. Default {@linkcode DEFAULT_PING_INTERVAL} (30 s).
+   */
+  pingInterval?: number;
+  /**
+   * How long to wait, once closing began, for the peer's close frame, for
+   * our last bytes to be written and (client side) for the server to close
+   * TCP. Then TCP is closed; if the peer's close frame never came, the close
+   * event has code 1006 and wasClean false. Default
+   * {@linkcode DEFAULT_CLOSE_TIMEOUT} (5 s).
+   */
+  closeTimeout?: number;
+  /**
+   * Most bytes that may wait to be written (see `bufferedAmount`). A `send`
+   * that passes it while bytes are still waiting fails the connection: the
+   * waiting messages are dropped, a close frame 1008 "send queue full" is
+   * sent, TCP is closed once that is written (or after `closeTimeout`), and
+   * "error" then "close" (code 1008, wasClean false) are dispatched. Messages
+   * are never dropped silently while the socket stays open. One message on
+   * an empty queue is always accepted, whatever its size. Default
+   * {@linkcode DEFAULT_MAX_QUEUED_BYTES} (16 MiB).
+   */
+  maxQueuedBytes?: number;
+  /**
+   * Size of the buffer each connection reads into, allocated when it opens.
+   * Default {@linkcode DEFAULT_READ_BUFFER_SIZE} (16 KiB).
+   */
+  readBufferSize?: number;
+}
+
+/** {@linkcode WebSocketOptions} with every default filled in and checked. */
+export type ResolvedWebSocketOptions = Required<WebSocketOptions>;
+
+/**
+ * Fills in defaults and checks every option.
+ *
+ * @param options what the caller set
+ * @returns every option, valid
+ * @throws {RangeError} when an option is negative, not finite or not a number
+ */
+export function resolveWebSocketOptions(
+  options: WebSocketOptions = {},
+): ResolvedWebSocketOptions {
+  const resolved: ResolvedWebSocketOptions = {
+    maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    pingInterval: options.pingInterval ?? DEFAULT_PING_INTERVAL,
+    closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+    maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+    readBufferSize: options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE,
+  };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `${name} must be a non-negative finite number, got ${value}`,
+      );
+    }
+  }
+  if (
+    !Number.isInteger(resolved.readBufferSize) || resolved.readBufferSize < 1
+  ) {
+    throw new RangeError("readBufferSize must be a positive integer");
+  }
+  return resolved;
+}
+
+/** The negotiated details `attachConnection` receives. */
+export interface NegotiatedConnection {
+  /** The subprotocol chosen, or "". */
+  protocol: string;
+  /** The extensions accepted, as sent in Sec-WebSocket-Extensions, or "". */
+  extensions: string;
+  /** What `socket.url` reports; default "" (as Deno's server sockets). */
+  url?: string;
+}
