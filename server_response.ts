@@ -200,7 +200,12 @@ export async function writeResponse(
     return { kind: "complete", reusable: true };
   }
 
-  const reader = body.getReader();
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    reader = body.getReader();
+  } catch (error) {
+    return { kind: "unsent", error }; // locked: the body was already used
+  }
   let gathered: Gathered;
   let head: Uint8Array;
   const chunked = !context.http10;

@@ -57,7 +57,7 @@ interface RawResponse {
 class RawClient {
   #received = "";
   #ended = false;
-  private constructor(readonly conn: Deno.Conn) {}
+  constructor(readonly conn: Deno.Conn) {}
 
   static async connect(server: Server): Promise<RawClient> {
     return new RawClient(
@@ -304,6 +304,34 @@ describe("serve: plain HTTP", () => {
     });
   });
 
+  test("string, bytes, ArrayBuffer, Blob and null bodies get Content-Length", async () => {
+    const bodies: Record<string, () => BodyInit | null> = {
+      "/string": () => "abc",
+      "/bytes": () => new Uint8Array([1, 2, 3, 4]),
+      "/buffer": () => new ArrayBuffer(5),
+      "/blob": () => new Blob(["blob", "parts"]),
+      "/null": () => null,
+    };
+    const handler: ServeHandler = (request) =>
+      new Response(bodies[new URL(request.url).pathname]());
+    await withServer(handler, {}, async (_server, connect) => {
+      const client = await connect();
+      const expected: Array<[string, string]> = [
+        ["/string", "3"],
+        ["/bytes", "4"],
+        ["/buffer", "5"],
+        ["/blob", "9"],
+        ["/null", "0"],
+      ];
+      for (const [path, length] of expected) {
+        await client.send(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+        const response = await client.readResponse();
+        assert.equal(response.headers.get("content-length"), length, path);
+        assert.equal(response.headers.has("transfer-encoding"), false, path);
+      }
+    });
+  });
+
   test("HEAD gets the headers and no body", async () => {
     await withServer(
       () => new Response("twelve bytes"),
@@ -516,6 +544,34 @@ describe("serve: refusals", () => {
         assert.equal(await client.readToEnd(), "");
       },
     );
+  });
+
+  test("an idle keep-alive connection is closed silently after headersTimeout", async () => {
+    await withServer(
+      echoInfo,
+      { headersTimeout: 200 },
+      async (_server, connect) => {
+        const client = await connect();
+        await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert.equal((await client.readResponse()).status, 200);
+        assert.equal(await client.readToEnd(), ""); // no 408 on an idle connection
+      },
+    );
+  });
+
+  test("a Response whose body was already used -> 500", async () => {
+    const used = new Response("once");
+    await used.text();
+    await withServer(() => used, {}, async (_server, connect) => {
+      const logged = await capturingErrors(async () => {
+        const client = await connect();
+        await client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        const response = await client.readResponse();
+        assert.equal(response.status, 500);
+        assert.equal(response.headers.get("connection"), "close");
+      });
+      assert.equal(logged.length, 1);
+    });
   });
 
   test("a head over MAX_HEAD_BYTES -> 431", async () => {
@@ -810,5 +866,53 @@ describe("serve: WebSocket upgrades", () => {
       });
       assert.equal(logged.length, 1);
     });
+  });
+});
+
+// ---------------------------------------------------------------- TLS
+
+// A self-signed P-256 certificate for localhost and 127.0.0.1, valid until
+// 2125, made for these tests with `openssl req -x509 -newkey ec ...`.
+const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBmDCCAT6gAwIBAgIUUxbd8+rhzg3pb3vYwTSDZ5O6dU8wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNjAwNTYxNloYDzIxMjYxMTAy
+MDA1NjE2WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATvc0Q/ilB5R1xN0GL10A7lfX6Gu5F5ZjE+kvfS4f/UNg/l4T0Z4UF5
+rO4rCIXmuhvLoQ317Rrrvk9zQg7x/utAo2wwajAdBgNVHQ4EFgQUoFeFuGu1gN2g
+JPYNfxKhYR4rgZUwHwYDVR0jBBgwFoAUoFeFuGu1gN2gJPYNfxKhYR4rgZUwGgYD
+VR0RBBMwEYIJbG9jYWxob3N0hwR/AAABMAwGA1UdEwEB/wQCMAAwCgYIKoZIzj0E
+AwIDSAAwRQIge1ufcro/nU9OQRtEpQOGrNZZVqXoNjvTsPNpXahy+/cCIQDPZBSe
+jwCz/qoGgxXWJwO5xA5+pBJIwvgbcdTif8IYog==
+-----END CERTIFICATE-----
+`;
+const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQglof8u2blCAK6LWsD
+k1MiSPbmEeFNVWFDCnNUVvPP3OehRANCAATvc0Q/ilB5R1xN0GL10A7lfX6Gu5F5
+ZjE+kvfS4f/UNg/l4T0Z4UF5rO4rCIXmuhvLoQ317Rrrvk9zQg7x/utA
+-----END PRIVATE KEY-----
+`;
+
+describe("serve: TLS", () => {
+  test("cert and key make an https server", async () => {
+    const server = startServer(echoInfo, { cert: TEST_CERT, key: TEST_KEY });
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+      caCerts: [TEST_CERT],
+    });
+    const client = new RawClient(conn);
+    try {
+      await client.send("GET /secure HTTP/1.1\r\nHost: localhost\r\n\r\n");
+      const response = await client.readResponse();
+      assert.equal(response.body, "GET /secure ");
+      assert.equal(response.headers.get("x-url"), "https://localhost/secure");
+    } finally {
+      client.close();
+      await server.shutdown();
+    }
+  });
+
+  test("cert without key is refused", () => {
+    assert.throws(() => startServer(echoInfo, { cert: TEST_CERT }), TypeError);
   });
 });
