@@ -28,6 +28,7 @@ import {
   FrameDecoder,
   MAX_CONTROL_PAYLOAD,
   Opcode,
+  RSV1,
 } from "./frame.ts";
 import { decodeUtf8, Utf8Validator } from "./utf8.ts";
 
@@ -71,6 +72,12 @@ export interface ProtocolOptions {
   maxFrameSize?: number;
   /** Most frames per message; default {@linkcode DEFAULT_MAX_FRAGMENTS}. Exceeding it closes with 1009. */
   maxFragments?: number;
+  /**
+   * Whether permessage-deflate (RFC 7692) was agreed. Then RSV1 may mark the
+   * first frame of a data message as compressed; such messages are reported
+   * as `compressed` events for the caller to inflate. Default false.
+   */
+  perMessageDeflate?: boolean;
 }
 
 /** What {@linkcode Protocol.receive} reports. */
@@ -79,6 +86,12 @@ export type ProtocolEvent =
   | { type: "text"; data: string }
   /** A complete binary message; `data` is an owned copy. */
   | { type: "binary"; data: Uint8Array }
+  /**
+   * A complete compressed message (RSV1 set, permessage-deflate agreed):
+   * `data` is the owned deflate payload without the 0x00 0x00 0xff 0xff tail.
+   * The caller inflates it (bounded) and, for text, validates the UTF-8.
+   */
+  | { type: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
   /** A ping; the pong reply is already queued. */
   | { type: "ping"; data: Uint8Array }
   /** A pong. */
@@ -159,6 +172,7 @@ export class Protocol {
   readonly #maxFragments: number;
   readonly #decoder: FrameDecoder;
   readonly #mask: boolean;
+  readonly #perMessageDeflate: boolean;
 
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
@@ -168,6 +182,7 @@ export class Protocol {
 
   /** Opcode of the message being reassembled; 0 when none is open. */
   #messageOpcode = 0;
+  #messageCompressed = false;
   #messageFragments = 0;
   #messageBuffer: Uint8Array = EMPTY;
   #messageLength = 0;
@@ -198,9 +213,11 @@ export class Protocol {
       }
     }
     this.#mask = this.role === "client";
+    this.#perMessageDeflate = options.perMessageDeflate ?? false;
     this.#decoder = new FrameDecoder({
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,
+      allowedReservedBits: this.#perMessageDeflate ? RSV1 : 0,
     });
   }
 
@@ -282,11 +299,38 @@ export class Protocol {
    * @param opcode Text, Binary or Continuation
    * @param payload the fragment's bytes (copied)
    * @param fin whether this is the final fragment
+   * @param compressed set RSV1 on a first fragment: the message is deflated
+   * (only when permessage-deflate was agreed)
    */
-  sendFragment(opcode: Opcode, payload: Uint8Array, fin: boolean): void {
+  sendFragment(
+    opcode: Opcode,
+    payload: Uint8Array,
+    fin: boolean,
+    compressed = false,
+  ): void {
     this.#assertCanSendData();
     if (opcode >= 0x8) throw new TypeError("control frames are not fragments");
-    this.#queue(encodeFrame(opcode, payload, { fin, mask: this.#mask }));
+    if (compressed) this.#assertCanCompress(opcode);
+    this.#queue(
+      encodeFrame(opcode, payload, { fin, rsv1: compressed, mask: this.#mask }),
+    );
+  }
+
+  /**
+   * Queues a whole compressed message in one frame with RSV1 set.
+   *
+   * @param messageType whether the uncompressed message is text or binary
+   * @param deflated the deflate payload without the 0x00 0x00 0xff 0xff tail
+   * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {TypeError} when permessage-deflate was not agreed
+   */
+  sendCompressed(messageType: "text" | "binary", deflated: Uint8Array): void {
+    this.sendFragment(
+      messageType === "text" ? Opcode.Text : Opcode.Binary,
+      deflated,
+      true,
+      true,
+    );
   }
 
   /**
@@ -341,6 +385,16 @@ export class Protocol {
   }
 
   #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
+    if (
+      frame.rsv1 &&
+      (frame.opcode === Opcode.Continuation || frame.opcode >= 0x8)
+    ) {
+      // RFC 7692 section 6: RSV1 only on the first frame of a data message.
+      throw new ProtocolError(
+        "ReservedBitsSet",
+        "RSV1 is only allowed on the first frame of a compressed message",
+      );
+    }
     switch (frame.opcode) {
       case Opcode.Text:
       case Opcode.Binary:
@@ -350,12 +404,16 @@ export class Protocol {
             "a new message started before the previous one finished",
           );
         }
-        if (frame.fin) {
+        if (frame.fin && !frame.rsv1) {
           events.push(this.#singleFrameMessage(frame.opcode, frame.payload));
         } else {
           this.#messageOpcode = frame.opcode;
-          if (frame.opcode === Opcode.Text) this.#utf8 = new Utf8Validator();
+          this.#messageCompressed = frame.rsv1;
+          if (frame.opcode === Opcode.Text && !frame.rsv1) {
+            this.#utf8 = new Utf8Validator();
+          }
           this.#appendFragment(frame.payload);
+          if (frame.fin) events.push(this.#finishMessage());
         }
         break;
       case Opcode.Continuation:
@@ -419,23 +477,29 @@ export class Protocol {
 
   #finishMessage(): ProtocolEvent {
     const opcode = this.#messageOpcode;
+    const compressed = this.#messageCompressed;
     const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
     const utf8 = this.#utf8;
     this.#messageOpcode = 0;
+    this.#messageCompressed = false;
     this.#messageFragments = 0;
     this.#messageBuffer = EMPTY;
     this.#messageLength = 0;
     this.#utf8 = null;
+    if (compressed) {
+      return {
+        type: "compressed",
+        messageType: opcode === Opcode.Text ? "text" : "binary",
+        data: ownedBytes(bytes),
+      };
+    }
     if (opcode === Opcode.Text) {
       if (utf8 !== null && !utf8.finish()) {
         throw new InvalidPayloadError("text message ends inside a character");
       }
       return { type: "text", data: decodeUtf8(bytes) };
     }
-    return {
-      type: "binary",
-      data: bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice(),
-    };
+    return { type: "binary", data: ownedBytes(bytes) };
   }
 
   /** Keeps the decoder's limit at what the current message may still grow by. */
@@ -491,6 +555,7 @@ export class Protocol {
 
   #resetMessage(): void {
     this.#messageOpcode = 0;
+    this.#messageCompressed = false;
     this.#messageBuffer = EMPTY;
     this.#messageLength = 0;
     this.#utf8 = null;
@@ -514,6 +579,15 @@ export class Protocol {
     this.#queue(encodeFrame(opcode, data, { mask: this.#mask }));
   }
 
+  #assertCanCompress(opcode: Opcode): void {
+    if (!this.#perMessageDeflate) {
+      throw new TypeError("permessage-deflate was not agreed");
+    }
+    if (opcode === Opcode.Continuation) {
+      throw new TypeError("only a message's first frame is marked compressed");
+    }
+  }
+
   #assertCanSendData(): void {
     if (this.#closeSent || this.#readyState !== ReadyState.OPEN) {
       throw new InvalidStateError(
@@ -526,6 +600,11 @@ export class Protocol {
     this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;
   }
+}
+
+/** `bytes` itself when it spans its whole buffer, else an exact copy. */
+function ownedBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 /** The error's message as a close reason, cut to fit 123 bytes of UTF-8. */
