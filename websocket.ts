@@ -62,6 +62,8 @@ interface Ending {
   error?: unknown;
 }
 
+const textEncoder = new TextEncoder();
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
@@ -255,6 +257,21 @@ export class WebSocketConnection extends WebSocketEventTarget
     } else if (this.#readyState === OPEN) {
       this.#beginClose(checked.code, checked.reason);
     }
+  }
+
+  /**
+   * Sends a ping; the answer arrives as a "pong" event. Not in the browser
+   * API (`ws` and Bun have it). Ignored unless OPEN.
+   *
+   * @param data up to 125 bytes; a string is sent as UTF-8
+   * @throws {RangeError} when `data` is longer than 125 bytes
+   */
+  ping(data: string | Uint8Array = new Uint8Array(0)): void {
+    if (this.#readyState !== OPEN) return;
+    this.#protocol.ping(
+      typeof data === "string" ? textEncoder.encode(data) : data,
+    );
+    this.#flush();
   }
 
   /**

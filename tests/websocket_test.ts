@@ -611,6 +611,22 @@ describe("timers", () => {
     assert.deepEqual(log, ["open", "error", "close:1006::unclean"]);
   });
 
+  test("ping() sends a ping and the answer arrives as a pong event", async () => {
+    const { socket, conn, done } = openSocket();
+    const pong = new Promise<MessageEvent<Uint8Array>>((resolve) =>
+      socket.addEventListener("pong", resolve)
+    );
+    socket.ping("hello?");
+    await conn.until(() => conn.frames().length === 1);
+    assert.equal(conn.frames()[0].opcode, Opcode.Ping);
+    assert.equal(decoder.decode(conn.frames()[0].payload), "hello?");
+    assert.throws(() => socket.ping(new Uint8Array(126)), RangeError);
+    conn.push(maskedFrame(Opcode.Pong, "hello?"));
+    assert.equal(decoder.decode((await pong).data), "hello?");
+    conn.end();
+    await done;
+  });
+
   test("idleTimeout closes a silent connection with 1001", async () => {
     const { conn, log, done } = openSocket({ idleTimeout: 5 });
     await conn.until(() => conn.frames().length === 1);
