@@ -19,6 +19,11 @@ import { WriteQueue } from "./write_queue.ts";
 import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
 import { Keepalive } from "./keepalive.ts";
 import {
+  abnormalEnding,
+  CloseHandshake,
+  type Ending,
+} from "./close_handshake.ts";
+import {
   type OutgoingMessage,
   sendItemSize,
   SendQueue,
@@ -30,6 +35,7 @@ import {
   createCloseEvent,
   createErrorEvent,
   domException,
+  messageEventData,
 } from "./websocket_events.ts";
 import {
   type BinaryType,
@@ -55,12 +61,6 @@ export type {
   WebSocketOptions,
   WebSocketSendData,
 } from "./websocket_options.ts";
-
-interface Ending {
-  code: number;
-  reason: string;
-  error?: unknown;
-}
 
 const textEncoder = new TextEncoder();
 
@@ -114,12 +114,7 @@ export class WebSocketConnection extends WebSocketEventTarget
   #discardedBytes = 0;
   /** close() called while CONNECTING: sent once the connection opens. */
   #closeOnOpen: { code: number | undefined; reason: string } | null = null;
-  /** The peer's close frame, once it arrived. */
-  #peerClose: Ending | null = null;
-  /** Set when the connection is failed: it ends with this, uncleanly. */
-  #failure: Ending | null = null;
-  #endOfStream = false;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #closing: CloseHandshake;
   #messages: MessageBuffer | null = null;
   #drainWaiters: Array<() => void> = [];
   #settle: (() => void) | null = null;
@@ -134,6 +129,7 @@ export class WebSocketConnection extends WebSocketEventTarget
   constructor(role: Role, options?: WebSocketOptions) {
     super();
     this.#role = role;
+    this.#closing = new CloseHandshake(role);
     const resolved = resolveWebSocketOptions(options);
     this.#options = resolved;
     this.#protocol = new Protocol({
@@ -149,7 +145,7 @@ export class WebSocketConnection extends WebSocketEventTarget
           this.#protocol.ping();
           this.#flush();
         },
-        drop: (error) => this.#finish(abnormal(error), false),
+        drop: (error) => this.#finish(abnormalEnding(error)),
         idle: () => this.#beginClose(CloseCode.GoingAway, "idle timeout"),
         paused: () => this.#messages?.full ?? false,
       },
@@ -157,11 +153,7 @@ export class WebSocketConnection extends WebSocketEventTarget
     this.#sends = new SendQueue({
       deliver: (message) => this.#sendNow(message),
       onError: (error) =>
-        this.#fail({
-          code: CloseCode.InternalError,
-          reason: "could not read a Blob",
-          error,
-        }),
+        this.#fail(CloseCode.InternalError, "could not read a Blob", error),
       onEmpty: () => this.#onWriterIdle(),
     });
   }
@@ -230,11 +222,7 @@ export class WebSocketConnection extends WebSocketEventTarget
       const error = new Error(
         `more than ${this.#options.maxQueuedBytes} bytes wait to be written: the peer does not read fast enough`,
       );
-      this.#fail({
-        code: CloseCode.PolicyViolation,
-        reason: "send queue full",
-        error,
-      });
+      this.#fail(CloseCode.PolicyViolation, "send queue full", error);
     }
   }
 
@@ -316,7 +304,7 @@ export class WebSocketConnection extends WebSocketEventTarget
       socket.#attach(conn, leftover, negotiated);
     abort = (socket, reason) => {
       if (socket.#conn !== null) return;
-      socket.#finish(abnormal(new Error(reason)), false);
+      socket.#finish(abnormalEnding(new Error(reason)));
     };
   }
 
@@ -393,7 +381,9 @@ export class WebSocketConnection extends WebSocketEventTarget
       case "binary":
         if (this.#readyState !== OPEN) return;
         this.emit(
-          new MessageEvent("message", { data: this.#messageData(event.data) }),
+          new MessageEvent("message", {
+            data: messageEventData(event.data, this.#binaryType),
+          }),
         );
         this.#messages?.push(event.data);
         return;
@@ -402,27 +392,16 @@ export class WebSocketConnection extends WebSocketEventTarget
         this.emit(new MessageEvent(event.type, { data: event.data }));
         return;
       case "close":
-        this.#peerClose = { code: event.code, reason: event.reason };
+        this.#closing.peerClosed(event.code, event.reason);
         return this.#enterClosing();
       case "error":
-        this.#failure = {
-          code: event.error.closeCode,
-          reason: event.error.message,
-          error: event.error,
-        };
+        this.#closing.failed(
+          event.error.closeCode,
+          event.error.message,
+          event.error,
+        );
         return this.#enterClosing();
     }
-  }
-
-  #messageData(data: string | Uint8Array): string | Blob | ArrayBuffer {
-    if (typeof data === "string") return data;
-    if (this.#binaryType === "blob") {
-      return new Blob([data as Uint8Array<ArrayBuffer>]);
-    }
-    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
-      return data.buffer as ArrayBuffer;
-    }
-    return data.slice().buffer;
   }
 
   #sendNow(message: OutgoingMessage): void {
@@ -462,13 +441,20 @@ export class WebSocketConnection extends WebSocketEventTarget
     this.#messages?.wake();
   }
 
+  #startCloseTimer(): void {
+    this.#closing.startTimer(
+      this.#options.closeTimeout,
+      (error) => this.#onTransportError(error),
+    );
+  }
+
   /** Fails the connection from this side: drop the queue, send close, hang up. */
-  #fail(failure: Ending): void {
+  #fail(code: number, reason: string, error: unknown): void {
     if (this.#readyState === CLOSED) return;
-    this.#failure = failure;
+    this.#closing.failed(code, reason, error);
     this.#enterClosing();
     this.#discardedBytes += this.#writer?.discardQueued() ?? 0;
-    this.#protocol.close(failure.code, failure.reason);
+    this.#protocol.close(code, reason);
     this.#flush();
     this.#maybeFinish();
   }
@@ -482,56 +468,30 @@ export class WebSocketConnection extends WebSocketEventTarget
   #maybeFinish(): void {
     if (this.#readyState === CLOSED || this.#sends.busy) return;
     if (this.#writer === null || !this.#writer.idle) return;
-    if (this.#failure !== null) {
-      this.#finish(this.#failure, false);
-    } else if (
-      this.#peerClose !== null && (this.#role === "server" || this.#endOfStream)
-    ) {
-      // The server closes TCP first (RFC 6455 section 7.1.1); a client waits.
-      this.#finish(this.#peerClose, true);
-    }
+    const ending = this.#closing.whenFlushed();
+    if (ending !== null) this.#finish(ending);
   }
 
   #onEndOfStream(): void {
-    this.#endOfStream = true;
-    if (this.#peerClose !== null || this.#failure !== null) {
-      return this.#maybeFinish();
-    }
-    const error = new Error("the connection ended before the close handshake");
-    this.#finish(abnormal(error), false);
+    const ending = this.#closing.endOfStream();
+    if (ending !== null) this.#finish(ending);
+    else this.#maybeFinish();
   }
 
   /** A read or write failed, or the close timeout passed: end now. */
   #onTransportError(error: unknown): void {
-    if (this.#readyState === CLOSED) return;
-    if (this.#failure !== null) this.#finish(this.#failure, false);
-    // The peer sent its close frame and went away: the handshake is complete.
-    else if (this.#peerClose !== null) this.#finish(this.#peerClose, true);
-    else this.#finish(abnormal(error), false);
+    if (this.#readyState !== CLOSED) this.#finish(this.#closing.broken(error));
   }
 
-  #startCloseTimer(): void {
-    const timeout = this.#options.closeTimeout;
-    if (this.#closeTimer !== undefined || timeout === 0) return;
-    this.#closeTimer = setTimeout(() => {
-      this.#onTransportError(
-        new Error(`the close handshake took longer than ${timeout} ms`),
-      );
-    }, timeout);
-  }
-
-  #finish(ending: Ending, wasClean: boolean): void {
+  #finish(ending: Ending): void {
     if (this.#readyState === CLOSED) return;
     this.#readyState = CLOSED;
-    clearTimeout(this.#closeTimer);
-    this.#closeTimer = undefined;
+    this.#closing.stopTimer();
     this.#keepalive.stop();
     this.#discardedBytes += this.#sends.clear() + (this.#writer?.close() ?? 0);
     if (this.#conn !== null) closeQuietly(this.#conn);
-    if (!wasClean) this.emit(createErrorEvent(ending.error));
-    this.emit(
-      createCloseEvent({ code: ending.code, reason: ending.reason, wasClean }),
-    );
+    if (!ending.wasClean) this.emit(createErrorEvent(ending.error));
+    this.emit(createCloseEvent(ending));
     this.#messages?.end();
     this.#messages = null;
     this.#resolveDrained();
@@ -599,11 +559,6 @@ export function abortPendingSocket(
   reason: string,
 ): void {
   abort(socket, reason);
-}
-
-/** How a connection that dropped without a close handshake ends: 1006. */
-function abnormal(error: unknown): Ending {
-  return { code: CloseCode.AbnormalClosure, reason: "", error };
 }
 
 function closeQuietly(conn: ByteConn): void {

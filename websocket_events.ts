@@ -76,6 +76,27 @@ export function createCloseEvent(fields: CloseEventFields): CloseEvent {
 }
 
 /**
+ * The `data` of a "message" event: text as is; binary as a `Blob` or an
+ * `ArrayBuffer` as `binaryType` says. A Uint8Array that spans its whole
+ * buffer (what the protocol hands out) becomes that buffer without a copy.
+ *
+ * @param data the message
+ * @param binaryType "blob" or "arraybuffer"
+ * @returns the event data
+ */
+export function messageEventData(
+  data: string | Uint8Array,
+  binaryType: "blob" | "arraybuffer",
+): string | Blob | ArrayBuffer {
+  if (typeof data === "string") return data;
+  if (binaryType === "blob") return new Blob([data as Uint8Array<ArrayBuffer>]);
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
+    return data.buffer as ArrayBuffer;
+  }
+  return data.slice().buffer;
+}
+
+/**
  * Creates an "error" event: an `ErrorEvent` carrying `error` and its message
  * where the runtime has that class, a plain `Event` elsewhere.
  *
