@@ -10,10 +10,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import {
-  type EchoServerUnderTest,
-  nativeDenoEchoServer,
-  type RunningEchoServer,
+import type {
+  EchoServerUnderTest,
+  RunningEchoServer,
 } from "./peers/echo_server.ts";
 import {
   runBounded,
@@ -22,9 +21,14 @@ import {
   withDeadline,
 } from "./peers/bounded.ts";
 import { chromiumInstalled, launchChromium } from "./browser/chromium.ts";
+import { rfc6455EchoServer } from "./peers/rfc6455_echo_server.ts";
 
-/** The server under test. Switch to this library's server here. */
-const SERVER: EchoServerUnderTest = nativeDenoEchoServer;
+/**
+ * The server under test. `nativeDenoEchoServer` from ./peers/echo_server.ts
+ * (Deno's built-in server) can be put here to check the peers themselves
+ * against a server nobody here wrote.
+ */
+const SERVER: EchoServerUnderTest = rfc6455EchoServer;
 
 /** How long one peer may take for all its checks before it is killed. */
 const PEER_TIMEOUT_MS = 90_000;
