@@ -1,0 +1,84 @@
+/**
+ * rfc6455: a WebSocket implementation in pure TypeScript, correct to the
+ * letter of RFC 6455, with zero dependencies.
+ *
+ * The layers, each usable on its own:
+ * - `frame.ts`: an incremental frame decoder and encoder on `Uint8Array`,
+ *   with masking.
+ * - `protocol.ts`: the sans-I/O protocol machine (fragments, control frames,
+ *   UTF-8, the close handshake, limits): bytes in, events and bytes out.
+ * - `handshake.ts`: the opening handshake for servers and clients.
+ * - `server.ts`: `serve()` and `upgradeWebSocket()` over raw Deno TCP, a
+ *   drop-in for `Deno.serve` and `Deno.upgradeWebSocket`.
+ *
+ * The codec modules use only Web APIs and run in Deno, Bun and browsers; only
+ * the server touches Deno I/O.
+ *
+ * @example An echo server
+ * ```ts
+ * import { serve, upgradeWebSocket } from "@rfc6455/websocket";
+ *
+ * serve({ port: 8080 }, (request) => {
+ *   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+ *     return new Response("hi");
+ *   }
+ *   const { socket, response } = upgradeWebSocket(request, { protocol: "chat" });
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return response;
+ * });
+ * ```
+ *
+ * @example The protocol machine on its own
+ * ```ts
+ * import { Protocol } from "@rfc6455/websocket";
+ *
+ * const protocol = new Protocol({ role: "server" });
+ * // Feed it bytes from anywhere; act on the events; write what it queues.
+ * const events = protocol.receive(new Uint8Array([0x88, 0x80, 1, 2, 3, 4]));
+ * // events: [{ type: "close", code: 1005, reason: "" }]
+ * const reply = protocol.takeOutgoing(); // the echoed close frame
+ * ```
+ *
+ * @module
+ */
+
+export * from "./errors.ts";
+export * from "./frame.ts";
+export * from "./protocol.ts";
+export * from "./utf8.ts";
+export * from "./handshake.ts";
+export {
+  abortPendingSocket,
+  attachConnection,
+  type BinaryType,
+  type ByteConn,
+  createPendingSocket,
+  type IteratedMessage,
+  type NegotiatedConnection,
+  WebSocketConnection,
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
+  WebSocketEventTarget,
+  type WebSocketOptions,
+  type WebSocketSendData,
+} from "./websocket.ts";
+export {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_PING_INTERVAL,
+  DEFAULT_READ_BUFFER_SIZE,
+} from "./websocket_options.ts";
+export {
+  DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_SHUTDOWN_TIMEOUT,
+  HttpError,
+  serve,
+  type ServeHandler,
+  type ServeHandlerInfo,
+  type ServeOptions,
+  type Server,
+  type UpgradeOptions,
+  type UpgradeResult,
+  upgradeWebSocket,
+} from "./server.ts";
