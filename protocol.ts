@@ -479,7 +479,6 @@ export class Protocol {
     const opcode = this.#messageOpcode;
     const compressed = this.#messageCompressed;
     const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
-    const utf8 = this.#utf8;
     this.#messageOpcode = 0;
     this.#messageCompressed = false;
     this.#messageFragments = 0;
@@ -494,9 +493,8 @@ export class Protocol {
       };
     }
     if (opcode === Opcode.Text) {
-      if (utf8 !== null && !utf8.finish()) {
-        throw new InvalidPayloadError("text message ends inside a character");
-      }
+      // The fragments were checked as they came; the strict decode also
+      // refuses a message that ends inside a character.
       return { type: "text", data: decodeUtf8(bytes) };
     }
     return { type: "binary", data: ownedBytes(bytes) };
