@@ -334,6 +334,25 @@ export class Protocol {
   }
 
   /**
+   * Queues a data frame that was encoded once for many connections (pub/sub
+   * fan-out): the same bytes go to every subscriber. Server role only, since
+   * every client frame needs its own masking key. The bytes are not copied;
+   * they must not change afterwards.
+   *
+   * @param frame one complete, unmasked data frame from
+   * {@linkcode encodeFrame}, with FIN set
+   * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {TypeError} on the client role
+   */
+  sendEncodedFrame(frame: Uint8Array): void {
+    this.#assertCanSendData();
+    if (this.#mask) {
+      throw new TypeError("a client must mask every frame with a fresh key");
+    }
+    this.#queue(frame);
+  }
+
+  /**
    * Queues a ping.
    *
    * @param data up to 125 bytes the peer echoes in its pong

@@ -659,3 +659,17 @@ describe("permessage-deflate hooks (RSV1)", () => {
     );
   });
 });
+
+describe("pre-encoded frames (fan-out)", () => {
+  test("the same bytes are queued as they are, on the server role only", () => {
+    const frame = encodeFrame(Opcode.Text, encoder.encode("to all"));
+    const server = new Protocol({ role: "server" });
+    server.sendEncodedFrame(frame);
+    const [queued] = server.takeOutgoing();
+    assert.equal(queued, frame);
+    const clientSide = new Protocol({ role: "client" });
+    assert.throws(() => clientSide.sendEncodedFrame(frame), TypeError);
+    server.close(1000);
+    assert.throws(() => server.sendEncodedFrame(frame), InvalidStateError);
+  });
+});
