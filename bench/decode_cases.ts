@@ -1,0 +1,218 @@
+/**
+ * Group 1: decoding a stream of masked client frames fed in 64 KiB chunks,
+ * as a server reads it. Every call decodes the same fixed stream of N
+ * frames; every case counts the messages it got and throws if any is
+ * missing, so a decoder that skipped work (or a `ws` Receiver that deferred
+ * its events) would fail instead of looking fast.
+ *
+ * Decoders unmask in place, so each pass flips the payload bytes between
+ * masked and unmasked; framing bytes never change, so every pass decodes the
+ * same frames. Correctness is checked once, on fresh copies, before timing.
+ *
+ * @module
+ */
+
+import type { Buffer } from "node:buffer";
+import { FrameDecoder } from "../frame.ts";
+import { Protocol } from "../protocol.ts";
+import type { BenchCase } from "./bench_case.ts";
+import {
+  buildClientStream,
+  CHUNK_SIZE,
+  type ClientStream,
+  framesPerStream,
+  PAYLOAD_SIZES,
+  sameBytes,
+  sink,
+  sizeLabel,
+  splitIntoChunks,
+} from "./fixtures.ts";
+import { asBuffer, type WsVariant } from "./ws_loader.ts";
+
+/** Decodes every chunk; returns the payload of every message, in order. */
+type Decode = (chunks: readonly Uint8Array[]) => Uint8Array[];
+
+function protocolDecoder(): Decode {
+  const protocol = new Protocol({ role: "server" });
+  return (chunks) => {
+    const messages: Uint8Array[] = [];
+    for (const chunk of chunks) {
+      for (const event of protocol.receive(chunk)) {
+        if (event.type !== "binary") {
+          throw new Error(`Protocol: unexpected ${event.type} event`);
+        }
+        messages.push(event.data);
+      }
+    }
+    return messages;
+  };
+}
+
+function frameDecoder(): Decode {
+  const decoder = new FrameDecoder({ expectMasked: true });
+  return (chunks) => {
+    const messages: Uint8Array[] = [];
+    for (const chunk of chunks) {
+      decoder.push(chunk);
+      for (let frame = decoder.next(); frame; frame = decoder.next()) {
+        // Views into the chunk: copy to keep them past the next push.
+        messages.push(frame.payload.slice());
+      }
+    }
+    return messages;
+  };
+}
+
+function wsDecoder(ws: WsVariant): Decode {
+  const receiver = new ws.Receiver({ isServer: true });
+  let messages: Uint8Array[] = [];
+  receiver.on("message", (data: Buffer, isBinary: boolean) => {
+    if (!isBinary) throw new Error("ws: unexpected text message");
+    messages.push(Uint8Array.prototype.slice.call(data));
+  });
+  receiver.on("error", (error: Error) => {
+    throw error;
+  });
+  return (chunks) => {
+    messages = [];
+    for (const chunk of chunks) receiver.write(asBuffer(chunk));
+    return messages;
+  };
+}
+
+/** Decodes a fresh copy of the stream and compares every payload. */
+function verify(name: string, decode: Decode, stream: ClientStream): void {
+  const copy = stream.bytes.slice();
+  const messages = decode(splitIntoChunks(copy, CHUNK_SIZE));
+  if (messages.length !== stream.frameCount) {
+    throw new Error(
+      `${name}: ${messages.length} messages, expected ${stream.frameCount}`,
+    );
+  }
+  for (let index = 0; index < messages.length; index++) {
+    if (!sameBytes(messages[index], stream.payloads[index])) {
+      throw new Error(`${name}: message ${index} differs from what was sent`);
+    }
+  }
+}
+
+function countMismatch(name: string, got: number, expected: number): Error {
+  return new Error(`${name}: decoded ${got} messages, expected ${expected}`);
+}
+
+/**
+ * The decode cases for every payload size: each `ws` variant given (the
+ * first is the baseline), our `Protocol` and `FrameDecoder`, and the copy
+ * ceiling.
+ */
+export function decodeCases(wsVariants: readonly WsVariant[]): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const payloadSize of PAYLOAD_SIZES) {
+    const frameCount = framesPerStream(payloadSize);
+    const stream = buildClientStream(payloadSize, frameCount);
+    const group = `decode ${sizeLabel(payloadSize)} masked frames`;
+    const common = {
+      group,
+      messagesPerCall: frameCount,
+      bytesPerCall: payloadSize * frameCount,
+    };
+
+    verify("Protocol", protocolDecoder(), stream);
+    verify("FrameDecoder", frameDecoder(), stream);
+    for (const ws of wsVariants) verify(ws.label, wsDecoder(ws), stream);
+
+    wsVariants.forEach((ws, index) => {
+      const receiver = new ws.Receiver({ isServer: true });
+      let messages = 0;
+      receiver.on("message", (data: Buffer) => {
+        messages++;
+        sink.value = data;
+      });
+      receiver.on("error", (error: Error) => {
+        throw error;
+      });
+      const chunks = splitIntoChunks(stream.bytes.slice(), CHUNK_SIZE).map(
+        asBuffer,
+      );
+      const name = `${ws.label} Receiver.write`;
+      cases.push({
+        ...common,
+        name,
+        side: "ws",
+        baseline: index === 0,
+        fn: () => {
+          messages = 0;
+          for (const chunk of chunks) receiver.write(chunk);
+          if (messages !== frameCount) {
+            throw countMismatch(name, messages, frameCount);
+          }
+        },
+      });
+    });
+
+    {
+      const protocol = new Protocol({ role: "server" });
+      const chunks = splitIntoChunks(stream.bytes.slice(), CHUNK_SIZE);
+      const name = "ours Protocol.receive";
+      cases.push({
+        ...common,
+        name,
+        side: "ours",
+        fn: () => {
+          let messages = 0;
+          for (const chunk of chunks) {
+            const events = protocol.receive(chunk);
+            messages += events.length;
+            sink.value = events;
+          }
+          if (messages !== frameCount) {
+            throw countMismatch(name, messages, frameCount);
+          }
+        },
+      });
+    }
+
+    {
+      const decoder = new FrameDecoder({ expectMasked: true });
+      const chunks = splitIntoChunks(stream.bytes.slice(), CHUNK_SIZE);
+      const name = "ours FrameDecoder";
+      cases.push({
+        ...common,
+        name,
+        side: "ours",
+        fn: () => {
+          let messages = 0;
+          for (const chunk of chunks) {
+            decoder.push(chunk);
+            for (let frame = decoder.next(); frame; frame = decoder.next()) {
+              messages++;
+              sink.value = frame;
+            }
+          }
+          if (messages !== frameCount) {
+            throw countMismatch(name, messages, frameCount);
+          }
+        },
+      });
+    }
+
+    {
+      const chunks = splitIntoChunks(stream.bytes.slice(), CHUNK_SIZE);
+      const target = new Uint8Array(stream.bytes.length);
+      cases.push({
+        ...common,
+        name: "ceiling: Uint8Array.set of the same chunks",
+        side: "ceiling",
+        fn: () => {
+          let offset = 0;
+          for (const chunk of chunks) {
+            target.set(chunk, offset);
+            offset += chunk.length;
+          }
+          sink.value = target;
+        },
+      });
+    }
+  }
+  return cases;
+}
