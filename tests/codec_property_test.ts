@@ -241,6 +241,75 @@ describe("UTF-8 validator", () => {
     );
   });
 
+  /**
+   * Mostly valid text with a few arbitrary byte runs: a single bad run then
+   * decides the outcome, which purely random bytes almost never isolate.
+   */
+  const mostlyValid = fc.array(
+    fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc.oneof(
+          fc.integer({ min: 0, max: 0xd7ff }),
+          fc.integer({ min: 0xe000, max: 0x10ffff }),
+        ).map((codePoint) =>
+          Array.from(new TextEncoder().encode(String.fromCodePoint(codePoint)))
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: utf8ish.map((bytes) => Array.from(bytes.subarray(0, 4))),
+      },
+    ),
+    { maxLength: 12 },
+  ).map((units) => new Uint8Array(units.flat()));
+
+  test("agrees with the platform on mostly valid text split anywhere", () => {
+    fc.assert(
+      fc.property(mostlyValid, cuts, (bytes, cutPoints) => {
+        const validator = new Utf8Validator();
+        let ok = true;
+        for (const piece of split(bytes, cutPoints)) {
+          ok = validator.push(piece) && ok;
+        }
+        assert.equal(ok && validator.finish(), referenceValid(bytes));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test("each second-byte bound fails at the second byte", () => {
+    const cases = [
+      [0xe0, 0x9f], // overlong three-byte form
+      [0xed, 0xa0], // UTF-16 surrogate
+      [0xf0, 0x8f], // overlong four-byte form
+      [0xf4, 0x90], // above U+10FFFF
+      [0xc2, 0xc0], // not a continuation byte
+    ];
+    for (const [lead, second] of cases) {
+      const validator = new Utf8Validator();
+      assert.equal(validator.push(new Uint8Array([lead])), true);
+      assert.equal(
+        validator.push(new Uint8Array([second])),
+        false,
+        `${lead} ${second}`,
+      );
+    }
+    for (
+      const [lead, second] of [[0xe0, 0xa0], [0xed, 0x9f], [0xf0, 0x90], [
+        0xf4,
+        0x8f,
+      ]]
+    ) {
+      const validator = new Utf8Validator();
+      assert.equal(
+        validator.push(new Uint8Array([lead, second])),
+        true,
+        `${lead} ${second}`,
+      );
+    }
+  });
+
   test("every well-formed string is valid", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", maxLength: 50 }), (text) => {
