@@ -1,0 +1,229 @@
+/**
+ * The frame arithmetic behind the echo server's teaching page
+ * (`static/index.html`). A browser's `WebSocket` never shows the frames it
+ * sends or receives, so the page rebuilds them with this project's own
+ * `frame.ts`: {@linkcode clientFrame} masks with a fresh random key (as every
+ * browser must), {@linkcode serverFrame} does not mask (as every server must
+ * not), and {@linkcode describeFrame} decodes the bytes again with
+ * `FrameDecoder` and lays out each header field.
+ *
+ * `deno task bundle:page` bundles this module into `static/codec.js` for the
+ * page. It uses only Web-standard APIs.
+ *
+ * @module
+ */
+
+import {
+  encodeFrame,
+  FrameDecoder,
+  frameHeaderLength,
+  Opcode,
+  RSV1,
+  RSV2,
+  RSV3,
+} from "./frame.ts";
+
+export { Opcode } from "./frame.ts";
+
+/** How many payload bytes {@linkcode describeFrame} keeps for display by
+ * default; longer payloads are cut there (the page says how many bytes it
+ * left out). Default 64. */
+export const DEFAULT_PREVIEW_BYTES = 64;
+
+/** How a frame's payload length is written on the wire (RFC 6455 5.2). */
+export type LengthEncoding = "7-bit" | "16-bit" | "64-bit";
+
+/** Every field of one frame, ready to show. */
+export interface FrameView {
+  /** The frame's size on the wire: header plus payload. */
+  readonly frameLength: number;
+  /** The header bytes (2 to 14) exactly as on the wire. */
+  readonly header: Uint8Array;
+  /** FIN: the last frame of its message. */
+  readonly fin: boolean;
+  /** RSV1 (used by permessage-deflate). */
+  readonly rsv1: boolean;
+  /** RSV2, reserved. */
+  readonly rsv2: boolean;
+  /** RSV3, reserved. */
+  readonly rsv3: boolean;
+  /** The opcode number (0x0-0xF). */
+  readonly opcode: number;
+  /** The opcode's name, like "text" or "close". */
+  readonly opcodeName: string;
+  /** MASK: whether a masking key follows the length. */
+  readonly masked: boolean;
+  /** The 7-bit length field of the second byte: the length itself, or 126
+   * or 127 announcing a 16-bit or 64-bit length after it. */
+  readonly lengthField: number;
+  /** Which of the three length encodings the frame uses. */
+  readonly lengthEncoding: LengthEncoding;
+  /** The extended length bytes (none, 2 or 8). */
+  readonly extendedLength: Uint8Array;
+  /** The payload length in bytes. */
+  readonly payloadLength: number;
+  /** The masking key, or null for an unmasked frame. */
+  readonly maskingKey: Uint8Array | null;
+  /** The first payload bytes as they cross the wire (masked when MASK=1). */
+  readonly wirePayload: Uint8Array;
+  /** The first payload bytes after unmasking, as `FrameDecoder` returns them. */
+  readonly payload: Uint8Array;
+  /** How many payload bytes `wirePayload` and `payload` left out. */
+  readonly omittedBytes: number;
+}
+
+/** The name of each opcode of RFC 6455 section 5.2, by number. */
+export function opcodeName(opcode: number): string {
+  switch (opcode) {
+    case Opcode.Continuation:
+      return "continuation";
+    case Opcode.Text:
+      return "text";
+    case Opcode.Binary:
+      return "binary";
+    case Opcode.Close:
+      return "close";
+    case Opcode.Ping:
+      return "ping";
+    case Opcode.Pong:
+      return "pong";
+    default:
+      return opcode < 0x8 ? "reserved (data)" : "reserved (control)";
+  }
+}
+
+/**
+ * The frame a browser puts on the wire for one message: FIN set, masked with
+ * a fresh random key (a client must mask every frame, RFC 6455 5.3).
+ *
+ * @param opcode the frame's opcode
+ * @param payload the message bytes
+ * @returns the frame's bytes
+ */
+export function clientFrame(opcode: Opcode, payload: Uint8Array): Uint8Array {
+  return encodeFrame(opcode, payload, { mask: true });
+}
+
+/**
+ * The frame a server puts on the wire for one message: FIN set, not masked
+ * (a server must never mask, RFC 6455 5.1).
+ *
+ * @param opcode the frame's opcode
+ * @param payload the message bytes
+ * @returns the frame's bytes
+ */
+export function serverFrame(opcode: Opcode, payload: Uint8Array): Uint8Array {
+  return encodeFrame(opcode, payload, { mask: false });
+}
+
+/**
+ * The payload of a close frame (RFC 6455 5.5.1): the code as two bytes, big
+ * endian, then the reason in UTF-8. No code gives an empty payload.
+ *
+ * @param code the close code, or undefined for none
+ * @param reason the reason (only sent with a code)
+ * @returns the payload bytes
+ */
+export function closePayload(
+  code: number | undefined,
+  reason = "",
+): Uint8Array {
+  if (code === undefined) return new Uint8Array(0);
+  const reasonBytes = new TextEncoder().encode(reason);
+  const payload = new Uint8Array(2 + reasonBytes.length);
+  payload[0] = code >>> 8;
+  payload[1] = code & 0xff;
+  payload.set(reasonBytes, 2);
+  return payload;
+}
+
+function lengthEncodingOf(lengthField: number): LengthEncoding {
+  if (lengthField === 127) return "64-bit";
+  if (lengthField === 126) return "16-bit";
+  return "7-bit";
+}
+
+/**
+ * Decodes one complete frame with `FrameDecoder` and lays out its fields.
+ * The header layout (length encoding, masking key, masked bytes) is read
+ * from `wire` at the offsets RFC 6455 5.2 gives; the flags, opcode and
+ * unmasked payload come from the decoder.
+ *
+ * @param wire exactly one frame (not modified)
+ * @param previewBytes how many payload bytes to keep; default
+ * {@linkcode DEFAULT_PREVIEW_BYTES}
+ * @returns the fields
+ * @throws {WebSocketError} when `wire` is not a valid frame (a reserved
+ * opcode, a control frame too long or fragmented); set RSV bits are allowed
+ * @throws {RangeError} when `wire` is not exactly one complete frame
+ */
+export function describeFrame(
+  wire: Uint8Array,
+  previewBytes: number = DEFAULT_PREVIEW_BYTES,
+): FrameView {
+  // Any RSV bit is shown, not refused: an extension such as
+  // permessage-deflate (RSV1) may own it.
+  const decoder = new FrameDecoder({
+    expectMasked: null,
+    allowedReservedBits: RSV1 | RSV2 | RSV3,
+  });
+  // The decoder unmasks in place: give it a copy.
+  decoder.push(wire.slice());
+  const frame = decoder.next();
+  if (frame === undefined) {
+    throw new RangeError("describeFrame: the bytes hold no complete frame");
+  }
+  if (decoder.next() !== undefined) {
+    throw new RangeError("describeFrame: the bytes hold more than one frame");
+  }
+  const payloadLength = frame.payload.length;
+  const headerLength = frameHeaderLength(payloadLength, frame.masked);
+  if (headerLength + payloadLength !== wire.length) {
+    throw new RangeError("describeFrame: bytes left over after the frame");
+  }
+  const lengthField = wire[1] & 0x7f;
+  const keyStart = frame.masked ? headerLength - 4 : headerLength;
+  const shown = Math.min(payloadLength, previewBytes);
+  return {
+    frameLength: wire.length,
+    header: wire.slice(0, headerLength),
+    fin: frame.fin,
+    rsv1: frame.rsv1,
+    rsv2: frame.rsv2,
+    rsv3: frame.rsv3,
+    opcode: frame.opcode,
+    opcodeName: opcodeName(frame.opcode),
+    masked: frame.masked,
+    lengthField,
+    lengthEncoding: lengthEncodingOf(lengthField),
+    extendedLength: wire.slice(2, keyStart),
+    payloadLength,
+    maskingKey: frame.masked ? wire.slice(keyStart, headerLength) : null,
+    wirePayload: wire.slice(headerLength, headerLength + shown),
+    payload: frame.payload.slice(0, shown),
+    omittedBytes: payloadLength - shown,
+  };
+}
+
+/**
+ * Bytes as lowercase hex pairs separated by spaces, like `81 85 37 fa`.
+ *
+ * @param bytes the bytes
+ * @returns the hex text
+ */
+export function toHex(bytes: Uint8Array): string {
+  const pairs: string[] = [];
+  for (const byte of bytes) pairs.push(byte.toString(16).padStart(2, "0"));
+  return pairs.join(" ");
+}
+
+/**
+ * One byte as eight bits, like `1000 0001`.
+ *
+ * @param byte the byte
+ * @returns the bits, in two groups of four
+ */
+export function toBits(byte: number): string {
+  const bits = byte.toString(2).padStart(8, "0");
+  return `${bits.slice(0, 4)} ${bits.slice(4)}`;
+}
