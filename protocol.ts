@@ -467,7 +467,9 @@ export class Protocol {
     if (opcode === Opcode.Text) {
       return { type: "text", data: decodeUtf8(payload) };
     }
-    return { type: "binary", data: payload.slice() };
+    // A payload the decoder gathered across chunks is already ours; a view
+    // into the caller's chunk is copied, since the caller may reuse it.
+    return { type: "binary", data: ownedBytes(payload) };
   }
 
   #appendFragment(payload: Uint8Array): void {

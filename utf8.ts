@@ -13,6 +13,9 @@ const strictDecoder = new TextDecoder("utf-8", {
   fatal: true,
   ignoreBOM: true,
 });
+/** Several times faster than the strict decoder on the platforms measured. */
+const lenientDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const REPLACEMENT_CHARACTER = "\ufffd";
 
 /**
  * Decodes UTF-8 bytes to a string, refusing anything invalid: overlong forms,
@@ -24,6 +27,11 @@ const strictDecoder = new TextDecoder("utf-8", {
  * @throws {InvalidPayloadError} when `bytes` is not valid UTF-8 (close code 1007)
  */
 export function decodeUtf8(bytes: Uint8Array): string {
+  // The lenient decoder turns every invalid sequence into U+FFFD, so text
+  // without one was valid. Only text containing U+FFFD (an error, or a real
+  // U+FFFD sent by the peer) needs the strict decoder to tell which.
+  const text = lenientDecoder.decode(bytes);
+  if (!text.includes(REPLACEMENT_CHARACTER)) return text;
   try {
     return strictDecoder.decode(bytes);
   } catch {

@@ -673,3 +673,28 @@ describe("pre-encoded frames (fan-out)", () => {
     assert.throws(() => server.sendEncodedFrame(frame), InvalidStateError);
   });
 });
+
+describe("text decoding edge cases", () => {
+  test("a real U+FFFD sent by the peer is kept, an invalid byte is refused", () => {
+    const { events } = serverReceives(client(Opcode.Text, "a\ufffdb"));
+    assert.deepEqual(events, [{ type: "text", data: "a\ufffdb" }]);
+    assertFailed(
+      serverReceives(
+        client(Opcode.Text, new Uint8Array([0x61, 0xef, 0xbf, 0xbd, 0xff])),
+      ),
+      "InvalidUtf8",
+      1007,
+    );
+  });
+
+  test("a payload gathered across chunks is handed out without another copy", () => {
+    const protocol = new Protocol({ role: "server" });
+    const frame = client(Opcode.Binary, new Uint8Array(1000).fill(3));
+    assert.deepEqual(protocol.receive(frame.slice(0, 500)), []);
+    const [event] = protocol.receive(frame.slice(500));
+    assert.ok(event.type === "binary");
+    assert.equal(event.data.length, 1000);
+    assert.equal(event.data.buffer.byteLength, 1000);
+    assert.ok(event.data.every((byte) => byte === 3));
+  });
+});
