@@ -10,6 +10,8 @@
  * - `handshake.ts`: the opening handshake for servers and clients.
  * - `server.ts`: `serve()` and `upgradeWebSocket()` over raw Deno TCP, a
  *   drop-in for `Deno.serve` and `Deno.upgradeWebSocket`.
+ * - `pubsub.ts`: topics as in Bun (`socket.subscribe`, `socket.publish`,
+ *   `server.publish`), each message framed once for every subscriber.
  *
  * The codec modules use only Web APIs and run in Deno, Bun and browsers; only
  * the server touches Deno I/O.
@@ -69,6 +71,7 @@ export {
   DEFAULT_PING_INTERVAL,
   DEFAULT_READ_BUFFER_SIZE,
 } from "./websocket_options.ts";
+export { type PublishData, TopicRegistry } from "./pubsub.ts";
 export {
   DEFAULT_HEADERS_TIMEOUT,
   DEFAULT_SHUTDOWN_TIMEOUT,

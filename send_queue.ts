@@ -12,6 +12,8 @@ import { utf8ByteLength } from "./websocket_events.ts";
 export type OutgoingMessage =
   | { kind: "text"; data: string }
   | { kind: "binary"; data: Uint8Array }
+  /** One frame encoded once for many sockets (pub/sub); never copied. */
+  | { kind: "encoded"; data: Uint8Array }
   | { kind: "close"; code: number | undefined; reason: string };
 
 /** What `send` accepts, before a Blob is read. */
@@ -57,6 +59,7 @@ export function sendItemSize(item: SendItem): number {
     case "text":
       return utf8ByteLength(item.data);
     case "binary":
+    case "encoded":
       return item.data.length;
     case "blob":
       return item.data.size;

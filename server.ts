@@ -24,6 +24,11 @@
  */
 
 import { type ConnectionHost, HttpConnection } from "./server_connection.ts";
+import {
+  bindRequestTopics,
+  type PublishData,
+  TopicRegistry,
+} from "./pubsub.ts";
 
 export { HttpError } from "./http1.ts";
 export {
@@ -96,6 +101,23 @@ export interface Server {
    * promise.
    */
   shutdown(): Promise<void>;
+  /**
+   * Publishes to every OPEN socket subscribed to `topic` (see
+   * `socket.subscribe`), framing the message once, as Bun's
+   * `server.publish`. Each socket's `maxQueuedBytes` still applies.
+   *
+   * @param topic the topic
+   * @param data text or bytes (not a Blob)
+   * @returns how many sockets the message was queued to
+   */
+  publish(topic: string, data: PublishData): number;
+  /**
+   * How many sockets are subscribed to `topic`.
+   *
+   * @param topic the topic
+   * @returns the count
+   */
+  subscriberCount(topic: string): number;
 }
 
 function isAcceptStopped(error: unknown): boolean {
@@ -151,6 +173,7 @@ class RunningServer implements Server {
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.shutdown();
   readonly #acceptLoop: Promise<void>;
+  readonly #topics = new TopicRegistry();
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -219,16 +242,24 @@ class RunningServer implements Server {
         remoteAddr: conn.remoteAddr as Deno.NetAddr,
       };
       const handler = this.#handler;
-      const connection = new HttpConnection(
-        conn,
-        host,
-        (request) => handler(request, info),
-      );
+      const topics = this.#topics;
+      const connection = new HttpConnection(conn, host, (request) => {
+        bindRequestTopics(request, topics);
+        return handler(request, info);
+      });
       const running = connection.run().finally(() => {
         this.#connections.delete(connection);
       });
       this.#connections.set(connection, running);
     }
+  }
+
+  publish(topic: string, data: PublishData): number {
+    return this.#topics.publish(topic, data);
+  }
+
+  subscriberCount(topic: string): number {
+    return this.#topics.subscriberCount(topic);
   }
 
   shutdown(): Promise<void> {

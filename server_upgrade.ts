@@ -10,6 +10,7 @@
 
 import { HandshakeError } from "./errors.ts";
 import { validateUpgradeRequest } from "./handshake.ts";
+import { requestTopics } from "./pubsub.ts";
 import {
   createPendingSocket,
   type WebSocketConnection,
@@ -141,7 +142,11 @@ export function upgradeWebSocket(
   const protocol = wanted !== undefined && validated.protocols.includes(wanted)
     ? wanted
     : undefined;
-  const socket = createPendingSocket("server", socketOptions);
+  const socket = createPendingSocket(
+    "server",
+    socketOptions,
+    requestTopics(request),
+  );
   const response = createMarkerResponse();
   context.upgrade = { socket, response, key: validated.key, protocol };
   return { socket, response };

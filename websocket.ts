@@ -25,11 +25,13 @@ import {
 } from "./close_handshake.ts";
 import {
   type OutgoingMessage,
+  type SendItem,
   sendItemSize,
   SendQueue,
   toSendItem,
 } from "./send_queue.ts";
 import { WebSocketEventTarget } from "./websocket_base.ts";
+import type { PublishData, TopicRegistry } from "./pubsub.ts";
 import {
   checkCloseArguments,
   createCloseEvent,
@@ -76,6 +78,7 @@ let attach: (
   negotiated: NegotiatedConnection,
 ) => Promise<void>;
 let abort: (socket: WebSocketConnection, reason: string) => void;
+let queueEncoded: (socket: WebSocketConnection, frame: Uint8Array) => boolean;
 
 /**
  * A WHATWG-`WebSocket`-like socket (an `EventTarget`). Created in CONNECTING
@@ -118,17 +121,25 @@ export class WebSocketConnection extends WebSocketEventTarget
   #messages: MessageBuffer | null = null;
   #drainWaiters: Array<() => void> = [];
   #settle: (() => void) | null = null;
+  /** The server's pub/sub topics; null for a socket without a server. */
+  readonly #topics: TopicRegistry | null;
 
   /**
    * Use {@linkcode createPendingSocket}, or the server's `upgradeWebSocket`.
    *
    * @param role "server" or "client"
    * @param options limits and timers
+   * @param topics the server's pub/sub registry (see `pubsub.ts`)
    * @throws {RangeError} when an option is invalid
    */
-  constructor(role: Role, options?: WebSocketOptions) {
+  constructor(
+    role: Role,
+    options?: WebSocketOptions,
+    topics?: TopicRegistry,
+  ) {
     super();
     this.#role = role;
+    this.#topics = topics ?? null;
     this.#closing = new CloseHandshake(role);
     const resolved = resolveWebSocketOptions(options);
     this.#options = resolved;
@@ -213,6 +224,11 @@ export class WebSocketConnection extends WebSocketEventTarget
       this.#discardedBytes += sendItemSize(item);
       return;
     }
+    this.#enqueue(item);
+  }
+
+  /** Queues in call order; fails the socket with 1008 past maxQueuedBytes. */
+  #enqueue(item: SendItem): void {
     const queuedBefore = this.#queuedBytes();
     if (item.kind === "blob" || this.#sends.busy) this.#sends.push(item);
     else this.#sendNow(item);
@@ -263,6 +279,62 @@ export class WebSocketConnection extends WebSocketEventTarget
   }
 
   /**
+   * Subscribes to a pub/sub topic of the server (as in Bun). Allowed from
+   * the moment `upgradeWebSocket` returns; ignored once CLOSED. Closing
+   * drops every subscription.
+   *
+   * @param topic any string
+   * @throws {TypeError} for a socket that did not come from `serve()`
+   */
+  subscribe(topic: string): void {
+    this.#registry().subscribe(this, topic);
+  }
+
+  /**
+   * Leaves a topic; a topic left without subscribers is removed.
+   *
+   * @param topic the topic
+   */
+  unsubscribe(topic: string): void {
+    this.#topics?.unsubscribe(this, topic);
+  }
+
+  /**
+   * Whether this socket is subscribed to `topic`.
+   *
+   * @param topic the topic
+   * @returns true when subscribed
+   */
+  isSubscribed(topic: string): boolean {
+    return this.#topics?.isSubscribed(this, topic) ?? false;
+  }
+
+  /** The topics this socket is subscribed to, in subscription order. */
+  get subscriptions(): string[] {
+    return this.#topics?.subscriptionsOf(this) ?? [];
+  }
+
+  /**
+   * Publishes to every other OPEN socket subscribed to `topic` (not to this
+   * one), framing the message once; see `TopicRegistry.publish`.
+   *
+   * @param topic the topic
+   * @param data text or bytes (not a Blob)
+   * @returns how many sockets the message was queued to
+   * @throws {TypeError} for a Blob, or a socket that did not come from `serve()`
+   */
+  publish(topic: string, data: PublishData): number {
+    return this.#registry().publish(topic, data, this);
+  }
+
+  #registry(): TopicRegistry {
+    if (this.#topics !== null) return this.#topics;
+    throw new TypeError(
+      "pub/sub needs a socket from serve()'s upgradeWebSocket",
+    );
+  }
+
+  /**
    * Resolves once every byte sent so far is written to the connection, or
    * the socket closed. Await it between sends to send at the pace the peer
    * reads. Never rejects.
@@ -305,6 +377,11 @@ export class WebSocketConnection extends WebSocketEventTarget
     abort = (socket, reason) => {
       if (socket.#conn !== null) return;
       socket.#finish(abnormalEnding(new Error(reason)));
+    };
+    queueEncoded = (socket, frame) => {
+      if (socket.#readyState !== OPEN) return false;
+      socket.#enqueue({ kind: "encoded", data: frame });
+      return socket.#readyState === OPEN;
     };
   }
 
@@ -408,7 +485,9 @@ export class WebSocketConnection extends WebSocketEventTarget
     const protocol = this.#protocol;
     if (message.kind === "text") protocol.sendText(message.data);
     else if (message.kind === "binary") protocol.sendBinary(message.data);
-    else protocol.close(message.code, message.reason);
+    else if (message.kind === "encoded") {
+      protocol.sendEncodedFrame(message.data);
+    } else protocol.close(message.code, message.reason);
     this.#flush();
   }
 
@@ -486,6 +565,7 @@ export class WebSocketConnection extends WebSocketEventTarget
   #finish(ending: Ending): void {
     if (this.#readyState === CLOSED) return;
     this.#readyState = CLOSED;
+    this.#topics?.unsubscribeAll(this);
     this.#closing.stopTimer();
     this.#keepalive.stop();
     this.#discardedBytes += this.#sends.clear() + (this.#writer?.close() ?? 0);
@@ -511,14 +591,16 @@ export class WebSocketConnection extends WebSocketEventTarget
  *
  * @param role "server" or "client"
  * @param options limits and timers
+ * @param topics the server's pub/sub registry, if any
  * @returns the socket
  * @throws {RangeError} when an option is invalid
  */
 export function createPendingSocket(
   role: Role,
   options?: WebSocketOptions,
+  topics?: TopicRegistry,
 ): WebSocketConnection {
-  return new WebSocketConnection(role, options);
+  return new WebSocketConnection(role, options, topics);
 }
 
 /**
@@ -567,4 +649,19 @@ function closeQuietly(conn: ByteConn): void {
   } catch {
     // Already closed: nothing left to release.
   }
+}
+
+/**
+ * Queues one pre-encoded data frame (from `pubsub.ts`) like `send()`: in
+ * order with other sends, under the socket's `maxQueuedBytes`. Internal.
+ *
+ * @param socket an OPEN server socket
+ * @param frame an unmasked frame; not copied, must not change
+ * @returns whether it was queued and the socket is still OPEN
+ */
+export function queueEncodedFrame(
+  socket: WebSocketConnection,
+  frame: Uint8Array,
+): boolean {
+  return queueEncoded(socket, frame);
 }
