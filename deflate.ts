@@ -247,5 +247,6 @@ export async function inflateMessage(
   }
   throw new InvalidPayloadError(
     `a compressed message is not valid DEFLATE data (${errorText(failure)})`,
+    "InvalidCompressedData",
   );
 }

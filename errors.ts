@@ -48,6 +48,7 @@ export type ProtocolRule =
   | "InvalidCloseCode"
   | "CloseFrameTooShort"
   | "InvalidUtf8"
+  | "InvalidCompressedData"
   | "FrameTooLarge"
   | "MessageTooLarge"
   | "TooManyFragments";
@@ -90,15 +91,23 @@ export class ProtocolError extends WebSocketError {
   }
 }
 
-/** A text message or close reason was not valid UTF-8: close code 1007. */
+/**
+ * A message's data did not match its type: text or a close reason that is not
+ * valid UTF-8, or a compressed message that is not valid deflate data. Close
+ * code 1007.
+ */
 export class InvalidPayloadError extends WebSocketError {
   /**
    * Creates an invalid-payload error (close code 1007).
    *
    * @param message a human-readable explanation
+   * @param rule which kind of data was invalid; default "InvalidUtf8"
    */
-  constructor(message: string) {
-    super("InvalidUtf8", CloseCode.InvalidPayloadData, message);
+  constructor(
+    message: string,
+    rule: "InvalidUtf8" | "InvalidCompressedData" = "InvalidUtf8",
+  ) {
+    super(rule, CloseCode.InvalidPayloadData, message);
   }
 }
 

@@ -116,6 +116,7 @@ async function assertInvalid(
   await assert.rejects(inflateMessage(payload, MiB), (error: unknown) => {
     assert.ok(error instanceof InvalidPayloadError, `${label}: ${error}`);
     assert.equal(error.closeCode, CloseCode.InvalidPayloadData);
+    assert.equal(error.rule, "InvalidCompressedData");
     assert.match(error.message, /not valid DEFLATE data/);
     return true;
   });
