@@ -182,7 +182,11 @@ function renderFields(list, view, outgoing) {
     "part-b0",
     "FIN",
     `${+view.fin}`,
-    view.fin ? "the last frame of its message" : "more frames follow",
+    view.opcode >= 0x8
+      ? "control frames are never fragmented"
+      : view.fin
+      ? "the last frame of its message"
+      : "more frames of this message follow",
   );
   addField(
     list,

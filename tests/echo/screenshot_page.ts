@@ -1,0 +1,81 @@
+/**
+ * Writes a PNG of the echo page after a short exchange, so a person can see
+ * what the page shows without running a browser by hand:
+ *
+ * ```sh
+ * deno task screenshot:page /tmp/echo-page.png
+ * ```
+ *
+ * Starts the echo server in process on 127.0.0.1 (a free port), opens the
+ * page in headless Chromium, sends a text message, 200 random bytes (a
+ * 16-bit length) and `ping:hi`, then takes a full-page screenshot. Both the
+ * browser and the server are always shut down.
+ *
+ * @module
+ */
+
+import { startEchoServer } from "../../echo_server.ts";
+import { launchChromium } from "../browser/chromium.ts";
+import { withDeadline } from "../peers/bounded.ts";
+import {
+  openEchoPage,
+  sendBinaryFromPage,
+  sendTextFromPage,
+} from "./page_driver.ts";
+
+/** The browser window's size in CSS pixels. */
+export const SCREENSHOT_VIEWPORT = { width: 1280, height: 900 };
+
+/** How long the whole run may take. */
+export const SCREENSHOT_TIMEOUT_MS = 90_000;
+
+/**
+ * Runs the exchange and writes the screenshot.
+ *
+ * @param target the PNG file to write
+ */
+export async function screenshotEchoPage(target: string): Promise<void> {
+  const server = await startEchoServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: false,
+  });
+  try {
+    const session = await launchChromium();
+    try {
+      const { page } = session;
+      await page.setViewportSize(SCREENSHOT_VIEWPORT);
+      await openEchoPage(page, server.url);
+      await sendTextFromPage(page, "Hello, WebSocket!");
+      await sendBinaryFromPage(page, 200);
+      await sendTextFromPage(page, "ping:hi");
+      // The side panel is sticky: scroll up so it sits at the top.
+      await page.evaluate(() =>
+        (globalThis as unknown as { scrollTo(x: number, y: number): void })
+          .scrollTo(0, 0)
+      );
+      await page.screenshot({ path: target, fullPage: true });
+      if (session.pageErrors.length > 0) {
+        throw new Error(`the page threw: ${session.pageErrors.join("; ")}`);
+      }
+    } finally {
+      await session.close();
+    }
+  } finally {
+    await withDeadline(server.shutdown(), 15_000, "echo server shutdown");
+  }
+}
+
+if (import.meta.main) {
+  const target = Deno.args[0];
+  if (target === undefined) {
+    console.error("usage: deno task screenshot:page <file.png>");
+    Deno.exit(2);
+  }
+  await withDeadline(
+    screenshotEchoPage(target),
+    SCREENSHOT_TIMEOUT_MS,
+    "taking the screenshot",
+  );
+  console.log(`wrote ${target}`);
+}
