@@ -1,0 +1,322 @@
+/**
+ * A chat server with rooms, built on this library's `serve`,
+ * `upgradeWebSocket` and pub/sub topics (one topic per room), with a
+ * vanilla JS page:
+ *
+ * ```sh
+ * deno task chat                # http://localhost:3000/
+ * PORT=8080 deno task chat      # HOST=127.0.0.1 to listen on loopback only
+ * ```
+ *
+ * `GET /` serves the page; `/ws` accepts the WebSocket. The JSON protocol is
+ * described in `chat/PROTOCOL.md` and checked by `chat/protocol.ts`. SIGINT
+ * or SIGTERM shuts down gracefully (every socket is closed with 1001).
+ *
+ * @module
+ */
+
+import { serve, type Server, upgradeWebSocket } from "../server.ts";
+import type { WebSocketConnection } from "../websocket.ts";
+import {
+  type ChatErrorCode,
+  type ClientMessage,
+  encodeServerMessage,
+  MAX_CHAT_MESSAGE_BYTES,
+  parseClientMessage,
+} from "./protocol.ts";
+import { Rooms } from "./rooms.ts";
+
+/** The port used when `PORT` is not set: 3000. */
+export const DEFAULT_CHAT_PORT = 3000;
+/** The address listened on when `HOST` is not set: every IPv4 interface. */
+export const DEFAULT_CHAT_HOSTNAME = "0.0.0.0";
+/** Most bytes that may wait to be written to one client before it is
+ * dropped with 1008 (it does not read fast enough): 1 MiB. */
+export const CHAT_MAX_QUEUED_BYTES = 1024 * 1024;
+
+const STATIC_DIR = new URL("./static/", import.meta.url);
+
+/** The only paths served over plain HTTP, with their files and types. */
+const STATIC_FILES: ReadonlyMap<string, { file: string; type: string }> =
+  new Map([
+    ["/", { file: "index.html", type: "text/html; charset=utf-8" }],
+    ["/app.js", { file: "app.js", type: "text/javascript; charset=utf-8" }],
+    ["/style.css", { file: "style.css", type: "text/css; charset=utf-8" }],
+  ]);
+
+/** Sent with every page file: no inline script, no framing, no sniffing. */
+const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
+  ["content-security-policy", "default-src 'self'; frame-ancestors 'none'"],
+  ["x-content-type-options", "nosniff"],
+  ["referrer-policy", "no-referrer"],
+  ["cache-control", "no-cache"],
+];
+
+/** Options of {@linkcode startChatServer}. */
+export interface ChatServerOptions {
+  /** The port; default {@linkcode DEFAULT_CHAT_PORT}. 0 picks a free one. */
+  port?: number;
+  /** The address; default {@linkcode DEFAULT_CHAT_HOSTNAME}. */
+  hostname?: string;
+  /** Where log lines go; default `console.log`. `false` turns logging off. */
+  log?: ((line: string) => void) | false;
+  /** Milliseconds shutdown may take before connections are cut. */
+  shutdownTimeout?: number;
+}
+
+/** A running chat server. */
+export interface ChatServer {
+  /** The address listened on, with the real port. */
+  readonly addr: Deno.NetAddr;
+  /** The page's URL (`localhost` when listening on every interface). */
+  readonly url: string;
+  /** Settles once the server has shut down. */
+  readonly finished: Promise<void>;
+  /** Every room that has members, with its members. */
+  rooms(): Map<string, string[]>;
+  /** Closes every socket with 1001 and stops. */
+  shutdown(): Promise<void>;
+}
+
+/** One connection's place in the chat. */
+interface Session {
+  username: string;
+  room: string;
+}
+
+function roomTopic(room: string): string {
+  return `room:${room}`;
+}
+
+/** Whether the browser page came from this server (or no Origin was sent,
+ * as by programs that are not browsers). */
+function originAllowed(request: Request): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return false;
+  }
+  return host === request.headers.get("host");
+}
+
+/** Connects one socket to the rooms. */
+class ChatConnection {
+  readonly #socket: WebSocketConnection;
+  readonly #server: Server;
+  readonly #rooms: Rooms;
+  readonly #log: (line: string) => void;
+  #session: Session | null = null;
+
+  constructor(
+    socket: WebSocketConnection,
+    server: Server,
+    rooms: Rooms,
+    log: (line: string) => void,
+  ) {
+    this.#socket = socket;
+    this.#server = server;
+    this.#rooms = rooms;
+    this.#log = log;
+    socket.onmessage = (event) => this.#receive(event.data);
+    socket.onclose = () => this.#leave("disconnected");
+  }
+
+  #receive(data: unknown): void {
+    if (typeof data !== "string") {
+      return this.#error(
+        "binary_not_supported",
+        "binary messages are not part of the protocol; send JSON text",
+      );
+    }
+    const parsed = parseClientMessage(data);
+    if (!parsed.ok) return this.#error(parsed.code, parsed.message);
+    this.#handle(parsed.message);
+  }
+
+  #handle(message: ClientMessage): void {
+    const session = this.#session;
+    if (message.type === "join") return this.#join(message);
+    if (session === null) {
+      return this.#error("not_joined", "join a room first");
+    }
+    if (message.type === "leave") return this.#leave("left");
+    this.#server.publish(
+      roomTopic(session.room),
+      encodeServerMessage({
+        type: "message",
+        username: session.username,
+        room: session.room,
+        text: message.text,
+        ts: Date.now(),
+      }),
+    );
+  }
+
+  #join(join: { username: string; room: string }): void {
+    if (this.#session?.room === join.room) {
+      return this.#error(
+        "already_joined",
+        `you are in "${join.room}" already`,
+      );
+    }
+    if (!this.#rooms.add(join.room, join.username)) {
+      return this.#error(
+        "username_taken",
+        `"${join.username}" is taken in "${join.room}"`,
+      );
+    }
+    // A second join switches rooms: leave the first once the name is ours.
+    this.#leave("switched");
+    this.#session = { username: join.username, room: join.room };
+    this.#socket.subscribe(roomTopic(join.room));
+    this.#announce("join", this.#session);
+    this.#log(`join ${join.room}: ${join.username}`);
+  }
+
+  /** Leaves the current room, if any; the leaver hears it too when open. */
+  #leave(why: string): void {
+    const session = this.#session;
+    if (session === null) return;
+    this.#session = null;
+    this.#rooms.remove(session.room, session.username);
+    this.#announce("leave", session);
+    this.#socket.unsubscribe(roomTopic(session.room));
+    this.#log(`leave ${session.room}: ${session.username} (${why})`);
+  }
+
+  #announce(type: "join" | "leave", session: Session): void {
+    this.#server.publish(
+      roomTopic(session.room),
+      encodeServerMessage({
+        type,
+        username: session.username,
+        room: session.room,
+        members: this.#rooms.members(session.room),
+        ts: Date.now(),
+      }),
+    );
+  }
+
+  #error(code: ChatErrorCode, message: string): void {
+    this.#socket.send(encodeServerMessage({ type: "error", code, message }));
+  }
+}
+
+async function loadStaticFiles(): Promise<Map<string, Uint8Array>> {
+  const loaded = new Map<string, Uint8Array>();
+  for (const { file } of STATIC_FILES.values()) {
+    const response = await fetch(new URL(file, STATIC_DIR));
+    if (!response.ok) throw new Error(`chat: cannot load static/${file}`);
+    loaded.set(file, new Uint8Array(await response.arrayBuffer()));
+  }
+  return loaded;
+}
+
+function fileResponse(body: Uint8Array | null, type: string, status = 200) {
+  const headers = new Headers(SECURITY_HEADERS);
+  headers.set("content-type", type);
+  return new Response(body as BodyInit | null, { status, headers });
+}
+
+function pageUrl(addr: Deno.NetAddr): string {
+  const everywhere = addr.hostname === "0.0.0.0" || addr.hostname === "::";
+  const host = everywhere
+    ? "localhost"
+    : addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `http://${host}:${addr.port}/`;
+}
+
+/**
+ * Starts the chat server. Tests use
+ * `startChatServer({ hostname: "127.0.0.1", port: 0, log: false })`.
+ *
+ * @param options where to listen and where to log
+ * @returns the running server
+ */
+export async function startChatServer(
+  options: ChatServerOptions = {},
+): Promise<ChatServer> {
+  const log = options.log === false ? () => {} : options.log ?? console.log;
+  const files = await loadStaticFiles();
+  const rooms = new Rooms();
+  let url = "";
+  const server: Server = serve({
+    port: options.port ?? DEFAULT_CHAT_PORT,
+    hostname: options.hostname ?? DEFAULT_CHAT_HOSTNAME,
+    shutdownTimeout: options.shutdownTimeout,
+    onListen(addr) {
+      url = pageUrl(addr);
+      log(`chat server listening on ${url} (WebSocket at /ws)`);
+    },
+  }, (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/ws") {
+      if (!originAllowed(request)) {
+        return new Response("cross-origin WebSocket refused\n", {
+          status: 403,
+        });
+      }
+      const { socket, response } = upgradeWebSocket(request, {
+        maxMessageSize: MAX_CHAT_MESSAGE_BYTES,
+        maxQueuedBytes: CHAT_MAX_QUEUED_BYTES,
+      });
+      new ChatConnection(socket, server, rooms, log);
+      return response;
+    }
+    const known = STATIC_FILES.get(path);
+    if (known === undefined) {
+      return fileResponse(
+        new TextEncoder().encode("not found\n"),
+        "text/plain; charset=utf-8",
+        404,
+      );
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      const refused = fileResponse(null, "text/plain; charset=utf-8", 405);
+      refused.headers.set("allow", "GET, HEAD");
+      return refused;
+    }
+    return fileResponse(files.get(known.file) ?? null, known.type);
+  });
+  return {
+    addr: server.addr,
+    url,
+    finished: server.finished,
+    rooms: () => rooms.snapshot(),
+    shutdown: () => server.shutdown(),
+  };
+}
+
+function listenSettings(): { port: number; hostname: string } {
+  const portText = Deno.env.get("PORT");
+  const port = portText === undefined ? DEFAULT_CHAT_PORT : Number(portText);
+  if (
+    portText?.trim() === "" || !Number.isInteger(port) || port < 0 ||
+    port > 65535
+  ) {
+    throw new RangeError(`PORT: "${portText}" is not a port number`);
+  }
+  return { port, hostname: Deno.env.get("HOST") ?? DEFAULT_CHAT_HOSTNAME };
+}
+
+/** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
+async function main(): Promise<void> {
+  const server = await startChatServer(listenSettings());
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  const stop = (): void => {
+    console.log("shutting down: closing every socket with 1001");
+    void server.shutdown();
+  };
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await server.finished;
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+}
+
+if (import.meta.main) await main();
