@@ -145,8 +145,15 @@ export interface ValidatedUpgrade {
   key: string;
   /** Offered subprotocols in the client's order (empty when none). */
   protocols: string[];
-  /** Offered extensions in the client's order (empty when none). */
-  extensions: ExtensionOffer[];
+  /**
+   * The client's `Sec-WebSocket-Extensions` value as received (several
+   * header lines joined with ", "), or `null` when absent. Deliberately not
+   * parsed here: an extension offer with a syntax problem (RFC 7692 section
+   * 5 names a repeated parameter) is declined by the extension's own
+   * negotiation, such as `negotiateDeflate`, never a reason to refuse the
+   * whole handshake. `parseExtensions` reads a well-formed value.
+   */
+  extensionsHeader: string | null;
 }
 
 /** Whether `version` is HTTP/1.x with x >= 1. Parsed by hand: digits "." digits. */
@@ -171,9 +178,10 @@ function isHttp1xAtLeast11(version: string): boolean {
  * 405 (with `Allow: GET`) for another method; 505 for HTTP before 1.1 (or
  * not 1.x); 400 for a missing `Host`, `Upgrade` without the `websocket`
  * token, `Connection` without the `upgrade` token, a missing, repeated or
- * malformed `Sec-WebSocket-Key`, or bad `Sec-WebSocket-Protocol` /
- * `Sec-WebSocket-Extensions` syntax; 426 (with `Sec-WebSocket-Version: 13`)
- * when `Sec-WebSocket-Version` is missing or not 13.
+ * malformed `Sec-WebSocket-Key`, or bad `Sec-WebSocket-Protocol` syntax;
+ * 426 (with `Sec-WebSocket-Version: 13`) when `Sec-WebSocket-Version` is
+ * missing or not 13. `Sec-WebSocket-Extensions` is passed on unchecked (see
+ * {@linkcode ValidatedUpgrade.extensionsHeader}).
  *
  * @example
  * ```ts
@@ -240,11 +248,10 @@ export function validateUpgradeRequest(
   }
 
   const protocols = headers.get("sec-websocket-protocol");
-  const extensions = headers.get("sec-websocket-extensions");
   return {
     key,
     protocols: protocols === null ? [] : parseProtocols(protocols),
-    extensions: extensions === null ? [] : parseExtensions(extensions),
+    extensionsHeader: headers.get("sec-websocket-extensions"),
   };
 }
 
