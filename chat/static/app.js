@@ -124,6 +124,7 @@ function reconnectLater(code) {
   setStatus("closed", `Disconnected — retrying in ${seconds} s`);
   if (state.joined !== null) {
     addNote("system", `Connection lost (code ${code}). Reconnecting…`);
+    view.members.classList.add("stale");
     state.joined = null;
   }
   if (state.leaving) finishLeaving();
@@ -270,6 +271,7 @@ function showMembers(members) {
     return item;
   });
   view.members.replaceChildren(...items);
+  view.members.classList.remove("stale");
   view.memberCount.textContent = String(members.length);
 }
 

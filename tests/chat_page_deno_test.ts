@@ -1,0 +1,191 @@
+// The chat page (chat/static/) in headless Chromium against the chat server
+// started in process: two pages join the same room, talk both ways, HTML in
+// a message stays text, a name already taken is refused, leaving is
+// announced, and after a network drop (a TCP relay between the browser and
+// the server is cut) both pages reconnect and rejoin by themselves.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
+import { type ChatServer, startChatServer } from "../chat/server.ts";
+import {
+  type BrowserSession,
+  chromiumInstalled,
+  launchChromium,
+} from "./browser/chromium.ts";
+import { skipUnlessAvailable, withDeadline } from "./peers/bounded.ts";
+import {
+  CHAT_STEP_TIMEOUT_MS,
+  joinFromPage,
+  openChatPage,
+  readChat,
+  sendFromPage,
+  waitForMembers,
+  waitForMessages,
+} from "./chat/page_driver.ts";
+import { TcpProxy } from "./chat/tcp_proxy.ts";
+
+const skip = skipUnlessAvailable(await chromiumInstalled(), "Chromium");
+
+const XSS = "<img src=x onerror=alert(1)>";
+
+/** The chat messages a page shows, as [author, text, mine]. */
+async function shownMessages(page: Page): Promise<[string, string, boolean][]> {
+  const { entries } = await readChat(page);
+  return entries
+    .filter((entry) => entry.kind === "message")
+    .map((entry) => [entry.author, entry.text, entry.mine]);
+}
+
+async function shownNotes(page: Page): Promise<string[]> {
+  const { entries } = await readChat(page);
+  return entries
+    .filter((entry) => entry.kind !== "message")
+    .map((entry) => `${entry.kind}: ${entry.text}`);
+}
+
+describe("the chat page in headless Chromium", { skip }, () => {
+  let chat: ChatServer | undefined;
+  let proxy: TcpProxy | undefined;
+  let session: BrowserSession | undefined;
+  let alice: Page;
+  let bob: Page;
+  const dialogs: string[] = [];
+
+  before(async () => {
+    chat = await startChatServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      log: false,
+    });
+    proxy = new TcpProxy(chat.addr.port);
+    session = await launchChromium();
+    alice = session.page;
+    bob = await alice.context().newPage();
+    for (const page of [alice, bob]) {
+      page.on("dialog", (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+    }
+  });
+
+  after(async () => {
+    try {
+      await session?.close();
+    } finally {
+      await proxy?.close();
+      await withDeadline(
+        chat?.shutdown() ?? Promise.resolve(),
+        15_000,
+        "chat shutdown",
+      );
+    }
+  });
+
+  function pageUrl(): string {
+    assert.ok(proxy, "the relay did not start");
+    return `http://127.0.0.1:${proxy.port}/`;
+  }
+
+  test("two people join one room and talk both ways; HTML stays text", async () => {
+    await openChatPage(alice, pageUrl());
+    await openChatPage(bob, pageUrl());
+    await joinFromPage(alice, "Alice", "Tea-Room");
+    await joinFromPage(bob, "  Bob ", "tea-room");
+    await waitForMembers(alice, ["Alice", "Bob"]);
+    await waitForMembers(bob, ["Alice", "Bob"]);
+
+    await sendFromPage(alice, "Hello Bob!");
+    await waitForMessages(bob, 1);
+    await sendFromPage(bob, "Hi Alice, 2 < 3 & 5 > 4");
+    await waitForMessages(alice, 2);
+    await sendFromPage(alice, XSS);
+    await waitForMessages(bob, 3);
+
+    assert.deepEqual(await shownMessages(alice), [
+      ["Alice", "Hello Bob!", true],
+      ["Bob", "Hi Alice, 2 < 3 & 5 > 4", false],
+      ["Alice", XSS, true],
+    ]);
+    assert.deepEqual(await shownMessages(bob), [
+      ["Alice", "Hello Bob!", false],
+      ["Bob", "Hi Alice, 2 < 3 & 5 > 4", true],
+      ["Alice", XSS, false],
+    ]);
+    for (const page of [alice, bob]) {
+      const shown = await readChat(page);
+      assert.equal(shown.view, "chat");
+      assert.equal(shown.status, "open");
+      assert.equal(shown.room, "tea-room"); // room names are lowercase
+      for (const entry of shown.entries) assert.equal(entry.elementsInText, 0);
+      assert.equal(await page.locator("#messages img").count(), 0);
+    }
+    assert.deepEqual(await shownNotes(alice), [
+      "join: You joined #tea-room",
+      "join: Bob joined",
+    ]);
+    assert.deepEqual(await shownNotes(bob), ["join: You joined #tea-room"]);
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(session?.pageErrors, []);
+  });
+
+  test("after a network drop both pages reconnect, rejoin and keep talking", async () => {
+    assert.ok(proxy && chat);
+    await proxy.cut();
+    for (const page of [alice, bob]) {
+      await page.waitForFunction(
+        () => {
+          const notes = (globalThis as unknown as {
+            document: { querySelectorAll(s: string): { length: number } };
+          }).document.querySelectorAll('#messages > li[data-kind="system"]');
+          return notes.length >= 1;
+        },
+        null,
+        { timeout: CHAT_STEP_TIMEOUT_MS },
+      );
+    }
+    await waitForMembers(alice, ["Alice", "Bob"]);
+    await waitForMembers(bob, ["Alice", "Bob"]);
+    await bob.waitForSelector('#status[data-state="open"]');
+    await sendFromPage(bob, "back again");
+    await waitForMessages(alice, 4);
+    const messages = await shownMessages(alice);
+    assert.deepEqual(messages.at(-1), ["Bob", "back again", false]);
+    const notes = await shownNotes(alice);
+    assert.ok(
+      notes.some((note) => note.startsWith("system: Connection lost")),
+      notes.join("\n"),
+    );
+    assert.ok(notes.includes("join: Rejoined #tea-room"), notes.join("\n"));
+    assert.deepEqual(chat.rooms(), new Map([["tea-room", ["Alice", "Bob"]]]));
+  });
+
+  test("a taken name is refused on the form; leaving is announced", async () => {
+    assert.ok(session && chat);
+    const carol = await alice.context().newPage();
+    try {
+      await openChatPage(carol, pageUrl());
+      await carol.fill("#username", "ALICE");
+      await carol.fill("#room", "tea-room");
+      await carol.click("#join-button");
+      await carol.waitForSelector("#join-error:not([hidden])", {
+        timeout: CHAT_STEP_TIMEOUT_MS,
+      });
+      const refused = await readChat(carol);
+      assert.equal(refused.view, "join");
+      assert.match(refused.joinError, /taken/);
+    } finally {
+      await carol.close();
+    }
+    await bob.click("#leave-button");
+    await bob.waitForSelector('body[data-view="join"]', {
+      timeout: CHAT_STEP_TIMEOUT_MS,
+    });
+    await waitForMembers(alice, ["Alice"]);
+    const notes = await shownNotes(alice);
+    assert.equal(notes.at(-1), "leave: Bob left");
+    assert.deepEqual(chat.rooms(), new Map([["tea-room", ["Alice"]]]));
+    assert.deepEqual(session.pageErrors, []);
+  });
+});
