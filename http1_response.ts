@@ -18,6 +18,8 @@ import {
   isTokenCode,
 } from "./http1.ts";
 
+export type { HttpVersion } from "./http1.ts";
+
 /** Default limit on the size of a response head in bytes: the status line,
  * every header line and the empty line that ends the head, CRLFs included.
  * Default 16 KiB. */
