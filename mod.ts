@@ -85,3 +85,10 @@ export {
   type UpgradeResult,
   upgradeWebSocket,
 } from "./server.ts";
+export {
+  connect,
+  type ConnectOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  MAX_RESPONSE_HEAD_BYTES,
+  MAX_RESPONSE_HEADER_COUNT,
+} from "./client.ts";
