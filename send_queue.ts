@@ -1,17 +1,24 @@
 /**
- * Keeps sends in call order when one of them is a Blob. Reading a Blob is
- * asynchronous, so a Blob and everything sent after it wait here; each
- * message is handed on once everything before it was.
+ * Keeps sends in call order when one of them takes time: reading a Blob,
+ * or compressing a message (permessage-deflate, RFC 7692) are asynchronous,
+ * so such a message and everything sent after it (smaller messages that go
+ * out uncompressed, pub/sub frames, the close frame) wait here; each is
+ * handed on once everything before it was.
  *
  * @module
  */
 
+import { deflateMessage } from "./deflate.ts";
 import { utf8ByteLength } from "./websocket_events.ts";
+
+const textEncoder = new TextEncoder();
 
 /** A message ready to be framed (or the close that follows the messages). */
 export type OutgoingMessage =
   | { kind: "text"; data: string }
   | { kind: "binary"; data: Uint8Array }
+  /** A deflated message, for one frame with RSV1 set. */
+  | { kind: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
   /** One frame encoded once for many sockets (pub/sub); never copied. */
   | { kind: "encoded"; data: Uint8Array }
   | { kind: "close"; code: number | undefined; reason: string };
@@ -59,6 +66,7 @@ export function sendItemSize(item: SendItem): number {
     case "text":
       return utf8ByteLength(item.data);
     case "binary":
+    case "compressed":
     case "encoded":
       return item.data.length;
     case "blob":
@@ -72,17 +80,25 @@ export function sendItemSize(item: SendItem): number {
 export interface SendQueueCallbacks {
   /** The next message, in order. */
   deliver(message: OutgoingMessage): void;
-  /** Reading a Blob failed; the queue is empty now. */
-  onError(error: unknown): void;
+  /**
+   * Reading a Blob or compressing a message failed; the queue is empty now.
+   * `reason` says which, for a close frame.
+   */
+  onError(error: unknown, reason: string): void;
   /** Every queued item was delivered. */
   onEmpty(): void;
 }
 
-/** A FIFO of sends that waits for each Blob to be read, in order. */
+/**
+ * A FIFO of sends that waits for each Blob to be read and each message to
+ * be compressed, in order.
+ */
 export class SendQueue {
   readonly #callbacks: SendQueueCallbacks;
   #items: SendItem[] = [];
   #bytes = 0;
+  /** Smallest message compressed; Infinity while compression is off. */
+  #threshold = Infinity;
 
   /** @param callbacks where messages and failures go */
   constructor(callbacks: SendQueueCallbacks) {
@@ -100,6 +116,35 @@ export class SendQueue {
   }
 
   /**
+   * Compresses every text or binary message (a Blob once read) of at least
+   * `threshold` bytes (UTF-8 bytes for text) from now on. A message whose
+   * compressed form is not smaller goes out uncompressed. Pre-encoded
+   * frames (`"encoded"`) are never compressed.
+   *
+   * @param threshold 0 compresses every message
+   * @throws {RangeError} when `threshold` is not a non-negative safe integer
+   */
+  compressFrom(threshold: number): void {
+    if (!Number.isSafeInteger(threshold) || threshold < 0) {
+      throw new RangeError(
+        `the compression threshold must be a non-negative safe integer, got ${threshold}`,
+      );
+    }
+    this.#threshold = threshold;
+  }
+
+  /**
+   * Whether `item` will be compressed, so it must go through the queue even
+   * when nothing waits (as a Blob must).
+   *
+   * @param item the message
+   * @returns true for a text or binary message at or above the threshold
+   */
+  willCompress(item: SendItem): boolean {
+    return this.#compresses(item);
+  }
+
+  /**
    * Queues a send. Binary data is copied now, as `send` captures its
    * argument at call time.
    *
@@ -111,7 +156,12 @@ export class SendQueue {
     }
     this.#items.push(item);
     this.#bytes += sendItemSize(item);
-    if (this.#items.length === 1) this.#pump().catch(this.#callbacks.onError);
+    if (this.#items.length === 1) {
+      this.#pump().catch((error) => {
+        this.clear();
+        this.#callbacks.onError(error, "could not send a message");
+      });
+    }
   }
 
   /**
@@ -126,30 +176,63 @@ export class SendQueue {
     return dropped;
   }
 
+  #compresses(item: SendItem): item is CompressibleMessage {
+    if (item.kind === "text") {
+      // Counting is cheaper than encoding, and most text is below the
+      // threshold when there is one.
+      return this.#threshold === 0 ||
+        (this.#threshold !== Infinity &&
+          utf8ByteLength(item.data) >= this.#threshold);
+    }
+    return item.kind === "binary" && item.data.length >= this.#threshold;
+  }
+
   async #pump(): Promise<void> {
     const items = this.#items;
     while (items.length > 0 && this.#items === items) {
       const item = items[0];
       let message: OutgoingMessage;
-      if (item.kind === "blob") {
-        let bytes: Uint8Array;
-        try {
-          bytes = new Uint8Array(await item.data.arrayBuffer());
-        } catch (error) {
-          if (this.#items !== items) return;
-          this.clear();
-          this.#callbacks.onError(error);
-          return;
+      let step = "could not read a Blob";
+      try {
+        if (item.kind === "blob") {
+          const bytes = new Uint8Array(await item.data.arrayBuffer());
+          message = { kind: "binary", data: bytes };
+        } else {
+          message = item;
         }
+        if (this.#items === items && this.#compresses(message)) {
+          step = "could not compress a message";
+          message = await compress(message);
+        }
+      } catch (error) {
         if (this.#items !== items) return;
-        message = { kind: "binary", data: bytes };
-      } else {
-        message = item;
+        this.clear();
+        this.#callbacks.onError(error, step);
+        return;
       }
+      if (this.#items !== items) return;
       items.shift();
       this.#bytes -= sendItemSize(item);
       this.#callbacks.deliver(message);
     }
     if (this.#items === items) this.#callbacks.onEmpty();
   }
+}
+
+/** A message {@linkcode compress} takes. */
+type CompressibleMessage = Extract<
+  OutgoingMessage,
+  { kind: "text" } | { kind: "binary" }
+>;
+
+/** The message deflated, or as it was when deflating does not shrink it. */
+async function compress(
+  message: CompressibleMessage,
+): Promise<OutgoingMessage> {
+  const bytes = message.kind === "text"
+    ? textEncoder.encode(message.data)
+    : message.data;
+  const deflated = await deflateMessage(bytes);
+  if (deflated.length >= bytes.length) return message;
+  return { kind: "compressed", messageType: message.kind, data: deflated };
 }

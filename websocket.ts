@@ -8,7 +8,9 @@
  *
  * Beyond the browser API: {@linkcode WebSocketConnection.drained},
  * `for await (const message of socket)`, "ping"/"pong" events, a send-queue
- * cap and ping/idle/close timers (see {@linkcode WebSocketOptions}).
+ * cap and ping/idle/close timers (see {@linkcode WebSocketOptions}), and
+ * permessage-deflate (RFC 7692) when the handshake agreed it (see
+ * {@linkcode NegotiatedConnection.perMessageDeflate}).
  *
  * @module
  */
@@ -16,6 +18,11 @@
 import { Protocol, type ProtocolEvent, type Role } from "./protocol.ts";
 import { CloseCode } from "./errors.ts";
 import { WriteQueue } from "./write_queue.ts";
+import {
+  type InboundEvent,
+  inboundFailureCode,
+  InboundQueue,
+} from "./inbound_queue.ts";
 import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
 import { Keepalive } from "./keepalive.ts";
 import {
@@ -37,12 +44,14 @@ import {
   createCloseEvent,
   createErrorEvent,
   domException,
+  fitCloseReason,
   messageEventData,
 } from "./websocket_events.ts";
 import {
   type BinaryType,
   type ByteConn,
   type NegotiatedConnection,
+  type NegotiatedDeflate,
   type ResolvedWebSocketOptions,
   resolveWebSocketOptions,
   type WebSocketOptions,
@@ -60,6 +69,7 @@ export type {
   BinaryType,
   ByteConn,
   NegotiatedConnection,
+  NegotiatedDeflate,
   WebSocketOptions,
   WebSocketSendData,
 } from "./websocket_options.ts";
@@ -90,7 +100,8 @@ let queueEncoded: (socket: WebSocketConnection, frame: Uint8Array) => boolean;
  * on the server side (as Deno's server sockets) and "blob" on the client
  * side (as browsers); on the server side `close()` accepts every code that
  * may be sent (1000-1003, 1007-1014, 3000-4999), not only 1000 and
- * 3000-4999; `bufferedAmount` counts frame headers too; messages that
+ * 3000-4999; `bufferedAmount` counts frame headers too (and, while a
+ * message waits to be compressed, its uncompressed size); messages that
  * arrive after `close()` was called are dropped, as the WHATWG spec says.
  *
  * @example
@@ -103,9 +114,12 @@ export class WebSocketConnection extends WebSocketEventTarget
   implements AsyncIterable<IteratedMessage> {
   readonly #role: Role;
   readonly #options: ResolvedWebSocketOptions;
-  readonly #protocol: Protocol;
+  /** Replaced once at attach when permessage-deflate was agreed. */
+  #protocol: Protocol;
   readonly #keepalive: Keepalive;
   readonly #sends: SendQueue;
+  /** Received events in order, compressed messages inflated first. */
+  readonly #inbound: InboundQueue;
   #readyState = CONNECTING;
   #subprotocol = "";
   #extensions = "";
@@ -158,14 +172,23 @@ export class WebSocketConnection extends WebSocketEventTarget
         },
         drop: (error) => this.#finish(abnormalEnding(error)),
         idle: () => this.#beginClose(CloseCode.GoingAway, "idle timeout"),
-        paused: () => this.#messages?.full ?? false,
+        paused: () => this.#inbound.busy || (this.#messages?.full ?? false),
       },
     );
     this.#sends = new SendQueue({
       deliver: (message) => this.#sendNow(message),
-      onError: (error) =>
-        this.#fail(CloseCode.InternalError, "could not read a Blob", error),
+      onError: (error, reason) =>
+        this.#fail(CloseCode.InternalError, reason, error),
       onEmpty: () => this.#onWriterIdle(),
+    });
+    this.#inbound = new InboundQueue(resolved.maxMessageSize, {
+      deliver: (event) => this.#handleEvent(event),
+      wanted: () => this.#readyState === OPEN,
+      onError: (error) => this.#failInbound(error),
+      onIdle: () => {
+        this.#flush();
+        this.#maybeFinish();
+      },
     });
   }
 
@@ -230,8 +253,11 @@ export class WebSocketConnection extends WebSocketEventTarget
   /** Queues in call order; fails the socket with 1008 past maxQueuedBytes. */
   #enqueue(item: SendItem): void {
     const queuedBefore = this.#queuedBytes();
-    if (item.kind === "blob" || this.#sends.busy) this.#sends.push(item);
-    else this.#sendNow(item);
+    if (
+      item.kind === "blob" || this.#sends.busy || this.#sends.willCompress(item)
+    ) {
+      this.#sends.push(item);
+    } else this.#sendNow(item);
     if (
       queuedBefore > 0 && this.#queuedBytes() > this.#options.maxQueuedBytes
     ) {
@@ -394,6 +420,9 @@ export class WebSocketConnection extends WebSocketEventTarget
       closeQuietly(conn);
       return Promise.resolve();
     }
+    if (negotiated.perMessageDeflate !== undefined) {
+      this.#enableDeflate(negotiated.perMessageDeflate);
+    }
     const settled = new Promise<void>((resolve) => this.#settle = resolve);
     this.#conn = conn;
     this.#subprotocol = negotiated.protocol;
@@ -420,9 +449,24 @@ export class WebSocketConnection extends WebSocketEventTarget
     return settled;
   }
 
+  /** Nothing was sent or received yet, so the protocol can be replaced. */
+  #enableDeflate(deflate: NegotiatedDeflate): void {
+    this.#sends.compressFrom(deflate.threshold);
+    this.#protocol = new Protocol({
+      role: this.#role,
+      maxMessageSize: this.#options.maxMessageSize,
+      perMessageDeflate: true,
+    });
+  }
+
   async #readLoop(conn: ByteConn, buffer: Uint8Array): Promise<void> {
     try {
       while (this.#readyState !== CLOSED) {
+        if (this.#inbound.busy) {
+          // Bounded memory: read on once the message is inflated.
+          await this.#inbound.whenIdle();
+          continue;
+        }
         const messages = this.#messages;
         if (messages !== null && messages.full && this.#readyState === OPEN) {
           await messages.waitForSpace();
@@ -447,12 +491,12 @@ export class WebSocketConnection extends WebSocketEventTarget
     } catch (error) {
       return this.#onTransportError(error);
     }
-    for (const event of events) this.#handleEvent(event);
+    this.#inbound.push(events);
     this.#flush();
     this.#maybeFinish();
   }
 
-  #handleEvent(event: ProtocolEvent): void {
+  #handleEvent(event: InboundEvent): void {
     switch (event.type) {
       case "text":
       case "binary":
@@ -485,7 +529,9 @@ export class WebSocketConnection extends WebSocketEventTarget
     const protocol = this.#protocol;
     if (message.kind === "text") protocol.sendText(message.data);
     else if (message.kind === "binary") protocol.sendBinary(message.data);
-    else if (message.kind === "encoded") {
+    else if (message.kind === "compressed") {
+      protocol.sendCompressed(message.messageType, message.data);
+    } else if (message.kind === "encoded") {
       protocol.sendEncodedFrame(message.data);
     } else protocol.close(message.code, message.reason);
     this.#flush();
@@ -527,10 +573,20 @@ export class WebSocketConnection extends WebSocketEventTarget
     );
   }
 
+  /** A received message could not be inflated or decoded: 1007 or 1009. */
+  #failInbound(error: unknown): void {
+    const reason = fitCloseReason(
+      error instanceof Error ? error.message : String(error),
+    );
+    this.#fail(inboundFailureCode(error), reason, error);
+  }
+
   /** Fails the connection from this side: drop the queue, send close, hang up. */
   #fail(code: number, reason: string, error: unknown): void {
     if (this.#readyState === CLOSED) return;
     this.#closing.failed(code, reason, error);
+    // Nothing more is delivered; a message being inflated is discarded.
+    this.#inbound.clear();
     this.#enterClosing();
     this.#discardedBytes += this.#writer?.discardQueued() ?? 0;
     this.#protocol.close(code, reason);
@@ -568,6 +624,7 @@ export class WebSocketConnection extends WebSocketEventTarget
     this.#topics?.unsubscribeAll(this);
     this.#closing.stopTimer();
     this.#keepalive.stop();
+    this.#inbound.clear();
     this.#discardedBytes += this.#sends.clear() + (this.#writer?.close() ?? 0);
     if (this.#conn !== null) closeQuietly(this.#conn);
     if (!ending.wasClean) this.emit(createErrorEvent(ending.error));
@@ -614,9 +671,11 @@ export function createPendingSocket(
  * @param socket a socket from {@linkcode createPendingSocket}
  * @param conn the connection; the socket closes it
  * @param leftover bytes already read past the handshake
- * @param negotiated the subprotocol, extensions and URL
+ * @param negotiated the subprotocol, extensions, URL and permessage-deflate
  * @returns a promise that resolves (never rejects) once the connection is
  * closed and "close" was dispatched
+ * @throws {RangeError} for an invalid permessage-deflate threshold (the
+ * socket and `conn` are left untouched)
  */
 export function attachConnection(
   socket: WebSocketConnection,

@@ -210,3 +210,21 @@ export function checkCloseArguments(
   }
   return { code: closeCode, reason: closeReason };
 }
+
+/**
+ * `text` cut to fit a close frame: at most 123 bytes of UTF-8, never
+ * splitting a surrogate pair.
+ *
+ * @param text an error message or other reason
+ * @returns the reason to send
+ */
+export function fitCloseReason(text: string): string {
+  let reason = text;
+  while (utf8ByteLength(reason) > MAX_CLOSE_REASON_BYTES) {
+    let end = reason.length - 1;
+    const last = reason.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--;
+    reason = reason.slice(0, end);
+  }
+  return reason;
+}

@@ -137,6 +137,16 @@ export function resolveWebSocketOptions(
   return resolved;
 }
 
+/** How a socket runs permessage-deflate (RFC 7692) once it was agreed. */
+export interface NegotiatedDeflate {
+  /**
+   * Smallest message, in bytes (UTF-8 bytes for text), sent compressed;
+   * smaller ones go out uncompressed. 0 compresses every message. Usually
+   * `resolveDeflateOptions(options).threshold` (deflate_negotiation.ts).
+   */
+  threshold: number;
+}
+
 /** The negotiated details `attachConnection` receives. */
 export interface NegotiatedConnection {
   /** The subprotocol chosen, or "". */
@@ -145,4 +155,11 @@ export interface NegotiatedConnection {
   extensions: string;
   /** What `socket.url` reports; default "" (as Deno's server sockets). */
   url?: string;
+  /**
+   * Set when the handshake agreed permessage-deflate (both sides with no
+   * context takeover, as `negotiateDeflate` and `acceptDeflateResponse`
+   * require): the socket then inflates messages that arrive with RSV1 set
+   * and compresses what it sends. Absent: RSV1 fails the connection (1002).
+   */
+  perMessageDeflate?: NegotiatedDeflate;
 }
