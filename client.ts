@@ -185,9 +185,8 @@ export async function connect(
   signal?.throwIfAborted();
 
   const guard = new HandshakeGuard(signal, handshakeTimeout);
-  let conn: Deno.Conn | undefined;
   try {
-    conn = await openConnection(endpoint, caCerts, guard);
+    const conn = await openConnection(endpoint, caCerts, guard);
     await writeAll(conn, encodeLatin1(handshake.head));
     const { head, rest } = await readResponseHead(conn);
     const negotiated = await checkResponse(head, {
@@ -204,7 +203,7 @@ export async function connect(
     return socket;
   } catch (error) {
     guard.dispose();
-    if (conn !== undefined) closeQuietly(conn);
+    guard.closeConnections();
     throw guard.signal.aborted ? guard.signal.reason : error;
   }
 }
@@ -284,10 +283,15 @@ class HandshakeGuard {
     this.#outer?.removeEventListener("abort", this.#onOuterAbort);
   }
 
+  /** The handshake failed: close every connection it opened. */
+  closeConnections(): void {
+    for (const conn of this.#conns) closeQuietly(conn);
+  }
+
   #stop(reason: unknown): void {
     if (this.signal.aborted) return;
     this.#controller.abort(reason);
-    for (const conn of this.#conns) closeQuietly(conn);
+    this.closeConnections();
   }
 }
 

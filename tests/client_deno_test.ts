@@ -440,7 +440,7 @@ describe("connect() over TLS", () => {
     }, tlsOptions);
   });
 
-  test("wss:// without the certificate's root rejects and closes TCP", async () => {
+  test("wss:// without the certificate's root rejects with the certificate error", async () => {
     await withServe(echo, async (origin) => {
       await assert.rejects(connect(`${origin}/`), (error: unknown) => {
         assert.ok(!(error instanceof HandshakeError));
