@@ -7,9 +7,9 @@
  * deno task serve --port 8080     # or PORT=8080, HOST=127.0.0.1
  * ```
  *
- * At `/` a WebSocket upgrade is accepted (subprotocol `chat` when offered)
- * and every message comes back with its type; a plain `GET /` returns the
- * page. The same conventions as the interop suite's echo servers
+ * At `/` a WebSocket upgrade is accepted (subprotocol `chat` and
+ * permessage-deflate when offered) and every message comes back with its
+ * type; a plain `GET /` returns the page. The same conventions as the interop suite's echo servers
  * (`tests/peers/echo_server.ts`) apply:
  *
  * - the text `close:<code>:<reason>` is not echoed: the server closes with
@@ -294,9 +294,11 @@ export async function startEchoServer(
           status: 403,
         });
       }
-      // Selected only when the client offered it.
+      // Both selected only when the client offered them. Compression is on
+      // so that browsers (which always offer it) see it out of the box.
       const { socket, response } = upgradeWebSocket(request, {
         protocol: ECHO_SUBPROTOCOL,
+        perMessageDeflate: true,
       });
       echo(socket, formatAddress(info.remoteAddr), log);
       return response;

@@ -12,6 +12,9 @@
  *   drop-in for `Deno.serve` and `Deno.upgradeWebSocket`.
  * - `pubsub.ts`: topics as in Bun (`socket.subscribe`, `socket.publish`,
  *   `server.publish`), each message framed once for every subscriber.
+ * - `deflate.ts` and `deflate_negotiation.ts`: permessage-deflate (RFC
+ *   7692), turned on for a server socket with `upgradeWebSocket(request,
+ *   { perMessageDeflate: true })`.
  *
  * The codec modules use only Web APIs and run in Deno, Bun and browsers; only
  * the server touches Deno I/O.
@@ -92,3 +95,28 @@ export {
   MAX_RESPONSE_HEAD_BYTES,
   MAX_RESPONSE_HEADER_COUNT,
 } from "./client.ts";
+export {
+  DEFLATE_TAIL,
+  deflateMessage,
+  inflateMessage,
+  MAX_DEFLATE_RATIO,
+  MIN_INFLATE_STEP,
+} from "./deflate.ts";
+export {
+  acceptDeflateResponse,
+  createDeflateOffer,
+  DEFAULT_COMPRESSION_THRESHOLD,
+  type DeflateNegotiation,
+  type DeflateOfferVerdict,
+  describeDeclinedOffers,
+  evaluateDeflateOffer,
+  MAX_WINDOW_BITS,
+  MIN_WINDOW_BITS,
+  negotiateDeflate,
+  PERMESSAGE_DEFLATE,
+  type PerMessageDeflateOptions,
+  type PerMessageDeflateParams,
+  type ResolvedDeflateOptions,
+  resolveDeflateOptions,
+} from "./deflate_negotiation.ts";
+export type { NegotiatedDeflate } from "./websocket.ts";

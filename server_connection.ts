@@ -429,6 +429,7 @@ export class HttpConnection {
       const accept = await computeAcceptKey(upgrade.key);
       head = buildUpgradeResponseHead(accept, {
         protocol: upgrade.protocol,
+        extensions: upgrade.extensions,
         headers: response.headers,
       });
     } catch (error) {
@@ -451,7 +452,8 @@ export class HttpConnection {
     const leftover = this.#reader.takePending();
     await attachConnection(upgrade.socket, this.#conn, leftover, {
       protocol: upgrade.protocol ?? "",
-      extensions: "",
+      extensions: upgrade.extensions ?? "",
+      perMessageDeflate: upgrade.perMessageDeflate,
     });
     this.#closed = true;
     return "upgraded";

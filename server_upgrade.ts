@@ -10,9 +10,15 @@
 
 import { HandshakeError } from "./errors.ts";
 import { validateUpgradeRequest } from "./handshake.ts";
+import {
+  negotiateDeflate,
+  type PerMessageDeflateOptions,
+  resolveDeflateOptions,
+} from "./deflate_negotiation.ts";
 import { requestTopics } from "./pubsub.ts";
 import {
   createPendingSocket,
+  type NegotiatedDeflate,
   type WebSocketConnection,
   type WebSocketOptions,
 } from "./websocket.ts";
@@ -20,7 +26,7 @@ import {
 export type { WebSocketConnection, WebSocketOptions } from "./websocket.ts";
 
 /** Options for {@linkcode upgradeWebSocket}: the socket's options plus the
- * subprotocol to answer with. */
+ * subprotocol to answer with and whether to accept compression. */
 export interface UpgradeOptions extends WebSocketOptions {
   /** The subprotocol to accept, as with `Deno.upgradeWebSocket`. It is sent
    * only when the client offered it in `Sec-WebSocket-Protocol`; otherwise no
@@ -28,6 +34,30 @@ export interface UpgradeOptions extends WebSocketOptions {
    * one the client did not offer would make the client fail the
    * connection). */
   protocol?: string;
+  /**
+   * Accept permessage-deflate (RFC 7692) when the client offers it (every
+   * browser does): `true`, or options such as the smallest message sent
+   * compressed (`threshold`, default 1024 bytes). When agreed, the 101
+   * answers `permessage-deflate; server_no_context_takeover;
+   * client_no_context_takeover` (see `deflate_negotiation.ts` for why both),
+   * `socket.extensions` reports that string, messages that arrive
+   * compressed are inflated (bounded by `maxMessageSize`: a zip bomb fails
+   * the connection with 1009) and messages sent at or above the threshold
+   * are compressed unless that does not make them smaller. Frames from
+   * `publish()` are encoded once for every subscriber and so go out
+   * uncompressed (RSV1 is per message, so that is valid).
+   *
+   * Default `false`, as in the `ws` package (Bun defaults to on; Deno's
+   * `upgradeWebSocket` cannot compress at all). The reason is the cost per
+   * message: compression runs on the platform's `CompressionStream` and
+   * `DecompressionStream`, which take a fresh stream per message, about
+   * 0.1 to 0.25 ms each in Deno even for a few bytes, and a browser that
+   * agreed compresses every message it sends, however small. That caps a
+   * server at a few thousand incoming messages per second per core, where
+   * uncompressed messages cost microseconds. Turn it on for large,
+   * compressible messages (JSON documents, logs) or slow links.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** What {@linkcode upgradeWebSocket} returns. */
@@ -48,6 +78,10 @@ export interface PendingUpgrade {
   readonly key: string;
   /** The selected subprotocol, if any. */
   readonly protocol: string | undefined;
+  /** The `Sec-WebSocket-Extensions` answer, if an extension was agreed. */
+  readonly extensions: string | undefined;
+  /** How the socket runs permessage-deflate, when it was agreed. */
+  readonly perMessageDeflate: NegotiatedDeflate | undefined;
 }
 
 /** What the connection loop records about each request it hands out. */
@@ -108,6 +142,8 @@ function createMarkerResponse(): Response {
  *
  * @throws {TypeError} when `request` did not come from this library's
  * `serve()`, or `upgradeWebSocket` was already called for it.
+ * @throws {RangeError} for an invalid option (such as a negative
+ * `perMessageDeflate.threshold`).
  * @throws {HandshakeError} when the request is not a valid upgrade (400,
  * 405, 426 with `Sec-WebSocket-Version: 13`, 505); if the handler lets it
  * escape, the server answers with that refusal instead of a 500.
@@ -138,16 +174,35 @@ export function upgradeWebSocket(
       "a WebSocket upgrade request must not have a body",
     );
   }
-  const { protocol: wanted, ...socketOptions } = options;
+  const { protocol: wanted, perMessageDeflate, ...socketOptions } = options;
   const protocol = wanted !== undefined && validated.protocols.includes(wanted)
     ? wanted
     : undefined;
+  const deflateOptions = toDeflateOptions(perMessageDeflate);
+  const { threshold } = resolveDeflateOptions(deflateOptions);
+  const deflate = negotiateDeflate(validated.extensionsHeader, deflateOptions);
   const socket = createPendingSocket(
     "server",
     socketOptions,
     requestTopics(request),
   );
   const response = createMarkerResponse();
-  context.upgrade = { socket, response, key: validated.key, protocol };
+  context.upgrade = {
+    socket,
+    response,
+    key: validated.key,
+    protocol,
+    extensions: deflate?.response,
+    perMessageDeflate: deflate === undefined ? undefined : { threshold },
+  };
   return { socket, response };
+}
+
+/** {@linkcode UpgradeOptions.perMessageDeflate} as negotiation options. */
+function toDeflateOptions(
+  option: boolean | PerMessageDeflateOptions | undefined,
+): PerMessageDeflateOptions {
+  if (option === undefined || option === false) return { enabled: false };
+  if (option === true) return {};
+  return option;
 }

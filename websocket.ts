@@ -713,6 +713,9 @@ function closeQuietly(conn: ByteConn): void {
 /**
  * Queues one pre-encoded data frame (from `pubsub.ts`) like `send()`: in
  * order with other sends, under the socket's `maxQueuedBytes`. Internal.
+ * On a socket that agreed permessage-deflate the frame still goes out as
+ * it is, uncompressed (RSV1 is decided per message, so that is valid): one
+ * encoding serves every subscriber.
  *
  * @param socket an OPEN server socket
  * @param frame an unmasked frame; not copied, must not change
