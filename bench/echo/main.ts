@@ -1,0 +1,383 @@
+/**
+ * End-to-end echo load benchmark: this library's server against
+ * `Deno.serve` + `Deno.upgradeWebSocket`, on the same Deno, over
+ * 127.0.0.1.
+ *
+ * ```sh
+ * deno task bench:echo --quick      # a subset, about two minutes
+ * deno task bench:echo              # everything, about fifteen minutes
+ * deno task bench:echo --conns=100 --sizes=16 --modes=pipe --rounds=3
+ * deno task bench:echo --quick --profile=/tmp/echo-prof   # CPU profiles of ours
+ * ```
+ *
+ * Each cell (connections x message size x mode) runs once per server and
+ * round, servers alternating cell by cell (ours then native, then native
+ * then ours, ...) so that the noise of a shared machine hits both alike.
+ * A run starts a fresh server process (`echo_target.ts`) and fresh load
+ * workers (`load_worker.ts`, Bun's or Deno's built-in WebSocket client, in
+ * separate processes), opens the connections, sends for a warmup, then
+ * measures for a fixed window: echoes/s, MB/s, latency percentiles, the
+ * server's CPU seconds (`/proc/<pid>/stat`) and peak RSS (VmHWM), the load
+ * client's CPU (so it can be seen not to be the bottleneck) and the
+ * connections that got no echo (starved). Every echo is checked byte for
+ * byte. Every process is killed at the end, also on errors and Ctrl-C.
+ *
+ * Options: `--quick`, `--conns=1,100`, `--sizes=16,1024`, `--modes=rt,pipe`,
+ * `--warmup-ms=1000`, `--measure-ms=4000`, `--rounds=1`,
+ * `--client=auto|deno-tcp|bun-tcp|deno-websocket|bun-websocket`,
+ * `--workers=N`, `--source-addresses=N`, `--servers=ours,native`,
+ * `--ours=ours|minimal`, `--max-inflight-mb=256`, `--profile=DIR`,
+ * `--json=FILE`.
+ *
+ * @module
+ */
+
+import { LatencyHistogram } from "./histogram.ts";
+import { Child, cpuSeconds, killAll, peakRssMegabytes } from "./processes.ts";
+import {
+  clientFor,
+  type ClientKind,
+  parseSettings,
+  PIPELINE_DEPTH,
+  type Settings,
+} from "./settings.ts";
+import {
+  type Cell,
+  cellKey,
+  formatTable,
+  formatTargets,
+  type RunResult,
+  serverMicrosPerMessage,
+  sizeLabel,
+} from "./report.ts";
+import type { WorkerConfig, WorkerResult } from "./load_worker.ts";
+
+const HERE = new URL(".", import.meta.url);
+const WORKER_PATH = new URL("load_worker.ts", HERE).pathname;
+const TARGET_PATH = new URL("echo_target.ts", HERE).pathname;
+
+/** Microseconds since boot (10 ms resolution), the clock of CPU profiles. */
+function uptimeMicros(): number {
+  const text = Deno.readTextFileSync("/proc/uptime");
+  return Math.round(Number(text.split(" ")[0]) * 1e6);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function startServer(
+  settings: Settings,
+  server: string,
+  label: string,
+): Promise<{ child: Child; port: number; impl: string }> {
+  const target = server === "ours" ? settings.oursTarget : server;
+  const flags = ["run", "-A"];
+  if (settings.profileDir !== null) {
+    flags.push("--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`);
+    flags.push(`--cpu-prof-name=${label}.cpuprofile`);
+  }
+  const child = new Child(`${server} server`, Deno.execPath(), [
+    ...flags,
+    TARGET_PATH,
+    target,
+  ]);
+  const started = JSON.parse(await child.nextLine(60_000)) as {
+    port: number;
+    impl: string;
+  };
+  return { child, port: started.port, impl: started.impl };
+}
+
+function startWorker(client: ClientKind, config: WorkerConfig): Child {
+  const args = client.runtime === "bun"
+    ? ["run", WORKER_PATH, JSON.stringify(config)]
+    : ["run", "-A", WORKER_PATH, JSON.stringify(config)];
+  return new Child(`${client.runtime} load worker`, client.path, args);
+}
+
+/** Runs one server in one cell, from process start to every process gone. */
+async function runOnce(
+  settings: Settings,
+  server: string,
+  cell: Cell,
+  label: string,
+): Promise<RunResult> {
+  const depth = cell.mode === "pipe" ? PIPELINE_DEPTH : 1;
+  const client = clientFor(settings, cell);
+  const started = await startServer(settings, server, label);
+  const workers: Child[] = [];
+  try {
+    const workerCount = Math.min(settings.workers, cell.conns);
+    const connectTimeoutMs = 30_000 + cell.conns * 10;
+    let first = 0;
+    for (let index = 0; index < workerCount; index++) {
+      const share = Math.floor(cell.conns / workerCount) +
+        (index < cell.conns % workerCount ? 1 : 0);
+      workers.push(startWorker(client, {
+        url: `ws://127.0.0.1:${started.port}/`,
+        transport: client.transport,
+        sourceAddresses: settings.sourceAddresses,
+        connections: share,
+        firstConnection: first,
+        size: cell.size,
+        depth,
+        connectConcurrency: 64,
+        connectTimeoutMs,
+      }));
+      first += share;
+    }
+    let failed = 0;
+    const extensions = new Set<string>();
+    for (const worker of workers) {
+      const ready = JSON.parse(
+        await worker.nextLine(connectTimeoutMs + 30_000),
+      );
+      if (ready.type !== "ready") throw new Error(`worker: ${ready.message}`);
+      failed += ready.failed;
+      for (const extension of ready.extensions ?? []) extensions.add(extension);
+    }
+    for (const worker of workers) {
+      await worker.send(`go ${settings.warmupMs} ${settings.measureMs}`);
+    }
+    await delay(settings.warmupMs);
+    const pids = [started.child.pid, ...workers.map((worker) => worker.pid)];
+    const before = pids.map(cpuSeconds);
+    const windowStart = performance.now();
+    const uptimeStart = uptimeMicros();
+    await delay(settings.measureMs);
+    const after = pids.map(cpuSeconds);
+    if (settings.profileDir !== null) {
+      // The profile's timestamps are CLOCK_MONOTONIC microseconds, as is
+      // /proc/uptime: profile_summary.ts keeps the window's samples only.
+      Deno.writeTextFileSync(
+        `${settings.profileDir}/${label}.window.json`,
+        JSON.stringify({ startMicros: uptimeStart, endMicros: uptimeMicros() }),
+      );
+    }
+    const windowSeconds = (performance.now() - windowStart) / 1000;
+    const latency = new LatencyHistogram();
+    let messages = 0;
+    let bytes = 0;
+    let starved = 0;
+    let mismatches = 0;
+    let note = extensions.size === 0
+      ? ""
+      : `extensions agreed: ${[...extensions].join(" / ")}`;
+    let workerWindowMs = 0;
+    for (const worker of workers) {
+      const result = JSON.parse(await worker.nextLine(60_000)) as WorkerResult;
+      if (result.type !== "result") throw new Error(JSON.stringify(result));
+      messages += result.messages;
+      bytes += result.bytes;
+      starved += result.starved;
+      mismatches += result.mismatches;
+      if (result.firstMismatch !== "") {
+        note = [note, result.firstMismatch].filter(Boolean).join("; ");
+      }
+      latency.add(result.latency);
+      workerWindowMs = Math.max(workerWindowMs, result.windowMs);
+    }
+    const peakRss = peakRssMegabytes(started.child.pid);
+    let clientCpu = 0;
+    for (let index = 1; index < pids.length; index++) {
+      clientCpu += after[index] - before[index];
+    }
+    const seconds = workerWindowMs / 1000;
+    return {
+      server,
+      cell,
+      client: `${client.runtime}-${client.transport}`,
+      messagesPerSecond: messages / seconds,
+      megabytesPerSecond: bytes / seconds / 1e6,
+      p50: latency.percentileMillis(0.5),
+      p99: latency.percentileMillis(0.99),
+      serverCpu: after[0] - before[0],
+      peakRss,
+      windowSeconds: seconds,
+      clientCores: clientCpu / windowSeconds,
+      starved,
+      failed,
+      mismatches,
+      note,
+    };
+  } finally {
+    await Promise.all(workers.map((worker) => worker.stop(3_000)));
+    await started.child.stop(10_000);
+  }
+}
+
+function failedRun(server: string, cell: Cell, error: unknown): RunResult {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    server,
+    cell,
+    client: "",
+    messagesPerSecond: NaN,
+    megabytesPerSecond: NaN,
+    p50: NaN,
+    p99: NaN,
+    serverCpu: NaN,
+    peakRss: NaN,
+    windowSeconds: NaN,
+    clientCores: NaN,
+    starved: cell.conns,
+    failed: cell.conns,
+    mismatches: 0,
+    note: message.split("\n")[0],
+  };
+}
+
+function describeRun(name: string, result: RunResult): string {
+  const rate = result.messagesPerSecond;
+  if (!Number.isFinite(rate)) {
+    return `  ${name} ${result.server}: failed (${result.note})`;
+  }
+  const clientMicros = result.clientCores * 1e6 / rate;
+  return `  ${name} ${result.server}: ${rate.toFixed(0)} msgs/s; server ` +
+    `${result.serverCpu.toFixed(2)} CPU s, ` +
+    `${serverMicrosPerMessage(result).toFixed(1)} us/msg; client ` +
+    `${result.client} ${result.clientCores.toFixed(2)} cores, ${
+      clientMicros.toFixed(1)
+    } us/msg` +
+    (result.note === "" ? "" : ` (${result.note})`);
+}
+
+/** Of several rounds, the run with the median throughput. */
+function medianRun(runs: RunResult[]): RunResult {
+  const sorted = [...runs].sort((a, b) =>
+    (a.messagesPerSecond || 0) - (b.messagesPerSecond || 0)
+  );
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+async function describeMachine(settings: Settings): Promise<string> {
+  const version = async (path: string): Promise<string> => {
+    try {
+      const output = await new Deno.Command(path, { args: ["--version"] })
+        .output();
+      return new TextDecoder().decode(output.stdout).split("\n")[0].trim();
+    } catch {
+      return "?";
+    }
+  };
+  let cpu = "?";
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    const line = info.split("\n").find((l) => l.startsWith("model name"));
+    cpu = line?.split(":")[1]?.trim() ?? "?";
+  } catch {
+    // Not Linux.
+  }
+  const load = Deno.loadavg().map((value) => value.toFixed(2)).join(" ");
+  return [
+    `machine: ${navigator.hardwareConcurrency} cores (${cpu}), ` +
+    `${(Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0)} GiB, ` +
+    `load average ${load}`,
+    `servers: ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
+    `load client: ${settings.workers} worker processes per run, ` +
+    `client ${settings.client}; deno ${Deno.version.deno}, bun ` +
+    `${
+      settings.bunPath === null ? "not found" : await version(settings.bunPath)
+    }` +
+    `\n  (tcp = hand-made frames over node:net, websocket = the runtime's ` +
+    `WebSocket client; auto = deno-tcp below 64 KiB, bun-websocket at 64 KiB)`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const settings = parseSettings(Deno.args);
+  if (settings.profileDir !== null) {
+    Deno.mkdirSync(settings.profileDir, { recursive: true });
+  }
+  console.log(await describeMachine(settings));
+  console.log(
+    `each run: fresh server process, ${settings.warmupMs} ms warmup, ` +
+      `${settings.measureMs} ms measured; servers alternate cell by cell ` +
+      `(ours/native, native/ours, ...) so machine noise hits both alike.`,
+  );
+  const results: RunResult[] = [];
+  const runs = new Map<string, RunResult[]>();
+  let order = 0;
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const cell of settings.cells) {
+      const depth = cell.mode === "pipe" ? PIPELINE_DEPTH : 1;
+      const inflight = cell.conns * depth * cell.size;
+      const name = `${cell.conns} conns ${sizeLabel(cell.size)} ${cell.mode}`;
+      if (inflight > settings.maxInflightBytes) {
+        if (round === 0) {
+          console.log(
+            `skip ${name}: ${(inflight / 2 ** 20).toFixed(0)} MiB in flight ` +
+              `> --max-inflight-mb=${settings.maxInflightBytes / 2 ** 20}`,
+          );
+        }
+        continue;
+      }
+      const servers = order++ % 2 === 0
+        ? settings.servers
+        : [...settings.servers].reverse();
+      for (const server of servers) {
+        const label =
+          `${server}-${cell.conns}-${cell.size}-${cell.mode}-r${round}`;
+        let result: RunResult;
+        try {
+          result = await runOnce(settings, server, cell, label);
+        } catch (error) {
+          await killAll();
+          result = failedRun(server, cell, error);
+        }
+        const key = `${server}|${cellKey(cell)}`;
+        if (!runs.has(key)) runs.set(key, []);
+        runs.get(key)!.push(result);
+        console.log(describeRun(name, result));
+      }
+    }
+  }
+  for (const list of runs.values()) results.push(medianRun(list));
+  console.log(
+    "\nmsgs/s and MB/s count echoes received (payload bytes, one direction);" +
+      " latency is send-to-echo per message; srv CPU s is the server's" +
+      " user+sys CPU in the window and srv us/msg that per echo; RSS is the server's peak; cli cores is" +
+      " the load workers' CPU in the window (1.00 = one core). x msgs/s is" +
+      " ours/native throughput; x CPU is native/ours server CPU per message" +
+      " (the throughput ratio if each server had a core to itself: robust" +
+      " to other load on the machine)." +
+      (settings.rounds > 1 ? " Median run of each cell by msgs/s." : "") +
+      "\n",
+  );
+  console.log(formatTable(results));
+  console.log("\ntargets (ours/native):");
+  console.log(formatTargets(results));
+  if (settings.profileDir !== null) {
+    console.log(`\nCPU profiles of ours: ${settings.profileDir}/*.cpuprofile`);
+    console.log(
+      `summarize: deno run -A bench/echo/profile_summary.ts ${settings.profileDir}/<file>`,
+    );
+  }
+  if (settings.jsonPath !== null) {
+    Deno.writeTextFileSync(
+      settings.jsonPath,
+      JSON.stringify({ settings, results }, null, 2),
+    );
+  }
+}
+
+let interrupted = false;
+const onSignal = (): void => {
+  if (interrupted) return;
+  interrupted = true;
+  console.error("\ninterrupted: killing every server and load worker");
+  killAll().finally(() => Deno.exit(130));
+};
+Deno.addSignalListener("SIGINT", onSignal);
+Deno.addSignalListener("SIGTERM", onSignal);
+try {
+  await main();
+} catch (error) {
+  console.error(error);
+  Deno.exitCode = 1;
+} finally {
+  await killAll();
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+}
