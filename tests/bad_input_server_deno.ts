@@ -41,6 +41,8 @@ export interface CloseReport {
 export interface ServerSide {
   socket: WebSocketConnection;
   errorEvents: number;
+  /** What `socket.send` threw in the echo handler (it never should). */
+  sendErrors: unknown[];
   closed: Promise<CloseReport>;
 }
 
@@ -50,6 +52,7 @@ export interface AttackedServerOptions {
   maxMessageSize?: number;
   closeTimeout?: number;
   maxQueuedBytes?: number;
+  perMessageDeflate?: boolean;
 }
 
 /** An echo server on 127.0.0.1 port 0 that remembers its sockets. */
@@ -77,6 +80,7 @@ export class EchoServerUnderAttack {
     const side: ServerSide = {
       socket,
       errorEvents: 0,
+      sendErrors: [],
       closed: new Promise((resolve) => {
         socket.onclose = (event) =>
           resolve({
@@ -87,7 +91,13 @@ export class EchoServerUnderAttack {
       }),
     };
     socket.onerror = () => side.errorEvents++;
-    socket.onmessage = (event) => socket.send(event.data);
+    socket.onmessage = (event) => {
+      try {
+        socket.send(event.data);
+      } catch (error) {
+        side.sendErrors.push(error); // an uncaught throw would end the process
+      }
+    };
     this.sides.set(path, side);
     return response;
   }
@@ -118,15 +128,16 @@ export class EchoServerUnderAttack {
    * Upgrade, send `bytes`, and expect the server to fail the connection: a
    * close frame with `code`, then the end of TCP; on the server side one
    * error event and a close event with `code`, wasClean false and the
-   * reason that was sent.
+   * reason that was sent. `extraHead` adds header lines to the upgrade.
    */
   async expectFailure(
     name: string,
     bytes: Uint8Array,
     code: number,
+    extraHead = "",
   ): Promise<void> {
     const path = this.uniquePath(name);
-    const socket = await RawWebSocket.open(this.port, path);
+    const socket = await RawWebSocket.open(this.port, path, extraHead);
     try {
       await socket.send(bytes);
       const close = await socket.readClose();
@@ -139,6 +150,7 @@ export class EchoServerUnderAttack {
         `${name}: the server-side close event`,
       );
       assert.equal(this.side(path).errorEvents, 1, `${name}: error events`);
+      assert.deepEqual(this.side(path).sendErrors, [], `${name}: send()`);
     } finally {
       socket.close();
     }
@@ -210,6 +222,7 @@ export class EchoServerUnderAttack {
         reason: "bye",
         wasClean: true,
       });
+      assert.deepEqual(this.side(path).sendErrors, [], `${name}: send()`);
     } finally {
       if (socket.readyState !== WebSocket.CLOSED) {
         socket.close();

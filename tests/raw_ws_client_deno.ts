@@ -5,7 +5,13 @@
 // Every read is bounded by a deadline, so a server that never answers fails
 // the test with a message instead of hanging it. Deno only.
 import assert from "node:assert/strict";
-import { encodeFrame, type Frame, FrameDecoder, Opcode } from "../frame.ts";
+import {
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  Opcode,
+  RSV1,
+} from "../frame.ts";
 
 export const encoder = new TextEncoder();
 
@@ -100,9 +106,12 @@ function latin1(bytes: Uint8Array): string {
 /** A raw TCP connection speaking (or not quite speaking) WebSocket. */
 export class RawWebSocket {
   readonly conn: Deno.Conn;
+  /** The Sec-WebSocket-Extensions the server answered in `open`, or null. */
+  extensions: string | null = null;
   /** Bytes read but not yet consumed by the head reader. */
   #pending: Uint8Array = new Uint8Array(0);
-  readonly #decoder = new FrameDecoder({ expectMasked: false });
+  /** Replaced in `open` to allow RSV1 once permessage-deflate is agreed. */
+  #decoder = new FrameDecoder({ expectMasked: false });
   #closed = false;
 
   constructor(conn: Deno.Conn) {
@@ -115,14 +124,26 @@ export class RawWebSocket {
     );
   }
 
-  /** Connect, send an upgrade head for `path` and expect 101. */
-  static async open(port: number, path: string): Promise<RawWebSocket> {
+  /** Connect, send an upgrade head for `path` (with `extra` header lines)
+   * and expect 101; `extensions` is what the server agreed, or null. */
+  static async open(
+    port: number,
+    path: string,
+    extra = "",
+  ): Promise<RawWebSocket> {
     const socket = await RawWebSocket.connect(port);
     try {
-      await socket.send(upgradeHead(path));
+      await socket.send(upgradeHead(path, { extra }));
       const head = await socket.readHead();
       assert.equal(head.status, 101, head.statusLine);
       assert.equal(head.headers.get("sec-websocket-accept"), SAMPLE_ACCEPT);
+      socket.extensions = head.headers.get("sec-websocket-extensions") ?? null;
+      if (socket.extensions?.startsWith("permessage-deflate")) {
+        socket.#decoder = new FrameDecoder({
+          expectMasked: false,
+          allowedReservedBits: RSV1,
+        });
+      }
       return socket;
     } catch (error) {
       socket.close();

@@ -6,8 +6,17 @@
 // Deno.test (not node:test) so the op and resource sanitizers check that
 // nothing leaks; Bun's run excludes tests/*_deno_test.ts.
 import assert from "node:assert/strict";
-import { encodeFrame, Opcode } from "../frame.ts";
+import { constants as zlibConstants, inflateRawSync } from "node:zlib";
+import { Opcode } from "../frame.ts";
 import { EchoServerUnderAttack } from "./bad_input_server_deno.ts";
+import {
+  bytes,
+  compressedFrame,
+  deflateRaw,
+  failingCompressedInput,
+  failingInput,
+  fragmentFlood,
+} from "./hostile_frames_deno.ts";
 import {
   clientFrame,
   closePayload,
@@ -27,171 +36,29 @@ const CLOSE_TIMEOUT = 60_000;
 /** DEFAULT_MAX_FRAGMENTS in protocol.ts, written out independently. */
 const MAX_FRAGMENTS = 128 * 1024;
 
-const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
+/** Offers permessage-deflate in the upgrade request. */
+const OFFER_DEFLATE = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
 
-/** `frame` with its first byte or'ed with `bits` (0x40 is RSV1). */
-function withBits(frame: Uint8Array, bits: number): Uint8Array {
-  const copy = frame.slice();
-  copy[0] |= bits;
-  return copy;
-}
+const FAILING_INPUT = failingInput(MAX_MESSAGE_SIZE);
 
-/** The 14-byte header of a masked frame announcing a 64-bit payload length
- * (given as two 32-bit halves); no payload follows. */
-function header64(opcode: number, high: number, low: number): Uint8Array {
-  const header = new Uint8Array(14);
-  header[0] = 0x80 | opcode;
-  header[1] = 0x80 | 127;
-  const view = new DataView(header.buffer);
-  view.setUint32(2, high);
-  view.setUint32(6, low);
-  header.set([1, 2, 3, 4], 10); // masking key
-  return header;
-}
-
-/** A first fragment and a continuation, neither final. */
-function twoFragments(first: Uint8Array, second: Uint8Array): Uint8Array {
-  return concat(
-    clientFrame(Opcode.Text, first, false),
-    clientFrame(Opcode.Continuation, second, false),
+/** A permessage-deflate payload inflated by zlib (node:zlib, as the ws
+ * package does): append the 00 00 ff ff the sender stripped (RFC 7692
+ * section 7.2.2) and flush; zlib stops at a final block if there is one. */
+function inflateRaw(payload: Uint8Array): string {
+  const inflated = inflateRawSync(
+    concat(payload, bytes(0x00, 0x00, 0xff, 0xff)),
+    { finishFlush: zlibConstants.Z_SYNC_FLUSH },
   );
+  return new TextDecoder("utf-8", { fatal: true }).decode(inflated);
 }
-
-/** Frames that fail the connection: [name, bytes sent after the 101, code]. */
-const FAILING_INPUT: Array<[string, Uint8Array, number]> = [
-  [
-    "an unmasked client frame",
-    encodeFrame(Opcode.Text, encoder.encode("hi"), { mask: false }),
-    1002,
-  ],
-  ...[0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf].map((
-    opcode,
-  ): [string, Uint8Array, number] => [
-    `reserved opcode 0x${opcode.toString(16)}`,
-    clientFrame(opcode, "x"),
-    1002,
-  ]),
-  ...[["RSV1", 0x40], ["RSV2", 0x20], ["RSV3", 0x10]].map((
-    [name, bits],
-  ): [string, Uint8Array, number] => [
-    `${name} set with no extension`,
-    withBits(clientFrame(Opcode.Text, "x"), bits as number),
-    1002,
-  ]),
-  ["a fragmented ping", clientFrame(Opcode.Ping, "x", false), 1002],
-  ["a ping of 126 bytes", clientFrame(Opcode.Ping, new Uint8Array(126)), 1002],
-  [
-    "a close frame of 126 bytes",
-    clientFrame(Opcode.Close, closePayload(1000, "r".repeat(124))),
-    1002,
-  ],
-  [
-    "a continuation with no message to continue",
-    clientFrame(Opcode.Continuation, "x"),
-    1002,
-  ],
-  [
-    "a new message inside a fragmented one",
-    concat(
-      clientFrame(Opcode.Text, "first ", false),
-      clientFrame(Opcode.Text, "second"),
-    ),
-    1002,
-  ],
-  ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535].map((
-    code,
-  ): [string, Uint8Array, number] => [
-    `close code ${code}`,
-    clientFrame(Opcode.Close, closePayload(code)),
-    1002,
-  ]),
-  ["a one-byte close payload", clientFrame(Opcode.Close, bytes(0x03)), 1002],
-  [
-    "a 64-bit length with the top bit set",
-    header64(Opcode.Binary, 0x8000_0000, 5),
-    1002,
-  ],
-  [
-    "invalid UTF-8 in a text message",
-    clientFrame(Opcode.Text, bytes(0x68, 0x69, 0xff)),
-    1007,
-  ],
-  [
-    "a UTF-16 surrogate in a text message",
-    clientFrame(Opcode.Text, bytes(0xed, 0xa0, 0x80)),
-    1007,
-  ],
-  [
-    "a text message ending inside a character",
-    clientFrame(Opcode.Text, bytes(0x61, 0xe2, 0x82)),
-    1007,
-  ],
-  // Each first fragment ends in a lead byte that is valid so far; the
-  // continuation's first byte cannot continue it. No final fragment follows.
-  [
-    "a surrogate split across fragments",
-    twoFragments(bytes(0x61, 0xed), bytes(0xa0, 0x80)),
-    1007,
-  ],
-  [
-    "a code point above U+10FFFF split across fragments",
-    twoFragments(bytes(0xf4), bytes(0x90, 0x80, 0x80)),
-    1007,
-  ],
-  [
-    "an overlong form split across fragments",
-    twoFragments(bytes(0xe0), bytes(0x80, 0x80)),
-    1007,
-  ],
-  [
-    "a truncated character followed by ASCII in the next fragment",
-    twoFragments(bytes(0xe2, 0x82), bytes(0x41)),
-    1007,
-  ],
-  [
-    "invalid UTF-8 in a close reason",
-    clientFrame(Opcode.Close, closePayload(1000, bytes(0x6f, 0xc0, 0xaf))),
-    1007,
-  ],
-  [
-    "a 4 GiB frame (only its header is sent)",
-    header64(Opcode.Binary, 1, 0),
-    1009,
-  ],
-  [
-    "a frame of maxMessageSize + 1 bytes (only its header is sent)",
-    header64(Opcode.Binary, 0, MAX_MESSAGE_SIZE + 1),
-    1009,
-  ],
-  [
-    "fragments adding up past maxMessageSize (the second's header only)",
-    concat(
-      clientFrame(
-        Opcode.Binary,
-        new Uint8Array(MAX_MESSAGE_SIZE / 2 + 1),
-        false,
-      ),
-      clientFrame(Opcode.Continuation, new Uint8Array(MAX_MESSAGE_SIZE / 2))
-        .subarray(0, 8),
-    ),
-    1009,
-  ],
-];
-
-/** One message in MAX_FRAGMENTS + 1 empty frames, none final. */
-function fragmentFlood(): Uint8Array {
-  const empty = clientFrame(Opcode.Continuation, new Uint8Array(0), false);
-  const flood = new Uint8Array(empty.length * (MAX_FRAGMENTS + 1));
-  flood.set(clientFrame(Opcode.Binary, new Uint8Array(0), false));
-  for (let i = 1; i <= MAX_FRAGMENTS; i++) flood.set(empty, i * empty.length);
-  return flood;
-}
+const FAILING_COMPRESSED_INPUT = await failingCompressedInput(MAX_MESSAGE_SIZE);
 
 Deno.test("serve: hostile input over raw TCP, then good clients in the same server", async (t) => {
   const target = new EchoServerUnderAttack({
     headersTimeout: HEADERS_TIMEOUT,
     maxMessageSize: MAX_MESSAGE_SIZE,
     closeTimeout: CLOSE_TIMEOUT,
+    perMessageDeflate: true,
   });
   const port = target.port;
   try {
@@ -292,8 +159,49 @@ Deno.test("serve: hostile input over raw TCP, then good clients in the same serv
       });
     }
 
+    // ------------------------------------------ permessage-deflate (RFC 7692)
+    await t.step(
+      "permessage-deflate is agreed; a compressed message is echoed compressed",
+      async () => {
+        const path = target.uniquePath("deflate-echo");
+        const socket = await RawWebSocket.open(port, path, OFFER_DEFLATE);
+        try {
+          const agreed = socket.extensions?.split(";")[0].trim();
+          assert.equal(agreed, "permessage-deflate", socket.extensions ?? "");
+          const text = "hello, deflate ".repeat(200);
+          await socket.send(
+            compressedFrame(
+              Opcode.Text,
+              await deflateRaw(encoder.encode(text)),
+            ),
+          );
+          const echoed = await socket.readFrame();
+          assert.equal(echoed.opcode, Opcode.Text);
+          assert.equal(
+            echoed.rsv1,
+            true,
+            "3000 compressible bytes go compressed",
+          );
+          assert.equal(inflateRaw(echoed.payload), text);
+        } finally {
+          socket.close();
+        }
+      },
+    );
+
+    for (const [name, input, code] of FAILING_COMPRESSED_INPUT) {
+      await t.step(`permessage-deflate agreed, ${name}: ${code}`, async () => {
+        const id = `deflate-${name.replaceAll(" ", "-")}`;
+        await target.expectFailure(id, input, code, OFFER_DEFLATE);
+      });
+    }
+
     await t.step("a message in 131,073 empty fragments: 1009", async () => {
-      await target.expectFailure("fragment-flood", fragmentFlood(), 1009);
+      await target.expectFailure(
+        "fragment-flood",
+        fragmentFlood(MAX_FRAGMENTS),
+        1009,
+      );
     });
 
     await t.step(
@@ -489,6 +397,65 @@ Deno.test({
       assert.ok(
         bounded && (flood.pushedBack || failed || flood.sent < 16 << 20),
         `pings without reading: ${JSON.stringify(flood)}`,
+      );
+    } finally {
+      await target.shutdown();
+    }
+  },
+});
+
+// KNOWN BUG, skipped unless RFC6455_KNOWN_BUGS is set: when a message and
+// the close frame arrive in one read, the protocol queues the close echo
+// before the "message" event is dispatched, so send() in the handler throws
+// InvalidStateError while readyState still says OPEN. Uncaught (the README's
+// echo handler), it ends the server process; the npm ws and Bun clients do
+// this with `ws.send(x); ws.close()`. The handler here catches it.
+Deno.test({
+  name:
+    "serve: a message and the close frame in one write: send() in onmessage does not throw",
+  ignore: Deno.env.get("RFC6455_KNOWN_BUGS") === undefined,
+  async fn() {
+    const target = new EchoServerUnderAttack({
+      headersTimeout: HEADERS_TIMEOUT,
+      perMessageDeflate: true,
+    });
+    const compressed = compressedFrame(
+      Opcode.Text,
+      await deflateRaw(encoder.encode("last words")),
+    );
+    const cases: Array<[string, Uint8Array, string]> = [
+      ["plain", clientFrame(Opcode.Text, "last words"), ""],
+      ["compressed", compressed, OFFER_DEFLATE],
+    ];
+    try {
+      const outcomes = [];
+      for (const [name, message, extra] of cases) {
+        const path = target.uniquePath(`message-and-close-${name}`);
+        const socket = await RawWebSocket.open(target.port, path, extra);
+        try {
+          await socket.send(
+            concat(message, clientFrame(Opcode.Close, closePayload(1000))),
+          );
+          let frame = await socket.readFrame();
+          if (frame.opcode !== Opcode.Close) frame = await socket.readFrame();
+          assert.equal(frame.opcode, Opcode.Close, name);
+          await socket.expectEnd();
+        } finally {
+          socket.close();
+        }
+        outcomes.push({
+          name,
+          report: await target.closeOf(path),
+          sendErrors: target.side(path).sendErrors.map(String),
+        });
+      }
+      assert.deepEqual(
+        outcomes,
+        cases.map(([name]) => ({
+          name,
+          report: { code: 1000, reason: "", wasClean: true },
+          sendErrors: [],
+        })),
       );
     } finally {
       await target.shutdown();
