@@ -167,6 +167,8 @@ export class WebSocketConnection extends WebSocketEventTarget
       resolved.idleTimeout,
       {
         ping: () => {
+          // The peer's close may be queued behind a message being inflated.
+          if (this.#protocol.closeSent) return;
           this.#protocol.ping();
           this.#flush();
         },
@@ -236,7 +238,10 @@ export class WebSocketConnection extends WebSocketEventTarget
    *
    * @param data the message
    * @throws {DOMException} "InvalidStateError" while CONNECTING. Once closing
-   * began the data is discarded silently and added to `bufferedAmount`.
+   * began the data is discarded silently and added to `bufferedAmount`; so
+   * is data sent from a "message" handler when the peer's close frame came
+   * in the same read as that message (its echo already went out; the
+   * "close" event follows).
    */
   send(data: WebSocketSendData): void {
     if (this.#readyState === CONNECTING) {
@@ -297,7 +302,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    * @throws {RangeError} when `data` is longer than 125 bytes
    */
   ping(data: string | Uint8Array = new Uint8Array(0)): void {
-    if (this.#readyState !== OPEN) return;
+    if (this.#readyState !== OPEN || this.#protocol.closeSent) return;
     this.#protocol.ping(
       typeof data === "string" ? textEncoder.encode(data) : data,
     );
@@ -527,6 +532,13 @@ export class WebSocketConnection extends WebSocketEventTarget
 
   #sendNow(message: OutgoingMessage): void {
     const protocol = this.#protocol;
+    if (message.kind !== "close" && protocol.closeSent) {
+      // The peer's close frame came in the same read as the message being
+      // handled (or waits behind one being inflated): its echo is queued
+      // and nothing may follow it. Dropped, as sends after close() are.
+      this.#discardedBytes += sendItemSize(message);
+      return;
+    }
     if (message.kind === "text") protocol.sendText(message.data);
     else if (message.kind === "binary") protocol.sendBinary(message.data);
     else if (message.kind === "compressed") {

@@ -473,6 +473,46 @@ describe("permessage-deflate: sending", () => {
   });
 });
 
+describe("permessage-deflate: the peer's close right behind a message", () => {
+  for (const compressed of [false, true]) {
+    test(
+      `send() and ping() in onmessage do not throw (${
+        compressed ? "compressed" : "plain"
+      } message)`,
+      async () => {
+        const { socket, conn, log, done } = openDeflateSocket(0);
+        const thrown: unknown[] = [];
+        socket.addEventListener("message", (event) => {
+          try {
+            socket.send(event.data);
+            socket.send(chatLog(5000)); // would be compressed
+            socket.ping("late");
+          } catch (error) {
+            thrown.push(error);
+          }
+        });
+        const message = compressed
+          ? compressedFrame(Opcode.Text, syncFlushedStoredBlock("last words"))
+          : text("last words");
+        // What `ws.send(x); ws.close()` in npm ws or Bun puts in one write.
+        conn.push(new Uint8Array([...message, ...closeFrame(1000)]));
+        await done;
+        assert.deepEqual(thrown, []);
+        assert.deepEqual(log.entries, [
+          "open",
+          "text:last words",
+          "close:1000:clean",
+        ]);
+        // Only the close echo went out: nothing may follow it.
+        assert.deepEqual(writtenFrames(conn).map((f) => f.opcode), [
+          Opcode.Close,
+        ]);
+        assert.ok(socket.bufferedAmount >= "last words".length + 5000);
+      },
+    );
+  }
+});
+
 describe("permessage-deflate: failures", () => {
   test("a zip bomb fails the connection with 1009 without inflating it all", async () => {
     const { conn, log, done } = openDeflateSocket(0, {
