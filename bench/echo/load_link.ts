@@ -11,6 +11,8 @@
 export class LoadConnection {
   /** Whether the connection is open (and sending is allowed). */
   open = false;
+  /** Set once an echo did not match: later ones are ignored. */
+  refused = false;
   /** The extensions the handshake agreed ("" for none). */
   extensions = "";
   /** Sequence number of the next message to send. */

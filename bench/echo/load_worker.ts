@@ -4,12 +4,16 @@
  *
  * Talks to its parent in lines: the configuration arrives as the last
  * command-line argument (JSON, {@linkcode WorkerConfig}); the worker opens
- * its connections and prints `{"type":"ready",...}`; on the line
- * `go <warmupMs> <measureMs>` on stdin every connection starts sending
- * (`depth` messages in flight, a new one for each echo). After the warmup
- * the counters are reset; at the end of the measurement the worker stops
- * sending and prints `{"type":"result",...}` ({@linkcode WorkerResult}).
- * `exit` on stdin, or stdin closing, ends the process.
+ * its connections and prints `{"type":"ready",...}`. Then, on stdin:
+ *
+ * - `go`: every connection starts sending (`depth` messages in flight, a
+ *   new one for each echo);
+ * - `status`: prints `{"type":"status","silent":N}`, the open connections
+ *   that have had no echo yet (the parent warms up until none are left);
+ * - `start`: the measurement window begins (counters from zero);
+ * - `stop`: it ends; sending stops and the worker prints
+ *   `{"type":"result",...}` ({@linkcode WorkerResult});
+ * - `exit` (or stdin closing): the process ends.
  *
  * Connections use the runtime's `WebSocket` client (`transport:
  * "websocket"`) or hand-made frames over TCP (`"tcp"`, `tcp_link.ts`).
@@ -89,6 +93,7 @@ class LoadWorker implements LoadHost {
   #closed = 0;
   #mismatches = 0;
   #firstMismatch = "";
+  #windowStart = 0;
 
   constructor(config: WorkerConfig) {
     this.#config = config;
@@ -107,6 +112,7 @@ class LoadWorker implements LoadHost {
     payload: Uint8Array,
     now: number,
   ): number {
+    if (connection.refused) return 0;
     const sequence = connection.nextEcho;
     const mismatch = checkEcho(payload, connection.index, sequence, this.size);
     if (mismatch !== null) {
@@ -125,6 +131,8 @@ class LoadWorker implements LoadHost {
   }
 
   refused(connection: LoadConnection, reason: string): void {
+    if (connection.refused) return;
+    connection.refused = true;
     this.#mismatches++;
     if (this.#firstMismatch === "") {
       this.#firstMismatch = `connection ${connection.index} ${reason}`;
@@ -173,13 +181,25 @@ class LoadWorker implements LoadHost {
     };
   }
 
-  /** Sends for `warmupMs`, then measures for `measureMs`. */
-  async run(warmupMs: number, measureMs: number): Promise<WorkerResult> {
+  /** Starts sending: `depth` messages on every open connection. */
+  go(): void {
     this.#sending = true;
     for (const connection of this.#connections) {
       if (connection.open) connection.sendMessages(this.#config.depth);
     }
-    await delay(warmupMs);
+  }
+
+  /** Open connections that have not received any echo yet. */
+  silent(): number {
+    let count = 0;
+    for (const connection of this.#connections) {
+      if (connection.open && connection.nextEcho === 0) count++;
+    }
+    return count;
+  }
+
+  /** Starts the measurement window: counters from zero. */
+  startWindow(): void {
     for (const connection of this.#connections) {
       connection.echoesAtWindowStart = connection.nextEcho;
     }
@@ -187,11 +207,14 @@ class LoadWorker implements LoadHost {
     this.#messages = 0;
     this.#bytes = 0;
     this.#measuring = true;
-    const windowStart = performance.now();
-    await delay(measureMs);
+    this.#windowStart = performance.now();
+  }
+
+  /** Ends the window, stops sending and returns what was measured. */
+  stopWindow(): WorkerResult {
     this.#measuring = false;
     this.#sending = false;
-    const windowMs = performance.now() - windowStart;
+    const windowMs = performance.now() - this.#windowStart;
     let starved = 0;
     for (const connection of this.#connections) {
       if (connection.nextEcho === connection.echoesAtWindowStart) starved++;
@@ -208,10 +231,6 @@ class LoadWorker implements LoadHost {
       windowMs,
     };
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Calls `onLine` with each stdin line; exits the process when stdin ends. */
@@ -245,14 +264,13 @@ async function main(): Promise<void> {
     config.connectTimeoutMs + MAX_RUN_MS,
   );
   (lifetime as unknown as { unref?: () => void }).unref?.();
-  let started = false;
   readCommands((line) => {
     if (line === "exit") process.exit(0);
-    if (line.startsWith("go ") && !started) {
-      started = true;
-      const [, warmup, measure] = line.split(" ");
-      worker.run(Number(warmup), Number(measure)).then(writeLine);
-    }
+    else if (line === "go") worker.go();
+    else if (line === "status") {
+      writeLine({ type: "status", silent: worker.silent() });
+    } else if (line === "start") worker.startWindow();
+    else if (line === "stop") writeLine(worker.stopWindow());
   });
   writeLine({ type: "ready", ...await worker.connect() });
 }

@@ -23,7 +23,8 @@
  * byte. Every process is killed at the end, also on errors and Ctrl-C.
  *
  * Options: `--quick`, `--conns=1,100`, `--sizes=16,1024`, `--modes=rt,pipe`,
- * `--warmup-ms=1000`, `--measure-ms=4000`, `--rounds=1`,
+ * `--warmup-ms=1000`, `--max-warmup-ms=20000`, `--measure-ms=4000`,
+ * `--rounds=1`,
  * `--client=auto|deno-tcp|bun-tcp|deno-websocket|bun-websocket`,
  * `--workers=N`, `--source-addresses=N`, `--servers=ours,native`,
  * `--ours=ours|minimal`, `--max-inflight-mb=256`, `--profile=DIR`,
@@ -96,6 +97,32 @@ function startWorker(client: ClientKind, config: WorkerConfig): Child {
   return new Child(`${client.runtime} load worker`, client.path, args);
 }
 
+/**
+ * Starts sending and waits at least `warmupMs`, then until every open
+ * connection has had an echo (so the window measures a steady state, not
+ * the backlog of first messages), at most `maxWarmupMs`.
+ */
+async function warmUp(
+  settings: Settings,
+  workers: Child[],
+): Promise<{ ms: number; silent: number }> {
+  const begin = performance.now();
+  await Promise.all(workers.map((worker) => worker.send("go")));
+  await delay(settings.warmupMs);
+  while (true) {
+    let silent = 0;
+    for (const worker of workers) {
+      await worker.send("status");
+      const status = JSON.parse(await worker.nextLine(30_000));
+      if (status.type !== "status") throw new Error(JSON.stringify(status));
+      silent += status.silent;
+    }
+    const ms = Math.round(performance.now() - begin);
+    if (silent === 0 || ms >= settings.maxWarmupMs) return { ms, silent };
+    await delay(250);
+  }
+}
+
 /** Runs one server in one cell, from process start to every process gone. */
 async function runOnce(
   settings: Settings,
@@ -137,16 +164,15 @@ async function runOnce(
       failed += ready.failed;
       for (const extension of ready.extensions ?? []) extensions.add(extension);
     }
-    for (const worker of workers) {
-      await worker.send(`go ${settings.warmupMs} ${settings.measureMs}`);
-    }
-    await delay(settings.warmupMs);
+    const warmup = await warmUp(settings, workers);
     const pids = [started.child.pid, ...workers.map((worker) => worker.pid)];
+    await Promise.all(workers.map((worker) => worker.send("start")));
     const before = pids.map(cpuSeconds);
     const windowStart = performance.now();
     const uptimeStart = uptimeMicros();
     await delay(settings.measureMs);
     const after = pids.map(cpuSeconds);
+    await Promise.all(workers.map((worker) => worker.send("stop")));
     if (settings.profileDir !== null) {
       // The profile's timestamps are CLOCK_MONOTONIC microseconds, as is
       // /proc/uptime: profile_summary.ts keeps the window's samples only.
@@ -161,9 +187,16 @@ async function runOnce(
     let bytes = 0;
     let starved = 0;
     let mismatches = 0;
-    let note = extensions.size === 0
-      ? ""
-      : `extensions agreed: ${[...extensions].join(" / ")}`;
+    let closed = 0;
+    const notes: string[] = [];
+    if (extensions.size > 0) {
+      notes.push(`extensions agreed: ${[...extensions].join(" / ")}`);
+    }
+    if (warmup.silent > 0) {
+      notes.push(
+        `${warmup.silent} conns had no echo after ${warmup.ms} ms warmup`,
+      );
+    }
     let workerWindowMs = 0;
     for (const worker of workers) {
       const result = JSON.parse(await worker.nextLine(60_000)) as WorkerResult;
@@ -172,12 +205,12 @@ async function runOnce(
       bytes += result.bytes;
       starved += result.starved;
       mismatches += result.mismatches;
-      if (result.firstMismatch !== "") {
-        note = [note, result.firstMismatch].filter(Boolean).join("; ");
-      }
+      closed += result.closed;
+      if (result.firstMismatch !== "") notes.push(result.firstMismatch);
       latency.add(result.latency);
       workerWindowMs = Math.max(workerWindowMs, result.windowMs);
     }
+    if (closed > 0) notes.push(`${closed} conns closed during the run`);
     const peakRss = peakRssMegabytes(started.child.pid);
     let clientCpu = 0;
     for (let index = 1; index < pids.length; index++) {
@@ -199,7 +232,8 @@ async function runOnce(
       starved,
       failed,
       mismatches,
-      note,
+      warmupMs: warmup.ms,
+      note: notes.join("; "),
     };
   } finally {
     await Promise.all(workers.map((worker) => worker.stop(3_000)));
@@ -220,6 +254,7 @@ function failedRun(server: string, cell: Cell, error: unknown): RunResult {
     serverCpu: NaN,
     peakRss: NaN,
     windowSeconds: NaN,
+    warmupMs: NaN,
     clientCores: NaN,
     starved: cell.conns,
     failed: cell.conns,
@@ -239,7 +274,7 @@ function describeRun(name: string, result: RunResult): string {
     `${serverMicrosPerMessage(result).toFixed(1)} us/msg; client ` +
     `${result.client} ${result.clientCores.toFixed(2)} cores, ${
       clientMicros.toFixed(1)
-    } us/msg` +
+    } us/msg; warmup ${result.warmupMs} ms` +
     (result.note === "" ? "" : ` (${result.note})`);
 }
 
@@ -292,9 +327,11 @@ async function main(): Promise<void> {
   }
   console.log(await describeMachine(settings));
   console.log(
-    `each run: fresh server process, ${settings.warmupMs} ms warmup, ` +
-      `${settings.measureMs} ms measured; servers alternate cell by cell ` +
-      `(ours/native, native/ours, ...) so machine noise hits both alike.`,
+    `each run: fresh server process, warmup of ${settings.warmupMs} ms ` +
+      `and then until every connection has had an echo (at most ` +
+      `${settings.maxWarmupMs} ms), ${settings.measureMs} ms measured.\n` +
+      "servers alternate cell by cell (ours/native, native/ours, ...) so " +
+      "the noise of other processes on this machine hits both alike.",
   );
   const results: RunResult[] = [];
   const runs = new Map<string, RunResult[]>();

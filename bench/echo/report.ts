@@ -36,6 +36,8 @@ export interface RunResult {
   peakRss: number;
   /** The measurement window, seconds. */
   windowSeconds: number;
+  /** How long the warmup took (until every connection had an echo), ms. */
+  warmupMs: number;
   /** Load-client CPU during the window, in cores (1.0 = one core busy). */
   clientCores: number;
   /** Open connections with no echo during the window (plus closed ones). */

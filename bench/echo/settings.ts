@@ -26,8 +26,10 @@ export interface ClientKind {
 export interface Settings {
   /** The cells, in order. */
   cells: Cell[];
-  /** Milliseconds of sending before the window. */
+  /** Milliseconds of sending before the window, at least. */
   warmupMs: number;
+  /** The warmup goes on until every connection had an echo, up to this. */
+  maxWarmupMs: number;
   /** Milliseconds measured. */
   measureMs: number;
   /** How many times every cell runs per server (the median is shown). */
@@ -167,6 +169,7 @@ export function parseSettings(args: string[]): Settings {
   return {
     cells,
     warmupMs: Number(values.get("warmup-ms") ?? 1000),
+    maxWarmupMs: Number(values.get("max-warmup-ms") ?? 20_000),
     measureMs: Number(values.get("measure-ms") ?? (quick ? 3000 : 4000)),
     rounds: Math.max(1, Number(values.get("rounds") ?? 1)),
     client,

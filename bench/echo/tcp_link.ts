@@ -272,10 +272,7 @@ export const openTcpLink: OpenLink = (
       },
       (opcode, payload) => {
         if (opcode === 9) socket.write(controlFrame(10, payload));
-        else if (opcode === 8) {
-          host.refused(connection, "server closed");
-          socket.destroy();
-        }
+        else if (opcode === 8) socket.destroy(); // counted as closed
       },
       (reason) => {
         host.refused(connection, reason);
