@@ -1,0 +1,604 @@
+/**
+ * Valid WebSocket byte streams for fuzzing, and what a correct receiver
+ * reports for them.
+ *
+ * A stream is what a peer sends after the handshake: messages (text with
+ * multi-byte UTF-8 cut anywhere, binary, compressed when permessage-deflate
+ * is on) in one or more fragments with pings and pongs between fragments,
+ * standalone control frames, and maybe a final close frame. Frames are
+ * masked when the receiver is a server. {@linkcode expectedOutcome} is an
+ * independent model of RFC 6455 plus the configured limits; it knows nothing
+ * of the implementation beyond the documented meaning of each limit.
+ *
+ * @module
+ */
+import fc from "fast-check";
+import { encodeFrame, type Opcode } from "../../frame.ts";
+import type { ProtocolEvent, ProtocolOptions, Role } from "../../protocol.ts";
+import { concat } from "./bytes.ts";
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** The receiver under test: its role and limits. */
+export interface FuzzConfig {
+  /** The receiver's role: a server expects masked frames. */
+  role: Role;
+  /** Whether permessage-deflate was agreed (RSV1 allowed). */
+  perMessageDeflate: boolean;
+  /** Passed to `Protocol` when set. */
+  maxMessageSize?: number;
+  /** Passed to `Protocol` when set. */
+  maxFrameSize?: number;
+  /** Passed to `Protocol` when set. */
+  maxFragments?: number;
+}
+
+/** The documented defaults of `Protocol` (64 MiB, 131,072 frames). */
+const DEFAULT_MESSAGE_SIZE = 64 * 1024 * 1024;
+const DEFAULT_FRAGMENTS = 128 * 1024;
+
+/** The receiver's effective limits. */
+export function limitsOf(
+  config: FuzzConfig,
+): { message: number; frame: number; fragments: number } {
+  const message = config.maxMessageSize ?? DEFAULT_MESSAGE_SIZE;
+  return {
+    message,
+    frame: Math.min(config.maxFrameSize ?? message, message),
+    fragments: config.maxFragments ?? DEFAULT_FRAGMENTS,
+  };
+}
+
+/** The `Protocol` options of a config. */
+export function protocolOptions(config: FuzzConfig): ProtocolOptions {
+  const options: ProtocolOptions = {
+    role: config.role,
+    perMessageDeflate: config.perMessageDeflate,
+  };
+  if (config.maxMessageSize !== undefined) {
+    options.maxMessageSize = config.maxMessageSize;
+  }
+  if (config.maxFrameSize !== undefined) {
+    options.maxFrameSize = config.maxFrameSize;
+  }
+  if (config.maxFragments !== undefined) {
+    options.maxFragments = config.maxFragments;
+  }
+  return options;
+}
+
+/** Receivers with small limits (mostly) and the defaults (sometimes: a
+ * mutated length can make them allocate up to 64 MiB, which is slow). */
+export const configArbitrary: fc.Arbitrary<FuzzConfig> = fc.record({
+  role: fc.constantFrom<Role>("server", "client"),
+  perMessageDeflate: fc.boolean(),
+  limits: fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.constant({ maxMessageSize: 1024, maxFragments: 8 }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constant({
+        maxMessageSize: 1024,
+        maxFrameSize: 200,
+        maxFragments: 8,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constant({ maxMessageSize: 70_000, maxFragments: 8 }),
+    },
+    { weight: 1, arbitrary: fc.constant({}) },
+  ),
+}).map(({ role, perMessageDeflate, limits }) => ({
+  role,
+  perMessageDeflate,
+  ...limits,
+}));
+
+/** A ping or pong the peer sends. */
+export interface ControlSpec {
+  /** Which control frame. */
+  kind: "ping" | "pong";
+  /** Its payload, at most 125 bytes. */
+  data: Uint8Array;
+}
+
+/** A data message the peer sends. */
+export interface MessageSpec {
+  /** Text or binary. */
+  type: "text" | "binary";
+  /** Sent with RSV1 (only when permessage-deflate is on); the payload is
+   * then opaque bytes, never inflated by `Protocol`. */
+  compressed: boolean;
+  /** The message bytes (UTF-8 for uncompressed text). */
+  data: Uint8Array;
+  /** Where the message is cut into fragments (modulo its length + 1). */
+  cuts: number[];
+  /** Control frames sent between fragments: after fragment `after` modulo
+   * the number of gaps. */
+  interleaved: Array<{ after: number; control: ControlSpec }>;
+}
+
+/** Everything the peer sends. */
+export interface StreamSpec {
+  /** Messages and standalone control frames, in order. */
+  items: Array<
+    { kind: "message"; message: MessageSpec } | {
+      kind: "control";
+      control: ControlSpec;
+    }
+  >;
+  /** The final close frame's payload (empty, or code and reason), if any. */
+  close: Uint8Array | null;
+  /** Seed of the masking keys (each frame gets its own key from it). */
+  maskSeed: Uint8Array;
+}
+
+/** One frame of a stream, before encoding. */
+export interface FrameSpec {
+  /** The opcode. */
+  opcode: Opcode;
+  /** FIN. */
+  fin: boolean;
+  /** RSV1 (a compressed message's first frame). */
+  rsv1: boolean;
+  /** The unmasked payload. */
+  payload: Uint8Array;
+}
+
+const controlArbitrary: fc.Arbitrary<ControlSpec> = fc.record({
+  kind: fc.constantFrom<"ping" | "pong">("ping", "pong"),
+  data: fc.oneof(
+    { weight: 4, arbitrary: fc.uint8Array({ maxLength: 16 }) },
+    { weight: 1, arbitrary: fc.uint8Array({ minLength: 120, maxLength: 125 }) },
+  ),
+});
+
+/** Text whose UTF-8 length often sits at a limit or length boundary. */
+const textBytesArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
+  {
+    weight: 12,
+    arbitrary: fc.string({ unit: "binary", maxLength: 80 }).map((text) =>
+      textEncoder.encode(text)
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(
+      fc.constantFrom("a", "\u00e9", "\u20ac", "\u{1F600}"),
+      fc.integer({ min: 30, max: 1100 }),
+    ).map(([character, count]) => textEncoder.encode(character.repeat(count))),
+  },
+);
+
+/** Sizes at the 7/16/64-bit length encoding edges and at the limits of
+ * {@linkcode configArbitrary} (200-byte frames, 1024 and 70,000 bytes). */
+const BOUNDARY_SIZES = [
+  125,
+  126,
+  127,
+  199,
+  200,
+  201,
+  1023,
+  1024,
+  1025,
+  65535,
+  65536,
+  70_000,
+  70_001,
+];
+
+const binaryBytesArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 12, arbitrary: fc.uint8Array({ maxLength: 160 }) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.constantFrom(...BOUNDARY_SIZES), fc.nat(255)).map((
+      [size, fill],
+    ) => new Uint8Array(size).fill(fill)),
+  },
+);
+
+function messageArbitrary(
+  perMessageDeflate: boolean,
+): fc.Arbitrary<MessageSpec> {
+  const type = fc.constantFrom<"text" | "binary">("text", "binary");
+  return fc.record({
+    type,
+    compressed: perMessageDeflate ? fc.boolean() : fc.constant(false),
+    textData: textBytesArbitrary,
+    binaryData: binaryBytesArbitrary,
+    cuts: fc.oneof(
+      { weight: 3, arbitrary: fc.constant([]) },
+      { weight: 3, arbitrary: fc.array(fc.nat(), { maxLength: 6 }) },
+      { weight: 1, arbitrary: fc.array(fc.nat(), { maxLength: 12 }) },
+    ),
+    interleaved: fc.array(
+      fc.record({ after: fc.nat(), control: controlArbitrary }),
+      { maxLength: 2 },
+    ),
+  }).map(({ type, compressed, textData, binaryData, cuts, interleaved }) => ({
+    type,
+    compressed,
+    // Compressed payloads are opaque to Protocol: any bytes will do.
+    data: type === "text" && !compressed ? textData : binaryData,
+    cuts,
+    interleaved,
+  }));
+}
+
+/** A close payload: empty, or a valid code with a UTF-8 reason that fits. */
+const closePayloadArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
+  fc.constant(new Uint8Array(0)),
+  fc.tuple(
+    fc.oneof(
+      fc.constantFrom(1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011),
+      fc.integer({ min: 1000, max: 1003 }),
+      fc.integer({ min: 1007, max: 1014 }),
+      fc.integer({ min: 3000, max: 4999 }),
+    ),
+    fc.string({ unit: "binary", maxLength: 40 }),
+  ).map(([code, reason]) => {
+    let reasonBytes = textEncoder.encode(reason);
+    while (reasonBytes.length > 123) {
+      reason = reason.slice(0, -1);
+      reasonBytes = textEncoder.encode(reason);
+    }
+    return concat([new Uint8Array([code >>> 8, code & 0xff]), reasonBytes]);
+  }),
+);
+
+/** A valid stream for a receiver with permessage-deflate on or off. */
+export function streamArbitrary(
+  perMessageDeflate: boolean,
+): fc.Arbitrary<StreamSpec> {
+  const item = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: messageArbitrary(perMessageDeflate).map((message) => ({
+        kind: "message" as const,
+        message,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: controlArbitrary.map((control) => ({
+        kind: "control" as const,
+        control,
+      })),
+    },
+  );
+  return fc.record({
+    items: fc.array(item, { maxLength: 6 }),
+    close: fc.option(closePayloadArbitrary, { nil: null }),
+    maskSeed: fc.uint8Array({ minLength: 4, maxLength: 4 }),
+  });
+}
+
+/** A config together with a valid stream for it. */
+export const configuredStreamArbitrary: fc.Arbitrary<
+  { config: FuzzConfig; stream: StreamSpec }
+> = configArbitrary.chain((config) =>
+  streamArbitrary(config.perMessageDeflate).map((stream) => ({
+    config,
+    stream,
+  }))
+);
+
+function controlFrame(control: ControlSpec): FrameSpec {
+  return {
+    opcode: control.kind === "ping" ? 0x9 : 0xa,
+    fin: true,
+    rsv1: false,
+    payload: control.data,
+  };
+}
+
+/** Cuts a message into its frames, with control frames between them. */
+function messageFrames(message: MessageSpec): FrameSpec[] {
+  const length = message.data.length;
+  const points = [...new Set(message.cuts.map((cut) => cut % (length + 1)))]
+    .sort((a, b) => a - b);
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  for (const point of points) {
+    pieces.push(message.data.subarray(start, point));
+    start = point;
+  }
+  pieces.push(message.data.subarray(start));
+  const gaps = pieces.length - 1;
+  const frames: FrameSpec[] = [];
+  pieces.forEach((piece, index) => {
+    frames.push({
+      opcode: index === 0 ? (message.type === "text" ? 0x1 : 0x2) : 0x0,
+      fin: index === pieces.length - 1,
+      rsv1: index === 0 && message.compressed,
+      payload: piece,
+    });
+    if (index < gaps) {
+      for (const { after, control } of message.interleaved) {
+        if (after % gaps === index) frames.push(controlFrame(control));
+      }
+    }
+  });
+  return frames;
+}
+
+/** The frames of a stream, in order. */
+export function streamFrames(stream: StreamSpec): FrameSpec[] {
+  const frames: FrameSpec[] = [];
+  for (const item of stream.items) {
+    if (item.kind === "message") frames.push(...messageFrames(item.message));
+    else frames.push(controlFrame(item.control));
+  }
+  if (stream.close !== null) {
+    frames.push({
+      opcode: 0x8,
+      fin: true,
+      rsv1: false,
+      payload: stream.close,
+    });
+  }
+  return frames;
+}
+
+/** An encoded stream and where each frame starts in it. */
+export interface EncodedStream {
+  /** The bytes on the wire. */
+  bytes: Uint8Array;
+  /** The offset of each frame's first byte. */
+  frameStarts: number[];
+}
+
+/** Encodes frames, masked (each with its own key from the seed) when the
+ * receiver is a server. */
+export function encodeStream(
+  frames: readonly FrameSpec[],
+  role: Role,
+  maskSeed: Uint8Array,
+): EncodedStream {
+  const parts: Uint8Array[] = [];
+  const frameStarts: number[] = [];
+  let offset = 0;
+  frames.forEach((frame, index) => {
+    const mask = role === "server"
+      ? maskSeed.map((byte, i) => (byte + index * (31 + i)) & 0xff)
+      : false;
+    const encoded = encodeFrame(frame.opcode, frame.payload, {
+      fin: frame.fin,
+      rsv1: frame.rsv1,
+      mask,
+    });
+    frameStarts.push(offset);
+    parts.push(encoded);
+    offset += encoded.length;
+  });
+  return { bytes: concat(parts), frameStarts };
+}
+
+/** An event reduced to comparable plain data. */
+export type PlainEvent =
+  | { type: "text"; data: string }
+  | { type: "binary"; data: Uint8Array }
+  | { type: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
+  | { type: "ping" | "pong"; data: Uint8Array }
+  | { type: "close"; code: number; reason: string }
+  | { type: "error"; closeCode: number; rule?: string; message?: string };
+
+/** An event as plain data; errors keep their rule and message only when
+ * `detailed` (the model predicts just the close code). */
+export function plainEvent(
+  event: ProtocolEvent,
+  detailed: boolean,
+): PlainEvent {
+  switch (event.type) {
+    case "binary":
+    case "ping":
+    case "pong":
+      return { type: event.type, data: event.data.slice() };
+    case "compressed":
+      return {
+        type: "compressed",
+        messageType: event.messageType,
+        data: event.data.slice(),
+      };
+    case "error":
+      return detailed
+        ? {
+          type: "error",
+          closeCode: event.error.closeCode,
+          rule: event.error.rule,
+          message: event.error.message,
+        }
+        : { type: "error", closeCode: event.error.closeCode };
+    default:
+      return event;
+  }
+}
+
+/** What a correct receiver does with a valid stream. */
+export interface ExpectedOutcome {
+  /** The events, in order (errors as close code only). */
+  events: PlainEvent[];
+  /** The payloads of the pongs it sends back, in order. */
+  pongs: Uint8Array[];
+  /** The close frame it sends: the code (1005 for an empty echo), or null. */
+  closeCode: number | null;
+}
+
+/**
+ * The model: what RFC 6455 and the configured limits say a receiver reports
+ * for `frames`. A data frame longer than the frame limit or than what the
+ * message limit still allows, or a message in more frames than allowed,
+ * fails the connection with 1009 before the frame is delivered (a message
+ * sent in a single unfragmented frame is one frame).
+ */
+export function expectedOutcome(
+  frames: readonly FrameSpec[],
+  config: FuzzConfig,
+): ExpectedOutcome {
+  const limits = limitsOf(config);
+  const events: PlainEvent[] = [];
+  const pongs: Uint8Array[] = [];
+  let message: FrameSpec[] | null = null;
+  let messageLength = 0;
+  for (const frame of frames) {
+    if (frame.opcode === 0x8) {
+      const payload = frame.payload;
+      const code = payload.length === 0 ? 1005 : (payload[0] << 8) | payload[1];
+      const reason = textDecoder.decode(payload.subarray(2));
+      events.push({ type: "close", code, reason });
+      return { events, pongs, closeCode: code };
+    }
+    if (frame.opcode === 0x9 || frame.opcode === 0xa) {
+      events.push({
+        type: frame.opcode === 0x9 ? "ping" : "pong",
+        data: frame.payload,
+      });
+      if (frame.opcode === 0x9) pongs.push(frame.payload);
+      continue;
+    }
+    const allowed = Math.min(limits.frame, limits.message - messageLength);
+    const single = message === null && frame.fin && !frame.rsv1;
+    const fragments = single ? 1 : (message?.length ?? 0) + 1;
+    if (frame.payload.length > allowed || fragments > limits.fragments) {
+      events.push({ type: "error", closeCode: 1009 });
+      return { events, pongs, closeCode: 1009 };
+    }
+    message = message === null ? [frame] : [...message, frame];
+    messageLength += frame.payload.length;
+    if (!frame.fin) continue;
+    const first = message[0];
+    const data = concat(message.map((part) => part.payload));
+    const messageType = first.opcode === 0x1 ? "text" : "binary";
+    if (first.rsv1) events.push({ type: "compressed", messageType, data });
+    else if (messageType === "text") {
+      events.push({ type: "text", data: textDecoder.decode(data) });
+    } else events.push({ type: "binary", data });
+    message = null;
+    messageLength = 0;
+  }
+  return { events, pongs, closeCode: null };
+}
+
+/** Length values at every edge a frame decoder handles. */
+export const BOUNDARY_LENGTHS: readonly bigint[] = [
+  0n,
+  1n,
+  125n,
+  126n,
+  127n,
+  128n,
+  200n,
+  1023n,
+  1024n,
+  1025n,
+  65535n,
+  65536n,
+  70_001n,
+  2n ** 31n,
+  2n ** 32n - 1n,
+  2n ** 32n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 53n + 1n,
+  2n ** 63n - 1n,
+  2n ** 63n,
+  2n ** 64n - 1n,
+];
+
+/** A rewrite of one frame's length field. `minimal` uses the shortest
+ * encoding, `16`/`64` force an extended field (non-minimal for small
+ * values), `raw` only sets the 7-bit code (126/127 then claim extended
+ * bytes that are not there). */
+export interface LengthRewrite {
+  /** Which frame (modulo the number of frames). */
+  frame: number;
+  /** The new length. */
+  value: bigint;
+  /** How it is encoded. */
+  encoding: "minimal" | "16" | "64" | "raw";
+}
+
+/** One {@linkcode LengthRewrite}. */
+export const lengthRewriteArbitrary: fc.Arbitrary<LengthRewrite> = fc.record({
+  frame: fc.nat(),
+  value: fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...BOUNDARY_LENGTHS) },
+    { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) },
+  ),
+  encoding: fc.constantFrom<LengthRewrite["encoding"]>(
+    "minimal",
+    "minimal",
+    "16",
+    "64",
+    "raw",
+  ),
+});
+
+function lengthField(value: bigint, encoding: LengthRewrite["encoding"]): {
+  code: number;
+  extended: number[];
+} {
+  const wrapped = value & (2n ** 64n - 1n);
+  if (encoding === "raw") {
+    return { code: Number(wrapped & 0x7fn), extended: [] };
+  }
+  if (encoding === "minimal" && wrapped <= 125n) {
+    return { code: Number(wrapped), extended: [] };
+  }
+  if (encoding !== "64" && wrapped <= 0xffffn) {
+    const number = Number(wrapped);
+    return { code: 126, extended: [number >>> 8, number & 0xff] };
+  }
+  const extended: number[] = [];
+  for (let shift = 56n; shift >= 0n; shift -= 8n) {
+    extended.push(Number((wrapped >> shift) & 0xffn));
+  }
+  return { code: 127, extended };
+}
+
+/** Rewrites frame length fields of a valid stream (the payloads stay, so
+ * the length and the bytes that follow disagree). */
+export function rewriteLengths(
+  stream: EncodedStream,
+  rewrites: readonly LengthRewrite[],
+): Uint8Array {
+  if (stream.frameStarts.length === 0) return stream.bytes;
+  const count = stream.frameStarts.length;
+  // Later frames first, so earlier frame offsets stay valid.
+  const ordered = [...rewrites].sort((a, b) =>
+    (b.frame % count) - (a.frame % count)
+  );
+  let bytes = stream.bytes;
+  const done = new Set<number>();
+  for (const rewrite of ordered) {
+    const index = rewrite.frame % count;
+    if (done.has(index)) continue;
+    done.add(index);
+    const start = stream.frameStarts[index];
+    const second = bytes[start + 1];
+    const code = second & 0x7f;
+    const oldExtended = code === 126 ? 2 : code === 127 ? 8 : 0;
+    const masked = (second & 0x80) !== 0;
+    const keyStart = start + 2 + oldExtended;
+    const key = masked
+      ? bytes.slice(keyStart, keyStart + 4)
+      : new Uint8Array(0);
+    const field = lengthField(rewrite.value, rewrite.encoding);
+    const header = concat([
+      new Uint8Array([bytes[start], (second & 0x80) | field.code]),
+      new Uint8Array(field.extended),
+      key,
+    ]);
+    bytes = concat([
+      bytes.subarray(0, start),
+      header,
+      bytes.subarray(keyStart + key.length),
+    ]);
+  }
+  return bytes;
+}
