@@ -19,10 +19,19 @@
  * @module
  */
 
+import {
+  acceptDeflateResponse,
+  createDeflateOffer,
+  type DEFAULT_COMPRESSION_THRESHOLD,
+  PERMESSAGE_DEFLATE,
+  type PerMessageDeflateOptions,
+  resolveDeflateOptions,
+} from "./deflate_negotiation.ts";
 import { HandshakeError } from "./errors.ts";
 import {
   createClientHandshake,
   type ExtensionOffer,
+  formatExtensions,
   parseExtensions,
   verifyServerResponse,
 } from "./handshake.ts";
@@ -42,6 +51,7 @@ import {
 } from "./websocket.ts";
 
 export type { WebSocketConnection, WebSocketOptions } from "./websocket.ts";
+export type { PerMessageDeflateOptions } from "./deflate_negotiation.ts";
 export {
   MAX_RESPONSE_HEAD_BYTES,
   MAX_RESPONSE_HEADER_COUNT,
@@ -84,24 +94,29 @@ export interface ConnectOptions extends WebSocketOptions {
    * default roots, as `Deno.connectTls` takes them. Ignored for `ws://`. */
   caCerts?: string[];
   /**
-   * A `Sec-WebSocket-Extensions` offer, sent as given. The socket runs no
-   * extension yet, so a server that accepts anything offered here fails
-   * the handshake (a `HandshakeError` with status 101) rather than opening
-   * a socket that would misread the extension's frames. This is the hook
-   * for permessage-deflate (`deflate_negotiation.ts`) once the socket can
-   * run it.
+   * Offer permessage-deflate (RFC 7692): `true` or options (the size
+   * threshold below which messages are sent uncompressed, default
+   * {@linkcode DEFAULT_COMPRESSION_THRESHOLD}). Default off, since the
+   * platform's compression streams cost a tenth of a millisecond or more per
+   * message. The offer asks for no context takeover both ways (the platform
+   * streams cannot keep a context); `socket.extensions` tells whether the
+   * server agreed.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * Other `Sec-WebSocket-Extensions` offers, sent as given after the
+   * permessage-deflate offer. The socket runs no other extension, so a
+   * server that accepts one of these fails the handshake (a
+   * `HandshakeError` with status 101) rather than opening a socket that
+   * would misread the extension's frames.
    */
   extensions?: string;
 }
 
-/**
- * The extensions a client socket can run, by name. Empty: no extension is
- * wired into {@linkcode WebSocketConnection} yet. When permessage-deflate is,
- * add its name here and, in {@linkcode negotiateExtensions}, check the
- * server's answer with `acceptDeflateResponse` (deflate_negotiation.ts) and
- * hand the agreed parameters to the socket.
- */
-const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set<string>();
+/** The extensions a client socket can run, by name. */
+const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set<string>([
+  PERMESSAGE_DEFLATE,
+]);
 
 /**
  * Opens a WebSocket connection to a `ws://` or `wss://` URL (`http://` and
@@ -162,8 +177,12 @@ export async function connect(
     handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT,
     caCerts,
     extensions,
+    perMessageDeflate,
     ...socketOptions
   } = options;
+  const deflate = resolveDeflateOptions(
+    perMessageDeflate === true ? {} : perMessageDeflate || { enabled: false },
+  );
   if (!(handshakeTimeout >= 0 && Number.isFinite(handshakeTimeout))) {
     throw new RangeError(
       `handshakeTimeout must be a non-negative finite number, got ${handshakeTimeout}`,
@@ -172,14 +191,17 @@ export async function connect(
   const offeredProtocols = typeof protocols === "string"
     ? [protocols]
     : [...(protocols ?? [])];
-  const handshake = createClientHandshake(url, {
-    protocols: offeredProtocols,
-    extensions,
-    headers,
-  });
   const offeredExtensions = extensions === undefined
     ? []
     : parseExtensions(extensions);
+  if (deflate.enabled) offeredExtensions.unshift(createDeflateOffer());
+  const handshake = createClientHandshake(url, {
+    protocols: offeredProtocols,
+    extensions: offeredExtensions.length === 0
+      ? undefined
+      : formatExtensions(offeredExtensions),
+    headers,
+  });
   const endpoint = resolveEndpoint(url);
   const socket = createPendingSocket("client", socketOptions);
   signal?.throwIfAborted();
@@ -193,6 +215,8 @@ export async function connect(
       key: handshake.key,
       protocols: offeredProtocols,
       offeredExtensions,
+      deflateOffered: deflate.enabled,
+      threshold: deflate.threshold,
     });
     guard.signal.throwIfAborted();
     guard.dispose();
@@ -368,6 +392,8 @@ async function checkResponse(
     key: string;
     protocols: readonly string[];
     offeredExtensions: readonly ExtensionOffer[];
+    deflateOffered: boolean;
+    threshold: number;
   },
 ): Promise<NegotiatedConnection> {
   const headers = responseHeaders(head);
@@ -382,12 +408,19 @@ async function checkResponse(
     { status: head.status, headers },
     expected,
   );
+  const agreedDeflate = acceptDeflateResponse(
+    verified.extensions,
+    expected.deflateOffered,
+  );
   return {
     protocol: verified.protocol,
     extensions: negotiateExtensions(
       verified.extensions,
       headers.get("sec-websocket-extensions"),
     ),
+    perMessageDeflate: agreedDeflate === undefined
+      ? undefined
+      : { threshold: expected.threshold },
   };
 }
 
