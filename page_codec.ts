@@ -7,6 +7,17 @@
  * not), and {@linkcode describeFrame} decodes the bytes again with
  * `FrameDecoder` and lays out each header field.
  *
+ * When the connection agreed permessage-deflate (RFC 7692),
+ * {@linkcode clientMessageFrame} and {@linkcode serverMessageFrame} rebuild a
+ * data message the way each side really sends it: the browser compresses
+ * every text and binary message (Chromium does, measured through a proxy that
+ * reads RSV1 in `tests/deflate_interop_deno_test.ts`), the echo server only
+ * those of at least {@linkcode ECHO_SERVER_COMPRESSION_THRESHOLD} bytes that
+ * deflating makes smaller. Compression runs `deflate.ts` here, on the
+ * platform's `CompressionStream("deflate-raw")`, so the bytes are this
+ * page's own: the browser's and the server's compressors may write other
+ * bytes of the same shape.
+ *
  * `deno task bundle:page` bundles this module into `static/codec.js` for the
  * page. It uses only Web-standard APIs.
  *
@@ -23,7 +34,20 @@ import {
   RSV3,
 } from "./frame.ts";
 
+import { deflateMessage, inflateMessage } from "./deflate.ts";
+import {
+  DEFAULT_COMPRESSION_THRESHOLD,
+  PERMESSAGE_DEFLATE,
+} from "./deflate_negotiation.ts";
+
 export { Opcode } from "./frame.ts";
+export { DEFLATE_TAIL } from "./deflate.ts";
+
+/** The smallest message, in bytes, that the echo server sends compressed:
+ * `echo_server.ts` passes `DEFAULT_COMPRESSION_THRESHOLD` (1024) to
+ * `upgradeWebSocket`. */
+export const ECHO_SERVER_COMPRESSION_THRESHOLD: number =
+  DEFAULT_COMPRESSION_THRESHOLD;
 
 /** How many payload bytes {@linkcode describeFrame} keeps for display by
  * default; longer payloads are cut there (the page says how many bytes it
@@ -226,4 +250,122 @@ export function toHex(bytes: Uint8Array): string {
 export function toBits(byte: number): string {
   const bits = byte.toString(2).padStart(8, "0");
   return `${bits.slice(0, 4)} ${bits.slice(4)}`;
+}
+
+/**
+ * Whether a `WebSocket.extensions` value (the server's
+ * `Sec-WebSocket-Extensions` answer) lists permessage-deflate.
+ *
+ * @param extensions like `"permessage-deflate; server_no_context_takeover"`
+ * @returns true when one of the comma-separated extensions is
+ * permessage-deflate (its parameters are not looked at)
+ */
+export function agreedPerMessageDeflate(extensions: string): boolean {
+  for (const item of extensions.split(",")) {
+    const semicolon = item.indexOf(";");
+    const name = semicolon === -1 ? item : item.slice(0, semicolon);
+    if (name.trim().toLowerCase() === PERMESSAGE_DEFLATE) return true;
+  }
+  return false;
+}
+
+/** The opcodes of a message (permessage-deflate compresses only these). */
+export type DataOpcode = typeof Opcode.Text | typeof Opcode.Binary;
+
+/**
+ * Whether a data message went compressed, and why not when it did not:
+ *
+ * - `"compressed"`: RSV1 set, the payload is raw DEFLATE data;
+ * - `"not-agreed"`: the connection has no permessage-deflate;
+ * - `"below-threshold"`: the server sends messages under its threshold as
+ *   they are;
+ * - `"not-smaller"`: deflating did not make the message smaller, so the
+ *   server sent it as it was.
+ */
+export type Compression =
+  | "compressed"
+  | "not-agreed"
+  | "below-threshold"
+  | "not-smaller";
+
+/** One data message rebuilt as a single frame. */
+export interface RebuiltMessage {
+  /** The frame's bytes. */
+  readonly wire: Uint8Array;
+  /** Whether the payload is compressed (RSV1 set), or why not. */
+  readonly compression: Compression;
+  /** The message read back from the payload: inflated with `deflate.ts`
+   * when compressed, the payload itself when not. */
+  readonly message: Uint8Array;
+}
+
+function plainMessage(
+  opcode: DataOpcode,
+  message: Uint8Array,
+  compression: Compression,
+  mask: boolean,
+): RebuiltMessage {
+  return { wire: encodeFrame(opcode, message, { mask }), compression, message };
+}
+
+async function compressedMessage(
+  opcode: DataOpcode,
+  deflated: Uint8Array,
+  messageLength: number,
+  mask: boolean,
+): Promise<RebuiltMessage> {
+  const wire = encodeFrame(opcode, deflated, { mask, rsv1: true });
+  const message = await inflateMessage(deflated, messageLength);
+  return { wire, compression: "compressed", message };
+}
+
+/**
+ * The frame a browser sends for one message: masked, and when
+ * permessage-deflate was agreed, compressed with RSV1 set whatever the
+ * message (Chromium compresses every data message, even an empty one or
+ * random bytes that grow).
+ *
+ * @param opcode text or binary
+ * @param message the message bytes (UTF-8 for text); not modified
+ * @param deflate whether the connection agreed permessage-deflate
+ * @returns the frame, and the message inflated back from it
+ */
+export async function clientMessageFrame(
+  opcode: DataOpcode,
+  message: Uint8Array,
+  deflate: boolean,
+): Promise<RebuiltMessage> {
+  if (!deflate) return plainMessage(opcode, message, "not-agreed", true);
+  const deflated = await deflateMessage(message);
+  return compressedMessage(opcode, deflated, message.length, true);
+}
+
+/**
+ * The frame the echo server sends for one message: not masked, and when
+ * permessage-deflate was agreed, compressed with RSV1 set if the message has
+ * at least `threshold` bytes and deflating makes it smaller (the rule of
+ * `send_queue.ts`).
+ *
+ * @param opcode text or binary
+ * @param message the message bytes (UTF-8 for text); not modified
+ * @param deflate whether the connection agreed permessage-deflate
+ * @param threshold the server's smallest compressed message; default
+ * {@linkcode ECHO_SERVER_COMPRESSION_THRESHOLD}
+ * @returns the frame, and the message inflated back from it
+ */
+export async function serverMessageFrame(
+  opcode: DataOpcode,
+  message: Uint8Array,
+  deflate: boolean,
+  threshold: number = ECHO_SERVER_COMPRESSION_THRESHOLD,
+): Promise<RebuiltMessage> {
+  if (!deflate) return plainMessage(opcode, message, "not-agreed", false);
+  if (message.length < threshold) {
+    return plainMessage(opcode, message, "below-threshold", false);
+  }
+  const deflated = await deflateMessage(message);
+  if (deflated.length >= message.length) {
+    return plainMessage(opcode, message, "not-smaller", false);
+  }
+  return compressedMessage(opcode, deflated, message.length, false);
 }

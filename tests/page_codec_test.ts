@@ -1,18 +1,23 @@
 // page_codec.ts: the frame arithmetic the echo page shows. Expected bytes
 // are written out from RFC 6455 (section 5.7 examples and the section 5.2
-// layout), never computed by the code under test; masking is checked by
-// XORing here.
+// layout) and RFC 7692, never computed by the code under test; masking is
+// checked by XORing here and compressed payloads by inflating them with
+// node:zlib, as a zlib-based receiver (Chromium, ws) does.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { inflateRawSync } from "node:zlib";
 import {
+  agreedPerMessageDeflate,
   clientFrame,
+  clientMessageFrame,
   closePayload,
   DEFAULT_PREVIEW_BYTES,
   describeFrame,
   Opcode,
   opcodeName,
   serverFrame,
+  serverMessageFrame,
   toBits,
   toHex,
 } from "../page_codec.ts";
@@ -161,5 +166,151 @@ describe("closePayload and formatting", () => {
     assert.equal(toHex(new Uint8Array(0)), "");
     assert.equal(toBits(0x81), "1000 0001");
     assert.equal(toBits(0x05), "0000 0101");
+  });
+});
+
+/** Header length of an unmasked (2) or masked (6) frame under 126 bytes,
+ * or with the 16-bit length (4 or 8). */
+function headerLength(frame: Uint8Array): number {
+  const lengthField = frame[1] & 0x7f;
+  const extended = lengthField === 126 ? 2 : lengthField === 127 ? 8 : 0;
+  return 2 + extended + ((frame[1] & 0x80) !== 0 ? 4 : 0);
+}
+
+/** The payload of one frame, unmasked here by XOR with its key. */
+function unmaskedPayload(frame: Uint8Array): Uint8Array {
+  const start = headerLength(frame);
+  const payload = frame.slice(start);
+  if ((frame[1] & 0x80) !== 0) {
+    const key = frame.subarray(start - 4, start);
+    for (let index = 0; index < payload.length; index++) {
+      payload[index] ^= key[index % 4];
+    }
+  }
+  return payload;
+}
+
+/** RFC 7692 7.2.2: append 00 00 ff ff and inflate (raw DEFLATE). */
+function zlibInflate(payload: Uint8Array): Uint8Array {
+  const withTail = new Uint8Array(payload.length + 4);
+  withTail.set(payload);
+  withTail.set([0x00, 0x00, 0xff, 0xff], payload.length);
+  return new Uint8Array(inflateRawSync(withTail));
+}
+
+function randomBytes(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  crypto.getRandomValues(bytes);
+  return bytes;
+}
+
+const REPEATED = new TextEncoder().encode("Hello, WebSocket! ".repeat(100));
+
+describe("agreedPerMessageDeflate", () => {
+  test("finds the extension by name, whatever its parameters", () => {
+    assert.equal(
+      agreedPerMessageDeflate(
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+      ),
+      true,
+    );
+    assert.equal(agreedPerMessageDeflate("Permessage-Deflate"), true);
+    assert.equal(agreedPerMessageDeflate("x-other, permessage-deflate"), true);
+    assert.equal(agreedPerMessageDeflate(""), false);
+    assert.equal(agreedPerMessageDeflate("x-permessage-deflate"), false);
+    assert.equal(agreedPerMessageDeflate("x; permessage-deflate"), false);
+  });
+});
+
+describe("clientMessageFrame", () => {
+  test("compresses even a short text when deflate is agreed: RSV1, masked DEFLATE", async () => {
+    const hello = new Uint8Array(HELLO);
+    const rebuilt = await clientMessageFrame(Opcode.Text, hello, true);
+    assert.equal(rebuilt.compression, "compressed");
+    assert.equal(rebuilt.wire[0], 0xc1, "FIN, RSV1, text");
+    assert.equal(rebuilt.wire[1] & 0x80, 0x80, "masked");
+    assert.deepEqual([...zlibInflate(unmaskedPayload(rebuilt.wire))], HELLO);
+    assert.deepEqual([...rebuilt.message], HELLO);
+    assert.deepEqual([...hello], HELLO, "the message is not modified");
+  });
+
+  test("an empty message is the single byte 00 (RFC 7692 7.2.3.6)", async () => {
+    const rebuilt = await clientMessageFrame(
+      Opcode.Binary,
+      new Uint8Array(0),
+      true,
+    );
+    assert.equal(rebuilt.wire[0], 0xc2);
+    assert.deepEqual([...unmaskedPayload(rebuilt.wire)], [0x00]);
+    assert.deepEqual([...rebuilt.message], []);
+  });
+
+  test("compresses random bytes too, though they grow", async () => {
+    const random = randomBytes(300);
+    const rebuilt = await clientMessageFrame(Opcode.Binary, random, true);
+    assert.equal(rebuilt.wire[0], 0xc2);
+    const payload = unmaskedPayload(rebuilt.wire);
+    assert.ok(payload.length > 300, `${payload.length} bytes`);
+    assert.deepEqual(zlibInflate(payload), random);
+    assert.deepEqual(rebuilt.message, random);
+  });
+
+  test("without deflate the message goes as it is, masked", async () => {
+    const rebuilt = await clientMessageFrame(
+      Opcode.Text,
+      new Uint8Array(HELLO),
+      false,
+    );
+    assert.equal(rebuilt.compression, "not-agreed");
+    assert.equal(rebuilt.wire[0], 0x81);
+    assert.equal(rebuilt.wire[1], 0x80 | 5);
+    assert.deepEqual([...unmaskedPayload(rebuilt.wire)], HELLO);
+    assert.deepEqual([...rebuilt.message], HELLO);
+  });
+});
+
+describe("serverMessageFrame", () => {
+  test("compresses a message at or above the threshold that shrinks", async () => {
+    const rebuilt = await serverMessageFrame(Opcode.Text, REPEATED, true);
+    assert.equal(rebuilt.compression, "compressed");
+    assert.equal(rebuilt.wire[0], 0xc1);
+    assert.equal(rebuilt.wire[1] & 0x80, 0, "not masked");
+    const payload = unmaskedPayload(rebuilt.wire);
+    assert.ok(payload.length < REPEATED.length / 10, `${payload.length} B`);
+    assert.deepEqual(zlibInflate(payload), REPEATED);
+    assert.deepEqual(rebuilt.message, REPEATED);
+  });
+
+  test("sends a message below the threshold as it is", async () => {
+    const short = REPEATED.subarray(0, 1023);
+    const rebuilt = await serverMessageFrame(Opcode.Text, short, true);
+    assert.equal(rebuilt.compression, "below-threshold");
+    assert.deepEqual([...rebuilt.wire.subarray(0, 4)], [0x81, 126, 0x03, 0xff]);
+    assert.deepEqual(rebuilt.wire.subarray(4), short);
+    const exactly = await serverMessageFrame(
+      Opcode.Text,
+      REPEATED.subarray(0, 1024),
+      true,
+    );
+    assert.equal(exactly.compression, "compressed", "1024 bytes is enough");
+  });
+
+  test("sends random bytes as they are: deflating does not shrink them", async () => {
+    const random = randomBytes(2000);
+    const rebuilt = await serverMessageFrame(Opcode.Binary, random, true);
+    assert.equal(rebuilt.compression, "not-smaller");
+    assert.deepEqual([...rebuilt.wire.subarray(0, 4)], [0x82, 126, 0x07, 0xd0]);
+    assert.deepEqual(rebuilt.wire.subarray(4), random);
+  });
+
+  test("follows another threshold, and never compresses without deflate", async () => {
+    const small = new TextEncoder().encode("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    const zero = await serverMessageFrame(Opcode.Text, small, true, 0);
+    assert.equal(zero.compression, "compressed");
+    assert.deepEqual(zlibInflate(unmaskedPayload(zero.wire)), small);
+    const off = await serverMessageFrame(Opcode.Text, REPEATED, false);
+    assert.equal(off.compression, "not-agreed");
+    assert.equal(off.wire[0], 0x81);
+    assert.deepEqual(unmaskedPayload(off.wire), REPEATED);
   });
 });
