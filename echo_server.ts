@@ -8,15 +8,20 @@
  * ```
  *
  * At `/` a WebSocket upgrade is accepted (subprotocol `chat` and
- * permessage-deflate when offered) and every message comes back with its
- * type; a plain `GET /` returns the page. The same conventions as the interop suite's echo servers
+ * permessage-deflate when offered, compressing messages of at least
+ * `ECHO_SERVER_COMPRESSION_THRESHOLD` bytes, 1024) and every message comes
+ * back with its type; a plain `GET /` returns the page. At
+ * {@linkcode PLAIN_ECHO_PATH} the same echo declines permessage-deflate, for
+ * the page's "compression" switch (a browser cannot stop offering it). The
+ * same conventions as the interop suite's echo servers
  * (`tests/peers/echo_server.ts`) apply:
  *
  * - the text `close:<code>:<reason>` is not echoed: the server closes with
  *   that code and reason;
  * - the text `ping:<payload>` is not echoed: the server sends a ping with
  *   that payload and, when the pong comes back, the text `pong:<payload>`;
- * - an upgrade on any other path is refused with 403.
+ * - an upgrade on any other path than `/` and {@linkcode PLAIN_ECHO_PATH}
+ *   is refused with 403.
  *
  * Connections, disconnections and close codes are logged. SIGINT or SIGTERM
  * shuts the server down gracefully: open sockets are closed with 1001.
@@ -25,6 +30,7 @@
  */
 
 import { serve, type Server, upgradeWebSocket } from "./server.ts";
+import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
 
 /** The port used when neither `--port` nor `PORT` is given: 3000. */
 export const DEFAULT_ECHO_PORT = 3000;
@@ -33,6 +39,9 @@ export const DEFAULT_ECHO_PORT = 3000;
 export const DEFAULT_ECHO_HOSTNAME = "0.0.0.0";
 /** The subprotocol the echo server selects when a client offers it. */
 export const ECHO_SUBPROTOCOL = "chat";
+/** The path where WebSocket upgrades are echoed without permessage-deflate,
+ * even when the client offers it: `"/plain"`. */
+export const PLAIN_ECHO_PATH = "/plain";
 
 /** Where the page's files are, relative to this module. */
 const STATIC_DIR = new URL("./static/", import.meta.url);
@@ -289,16 +298,20 @@ export async function startEchoServer(
   }, (request, info) => {
     const path = new URL(request.url).pathname;
     if (headerHasToken(request.headers.get("upgrade"), "websocket")) {
-      if (path !== "/") {
-        return new Response("WebSocket upgrades are accepted at / only\n", {
-          status: 403,
-        });
+      if (path !== "/" && path !== PLAIN_ECHO_PATH) {
+        return new Response(
+          `WebSocket upgrades are accepted at / and ${PLAIN_ECHO_PATH} only\n`,
+          { status: 403 },
+        );
       }
       // Both selected only when the client offered them. Compression is on
-      // so that browsers (which always offer it) see it out of the box.
+      // at / so that browsers (which always offer it) see it out of the box;
+      // the page states the threshold, so it comes from the page's codec.
       const { socket, response } = upgradeWebSocket(request, {
         protocol: ECHO_SUBPROTOCOL,
-        perMessageDeflate: true,
+        perMessageDeflate: path === PLAIN_ECHO_PATH
+          ? false
+          : { threshold: ECHO_SERVER_COMPRESSION_THRESHOLD },
       });
       echo(socket, formatAddress(info.remoteAddr), log);
       return response;
