@@ -58,11 +58,15 @@ function decodeOutgoing(config: FuzzConfig, chunks: Uint8Array[]): Frame[] {
  *
  * @param config the receiver
  * @param pieces the stream, cut; the protocol takes ownership of them
+ * @param reuseChunks overwrite each piece once `receive()` returned, as a
+ * transport reading into one reused buffer does (the socket does): events
+ * must not change
  * @returns the events and the decoded outgoing frames
  */
 export function runProtocol(
   config: FuzzConfig,
   pieces: readonly Uint8Array[],
+  reuseChunks = false,
 ): ProtocolRun {
   const protocol = new Protocol(protocolOptions(config));
   const limits = limitsOf(config);
@@ -70,6 +74,7 @@ export function runProtocol(
   let ended = false;
   for (const piece of pieces) {
     const received = protocol.receive(piece);
+    if (reuseChunks) piece.fill(0xee);
     if (ended) {
       assert.deepEqual(received, [], "an event after an error or a close");
     }
