@@ -21,13 +21,15 @@ import {
 import { FUZZ_RUNS, parameters, runs } from "./fuzz/config.ts";
 import { plainEvents, runProtocol } from "./fuzz/protocol_runner.ts";
 import {
+  lengthRewriteArbitrary,
+  rewriteLengths,
+} from "./fuzz/length_rewrites.ts";
+import { expectedOutcome } from "./fuzz/protocol_model.ts";
+import {
   configArbitrary,
   configuredStreamArbitrary,
   encodeStream,
-  expectedOutcome,
   type FuzzConfig,
-  lengthRewriteArbitrary,
-  rewriteLengths,
   streamArbitrary,
   streamFrames,
   type StreamSpec,

@@ -14,13 +14,8 @@ import { type Frame, FrameDecoder } from "../../frame.ts";
 import { Protocol, type ProtocolEvent, ReadyState } from "../../protocol.ts";
 import { isValidUtf8 } from "../../utf8.ts";
 import { concat } from "./bytes.ts";
-import {
-  type FuzzConfig,
-  limitsOf,
-  type PlainEvent,
-  plainEvent,
-  protocolOptions,
-} from "./ws_streams.ts";
+import { type PlainEvent, plainEvent } from "./protocol_model.ts";
+import { type FuzzConfig, limitsOf, protocolOptions } from "./ws_streams.ts";
 
 /** Close codes RFC 6455 section 7.4.1 gives for failing a connection on bad
  * input: protocol error, invalid data, policy violation, too big. */

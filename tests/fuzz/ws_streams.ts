@@ -1,24 +1,23 @@
 /**
- * Valid WebSocket byte streams for fuzzing, and what a correct receiver
- * reports for them.
+ * Valid WebSocket byte streams for fuzzing, and the receivers (role and
+ * limits) they are fed to.
  *
  * A stream is what a peer sends after the handshake: messages (text with
  * multi-byte UTF-8 cut anywhere, binary, compressed when permessage-deflate
  * is on) in one or more fragments with pings and pongs between fragments,
  * standalone control frames, and maybe a final close frame. Frames are
- * masked when the receiver is a server. {@linkcode expectedOutcome} is an
- * independent model of RFC 6455 plus the configured limits; it knows nothing
- * of the implementation beyond the documented meaning of each limit.
+ * masked when the receiver is a server. `protocol_model.ts` says what a
+ * correct receiver reports for them; `length_rewrites.ts` and `bytes.ts`
+ * break them.
  *
  * @module
  */
 import fc from "fast-check";
 import { encodeFrame, type Opcode } from "../../frame.ts";
-import type { ProtocolEvent, ProtocolOptions, Role } from "../../protocol.ts";
+import type { ProtocolOptions, Role } from "../../protocol.ts";
 import { concat } from "./bytes.ts";
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder();
 
 /** The receiver under test: its role and limits. */
 export interface FuzzConfig {
@@ -377,228 +376,4 @@ export function encodeStream(
     offset += encoded.length;
   });
   return { bytes: concat(parts), frameStarts };
-}
-
-/** An event reduced to comparable plain data. */
-export type PlainEvent =
-  | { type: "text"; data: string }
-  | { type: "binary"; data: Uint8Array }
-  | { type: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
-  | { type: "ping" | "pong"; data: Uint8Array }
-  | { type: "close"; code: number; reason: string }
-  | { type: "error"; closeCode: number; rule?: string; message?: string };
-
-/** An event as plain data; errors keep their rule and message only when
- * `detailed` (the model predicts just the close code). */
-export function plainEvent(
-  event: ProtocolEvent,
-  detailed: boolean,
-): PlainEvent {
-  switch (event.type) {
-    case "binary":
-    case "ping":
-    case "pong":
-      return { type: event.type, data: event.data.slice() };
-    case "compressed":
-      return {
-        type: "compressed",
-        messageType: event.messageType,
-        data: event.data.slice(),
-      };
-    case "error":
-      return detailed
-        ? {
-          type: "error",
-          closeCode: event.error.closeCode,
-          rule: event.error.rule,
-          message: event.error.message,
-        }
-        : { type: "error", closeCode: event.error.closeCode };
-    default:
-      return event;
-  }
-}
-
-/** What a correct receiver does with a valid stream. */
-export interface ExpectedOutcome {
-  /** The events, in order (errors as close code only). */
-  events: PlainEvent[];
-  /** The payloads of the pongs it sends back, in order. */
-  pongs: Uint8Array[];
-  /** The close frame it sends: the code (1005 for an empty echo), or null. */
-  closeCode: number | null;
-}
-
-/**
- * The model: what RFC 6455 and the configured limits say a receiver reports
- * for `frames`. A data frame longer than the frame limit or than what the
- * message limit still allows, or a message in more frames than allowed,
- * fails the connection with 1009 before the frame is delivered (a message
- * sent in a single unfragmented frame is one frame).
- */
-export function expectedOutcome(
-  frames: readonly FrameSpec[],
-  config: FuzzConfig,
-): ExpectedOutcome {
-  const limits = limitsOf(config);
-  const events: PlainEvent[] = [];
-  const pongs: Uint8Array[] = [];
-  let message: FrameSpec[] | null = null;
-  let messageLength = 0;
-  for (const frame of frames) {
-    if (frame.opcode === 0x8) {
-      const payload = frame.payload;
-      const code = payload.length === 0 ? 1005 : (payload[0] << 8) | payload[1];
-      const reason = textDecoder.decode(payload.subarray(2));
-      events.push({ type: "close", code, reason });
-      return { events, pongs, closeCode: code };
-    }
-    if (frame.opcode === 0x9 || frame.opcode === 0xa) {
-      events.push({
-        type: frame.opcode === 0x9 ? "ping" : "pong",
-        data: frame.payload,
-      });
-      if (frame.opcode === 0x9) pongs.push(frame.payload);
-      continue;
-    }
-    const allowed = Math.min(limits.frame, limits.message - messageLength);
-    const single = message === null && frame.fin && !frame.rsv1;
-    const fragments = single ? 1 : (message?.length ?? 0) + 1;
-    if (frame.payload.length > allowed || fragments > limits.fragments) {
-      events.push({ type: "error", closeCode: 1009 });
-      return { events, pongs, closeCode: 1009 };
-    }
-    message = message === null ? [frame] : [...message, frame];
-    messageLength += frame.payload.length;
-    if (!frame.fin) continue;
-    const first = message[0];
-    const data = concat(message.map((part) => part.payload));
-    const messageType = first.opcode === 0x1 ? "text" : "binary";
-    if (first.rsv1) events.push({ type: "compressed", messageType, data });
-    else if (messageType === "text") {
-      events.push({ type: "text", data: textDecoder.decode(data) });
-    } else events.push({ type: "binary", data });
-    message = null;
-    messageLength = 0;
-  }
-  return { events, pongs, closeCode: null };
-}
-
-/** Length values at every edge a frame decoder handles. */
-export const BOUNDARY_LENGTHS: readonly bigint[] = [
-  0n,
-  1n,
-  125n,
-  126n,
-  127n,
-  128n,
-  200n,
-  1023n,
-  1024n,
-  1025n,
-  65535n,
-  65536n,
-  70_001n,
-  2n ** 31n,
-  2n ** 32n - 1n,
-  2n ** 32n,
-  2n ** 53n - 1n,
-  2n ** 53n,
-  2n ** 53n + 1n,
-  2n ** 63n - 1n,
-  2n ** 63n,
-  2n ** 64n - 1n,
-];
-
-/** A rewrite of one frame's length field. `minimal` uses the shortest
- * encoding, `16`/`64` force an extended field (non-minimal for small
- * values), `raw` only sets the 7-bit code (126/127 then claim extended
- * bytes that are not there). */
-export interface LengthRewrite {
-  /** Which frame (modulo the number of frames). */
-  frame: number;
-  /** The new length. */
-  value: bigint;
-  /** How it is encoded. */
-  encoding: "minimal" | "16" | "64" | "raw";
-}
-
-/** One {@linkcode LengthRewrite}. */
-export const lengthRewriteArbitrary: fc.Arbitrary<LengthRewrite> = fc.record({
-  frame: fc.nat(),
-  value: fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...BOUNDARY_LENGTHS) },
-    { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) },
-  ),
-  encoding: fc.constantFrom<LengthRewrite["encoding"]>(
-    "minimal",
-    "minimal",
-    "16",
-    "64",
-    "raw",
-  ),
-});
-
-function lengthField(value: bigint, encoding: LengthRewrite["encoding"]): {
-  code: number;
-  extended: number[];
-} {
-  const wrapped = value & (2n ** 64n - 1n);
-  if (encoding === "raw") {
-    return { code: Number(wrapped & 0x7fn), extended: [] };
-  }
-  if (encoding === "minimal" && wrapped <= 125n) {
-    return { code: Number(wrapped), extended: [] };
-  }
-  if (encoding !== "64" && wrapped <= 0xffffn) {
-    const number = Number(wrapped);
-    return { code: 126, extended: [number >>> 8, number & 0xff] };
-  }
-  const extended: number[] = [];
-  for (let shift = 56n; shift >= 0n; shift -= 8n) {
-    extended.push(Number((wrapped >> shift) & 0xffn));
-  }
-  return { code: 127, extended };
-}
-
-/** Rewrites frame length fields of a valid stream (the payloads stay, so
- * the length and the bytes that follow disagree). */
-export function rewriteLengths(
-  stream: EncodedStream,
-  rewrites: readonly LengthRewrite[],
-): Uint8Array {
-  if (stream.frameStarts.length === 0) return stream.bytes;
-  const count = stream.frameStarts.length;
-  // Later frames first, so earlier frame offsets stay valid.
-  const ordered = [...rewrites].sort((a, b) =>
-    (b.frame % count) - (a.frame % count)
-  );
-  let bytes = stream.bytes;
-  const done = new Set<number>();
-  for (const rewrite of ordered) {
-    const index = rewrite.frame % count;
-    if (done.has(index)) continue;
-    done.add(index);
-    const start = stream.frameStarts[index];
-    const second = bytes[start + 1];
-    const code = second & 0x7f;
-    const oldExtended = code === 126 ? 2 : code === 127 ? 8 : 0;
-    const masked = (second & 0x80) !== 0;
-    const keyStart = start + 2 + oldExtended;
-    const key = masked
-      ? bytes.slice(keyStart, keyStart + 4)
-      : new Uint8Array(0);
-    const field = lengthField(rewrite.value, rewrite.encoding);
-    const header = concat([
-      new Uint8Array([bytes[start], (second & 0x80) | field.code]),
-      new Uint8Array(field.extended),
-      key,
-    ]);
-    bytes = concat([
-      bytes.subarray(0, start),
-      header,
-      bytes.subarray(keyStart + key.length),
-    ]);
-  }
-  return bytes;
 }
