@@ -3,8 +3,8 @@
  *
  * - `count`: cases per property (sets `FUZZ_RUNS`; `_` separators and
  *   `1e6` are accepted). Default 1,000,000.
- * - `suite`: `frame`, `http` or `headers` (the `tests/fuzz_<suite>_test.ts`
- *   files); all three when none is named.
+ * - `suite`: `frame`, `http` or `headers`, meaning the files
+ *   `tests/fuzz_<suite>*_test.ts`; all of them when none is named.
  *
  * `FUZZ_SEED` is passed through to replay a failure fast-check reported.
  * Prints the count, the suites and the wall time at the end, and exits
@@ -40,7 +40,15 @@ for (const argument of Deno.args) {
 }
 if (suites.length === 0) suites.push(...SUITES);
 
-const files = suites.map((suite) => `tests/fuzz_${suite}_test.ts`);
+const files: string[] = [];
+for await (const entry of Deno.readDir("tests")) {
+  const name = entry.name;
+  if (!entry.isFile || !name.endsWith("_test.ts")) continue;
+  if (suites.some((suite) => name.startsWith(`fuzz_${suite}`))) {
+    files.push(`tests/${name}`);
+  }
+}
+files.sort();
 console.log(
   `fuzzing ${suites.join(", ")} with ${
     count.toLocaleString("en")
