@@ -10,7 +10,9 @@ import type { ProtocolEvent } from "../../protocol.ts";
 import { concat } from "./bytes.ts";
 import { type FrameSpec, type FuzzConfig, limitsOf } from "./ws_streams.ts";
 
-const textDecoder = new TextDecoder();
+/** A byte order mark is text like any other character: kept, not stripped
+ * (the platform decoder's default would strip a leading one). */
+const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** An event reduced to comparable plain data. */
 export type PlainEvent =

@@ -171,6 +171,13 @@ const textBytesArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
       fc.integer({ min: 30, max: 1100 }),
     ).map(([character, count]) => textEncoder.encode(character.repeat(count))),
   },
+  {
+    // A leading byte order mark is part of the text.
+    weight: 1,
+    arbitrary: fc.string({ unit: "binary", maxLength: 8 }).map((text) =>
+      textEncoder.encode("\ufeff" + text)
+    ),
+  },
 );
 
 /** Sizes at the 7/16/64-bit length encoding edges and at the limits of
@@ -239,7 +246,10 @@ const closePayloadArbitrary: fc.Arbitrary<Uint8Array> = fc.oneof(
       fc.integer({ min: 1007, max: 1014 }),
       fc.integer({ min: 3000, max: 4999 }),
     ),
-    fc.string({ unit: "binary", maxLength: 40 }),
+    fc.oneof(
+      fc.string({ unit: "binary", maxLength: 40 }),
+      fc.string({ maxLength: 4 }).map((text) => "\ufeff" + text),
+    ),
   ).map(([code, reason]) => {
     let reasonBytes = textEncoder.encode(reason);
     while (reasonBytes.length > 123) {
