@@ -52,6 +52,10 @@ const STATIC_FILES: ReadonlyMap<string, { file: string; type: string }> =
     ["/", { file: "index.html", type: "text/html; charset=utf-8" }],
     ["/app.js", { file: "app.js", type: "text/javascript; charset=utf-8" }],
     [
+      "/frame_card.js",
+      { file: "frame_card.js", type: "text/javascript; charset=utf-8" },
+    ],
+    [
       "/codec.js",
       { file: "codec.js", type: "text/javascript; charset=utf-8" },
     ],

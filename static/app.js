@@ -1,31 +1,37 @@
 // The echo page: talks to the server with the browser's own WebSocket and,
 // for every message, shows the frame that carries it. Browsers never expose
-// frames, so each one is rebuilt with this project's frame.ts (bundled into
-// /codec.js): clientFrame masks with a fresh random key, serverFrame does
-// not mask, describeFrame decodes the bytes again with FrameDecoder.
+// frames, so each one is rebuilt with this project's frame.ts and deflate.ts
+// (bundled into /codec.js): clientFrame masks with a fresh random key,
+// serverFrame does not mask, clientMessageFrame and serverMessageFrame also
+// compress a message when permessage-deflate was agreed and each side would,
+// describeFrame decodes the bytes again with FrameDecoder.
 // Everything shown is set with textContent, never parsed as HTML.
 
 import {
+  agreedPerMessageDeflate,
   clientFrame,
+  clientMessageFrame,
   closePayload,
-  describeFrame,
+  ECHO_SERVER_COMPRESSION_THRESHOLD,
   Opcode,
   serverFrame,
-  toBits,
-  toHex,
+  serverMessageFrame,
 } from "./codec.js";
+import { buildFrameCard, closeDescription, element } from "./frame_card.js";
 
-/** Payload bytes drawn in the byte strip; the rest are counted. */
-const STRIP_PAYLOAD_BYTES = 24;
-/** Payload bytes written out in hex in the fields; the rest are counted. */
-const HEX_PREVIEW_BYTES = 32;
 /** Characters of a text message shown in a frame's one-line summary. */
 const SUMMARY_CHARACTERS = 48;
 /** crypto.getRandomValues fills at most this many bytes per call. */
 const RANDOM_CHUNK_BYTES = 65536;
+/** Chromium sends a message up to this size in one frame; a larger one it
+ * may split into several (seen from about 70,000 bytes, compressed or not,
+ * at split points that vary from run to run). */
+const ONE_FRAME_BYTES = 65536;
+/** Where the echo server declines permessage-deflate (echo_server.ts
+ * PLAIN_ECHO_PATH); "/" accepts it. */
+const PLAIN_PATH = "/plain";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 const statusLabel = document.getElementById("status");
 const details = document.getElementById("connection-details");
@@ -33,6 +39,7 @@ const reconnectButton = document.getElementById("reconnect");
 const frameList = document.getElementById("frames");
 const emptyNote = document.getElementById("empty");
 const template = document.getElementById("frame-template");
+const compressionToggle = document.getElementById("compression");
 
 /** @type {WebSocket | null} */
 let socket = null;
@@ -40,21 +47,20 @@ let socket = null;
 let closeRequested = false;
 /** Messages sent that should come back, oldest first. */
 let awaitingEcho = [];
-/** The extensions the server accepted ("" for none). */
-let negotiatedExtensions = "";
+/** Whether this connection agreed permessage-deflate. */
+let deflateAgreed = false;
+/** Whether to connect again once the current socket has closed (the
+ * compression switch changed). */
+let reconnectAfterClose = false;
 /** Payloads of the pings asked for with "ping:<payload>". */
 const requestedPings = new Set();
+/** Cards are drawn one after the other, in the order of the events, though
+ * compressing a message takes a while. */
+let drawing = Promise.resolve();
 
 function setStatus(state, text) {
   statusLabel.dataset.state = state;
   statusLabel.textContent = text;
-}
-
-function element(tag, className, text) {
-  const created = document.createElement(tag);
-  if (className) created.className = className;
-  if (text !== undefined) created.textContent = text;
-  return created;
 }
 
 function append(item) {
@@ -63,237 +69,56 @@ function append(item) {
   item.scrollIntoView({ block: "nearest" });
 }
 
+/** Runs `draw` once every card asked for earlier is on the page. */
+function later(draw) {
+  drawing = drawing.then(draw).catch((error) => {
+    append(element("li", "event bad", `Could not draw: ${error.message}`));
+  });
+}
+
 /** A one-line note in the frame list (connected, closed, errors). */
 function addEvent(text, tone = "info") {
-  const item = element("li", `event ${tone}`, text);
-  append(item);
+  later(() => append(element("li", `event ${tone}`, text)));
 }
 
 function shorten(text, limit) {
   return text.length > limit ? `${text.slice(0, limit)}…` : text;
 }
 
-function closeDescription(payload) {
-  if (payload.length < 2) return "no code (empty payload)";
-  const code = (payload[0] << 8) | payload[1];
-  const reason = decoder.decode(payload.subarray(2));
-  return reason === "" ? `code ${code}` : `code ${code}, reason “${reason}”`;
+/** Draws one rebuilt frame (see buildFrameCard). */
+function showFrame(direction, rebuilt, summary, extra) {
+  append(buildFrameCard(template, direction, rebuilt, summary, extra));
 }
 
-/** How the unmasked payload reads, by opcode. */
-function payloadMeaning(view) {
-  const cut = view.omittedBytes > 0 ? "…" : "";
-  if (view.opcode === Opcode.Text) {
-    return `“${decoder.decode(view.payload)}${cut}”`;
-  }
-  if (view.opcode === Opcode.Close) return closeDescription(view.payload);
-  if (view.opcode === Opcode.Ping || view.opcode === Opcode.Pong) {
-    return `“${decoder.decode(view.payload)}”`;
-  }
-  return `${view.payloadLength.toLocaleString()} bytes of binary data`;
+/** A control frame, never compressed, for showFrame. */
+function control(wire, payload) {
+  return { wire, compression: "control", message: payload };
 }
 
-function hexWithRest(bytes, omitted) {
-  if (bytes.length === 0) return "(empty)";
-  const rest = omitted > 0 ? ` … ${omitted.toLocaleString()} more` : "";
-  return toHex(bytes) + rest;
+/** Draws a control frame once the cards before it are drawn. */
+function showControl(direction, wire, payload, summary, extra) {
+  const rebuilt = control(wire, payload);
+  later(() => showFrame(direction, rebuilt, summary, extra));
 }
 
-/** One labelled group of bytes in the strip. */
-function byteGroup(part, caption, bytes, more = 0) {
-  const group = element("span", `group ${part}`);
-  const row = element("span", "bytes");
-  for (const byte of bytes) {
-    row.append(element("span", "byte", byte.toString(16).padStart(2, "0")));
+/** Rebuilds a data message as its sender would frame it, then draws it. */
+function showMessage(direction, opcode, bytes, summary, extra = {}) {
+  const deflate = deflateAgreed;
+  if (direction === "out" && bytes.length > ONE_FRAME_BYTES) {
+    extra = {
+      ...extra,
+      note: "Drawn as one frame, but your browser may have split a message " +
+        "this large into several: the first carries the opcode (and RSV1 " +
+        "when compressed), the others are continuation frames, the last " +
+        "has FIN = 1.",
+    };
   }
-  if (more > 0) row.append(element("span", "byte more", `+${more}`));
-  group.append(row, element("span", "caption", caption));
-  return group;
-}
-
-function renderWire(container, view) {
-  const shown = view.wirePayload.subarray(0, STRIP_PAYLOAD_BYTES);
-  const groups = [
-    byteGroup("part-b0", "FIN RSV opcode", view.header.subarray(0, 1)),
-    byteGroup("part-b1", "MASK length", view.header.subarray(1, 2)),
-  ];
-  if (view.extendedLength.length > 0) {
-    groups.push(
-      byteGroup("part-ext", "extended length", view.extendedLength),
-    );
-  }
-  if (view.maskingKey !== null) {
-    groups.push(byteGroup("part-key", "masking key", view.maskingKey));
-  }
-  if (view.payloadLength > 0) {
-    groups.push(byteGroup(
-      "part-payload",
-      view.masked ? "payload (masked)" : "payload",
-      shown,
-      view.payloadLength - shown.length,
-    ));
-  }
-  container.replaceChildren(...groups);
-}
-
-function renderBits(container, view) {
-  const first = view.header[0];
-  const second = view.header[1];
-  const rsv = `${+view.rsv1}${+view.rsv2}${+view.rsv3}`;
-  const opcodeBits = (first & 0x0f).toString(2).padStart(4, "0");
-  const lengthBits = (second & 0x7f).toString(2).padStart(7, "0");
-  container.replaceChildren(
-    element("span", "bit-label", "byte 0"),
-    element("code", "part-b0", toBits(first)),
-    element(
-      "span",
-      "bit-meaning",
-      `FIN ${+view.fin} · RSV ${rsv} · opcode ${opcodeBits}`,
-    ),
-    element("span", "bit-label", "byte 1"),
-    element("code", "part-b1", toBits(second)),
-    element(
-      "span",
-      "bit-meaning",
-      `MASK ${+view.masked} · length ${lengthBits} (${view.lengthField})`,
-    ),
-  );
-}
-
-function addField(list, field, part, label, value, why) {
-  const row = element("div", `field ${part}`);
-  const valueCell = element("dd", "value", value);
-  valueCell.dataset.field = field;
-  row.append(element("dt", "", label), valueCell, element("dd", "why", why));
-  list.append(row);
-}
-
-const LENGTH_WHY = {
-  "7-bit": "7-bit form: 0–125 fits in byte 1 itself",
-  "16-bit": "16-bit form: byte 1 says 126, the next 2 bytes hold it",
-  "64-bit": "64-bit form: byte 1 says 127, the next 8 bytes hold it",
-};
-
-function renderFields(list, view, outgoing) {
-  const opcodeHex = `0x${view.opcode.toString(16)}`;
-  addField(
-    list,
-    "fin",
-    "part-b0",
-    "FIN",
-    `${+view.fin}`,
-    view.opcode >= 0x8
-      ? "control frames are never fragmented"
-      : view.fin
-      ? "the last frame of its message"
-      : "more frames of this message follow",
-  );
-  addField(
-    list,
-    "rsv",
-    "part-b0",
-    "RSV1–3",
-    `${+view.rsv1} ${+view.rsv2} ${+view.rsv3}`,
-    negotiatedExtensions === ""
-      ? "reserved for extensions; none negotiated"
-      : `rebuilt as if uncompressed: ${negotiatedExtensions} may set RSV1`,
-  );
-  addField(
-    list,
-    "opcode",
-    "part-b0",
-    "opcode",
-    `${opcodeHex} ${view.opcodeName}`,
-    view.opcode >= 0x8 ? "a control frame" : "a data frame",
-  );
-  addField(
-    list,
-    "mask",
-    "part-b1",
-    "MASK",
-    `${+view.masked}`,
-    outgoing
-      ? "a client masks every frame it sends"
-      : "a server never masks its frames",
-  );
-  addField(
-    list,
-    "length",
-    view.extendedLength.length > 0 ? "part-ext" : "part-b1",
-    "payload length",
-    view.payloadLength.toLocaleString(),
-    LENGTH_WHY[view.lengthEncoding],
-  );
-  list.lastElementChild.dataset.encoding = view.lengthEncoding;
-  addField(
-    list,
-    "key",
-    "part-key",
-    "masking key",
-    view.maskingKey === null ? "none" : toHex(view.maskingKey),
-    view.maskingKey === null
-      ? "no key: nothing to unmask"
-      : "random, from crypto.getRandomValues; your browser used its own",
-  );
-  addField(
-    list,
-    "wire-payload",
-    "part-payload",
-    "payload on the wire",
-    hexWithRest(view.wirePayload, view.omittedBytes),
-    view.masked ? "byte i XOR key[i mod 4]" : "sent as is",
-  );
-  addField(
-    list,
-    "payload-hex",
-    "part-payload",
-    "payload unmasked",
-    hexWithRest(view.payload, view.omittedBytes),
-    view.masked ? "what FrameDecoder gives back" : "the same bytes",
-  );
-  addField(
-    list,
-    "payload-text",
-    "part-payload",
-    "meaning",
-    payloadMeaning(view),
-    `as ${view.opcodeName}`,
-  );
-}
-
-/**
- * Shows one rebuilt frame.
- *
- * @param {"out" | "in"} direction who sent it
- * @param {Uint8Array} wire the frame's bytes
- * @param {string} summary a short description of the message
- * @param {{ badge?: string, tone?: string, note?: string }} extra
- */
-function showFrame(direction, wire, summary, extra = {}) {
-  const view = describeFrame(wire, HEX_PREVIEW_BYTES);
-  const item = template.content.firstElementChild.cloneNode(true);
-  const outgoing = direction === "out";
-  item.dataset.direction = direction;
-  item.dataset.opcode = view.opcodeName;
-  item.querySelector(".direction").textContent = outgoing
-    ? "browser → server"
-    : "server → browser";
-  item.querySelector(".kind").textContent = view.opcodeName;
-  const size = `${view.frameLength.toLocaleString()} bytes on the wire`;
-  item.querySelector(".summary").textContent = `${summary} · ${size}`;
-  if (extra.badge !== undefined) {
-    const badge = item.querySelector(".badge");
-    badge.hidden = false;
-    badge.textContent = extra.badge;
-    badge.dataset.tone = extra.tone ?? "info";
-  }
-  renderWire(item.querySelector(".wire"), view);
-  renderBits(item.querySelector(".bits"), view);
-  renderFields(item.querySelector(".fields"), view, outgoing);
-  if (extra.note !== undefined) {
-    item.append(element("p", "note", extra.note));
-  }
-  append(item);
+  later(async () => {
+    const rebuilt = direction === "out"
+      ? await clientMessageFrame(opcode, bytes, deflate)
+      : await serverMessageFrame(opcode, bytes, deflate);
+    showFrame(direction, rebuilt, summary, extra);
+  });
 }
 
 function sameBytes(left, right) {
@@ -330,41 +155,51 @@ function onMessage(event) {
     if (pinged !== null && requestedPings.delete(pinged)) {
       const payload = encoder.encode(pinged);
       const inferred = "inferred: pages never see pings";
-      showFrame("in", serverFrame(Opcode.Ping, payload), "ping", {
+      showControl("in", serverFrame(Opcode.Ping, payload), payload, "ping", {
         note: "The server's ping. The browser answers it by itself: " +
           "no event reaches the page, which learns of it only from the " +
           "text message that follows.",
         badge: inferred,
       });
-      showFrame("out", clientFrame(Opcode.Pong, payload), "automatic pong", {
-        badge: inferred,
-      });
-      showFrame("in", serverFrame(Opcode.Text, bytes), `“${event.data}”`);
+      const pong = clientFrame(Opcode.Pong, payload);
+      showControl("out", pong, payload, "automatic pong", { badge: inferred });
+      showMessage("in", Opcode.Text, bytes, `“${event.data}”`);
       return;
     }
     const summary = `“${shorten(event.data, SUMMARY_CHARACTERS)}”`;
-    const frame = serverFrame(Opcode.Text, bytes);
-    showFrame("in", frame, summary, echoBadge(Opcode.Text, bytes));
+    showMessage(
+      "in",
+      Opcode.Text,
+      bytes,
+      summary,
+      echoBadge(Opcode.Text, bytes),
+    );
     return;
   }
   const bytes = new Uint8Array(event.data);
-  const frame = serverFrame(Opcode.Binary, bytes);
   const summary = `${bytes.length.toLocaleString()} bytes`;
-  showFrame("in", frame, summary, echoBadge(Opcode.Binary, bytes));
+  showMessage(
+    "in",
+    Opcode.Binary,
+    bytes,
+    summary,
+    echoBadge(Opcode.Binary, bytes),
+  );
 }
 
-function onClose(event) {
+function onClose(closed, event) {
   const code = event.code === 1005 ? undefined : event.code;
   if (event.code !== 1006) {
     const payload = closePayload(code, event.reason);
     const summary = closeDescription(payload);
-    showFrame("in", serverFrame(Opcode.Close, payload), summary, {
+    const answer = serverFrame(Opcode.Close, payload);
+    showControl("in", answer, payload, summary, {
       note: closeRequested
         ? "The server's answer: it echoes the code."
         : "The server started the close handshake.",
     });
     if (!closeRequested) {
-      showFrame("out", clientFrame(Opcode.Close, payload), summary, {
+      showControl("out", clientFrame(Opcode.Close, payload), payload, summary, {
         note: "Your browser's answer, sent by itself. Chromium sends the " +
           "server's code and reason back, as rebuilt here.",
       });
@@ -376,15 +211,23 @@ function onClose(event) {
       (event.reason === "" ? "" : `, reason “${event.reason}”`),
     event.wasClean ? "info" : "bad",
   );
-  setStatus("closed", "closed");
-  reconnectButton.hidden = false;
+  if (socket !== closed) return;
   socket = null;
+  setStatus("closed", "closed");
+  if (reconnectAfterClose) {
+    reconnectAfterClose = false;
+    connect();
+    return;
+  }
+  reconnectButton.hidden = false;
 }
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${scheme}://${location.host}/`;
+  const path = compressionToggle.checked ? "/" : PLAIN_PATH;
+  const url = `${scheme}://${location.host}${path}`;
   closeRequested = false;
+  deflateAgreed = false;
   awaitingEcho = [];
   requestedPings.clear();
   reconnectButton.hidden = true;
@@ -395,18 +238,23 @@ function connect() {
   opened.onopen = () => {
     setStatus("open", "open");
     const protocol = opened.protocol === "" ? "none" : opened.protocol;
-    negotiatedExtensions = opened.extensions;
+    deflateAgreed = agreedPerMessageDeflate(opened.extensions);
     const extensions = opened.extensions === "" ? "none" : opened.extensions;
     details.textContent =
       `${url} · subprotocol ${protocol} · extensions ${extensions}`;
+    const compression = deflateAgreed
+      ? "permessage-deflate agreed: every message you send goes compressed"
+      : path === PLAIN_PATH
+      ? `your browser offered permessage-deflate; ${PLAIN_PATH} declined it`
+      : "no compression agreed";
     addEvent(
       `Connected to ${url} (the opening handshake is plain HTTP: ` +
-        `GET with Upgrade: websocket, answered by 101).`,
+        `GET with Upgrade: websocket, answered by 101); ${compression}.`,
     );
   };
   opened.onmessage = onMessage;
   opened.onerror = () => addEvent("The connection failed.", "bad");
-  opened.onclose = onClose;
+  opened.onclose = (event) => onClose(opened, event);
   socket = opened;
 }
 
@@ -426,7 +274,7 @@ function sendText(text) {
     awaitingEcho.push({ opcode: Opcode.Text, bytes });
   }
   const summary = `“${shorten(text, SUMMARY_CHARACTERS)}”`;
-  showFrame("out", clientFrame(Opcode.Text, bytes), summary);
+  showMessage("out", Opcode.Text, bytes, summary);
 }
 
 function sendBinary(size) {
@@ -435,7 +283,7 @@ function sendBinary(size) {
   socket.send(bytes);
   awaitingEcho.push({ opcode: Opcode.Binary, bytes });
   const summary = `${size.toLocaleString()} random bytes`;
-  showFrame("out", clientFrame(Opcode.Binary, bytes), summary);
+  showMessage("out", Opcode.Binary, bytes, summary);
 }
 
 function sendClose(codeText, reason) {
@@ -452,7 +300,22 @@ function sendClose(codeText, reason) {
   setStatus("closing", "closing…");
   const payload = closePayload(code, code === undefined ? "" : reason);
   const summary = closeDescription(payload);
-  showFrame("out", clientFrame(Opcode.Close, payload), summary);
+  showControl("out", clientFrame(Opcode.Close, payload), payload, summary);
+}
+
+/** The compression switch: close (when connected), then connect to the
+ * other path. */
+function switchCompression() {
+  if (socket === null) {
+    connect();
+    return;
+  }
+  reconnectAfterClose = true;
+  if (socket.readyState === WebSocket.OPEN) {
+    sendClose("1000", "switching compression");
+  } else if (socket.readyState === WebSocket.CONNECTING) {
+    socket.close();
+  }
 }
 
 document.getElementById("text-form").addEventListener("submit", (event) => {
@@ -479,7 +342,11 @@ document.getElementById("close-form").addEventListener("submit", (event) => {
   );
 });
 
+document.getElementById("threshold").textContent =
+  ECHO_SERVER_COMPRESSION_THRESHOLD.toLocaleString();
+
 reconnectButton.addEventListener("click", connect);
+compressionToggle.addEventListener("change", switchCompression);
 
 document.getElementById("clear").addEventListener("click", () => {
   frameList.replaceChildren();
