@@ -38,10 +38,13 @@ export interface ShownFrame {
   /** The length encoding the card reports ("7-bit", "16-bit", "64-bit"). */
   lengthEncoding: string;
   /** The value of each field, by its `data-field` name: fin, rsv, opcode,
-   * mask, length, key, wire-payload, payload-hex, payload-text. */
+   * mask, length, key, wire-payload, payload-hex, payload-text, and
+   * inflated on a compressed frame. */
   fields: Record<string, string>;
   /** The caption of each byte group in the strip, in order. */
   groups: string[];
+  /** The notes under the card, in order. */
+  notes: string[];
 }
 
 /**
@@ -55,6 +58,34 @@ export async function openEchoPage(page: Page, url: string): Promise<void> {
   await page.waitForSelector('#status[data-state="open"]', {
     timeout: PAGE_STEP_TIMEOUT_MS,
   });
+}
+
+/**
+ * Flips the page's "compression" switch to `on` (a no-op when it already
+ * is) and waits until the page has reconnected to the path that goes with
+ * it: `/` (compression agreed) or `/plain` (declined).
+ *
+ * @param page the browser page
+ * @param on whether compression should be on
+ */
+export async function setCompressionFromPage(
+  page: Page,
+  on: boolean,
+): Promise<void> {
+  if ((await page.isChecked("#compression")) === on) return;
+  await page.click("#compression");
+  await page.waitForFunction(
+    (path) => {
+      const document = (globalThis as unknown as { document: PageElement })
+        .document;
+      const status = document.querySelector("#status");
+      const details = document.querySelector("#connection-details");
+      return status?.dataset.state === "open" &&
+        new URL((details?.textContent ?? "").split(" ")[0]).pathname === path;
+    },
+    on ? "/" : "/plain",
+    { timeout: PAGE_STEP_TIMEOUT_MS },
+  );
 }
 
 function countIncoming(page: Page): Promise<number> {
@@ -131,6 +162,10 @@ export function readShownFrames(page: Page): Promise<ShownFrame[]> {
       for (const caption of card.querySelectorAll(".wire .caption")) {
         groups.push(caption.textContent ?? "");
       }
+      const notes: string[] = [];
+      for (const note of card.querySelectorAll(".note")) {
+        notes.push(note.textContent ?? "");
+      }
       const badge = card.querySelector(".badge");
       shown.push({
         direction: card.dataset.direction ?? "",
@@ -140,6 +175,7 @@ export function readShownFrames(page: Page): Promise<ShownFrame[]> {
         lengthEncoding,
         fields,
         groups,
+        notes,
       });
     }
     return shown;

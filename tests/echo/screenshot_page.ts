@@ -7,9 +7,11 @@
  * ```
  *
  * Starts the echo server in process on 127.0.0.1 (a free port), opens the
- * page in headless Chromium, sends a text message, 200 random bytes (a
- * 16-bit length) and `ping:hi`, then takes a full-page screenshot. Both the
- * browser and the server are always shut down.
+ * page in headless Chromium (compression agreed), sends a text message (the
+ * browser compresses it, the server echoes it as it is), a 1,800-byte text
+ * (compressed both ways), 200 random bytes (a 16-bit length; the server does
+ * not compress them) and `ping:hi`, then takes a full-page screenshot. Both
+ * the browser and the server are always shut down.
  *
  * @module
  */
@@ -47,6 +49,7 @@ export async function screenshotEchoPage(target: string): Promise<void> {
       await page.setViewportSize(SCREENSHOT_VIEWPORT);
       await openEchoPage(page, server.url);
       await sendTextFromPage(page, "Hello, WebSocket!");
+      await sendTextFromPage(page, "Hello, WebSocket! ".repeat(100));
       await sendBinaryFromPage(page, 200);
       await sendTextFromPage(page, "ping:hi");
       // The side panel is sticky: scroll up so it sits at the top.
