@@ -15,47 +15,19 @@
  * @module
  */
 
-import { Protocol, type ProtocolEvent, type Role } from "./protocol.ts";
-import { CloseCode } from "./errors.ts";
-import { WriteQueue } from "./write_queue.ts";
-import {
-  type InboundEvent,
-  inboundFailureCode,
-  InboundQueue,
-} from "./inbound_queue.ts";
-import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
-import { Keepalive } from "./keepalive.ts";
-import {
-  abnormalEnding,
-  CloseHandshake,
-  type Ending,
-} from "./close_handshake.ts";
-import {
-  type OutgoingMessage,
-  type SendItem,
-  sendItemSize,
-  SendQueue,
-  toSendItem,
-} from "./send_queue.ts";
+import type { Role } from "./protocol.ts";
+import { SocketEngine } from "./socket_engine.ts";
+import type { IteratedMessage } from "./message_buffer.ts";
+import { toSendItem } from "./send_queue.ts";
 import { WebSocketEventTarget } from "./websocket_base.ts";
 import type { PublishData, TopicRegistry } from "./pubsub.ts";
-import {
-  checkCloseArguments,
-  createCloseEvent,
-  createErrorEvent,
-  domException,
-  fitCloseReason,
-  messageEventData,
-} from "./websocket_events.ts";
-import {
-  type BinaryType,
-  type ByteConn,
-  type NegotiatedConnection,
-  type NegotiatedDeflate,
-  type ResolvedWebSocketOptions,
-  resolveWebSocketOptions,
-  type WebSocketOptions,
-  type WebSocketSendData,
+import { checkCloseArguments, domException } from "./websocket_events.ts";
+import type {
+  BinaryType,
+  ByteConn,
+  NegotiatedConnection,
+  WebSocketOptions,
+  WebSocketSendData,
 } from "./websocket_options.ts";
 
 export type { IteratedMessage } from "./message_buffer.ts";
@@ -75,11 +47,6 @@ export type {
 } from "./websocket_options.ts";
 
 const textEncoder = new TextEncoder();
-
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
 
 let attach: (
   socket: WebSocketConnection,
@@ -113,28 +80,9 @@ let queueEncoded: (socket: WebSocketConnection, frame: Uint8Array) => boolean;
 export class WebSocketConnection extends WebSocketEventTarget
   implements AsyncIterable<IteratedMessage> {
   readonly #role: Role;
-  readonly #options: ResolvedWebSocketOptions;
-  /** Replaced once at attach when permessage-deflate was agreed. */
-  #protocol: Protocol;
-  readonly #keepalive: Keepalive;
-  readonly #sends: SendQueue;
-  /** Received events in order, compressed messages inflated first. */
-  readonly #inbound: InboundQueue;
-  #readyState = CONNECTING;
-  #subprotocol = "";
-  #extensions = "";
-  #url = "";
+  /** The connection state machine; events come back through its hooks. */
+  readonly #engine: SocketEngine;
   #binaryType: BinaryType;
-  #conn: ByteConn | null = null;
-  #writer: WriteQueue | null = null;
-  /** Bytes of sends dropped after closing began or never written. */
-  #discardedBytes = 0;
-  /** close() called while CONNECTING: sent once the connection opens. */
-  #closeOnOpen: { code: number | undefined; reason: string } | null = null;
-  readonly #closing: CloseHandshake;
-  #messages: MessageBuffer | null = null;
-  #drainWaiters: Array<() => void> = [];
-  #settle: (() => void) | null = null;
   /** The server's pub/sub topics; null for a socket without a server. */
   readonly #topics: TopicRegistry | null;
 
@@ -154,64 +102,32 @@ export class WebSocketConnection extends WebSocketEventTarget
     super();
     this.#role = role;
     this.#topics = topics ?? null;
-    this.#closing = new CloseHandshake(role);
-    const resolved = resolveWebSocketOptions(options);
-    this.#options = resolved;
-    this.#protocol = new Protocol({
-      role,
-      maxMessageSize: resolved.maxMessageSize,
-    });
     this.#binaryType = role === "server" ? "arraybuffer" : "blob";
-    this.#keepalive = new Keepalive(
-      resolved.pingInterval,
-      resolved.idleTimeout,
-      {
-        ping: () => {
-          // The peer's close may be queued behind a message being inflated.
-          if (this.#protocol.closeSent) return;
-          this.#protocol.ping();
-          this.#flush();
-        },
-        drop: (error) => this.#finish(abnormalEnding(error)),
-        idle: () => this.#beginClose(CloseCode.GoingAway, "idle timeout"),
-        paused: () => this.#inbound.busy || (this.#messages?.full ?? false),
-      },
-    );
-    this.#sends = new SendQueue({
-      deliver: (message) => this.#sendNow(message),
-      onError: (error, reason) =>
-        this.#fail(CloseCode.InternalError, reason, error),
-      onEmpty: () => this.#onWriterIdle(),
-    });
-    this.#inbound = new InboundQueue(resolved.maxMessageSize, {
-      deliver: (event) => this.#handleEvent(event),
-      wanted: () => this.#readyState === OPEN,
-      onError: (error) => this.#failInbound(error),
-      onIdle: () => {
-        this.#flush();
-        this.#maybeFinish();
-      },
+    this.#engine = new SocketEngine(role, options, {
+      emit: (event) => this.emit(event),
+      binaryType: () => this.#binaryType,
+      closed: () => this.#topics?.unsubscribeAll(this),
     });
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
   get readyState(): number {
-    return this.#readyState;
+    return this.#engine.readyState;
   }
 
   /** The subprotocol selected in the handshake, or "". */
   get protocol(): string {
-    return this.#subprotocol;
+    return this.#engine.negotiated.protocol;
   }
 
   /** The extensions accepted in the handshake, or "". */
   get extensions(): string {
-    return this.#extensions;
+    return this.#engine.negotiated.extensions;
   }
 
   /** The URL of the connection: "" on the server side unless the server sets one. */
   get url(): string {
-    return this.#url;
+    return this.#engine.negotiated.url ?? "";
   }
 
   /** How binary messages appear in "message" events; other values are ignored. */
@@ -228,7 +144,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    * never sent, so the value does not go back to 0 after that.
    */
   get bufferedAmount(): number {
-    return this.#queuedBytes() + this.#discardedBytes;
+    return this.#engine.bufferedAmount;
   }
 
   /**
@@ -244,33 +160,10 @@ export class WebSocketConnection extends WebSocketEventTarget
    * "close" event follows).
    */
   send(data: WebSocketSendData): void {
-    if (this.#readyState === CONNECTING) {
+    if (this.#engine.readyState === WebSocketEventTarget.CONNECTING) {
       throw domException("the socket is not open yet", "InvalidStateError");
     }
-    const item = toSendItem(data);
-    if (this.#readyState !== OPEN) {
-      this.#discardedBytes += sendItemSize(item);
-      return;
-    }
-    this.#enqueue(item);
-  }
-
-  /** Queues in call order; fails the socket with 1008 past maxQueuedBytes. */
-  #enqueue(item: SendItem): void {
-    const queuedBefore = this.#queuedBytes();
-    if (
-      item.kind === "blob" || this.#sends.busy || this.#sends.willCompress(item)
-    ) {
-      this.#sends.push(item);
-    } else this.#sendNow(item);
-    if (
-      queuedBefore > 0 && this.#queuedBytes() > this.#options.maxQueuedBytes
-    ) {
-      const error = new Error(
-        `more than ${this.#options.maxQueuedBytes} bytes wait to be written: the peer does not read fast enough`,
-      );
-      this.#fail(CloseCode.PolicyViolation, "send queue full", error);
-    }
+    this.#engine.send(toSendItem(data));
   }
 
   /**
@@ -286,12 +179,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    */
   close(code?: number, reason?: string): void {
     const checked = checkCloseArguments(this.#role, code, reason);
-    if (this.#readyState === CONNECTING) {
-      this.#readyState = CLOSING;
-      this.#closeOnOpen = checked;
-    } else if (this.#readyState === OPEN) {
-      this.#beginClose(checked.code, checked.reason);
-    }
+    this.#engine.close(checked.code, checked.reason);
   }
 
   /**
@@ -302,11 +190,9 @@ export class WebSocketConnection extends WebSocketEventTarget
    * @throws {RangeError} when `data` is longer than 125 bytes
    */
   ping(data: string | Uint8Array = new Uint8Array(0)): void {
-    if (this.#readyState !== OPEN || this.#protocol.closeSent) return;
-    this.#protocol.ping(
+    this.#engine.ping(
       typeof data === "string" ? textEncoder.encode(data) : data,
     );
-    this.#flush();
   }
 
   /**
@@ -373,10 +259,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    * @returns a promise that resolves when nothing waits to be written
    */
   drained(): Promise<void> {
-    if (this.#readyState === CLOSED || this.#queuedBytes() === 0) {
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return this.#engine.drained();
   }
 
   /**
@@ -391,266 +274,14 @@ export class WebSocketConnection extends WebSocketEventTarget
    * @throws {TypeError} when another iteration is running
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<IteratedMessage> {
-    if (this.#messages !== null) {
-      throw new TypeError("the socket is already being iterated");
-    }
-    const messages = new MessageBuffer();
-    if (this.#readyState === CLOSED) messages.end();
-    else this.#messages = messages;
-    return messages.iterate(() => {
-      if (this.#messages === messages) this.#messages = null;
-    });
+    return this.#engine.iterate();
   }
 
   static {
     attach = (socket, conn, leftover, negotiated) =>
-      socket.#attach(conn, leftover, negotiated);
-    abort = (socket, reason) => {
-      if (socket.#conn !== null) return;
-      socket.#finish(abnormalEnding(new Error(reason)));
-    };
-    queueEncoded = (socket, frame) => {
-      if (socket.#readyState !== OPEN) return false;
-      socket.#enqueue({ kind: "encoded", data: frame });
-      return socket.#readyState === OPEN;
-    };
-  }
-
-  #attach(
-    conn: ByteConn,
-    leftover: Uint8Array,
-    negotiated: NegotiatedConnection,
-  ): Promise<void> {
-    if (this.#conn !== null || this.#readyState === CLOSED) {
-      closeQuietly(conn);
-      return Promise.resolve();
-    }
-    if (negotiated.perMessageDeflate !== undefined) {
-      this.#enableDeflate(negotiated.perMessageDeflate);
-    }
-    const settled = new Promise<void>((resolve) => this.#settle = resolve);
-    this.#conn = conn;
-    this.#subprotocol = negotiated.protocol;
-    this.#extensions = negotiated.extensions;
-    this.#url = negotiated.url ?? "";
-    this.#writer = new WriteQueue(conn, {
-      onIdle: () => this.#onWriterIdle(),
-      onError: (error) => this.#onTransportError(error),
-    });
-    if (this.#closeOnOpen !== null) {
-      this.#beginClose(this.#closeOnOpen.code, this.#closeOnOpen.reason);
-      this.#closeOnOpen = null;
-    } else {
-      this.#readyState = OPEN;
-      this.#keepalive.start();
-      this.emit(new Event("open"));
-    }
-    if (leftover.length > 0 && this.#readyState !== CLOSED) {
-      this.#receive(leftover);
-    }
-    if (this.#readyState !== CLOSED) {
-      this.#readLoop(conn, new Uint8Array(this.#options.readBufferSize));
-    }
-    return settled;
-  }
-
-  /** Nothing was sent or received yet, so the protocol can be replaced. */
-  #enableDeflate(deflate: NegotiatedDeflate): void {
-    this.#sends.compressFrom(deflate.threshold);
-    this.#protocol = new Protocol({
-      role: this.#role,
-      maxMessageSize: this.#options.maxMessageSize,
-      perMessageDeflate: true,
-    });
-  }
-
-  async #readLoop(conn: ByteConn, buffer: Uint8Array): Promise<void> {
-    try {
-      while (this.#readyState !== CLOSED) {
-        if (this.#inbound.busy) {
-          // Bounded memory: read on once the message is inflated.
-          await this.#inbound.whenIdle();
-          continue;
-        }
-        const messages = this.#messages;
-        if (messages !== null && messages.full && this.#readyState === OPEN) {
-          await messages.waitForSpace();
-          continue;
-        }
-        const count = await conn.read(buffer);
-        if (this.#readyState === CLOSED) return;
-        if (count === null) return this.#onEndOfStream();
-        // The protocol copies whatever it keeps, so the buffer is reused.
-        if (count > 0) this.#receive(buffer.subarray(0, count));
-      }
-    } catch (error) {
-      this.#onTransportError(error);
-    }
-  }
-
-  #receive(chunk: Uint8Array): void {
-    this.#keepalive.received();
-    let events: ProtocolEvent[];
-    try {
-      events = this.#protocol.receive(chunk);
-    } catch (error) {
-      return this.#onTransportError(error);
-    }
-    this.#inbound.push(events);
-    this.#flush();
-    this.#maybeFinish();
-  }
-
-  #handleEvent(event: InboundEvent): void {
-    switch (event.type) {
-      case "text":
-      case "binary":
-        if (this.#readyState !== OPEN) return;
-        this.emit(
-          new MessageEvent("message", {
-            data: messageEventData(event.data, this.#binaryType),
-          }),
-        );
-        this.#messages?.push(event.data);
-        return;
-      case "ping":
-      case "pong":
-        this.emit(new MessageEvent(event.type, { data: event.data }));
-        return;
-      case "close":
-        this.#closing.peerClosed(event.code, event.reason);
-        return this.#enterClosing();
-      case "error":
-        this.#closing.failed(
-          event.error.closeCode,
-          event.error.message,
-          event.error,
-        );
-        return this.#enterClosing();
-    }
-  }
-
-  #sendNow(message: OutgoingMessage): void {
-    const protocol = this.#protocol;
-    if (message.kind !== "close" && protocol.closeSent) {
-      // The peer's close frame came in the same read as the message being
-      // handled (or waits behind one being inflated): its echo is queued
-      // and nothing may follow it. Dropped, as sends after close() are.
-      this.#discardedBytes += sendItemSize(message);
-      return;
-    }
-    if (message.kind === "text") protocol.sendText(message.data);
-    else if (message.kind === "binary") protocol.sendBinary(message.data);
-    else if (message.kind === "compressed") {
-      protocol.sendCompressed(message.messageType, message.data);
-    } else if (message.kind === "encoded") {
-      protocol.sendEncodedFrame(message.data);
-    } else protocol.close(message.code, message.reason);
-    this.#flush();
-  }
-
-  #flush(): void {
-    const outgoing = this.#protocol.takeOutgoing();
-    if (outgoing.length > 0) this.#writer?.push(outgoing);
-  }
-
-  #queuedBytes(): number {
-    return (this.#writer?.bufferedAmount ?? 0) + this.#sends.bytes;
-  }
-
-  /** close() or the idle timer: send our close frame, then wait for the peer's. */
-  #beginClose(code: number | undefined, reason: string): void {
-    this.#readyState = CLOSING;
-    this.#keepalive.stop();
-    const message: OutgoingMessage = { kind: "close", code, reason };
-    if (this.#sends.busy) this.#sends.push(message);
-    else this.#sendNow(message);
-    this.#startCloseTimer();
-    this.#messages?.wake();
-  }
-
-  /** The peer closed or broke the protocol: nothing more can be sent. */
-  #enterClosing(): void {
-    this.#readyState = CLOSING;
-    this.#keepalive.stop();
-    this.#discardedBytes += this.#sends.clear();
-    this.#startCloseTimer();
-    this.#messages?.wake();
-  }
-
-  #startCloseTimer(): void {
-    this.#closing.startTimer(
-      this.#options.closeTimeout,
-      (error) => this.#onTransportError(error),
-    );
-  }
-
-  /** A received message could not be inflated or decoded: 1007 or 1009. */
-  #failInbound(error: unknown): void {
-    const reason = fitCloseReason(
-      error instanceof Error ? error.message : String(error),
-    );
-    this.#fail(inboundFailureCode(error), reason, error);
-  }
-
-  /** Fails the connection from this side: drop the queue, send close, hang up. */
-  #fail(code: number, reason: string, error: unknown): void {
-    if (this.#readyState === CLOSED) return;
-    this.#closing.failed(code, reason, error);
-    // Nothing more is delivered; a message being inflated is discarded.
-    this.#inbound.clear();
-    this.#enterClosing();
-    this.#discardedBytes += this.#writer?.discardQueued() ?? 0;
-    this.#protocol.close(code, reason);
-    this.#flush();
-    this.#maybeFinish();
-  }
-
-  #onWriterIdle(): void {
-    if (this.#queuedBytes() === 0) this.#resolveDrained();
-    this.#maybeFinish();
-  }
-
-  /** Ends the connection once the close handshake allows it. */
-  #maybeFinish(): void {
-    if (this.#readyState === CLOSED || this.#sends.busy) return;
-    if (this.#writer === null || !this.#writer.idle) return;
-    const ending = this.#closing.whenFlushed();
-    if (ending !== null) this.#finish(ending);
-  }
-
-  #onEndOfStream(): void {
-    const ending = this.#closing.endOfStream();
-    if (ending !== null) this.#finish(ending);
-    else this.#maybeFinish();
-  }
-
-  /** A read or write failed, or the close timeout passed: end now. */
-  #onTransportError(error: unknown): void {
-    if (this.#readyState !== CLOSED) this.#finish(this.#closing.broken(error));
-  }
-
-  #finish(ending: Ending): void {
-    if (this.#readyState === CLOSED) return;
-    this.#readyState = CLOSED;
-    this.#topics?.unsubscribeAll(this);
-    this.#closing.stopTimer();
-    this.#keepalive.stop();
-    this.#inbound.clear();
-    this.#discardedBytes += this.#sends.clear() + (this.#writer?.close() ?? 0);
-    if (this.#conn !== null) closeQuietly(this.#conn);
-    if (!ending.wasClean) this.emit(createErrorEvent(ending.error));
-    this.emit(createCloseEvent(ending));
-    this.#messages?.end();
-    this.#messages = null;
-    this.#resolveDrained();
-    this.#settle?.();
-  }
-
-  #resolveDrained(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+      socket.#engine.attach(conn, leftover, negotiated);
+    abort = (socket, reason) => socket.#engine.abort(reason);
+    queueEncoded = (socket, frame) => socket.#engine.queueEncoded(frame);
   }
 }
 
@@ -712,14 +343,6 @@ export function abortPendingSocket(
   reason: string,
 ): void {
   abort(socket, reason);
-}
-
-function closeQuietly(conn: ByteConn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed: nothing left to release.
-  }
 }
 
 /**

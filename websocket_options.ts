@@ -25,6 +25,12 @@ export interface ByteConn {
   write(data: Uint8Array): Promise<number>;
   /** Closes the stream; pending reads and writes end. */
   close(): void;
+  /**
+   * Ends the sending side only (TCP FIN) while reading goes on; optional.
+   * With it, a connection the socket failed is closed without a TCP reset
+   * (see `LINGER_TIMEOUT`).
+   */
+  closeWrite?(): Promise<void>;
 }
 
 /** What `binaryType` selects for binary messages in "message" events. */

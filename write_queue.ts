@@ -39,6 +39,8 @@ export interface WriteQueueCallbacks {
   onIdle(): void;
   /** `write` rejected or misbehaved; the queue is closed and empty. */
   onError(error: unknown): void;
+  /** A `write` call took some bytes ({@linkcode WriteQueue.bufferedAmount} fell). */
+  onWritten?(): void;
 }
 
 /**
@@ -150,6 +152,8 @@ export class WriteQueue {
           }
           written += count;
           this.#inFlightBytes = batch.length - written;
+          this.#callbacks.onWritten?.();
+          if (this.#closed) return;
         }
       }
     } catch (error) {

@@ -1,0 +1,166 @@
+/**
+ * The reading half of a socket's connection: one read at a time into a
+ * buffer allocated once, each chunk handed to the socket, with reading
+ * paused whenever the socket says so (a message being inflated, a slow
+ * `for await` loop, writes backing up), so a peer is slowed down by TCP
+ * flow control instead of growing memory.
+ *
+ * When the socket ends a connection it failed, the peer may still be
+ * sending (the rest of an oversized message): closing at once with unread
+ * bytes makes the kernel send a TCP reset, which can destroy the close
+ * frame before the peer reads it. So the reader can linger: end our
+ * sending side (`closeWrite`), read and discard what still arrives for at
+ * most {@linkcode LINGER_TIMEOUT} and {@linkcode LINGER_MAX_BYTES}, then
+ * close.
+ *
+ * @module
+ */
+
+import type { ByteConn } from "./websocket_options.ts";
+
+/**
+ * How long a failed connection keeps reading and discarding after its
+ * close frame was written and its sending side ended, before it is
+ * closed: 1 second.
+ */
+export const LINGER_TIMEOUT = 1_000;
+
+/**
+ * Most bytes a failed connection reads and discards while it lingers
+ * before it is closed: 1 MiB.
+ */
+export const LINGER_MAX_BYTES = 1024 * 1024;
+
+/** What a {@linkcode SocketReader} asks of and reports to its socket. */
+export interface SocketReaderHooks {
+  /** Bytes arrived; the buffer is reused for the next read. */
+  data(chunk: Uint8Array): void;
+  /** The peer ended its sending side. */
+  end(): void;
+  /** A read failed while the socket was open. */
+  error(error: unknown): void;
+  /**
+   * A promise to wait for before the next read, or null to read now. The
+   * socket must settle it when it closes.
+   */
+  pause(): Promise<void> | null;
+  /** Whether the socket is closed: reading stops (or lingers). */
+  closed(): boolean;
+}
+
+/** Reads a connection for a socket until the socket closes. */
+export class SocketReader {
+  readonly #conn: ByteConn;
+  readonly #buffer: Uint8Array;
+  readonly #hooks: SocketReaderHooks;
+  #running = false;
+  #peerEnded = false;
+  #lingering = false;
+  #connClosed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #connClosedSignal = Promise.withResolvers<void>();
+
+  /**
+   * @param conn the connection
+   * @param bufferSize bytes per read
+   * @param hooks where chunks go and when to pause
+   */
+  constructor(conn: ByteConn, bufferSize: number, hooks: SocketReaderHooks) {
+    this.#conn = conn;
+    this.#buffer = new Uint8Array(bufferSize);
+    this.#hooks = hooks;
+  }
+
+  /** Starts reading; call once. */
+  start(): void {
+    this.#running = true;
+    void this.#run();
+  }
+
+  /**
+   * Ends the connection once the socket is closed: at once, or, with
+   * `linger`, after ending our sending side and discarding what the peer
+   * still sends (bounded by {@linkcode LINGER_TIMEOUT} and
+   * {@linkcode LINGER_MAX_BYTES}). Lingering is skipped when the peer
+   * already ended its side, reading is not running, or the connection has
+   * no `closeWrite`.
+   *
+   * @param linger whether to linger
+   * @returns a promise that resolves (never rejects) once the connection
+   * is closed
+   */
+  finish(linger: boolean): Promise<void> {
+    const conn = this.#conn;
+    if (
+      !linger || this.#peerEnded || !this.#running || this.#connClosed ||
+      typeof conn.closeWrite !== "function"
+    ) {
+      this.#closeConn();
+    } else {
+      this.#lingering = true;
+      this.#timer = setTimeout(() => this.#closeConn(), LINGER_TIMEOUT);
+      conn.closeWrite().catch(() => this.#closeConn());
+    }
+    return this.#connClosedSignal.promise;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      await this.#readUntilClosed();
+      if (this.#lingering && !this.#peerEnded) await this.#discard();
+    } catch (error) {
+      if (!this.#hooks.closed()) this.#hooks.error(error);
+    } finally {
+      this.#running = false;
+      if (this.#hooks.closed()) this.#closeConn();
+    }
+  }
+
+  async #readUntilClosed(): Promise<void> {
+    const hooks = this.#hooks;
+    while (!hooks.closed()) {
+      const pause = hooks.pause();
+      if (pause !== null) {
+        await pause;
+        continue;
+      }
+      const count = await this.#conn.read(this.#buffer);
+      if (count === null) this.#peerEnded = true;
+      if (hooks.closed()) return;
+      if (count === null) return hooks.end();
+      // The socket copies whatever it keeps, so the buffer is reused.
+      if (count > 0) hooks.data(this.#buffer.subarray(0, count));
+    }
+  }
+
+  /** Reads and drops what the peer still sends, within the bounds. */
+  async #discard(): Promise<void> {
+    let discarded = 0;
+    while (!this.#connClosed && discarded < LINGER_MAX_BYTES) {
+      const count = await this.#conn.read(this.#buffer);
+      if (count === null) return;
+      discarded += count;
+    }
+  }
+
+  #closeConn(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#connClosed) return;
+    this.#connClosed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed: nothing left to release.
+    }
+    this.#connClosedSignal.resolve();
+  }
+
+  /**
+   * Closes the connection now, reading or not (a socket that never
+   * started reading, or one cut short).
+   */
+  close(): void {
+    this.#closeConn();
+  }
+}
