@@ -3,7 +3,7 @@
  *
  * - `count`: cases per property (sets `FUZZ_RUNS`; `_` separators and
  *   `1e6` are accepted). Default 1,000,000.
- * - `suite`: `frame`, `http` or `headers`, meaning the files
+ * - `suite`: `frame`, `http`, `headers` or `deflate`, meaning the files
  *   `tests/fuzz_<suite>*_test.ts`; all of them when none is named.
  *
  * `FUZZ_SEED` is passed through to replay a failure fast-check reported.
@@ -13,7 +13,7 @@
  * @module
  */
 
-const SUITES = ["frame", "http", "headers"];
+const SUITES = ["frame", "http", "headers", "deflate"];
 const DEFAULT_COUNT = 1_000_000;
 
 function usage(problem: string): never {
