@@ -41,6 +41,7 @@ import {
   type ResolvedWebSocketOptions,
   resolveWebSocketOptions,
   type WebSocketOptions,
+  WRITE_HIGH_WATER_BYTES,
 } from "./websocket_options.ts";
 
 const CONNECTING = 0;
@@ -77,6 +78,11 @@ export class SocketEngine {
   #closeOnOpen: { code: number | undefined; reason: string } | null = null;
   #messages: MessageBuffer | null = null;
   #settle: (() => void) | null = null;
+  /** Reading pauses while more than this waits to be written; Infinity
+   * on the client side (see `WRITE_HIGH_WATER_BYTES`). */
+  readonly #writeHighWater: number;
+  /** Bytes written when the last keepalive ping was sent. */
+  #writtenAtPing = 0;
 
   /**
    * @param role "server" or "client"
@@ -94,6 +100,12 @@ export class SocketEngine {
     this.#closing = new CloseHandshake(role);
     const resolved = resolveWebSocketOptions(options);
     this.#options = resolved;
+    this.#writeHighWater = role === "server"
+      ? Math.min(
+        WRITE_HIGH_WATER_BYTES,
+        Math.floor(resolved.maxQueuedBytes / 2),
+      )
+      : Infinity;
     this.#outbound = new Outbound(
       new Protocol({ role, maxMessageSize: resolved.maxMessageSize }),
       resolved.maxQueuedBytes,
@@ -109,6 +121,7 @@ export class SocketEngine {
       resolved.idleTimeout,
       {
         ping: () => {
+          this.#writtenAtPing = this.#outbound.writtenBytes;
           // The peer's close may be queued behind a message being inflated.
           if (this.#outbound.protocol.closeSent) return;
           this.#outbound.protocol.ping();
@@ -116,7 +129,7 @@ export class SocketEngine {
         },
         drop: (error) => this.#finish(abnormalEnding(error)),
         idle: () => this.#beginClose(CloseCode.GoingAway, "idle timeout"),
-        paused: () => this.#inbound.busy || (this.#messages?.full ?? false),
+        paused: () => this.#readingPaused(),
       },
     );
     this.#inbound = new InboundQueue(resolved.maxMessageSize, {
@@ -298,12 +311,15 @@ export class SocketEngine {
 
   /** Queues in call order; fails the socket with 1008 past maxQueuedBytes. */
   #enqueue(item: SendItem): void {
-    if (!this.#outbound.send(item)) {
-      const error = new Error(
-        `more than ${this.#options.maxQueuedBytes} bytes wait to be written: the peer does not read fast enough`,
-      );
-      this.#fail(CloseCode.PolicyViolation, "send queue full", error);
-    }
+    if (!this.#outbound.send(item)) this.#failQueueFull("messages");
+  }
+
+  /** More than maxQueuedBytes wait to be written: fail with 1008. */
+  #failQueueFull(what: string): void {
+    const error = new Error(
+      `more than ${this.#options.maxQueuedBytes} bytes (${what}) wait to be written: the peer does not read fast enough`,
+    );
+    this.#fail(CloseCode.PolicyViolation, "send queue full", error);
   }
 
   /** What reading waits for first, or null to read now. */
@@ -314,19 +330,46 @@ export class SocketEngine {
     if (messages !== null && messages.full && this.#readyState === OPEN) {
       return messages.waitForSpace();
     }
+    const outbound = this.#outbound;
+    if (outbound.queuedBytes > this.#writeHighWater) {
+      return outbound.whenAtMost(this.#writeHighWater);
+    }
     return null;
+  }
+
+  /**
+   * For the keepalive: whether silence is not the peer's fault because
+   * this side does not read. Paused for a write backlog counts only while
+   * the peer still takes bytes (some were written since the last ping): a
+   * peer that neither reads nor answers is dropped.
+   */
+  #readingPaused(): boolean {
+    if (this.#inbound.busy || (this.#messages?.full ?? false)) return true;
+    const outbound = this.#outbound;
+    return outbound.queuedBytes > this.#writeHighWater &&
+      outbound.writtenBytes !== this.#writtenAtPing;
   }
 
   #receive(chunk: Uint8Array): void {
     this.#keepalive.received();
+    const outbound = this.#outbound;
+    const queuedBefore = outbound.queuedBytes;
     let events: ProtocolEvent[];
     try {
-      events = this.#outbound.protocol.receive(chunk);
+      events = outbound.protocol.receive(chunk);
     } catch (error) {
       return this.#onTransportError(error);
     }
     this.#inbound.push(events);
-    this.#outbound.flush();
+    outbound.flush();
+    // Pongs count against the cap like sends; a close echo ends the
+    // connection anyway (nothing is read after it).
+    if (
+      queuedBefore > 0 && outbound.queuedBytes > this.#options.maxQueuedBytes &&
+      this.#readyState === OPEN && !outbound.protocol.closeSent
+    ) {
+      this.#failQueueFull("pongs to pings");
+    }
     this.#maybeFinish();
   }
 
@@ -405,11 +448,15 @@ export class SocketEngine {
     this.#maybeFinish();
   }
 
-  /** Ends the connection once the close handshake allows it. */
+  /**
+   * Ends the connection once the close handshake allows it. A connection
+   * this side failed lingers (see `LINGER_TIMEOUT`): its close frame is
+   * written, but the peer may still be sending.
+   */
   #maybeFinish(): void {
     if (this.#readyState === CLOSED || !this.#outbound.flushed) return;
     const ending = this.#closing.whenFlushed();
-    if (ending !== null) this.#finish(ending);
+    if (ending !== null) this.#finish(ending, !ending.wasClean);
   }
 
   #onEndOfStream(): void {
@@ -423,7 +470,7 @@ export class SocketEngine {
     if (this.#readyState !== CLOSED) this.#finish(this.#closing.broken(error));
   }
 
-  #finish(ending: Ending): void {
+  #finish(ending: Ending, linger = false): void {
     if (this.#readyState === CLOSED) return;
     this.#readyState = CLOSED;
     this.#hooks.closed();
@@ -431,11 +478,13 @@ export class SocketEngine {
     this.#keepalive.stop();
     this.#inbound.clear();
     this.#outbound.closeAll();
-    this.#reader?.finish(false);
+    const connClosed = this.#reader?.finish(linger);
     if (!ending.wasClean) this.#hooks.emit(createErrorEvent(ending.error));
     this.#hooks.emit(createCloseEvent(ending));
     this.#messages?.end();
     this.#messages = null;
-    this.#settle?.();
+    // attachConnection's promise waits for a lingering connection to close.
+    const settle = this.#settle;
+    if (settle !== null) void connClosed?.then(settle);
   }
 }

@@ -44,6 +44,8 @@ export class Outbound {
   #writer: WriteQueue | null = null;
   /** Bytes of sends dropped after closing began or never written. */
   #discardedBytes = 0;
+  /** Bytes the connection took so far. */
+  #writtenBytes = 0;
   #drainWaiters: Array<() => void> = [];
   #markWaiters: MarkWaiter[] = [];
 
@@ -77,6 +79,11 @@ export class Outbound {
     return this.queuedBytes + this.#discardedBytes;
   }
 
+  /** Bytes the connection took so far: grows while the peer reads. */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
+  }
+
   /** Whether sends wait behind a Blob or a compression. */
   get busy(): boolean {
     return this.#sends.busy;
@@ -96,7 +103,10 @@ export class Outbound {
     this.#writer = new WriteQueue(writer, {
       onIdle: () => this.#onIdle(),
       onError: (error) => this.#hooks.writeFailed(error),
-      onWritten: () => this.#wakeMarkWaiters(),
+      onWritten: (count) => {
+        this.#writtenBytes += count;
+        this.#wakeMarkWaiters();
+      },
     });
   }
 

@@ -51,6 +51,19 @@ export const DEFAULT_PING_INTERVAL = 30_000;
 export const DEFAULT_IDLE_TIMEOUT = 0;
 /** Default {@linkcode WebSocketOptions.maxQueuedBytes}: 16 MiB. */
 export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/**
+ * A server-side socket stops reading from its connection while more than
+ * this many bytes wait to be written (or half its `maxQueuedBytes`, when
+ * that is lower), and reads on once they fell to it: 1 MiB. A peer that
+ * sends without reading what comes back (pings whose pongs pile up,
+ * messages an echo handler answers) is then held back by TCP flow control
+ * instead of growing the server's memory. Client-side sockets keep reading
+ * (two peers that both stopped reading while both had a backlog would wait
+ * for each other forever); automatic replies still count against their
+ * `maxQueuedBytes`.
+ */
+export const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
+
 /** Default {@linkcode WebSocketOptions.readBufferSize}: 16 KiB. */
 export const DEFAULT_READ_BUFFER_SIZE = 16 * 1024;
 
@@ -96,7 +109,10 @@ export interface WebSocketOptions {
    * sent, TCP is closed once that is written (or after `closeTimeout`), and
    * "error" then "close" (code 1008, wasClean false) are dispatched. Messages
    * are never dropped silently while the socket stays open. One message on
-   * an empty queue is always accepted, whatever its size. Default
+   * an empty queue is always accepted, whatever its size. The automatic
+   * replies count too: pongs that a read adds past the cap fail the
+   * connection the same way. A server-side socket also stops reading while
+   * its backlog is above `WRITE_HIGH_WATER_BYTES`. Default
    * {@linkcode DEFAULT_MAX_QUEUED_BYTES} (16 MiB).
    */
   maxQueuedBytes?: number;

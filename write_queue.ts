@@ -39,8 +39,11 @@ export interface WriteQueueCallbacks {
   onIdle(): void;
   /** `write` rejected or misbehaved; the queue is closed and empty. */
   onError(error: unknown): void;
-  /** A `write` call took some bytes ({@linkcode WriteQueue.bufferedAmount} fell). */
-  onWritten?(): void;
+  /**
+   * A `write` call took `count` bytes ({@linkcode WriteQueue.bufferedAmount}
+   * fell by that much).
+   */
+  onWritten?(count: number): void;
 }
 
 /**
@@ -152,7 +155,7 @@ export class WriteQueue {
           }
           written += count;
           this.#inFlightBytes = batch.length - written;
-          this.#callbacks.onWritten?.();
+          this.#callbacks.onWritten?.(count);
           if (this.#closed) return;
         }
       }

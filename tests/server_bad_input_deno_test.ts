@@ -376,14 +376,14 @@ Deno.test("serve: hostile input over raw TCP, then good clients in the same serv
   }
 });
 
-// KNOWN BUG, skipped unless RFC6455_KNOWN_BUGS is set: the server answers
-// every ping with a pong whatever is still waiting to be written, and keeps
-// reading while pongs pile up, so a client that pings and never reads makes
-// the server buffer without bound (maxQueuedBytes only guards send()).
+// Regression (was a known bug): the server answered every ping with a pong
+// whatever was still waiting to be written, and kept reading while pongs
+// piled up, so a client that pings and never reads made the server buffer
+// without bound. Now a server socket stops reading above its write
+// high-water mark, and pongs count against maxQueuedBytes (1008).
 Deno.test({
   name:
     "serve: a client that pings and never reads cannot grow the server's buffer past maxQueuedBytes",
-  ignore: Deno.env.get("RFC6455_KNOWN_BUGS") === undefined,
   async fn() {
     const maxQueuedBytes = 1024 * 1024;
     const target = new EchoServerUnderAttack({
@@ -404,16 +404,16 @@ Deno.test({
   },
 });
 
-// KNOWN BUG, skipped unless RFC6455_KNOWN_BUGS is set: when a message and
-// the close frame arrive in one read, the protocol queues the close echo
-// before the "message" event is dispatched, so send() in the handler throws
-// InvalidStateError while readyState still says OPEN. Uncaught (the README's
-// echo handler), it ends the server process; the npm ws and Bun clients do
-// this with `ws.send(x); ws.close()`. The handler here catches it.
+// Regression (was a known bug, fixed by 70d0c5a): when a message and the
+// close frame arrive in one read, the protocol queues the close echo before
+// the "message" event is dispatched, so send() in the handler threw
+// InvalidStateError while readyState still said OPEN. Uncaught (the
+// README's echo handler), it ended the server process; the npm ws and Bun
+// clients do this with `ws.send(x); ws.close()`. The handler here catches
+// it, and the test checks nothing was thrown.
 Deno.test({
   name:
     "serve: a message and the close frame in one write: send() in onmessage does not throw",
-  ignore: Deno.env.get("RFC6455_KNOWN_BUGS") === undefined,
   async fn() {
     const target = new EchoServerUnderAttack({
       headersTimeout: HEADERS_TIMEOUT,

@@ -1,0 +1,178 @@
+// Deno only: how connections end when the peer misbehaves, over real
+// sockets. A connection the server fails while the client is still sending
+// ends with the close frame delivered, not a TCP reset (the server
+// half-closes and drains for a bounded time); a peer that sends a close and
+// vanishes, or stops answering (half-open), is released.
+import assert from "node:assert/strict";
+import { Opcode } from "../frame.ts";
+import { LINGER_MAX_BYTES } from "../socket_reader.ts";
+import { WRITE_HIGH_WATER_BYTES } from "../websocket_options.ts";
+import { withDeadline } from "./peers/bounded.ts";
+import {
+  clientFrame,
+  closePayload,
+  concat,
+  RawWebSocket,
+} from "./raw_ws_client_deno.ts";
+import {
+  EVENT_DEADLINE,
+  HardeningServer,
+  signal,
+  writeAll,
+} from "./hardening_helpers_deno.ts";
+
+const MAX_MESSAGE_SIZE = 64 * 1024;
+/** Well over the limit, and all of it within what the server drains. */
+const OVERSIZED = 12 * MAX_MESSAGE_SIZE;
+
+Deno.test("serve: Deno's WebSocket sends a message over maxMessageSize in one go and sees 1009, not a reset", async () => {
+  const target = new HardeningServer({ maxMessageSize: MAX_MESSAGE_SIZE });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const path = target.uniquePath("oversized");
+      const client = new WebSocket(`ws://127.0.0.1:${target.port}${path}`);
+      const closed = new Promise<CloseEvent>((resolve) => {
+        client.onclose = resolve;
+      });
+      client.onerror = () => {}; // the close event carries what matters
+      await withDeadline(
+        new Promise((resolve) => client.onopen = resolve),
+        EVENT_DEADLINE,
+        "open",
+      );
+      client.send(new Uint8Array(OVERSIZED));
+      const event = await withDeadline(closed, EVENT_DEADLINE, "close");
+      assert.equal(event.code, 1009, `attempt ${attempt}: ${event.reason}`);
+      const report = await target.closeOf(path);
+      assert.equal(report.code, 1009);
+      assert.equal(report.wasClean, false);
+    }
+  } finally {
+    await target.shutdown();
+  }
+});
+
+Deno.test("serve: a raw client still writing an oversized frame reads the 1009 close frame, then a clean end of TCP", async () => {
+  const target = new HardeningServer({ maxMessageSize: MAX_MESSAGE_SIZE });
+  const path = target.uniquePath("oversized-raw");
+  const client = await RawWebSocket.open(target.port, path);
+  try {
+    const frame = clientFrame(Opcode.Binary, new Uint8Array(OVERSIZED));
+    await writeAll(client.conn, frame); // the server fails it from the header
+    const close = await client.readClose();
+    assert.equal(close.code, 1009);
+    await client.expectEnd(); // throws on a reset
+    assert.equal((await target.closeOf(path)).code, 1009);
+  } finally {
+    client.close();
+    await target.shutdown();
+  }
+});
+
+Deno.test("serve: a client that keeps sending after the failure is cut off after a bounded drain", async () => {
+  const target = new HardeningServer({ maxMessageSize: MAX_MESSAGE_SIZE });
+  const path = target.uniquePath("keeps-sending");
+  const client = await RawWebSocket.open(target.port, path);
+  try {
+    await writeAll(
+      client.conn,
+      clientFrame(Opcode.Binary, new Uint8Array(MAX_MESSAGE_SIZE + 1)),
+    );
+    assert.equal((await target.closeOf(path)).code, 1009);
+    // Garbage, forever: the server must close anyway.
+    const chunk = new Uint8Array(64 * 1024);
+    let written = 0;
+    const cutOff = (async () => {
+      try {
+        while (written < 64 * LINGER_MAX_BYTES) {
+          written += await client.conn.write(chunk);
+        }
+        return false;
+      } catch {
+        return true; // EPIPE or reset: the server closed
+      }
+    })();
+    assert.ok(
+      await withDeadline(cutOff, EVENT_DEADLINE, "the server closing"),
+      `the server took ${written} bytes after failing the connection`,
+    );
+  } finally {
+    client.close();
+    await target.shutdown();
+  }
+});
+
+Deno.test("serve: a peer that sends a close frame and vanishes while the server has a backlog is released with its code", async () => {
+  const opened = signal();
+  const target = new HardeningServer({}, (socket) => {
+    socket.onopen = () => {
+      socket.send(new Uint8Array(4 * 1024 * 1024)); // never read
+      opened.resolve();
+    };
+  });
+  const path = target.uniquePath("close-and-vanish");
+  const client = await RawWebSocket.open(target.port, path);
+  try {
+    await opened.promise;
+    await client.send(clientFrame(Opcode.Close, closePayload(4002, "gone")));
+  } finally {
+    client.close();
+  }
+  try {
+    assert.deepEqual(await target.closeOf(path), {
+      code: 4002,
+      reason: "gone",
+      wasClean: true,
+    });
+  } finally {
+    await target.shutdown();
+  }
+});
+
+Deno.test("serve: a peer that stops answering (half-open) is dropped by the keepalive with 1006", async () => {
+  const pingInterval = 200;
+  const target = new HardeningServer({ pingInterval });
+  const path = target.uniquePath("half-open");
+  const client = await RawWebSocket.open(target.port, path);
+  try {
+    // The raw client answers nothing: its kernel ACKs, its "application"
+    // is gone. The server pings, hears nothing back, drops it.
+    const report = await target.closeOf(path);
+    assert.deepEqual(report, { code: 1006, reason: "", wasClean: false });
+    const frames = [];
+    while (true) {
+      try {
+        frames.push((await client.readFrame()).opcode);
+      } catch {
+        break; // the end of TCP
+      }
+    }
+    assert.ok(frames.length >= 1 && frames.every((op) => op === Opcode.Ping));
+  } finally {
+    client.close();
+    await target.shutdown();
+  }
+});
+
+Deno.test("serve: a peer that neither reads nor answers while the server has a backlog is dropped with 1006", async () => {
+  const target = new HardeningServer({ pingInterval: 200 }, (socket) => {
+    socket.onopen = () => socket.send(new Uint8Array(32 * 1024 * 1024));
+  });
+  const path = target.uniquePath("stuck-backlog");
+  const client = await RawWebSocket.open(target.port, path);
+  try {
+    // Reading is paused for the backlog, which never drains: the paused
+    // reads do not excuse the silence, since no byte is taken either.
+    await client.send(concat(clientFrame(Opcode.Text, "hello")));
+    const report = await target.closeOf(path);
+    assert.deepEqual(report, { code: 1006, reason: "", wasClean: false });
+    const unwritten = target.side(path).socket.bufferedAmount;
+    assert.ok(
+      unwritten > WRITE_HIGH_WATER_BYTES,
+      `the backlog was there to the end: ${unwritten} bytes never written`,
+    );
+  } finally {
+    client.close();
+    await target.shutdown();
+  }
+});
