@@ -45,6 +45,22 @@ export {
  * the same time. */
 export const DEFAULT_HEADERS_TIMEOUT: number = 10_000;
 
+/** Most connections a server holds at once, HTTP and WebSocket alike:
+ * 10,000. A connection accepted beyond it is answered at once, before any
+ * request is read, with `503 Service Unavailable` and
+ * {@linkcode OVERLOAD_RETRY_AFTER_SECONDS} in `Retry-After`, then closed. It
+ * bounds the file descriptors and memory (about 40-60 KiB per open
+ * WebSocket) a flood of connections can take. */
+export const DEFAULT_MAX_CONNECTIONS: number = 10_000;
+
+/** The `Retry-After` (seconds) of the 503 sent past `maxConnections`: 5. */
+export const OVERLOAD_RETRY_AFTER_SECONDS: number = 5;
+
+/** Most 503 answers past `maxConnections` in progress at once (each waits
+ * up to `LINGER_TIMEOUT` for the client to read it): 128. Beyond that, an
+ * extra connection is closed without an answer. */
+export const MAX_OVERLOAD_REFUSALS: number = 128;
+
 /** How long {@linkcode Server.shutdown} waits for in-flight responses and
  * WebSocket close handshakes before closing every connection, in
  * milliseconds. Default 10 seconds. */
@@ -70,6 +86,10 @@ export interface ServeOptions {
   /** Milliseconds graceful shutdown may take before connections are closed
    * forcibly; default {@linkcode DEFAULT_SHUTDOWN_TIMEOUT}. */
   shutdownTimeout?: number;
+  /** Most connections held at once (a positive integer, or `Infinity`);
+   * default {@linkcode DEFAULT_MAX_CONNECTIONS}. Past it, new connections
+   * get `503 Service Unavailable` with `Retry-After` and are closed. */
+  maxConnections?: number;
 }
 
 /** What a handler learns about the connection, as with `Deno.serve`. */
@@ -169,6 +189,9 @@ class RunningServer implements Server {
   readonly #listener: Deno.Listener;
   readonly #handler: ServeHandler;
   readonly #connections = new Map<HttpConnection, Promise<void>>();
+  /** Connections past maxConnections being answered 503. */
+  readonly #refusals = new Map<HttpConnection, Promise<void>>();
+  readonly #maxConnections: number;
   readonly #shutdownTimeout: number;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.shutdown();
@@ -181,6 +204,16 @@ class RunningServer implements Server {
   constructor(options: ServeOptions, handler: ServeHandler) {
     this.#handler = handler;
     this.#shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (
+      maxConnections !== Infinity &&
+      (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
+    ) {
+      throw new RangeError(
+        `serve: maxConnections must be a positive integer or Infinity, got ${maxConnections}`,
+      );
+    }
+    this.#maxConnections = maxConnections;
     const headersTimeout = options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT;
     const port = options.port ?? 8000;
     const hostname = options.hostname ?? "0.0.0.0";
@@ -238,6 +271,10 @@ class RunningServer implements Server {
         }
         return;
       }
+      if (this.#connections.size >= this.#maxConnections) {
+        this.#refuseOverloaded(conn, host);
+        continue;
+      }
       const info: ServeHandlerInfo = {
         remoteAddr: conn.remoteAddr as Deno.NetAddr,
       };
@@ -252,6 +289,27 @@ class RunningServer implements Server {
       });
       this.#connections.set(connection, running);
     }
+  }
+
+  /** Past maxConnections: 503 with Retry-After, then close; bounded. */
+  #refuseOverloaded(conn: Deno.Conn, host: ConnectionHost): void {
+    if (this.#refusals.size >= MAX_OVERLOAD_REFUSALS) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      return;
+    }
+    const connection = new HttpConnection(conn, host, () => {
+      throw new Error("a refused connection has no handler");
+    });
+    const refusing = connection.refuse(
+      503,
+      "too many connections, retry later",
+      [["retry-after", String(OVERLOAD_RETRY_AFTER_SECONDS)]],
+    ).finally(() => this.#refusals.delete(connection));
+    this.#refusals.set(connection, refusing);
   }
 
   publish(topic: string, data: PublishData): number {
@@ -279,7 +337,10 @@ class RunningServer implements Server {
     for (const connection of this.#connections.keys()) {
       connection.beginShutdown();
     }
-    const allClosed = Promise.all(this.#connections.values());
+    const allClosed = Promise.all([
+      ...this.#connections.values(),
+      ...this.#refusals.values(),
+    ]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), this.#shutdownTimeout);
@@ -288,6 +349,9 @@ class RunningServer implements Server {
     clearTimeout(timer);
     if (expired) {
       for (const connection of this.#connections.keys()) {
+        connection.forceClose();
+      }
+      for (const connection of this.#refusals.keys()) {
         connection.forceClose();
       }
       await allClosed;

@@ -172,10 +172,36 @@ export class HttpConnection {
     }
   };
 
-  /** Answer with an error status, `Connection: close`, and close. */
-  async #refuse(status: number, message: string): Promise<void> {
+  /**
+   * Answer with an error status before reading anything (the server is
+   * full), then close without losing the answer. Never rejects.
+   *
+   * @param status the status, such as 503
+   * @param message the plain-text body
+   * @param headers more response headers, such as `Retry-After`
+   */
+  async refuse(
+    status: number,
+    message: string,
+    headers: ReadonlyArray<[string, string]> = [],
+  ): Promise<void> {
     try {
-      await writeResponse(this.#write, textResponse(status, message), {
+      await this.#refuse(status, message, headers);
+    } catch {
+      this.#close();
+    }
+  }
+
+  /** Answer with an error status, `Connection: close`, and close. */
+  async #refuse(
+    status: number,
+    message: string,
+    headers: ReadonlyArray<[string, string]> = [],
+  ): Promise<void> {
+    const response = textResponse(status, message);
+    for (const [name, value] of headers) response.headers.set(name, value);
+    try {
+      await writeResponse(this.#write, response, {
         headRequest: false,
         http10: false,
         keepAlive: false,

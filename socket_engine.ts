@@ -107,7 +107,7 @@ export class SocketEngine {
       )
       : Infinity;
     this.#outbound = new Outbound(
-      new Protocol({ role, maxMessageSize: resolved.maxMessageSize }),
+      this.#newProtocol(false),
       resolved.maxQueuedBytes,
       {
         sendFailed: (error, reason) =>
@@ -302,10 +302,18 @@ export class SocketEngine {
   /** Nothing was sent or received yet, so the protocol can be replaced. */
   #enableDeflate(deflate: NegotiatedDeflate): void {
     this.#outbound.compressFrom(deflate.threshold);
-    this.#outbound.protocol = new Protocol({
+    this.#outbound.protocol = this.#newProtocol(true);
+  }
+
+  /** A protocol with the socket's limits. */
+  #newProtocol(perMessageDeflate: boolean): Protocol {
+    const options = this.#options;
+    return new Protocol({
       role: this.#role,
-      maxMessageSize: this.#options.maxMessageSize,
-      perMessageDeflate: true,
+      maxMessageSize: options.maxMessageSize,
+      maxFrameSize: options.maxFrameSize,
+      maxFragments: options.maxFragments,
+      perMessageDeflate,
     });
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
 
 /** The byte stream a socket runs over; `Deno.Conn` and `Deno.TlsConn` satisfy it. */
 export interface ByteConn {
@@ -78,6 +78,18 @@ export interface WebSocketOptions {
    */
   maxMessageSize?: number;
   /**
+   * Largest single frame payload accepted, in bytes; a bigger one fails the
+   * connection with 1009 as soon as its header arrives, before any payload
+   * is buffered. Default `maxMessageSize` (a message may come in one frame).
+   */
+  maxFrameSize?: number;
+  /**
+   * Most frames one message may arrive in (empty frames count); more fail
+   * the connection with 1009. Bounds the work a flood of tiny fragments
+   * causes. Default `DEFAULT_MAX_FRAGMENTS` (131,072).
+   */
+  maxFragments?: number;
+  /**
    * Close the connection (code 1001, reason "idle timeout", through the
    * normal close handshake) when no byte at all arrived for this long.
    * Pongs count as bytes, so with `pingInterval` on this only fires for
@@ -138,6 +150,9 @@ export function resolveWebSocketOptions(
 ): ResolvedWebSocketOptions {
   const resolved: ResolvedWebSocketOptions = {
     maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    maxFrameSize: options.maxFrameSize ??
+      options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     pingInterval: options.pingInterval ?? DEFAULT_PING_INTERVAL,
     closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
