@@ -24,7 +24,9 @@
  *   is refused with 403.
  *
  * Connections, disconnections and close codes are logged. SIGINT or SIGTERM
- * shuts the server down gracefully: open sockets are closed with 1001.
+ * shuts the server down gracefully: messages already sent are delivered,
+ * open sockets are closed with 1001, and the process exits 0; a second
+ * signal exits at once.
  *
  * @module
  */
@@ -357,8 +359,18 @@ async function main(): Promise<void> {
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
+  let stopping = false;
   const stop = (): void => {
-    console.log("shutting down: closing every socket with 1001");
+    if (stopping) {
+      // Shutdown is bounded by the server's shutdownTimeout; a second
+      // signal means the operator does not want to wait for it.
+      console.log("second signal: exiting without waiting");
+      Deno.exit(130);
+    }
+    stopping = true;
+    console.log(
+      "shutting down: closing every socket with 1001 (signal again to exit now)",
+    );
     void server.shutdown();
   };
   for (const signal of signals) Deno.addSignalListener(signal, stop);

@@ -42,6 +42,7 @@ import {
   abortPendingSocket,
   attachConnection,
   type ByteConn,
+  closeSocketForShutdown,
   type WebSocketConnection,
 } from "./websocket.ts";
 
@@ -139,7 +140,7 @@ export class HttpConnection {
   beginShutdown(): void {
     if (this.#socket !== undefined) {
       try {
-        this.#socket.close(1001, "server shutting down");
+        closeSocketForShutdown(this.#socket, "server shutting down");
       } catch (error) {
         console.error("rfc6455 serve: closing a WebSocket failed:", error);
       }

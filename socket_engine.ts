@@ -83,6 +83,9 @@ export class SocketEngine {
   readonly #writeHighWater: number;
   /** Bytes written when the last keepalive ping was sent. */
   #writtenAtPing = 0;
+  /** Closing for a server shutdown: messages the peer sent before its
+   * close frame are still delivered. */
+  #deliverUntilPeerCloses = false;
 
   /**
    * @param role "server" or "client"
@@ -134,7 +137,7 @@ export class SocketEngine {
     );
     this.#inbound = new InboundQueue(resolved.maxMessageSize, {
       deliver: (event) => this.#handleEvent(event),
-      wanted: () => this.#readyState === OPEN,
+      wanted: () => this.#delivers(),
       onError: (error) => this.#failInbound(error),
       onIdle: () => {
         this.#outbound.flush();
@@ -193,6 +196,19 @@ export class SocketEngine {
     } else if (this.#readyState === OPEN) {
       this.#beginClose(code, reason);
     }
+  }
+
+  /**
+   * Closes for a server shutdown: like {@linkcode close}, but messages that
+   * arrive before the peer's close frame are still delivered (the peer sent
+   * them before it knew).
+   *
+   * @param code the close code
+   * @param reason the close reason
+   */
+  closeForShutdown(code: number, reason: string): void {
+    if (this.#readyState === OPEN) this.#deliverUntilPeerCloses = true;
+    this.close(code, reason);
   }
 
   /**
@@ -335,7 +351,7 @@ export class SocketEngine {
     // Bounded memory: read on once the message is inflated.
     if (this.#inbound.busy) return this.#inbound.whenIdle();
     const messages = this.#messages;
-    if (messages !== null && messages.full && this.#readyState === OPEN) {
+    if (messages !== null && messages.full && this.#delivers()) {
       return messages.waitForSpace();
     }
     const outbound = this.#outbound;
@@ -385,7 +401,7 @@ export class SocketEngine {
     switch (event.type) {
       case "text":
       case "binary":
-        if (this.#readyState !== OPEN) return;
+        if (!this.#delivers()) return;
         this.#hooks.emit(
           new MessageEvent("message", {
             data: messageEventData(event.data, this.#hooks.binaryType()),
@@ -410,6 +426,17 @@ export class SocketEngine {
     }
   }
 
+  /**
+   * Whether a message that arrives now is handed to the application: while
+   * OPEN, and while closing for a shutdown until the peer's close frame.
+   * Messages that arrive after `close()` are dropped (as the WHATWG spec
+   * says), and so is everything once the connection failed.
+   */
+  #delivers(): boolean {
+    return this.#readyState === OPEN ||
+      (this.#readyState === CLOSING && this.#deliverUntilPeerCloses);
+  }
+
   /** close() or the idle timer: send our close frame, then wait for the peer's. */
   #beginClose(code: number | undefined, reason: string): void {
     this.#readyState = CLOSING;
@@ -422,6 +449,7 @@ export class SocketEngine {
   /** The peer closed or broke the protocol: nothing more can be sent. */
   #enterClosing(): void {
     this.#readyState = CLOSING;
+    this.#deliverUntilPeerCloses = false;
     this.#keepalive.stop();
     this.#outbound.dropPending();
     this.#startCloseTimer();

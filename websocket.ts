@@ -16,6 +16,7 @@
  */
 
 import type { Role } from "./protocol.ts";
+import { CloseCode } from "./errors.ts";
 import { SocketEngine } from "./socket_engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
 import { toSendItem } from "./send_queue.ts";
@@ -56,6 +57,7 @@ let attach: (
 ) => Promise<void>;
 let abort: (socket: WebSocketConnection, reason: string) => void;
 let queueEncoded: (socket: WebSocketConnection, frame: Uint8Array) => boolean;
+let closeForShutdown: (socket: WebSocketConnection, reason: string) => void;
 
 /**
  * A WHATWG-`WebSocket`-like socket (an `EventTarget`). Created in CONNECTING
@@ -282,6 +284,8 @@ export class WebSocketConnection extends WebSocketEventTarget
       socket.#engine.attach(conn, leftover, negotiated);
     abort = (socket, reason) => socket.#engine.abort(reason);
     queueEncoded = (socket, frame) => socket.#engine.queueEncoded(frame);
+    closeForShutdown = (socket, reason) =>
+      socket.#engine.closeForShutdown(CloseCode.GoingAway, reason);
   }
 }
 
@@ -361,4 +365,20 @@ export function queueEncodedFrame(
   frame: Uint8Array,
 ): boolean {
   return queueEncoded(socket, frame);
+}
+
+/**
+ * Closes a socket with 1001 (going away) because the server shuts down.
+ * Unlike `close()`, messages that arrive before the peer's close frame are
+ * still delivered ("message" events and the async iterator): the peer sent
+ * them before it learned of the shutdown. Internal, for `serve()`.
+ *
+ * @param socket an attached socket; nothing happens once closing began
+ * @param reason the close reason
+ */
+export function closeSocketForShutdown(
+  socket: WebSocketConnection,
+  reason: string,
+): void {
+  closeForShutdown(socket, reason);
 }
