@@ -27,7 +27,8 @@ export interface ReadableConn {
  * {@linkcode ConnReader.unread} are returned first. */
 export class ConnReader {
   readonly #conn: ReadableConn;
-  readonly #buffer: Uint8Array;
+  /** Null once released: the connection belongs to a WebSocket now. */
+  #buffer: Uint8Array | null;
   #pending: Uint8Array | null = null;
   #unfinished: Promise<number | null> | undefined;
 
@@ -68,6 +69,15 @@ export class ConnReader {
   }
 
   /**
+   * Frees the read buffer once the connection was handed over (a WebSocket
+   * reads it with its own), so an open WebSocket does not keep it. Reads
+   * after this fail; put-back bytes must be taken first.
+   */
+  release(): void {
+    this.#buffer = null;
+  }
+
+  /**
    * The next bytes: put-back bytes first, else one read of the connection.
    * The result is valid until the next call. `null` at end of stream;
    * {@linkcode TIMED_OUT} when `deadline` settled first (the read is left
@@ -77,8 +87,10 @@ export class ConnReader {
     deadline?: Promise<typeof TIMED_OUT>,
   ): Promise<Uint8Array | null | typeof TIMED_OUT> {
     if (this.#pending !== null) return this.takePending();
+    const buffer = this.#buffer;
+    if (buffer === null) throw new Error("the connection was handed over");
     // A read left running by an earlier deadline is awaited, not doubled.
-    const reading = this.#unfinished ?? this.#conn.read(this.#buffer);
+    const reading = this.#unfinished ?? this.#conn.read(buffer);
     this.#unfinished = reading;
     let count: number | null | typeof TIMED_OUT;
     if (deadline === undefined) {
@@ -90,7 +102,7 @@ export class ConnReader {
     if (count === TIMED_OUT) return count;
     this.#unfinished = undefined;
     if (count === null) return null;
-    return this.#buffer.subarray(0, count);
+    return buffer.subarray(0, count);
   }
 }
 

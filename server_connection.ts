@@ -477,6 +477,7 @@ export class HttpConnection {
     this.#socket = upgrade.socket;
     this.#requestAbort = undefined;
     const leftover = this.#reader.takePending();
+    this.#reader.release();
     await attachConnection(upgrade.socket, this.#conn, leftover, {
       protocol: upgrade.protocol ?? "",
       extensions: upgrade.extensions ?? "",
