@@ -116,6 +116,27 @@ function isFieldValueCode(code: number): boolean {
   return code >= SPACE && code !== 0x7f && code <= 0xff;
 }
 
+/**
+ * `text` without leading and trailing optional whitespace (RFC 9110 OWS: SP
+ * and HTAB only). `String.prototype.trim` would also strip U+00A0 and other
+ * Unicode spaces, which a Latin-1 header value can contain and which must
+ * make the value invalid, not disappear.
+ *
+ * @param text a header value or list element
+ * @returns the text without surrounding SP and HTAB
+ */
+export function trimOptionalWhitespace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isOptionalWhitespace(text.charCodeAt(start))) start++;
+  while (end > start && isOptionalWhitespace(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+function isOptionalWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
 /** Whether `text` may be sent as a header value or reason phrase: no CR, LF,
  * NUL or other control character (HTAB allowed), nothing above U+00FF. */
 export function isFieldValue(text: string): boolean {

@@ -10,7 +10,12 @@
  * @module
  */
 
-import { headerValues, HttpError, type RequestHead } from "./http1.ts";
+import {
+  headerValues,
+  HttpError,
+  type RequestHead,
+  trimOptionalWhitespace,
+} from "./http1.ts";
 
 /** Default limit on the size of a request body in bytes (the decoded data of
  * a chunked body). Default 1 MiB: this server's HTTP side exists to accept
@@ -86,7 +91,7 @@ function checkTransferCodings(values: readonly string[]): void {
   const codings: string[] = [];
   for (const value of values) {
     for (const element of value.split(",")) {
-      const coding = element.trim().toLowerCase();
+      const coding = trimOptionalWhitespace(element).toLowerCase();
       if (coding !== "") codings.push(coding);
     }
   }
@@ -111,7 +116,7 @@ function parseContentLength(values: readonly string[]): number {
   let length = -1;
   for (const value of values) {
     for (const element of value.split(",")) {
-      const text = element.trim();
+      const text = trimOptionalWhitespace(element);
       if (text.length === 0 || text.length > MAX_LENGTH_DIGITS) {
         throw new HttpError(
           400,
