@@ -14,6 +14,7 @@ import { Protocol, type ProtocolEvent, type Role } from "./protocol.ts";
 import { CloseCode } from "./errors.ts";
 import { Outbound } from "./socket_outbound.ts";
 import { SocketReader } from "./socket_reader.ts";
+import { ReadFlow } from "./socket_flow.ts";
 import {
   type InboundEvent,
   inboundFailureCode,
@@ -41,7 +42,6 @@ import {
   type ResolvedWebSocketOptions,
   resolveWebSocketOptions,
   type WebSocketOptions,
-  WRITE_HIGH_WATER_BYTES,
 } from "./websocket_options.ts";
 
 const CONNECTING = 0;
@@ -78,11 +78,8 @@ export class SocketEngine {
   #closeOnOpen: { code: number | undefined; reason: string } | null = null;
   #messages: MessageBuffer | null = null;
   #settle: (() => void) | null = null;
-  /** Reading pauses while more than this waits to be written; Infinity
-   * on the client side (see `WRITE_HIGH_WATER_BYTES`). */
-  readonly #writeHighWater: number;
-  /** Bytes written when the last keepalive ping was sent. */
-  #writtenAtPing = 0;
+  /** When reading pauses (see `socket_flow.ts`). */
+  readonly #flow: ReadFlow;
   /** Closing for a server shutdown: messages the peer sent before its
    * close frame are still delivered. */
   #deliverUntilPeerCloses = false;
@@ -103,12 +100,6 @@ export class SocketEngine {
     this.#closing = new CloseHandshake(role);
     const resolved = resolveWebSocketOptions(options);
     this.#options = resolved;
-    this.#writeHighWater = role === "server"
-      ? Math.min(
-        WRITE_HIGH_WATER_BYTES,
-        Math.floor(resolved.maxQueuedBytes / 2),
-      )
-      : Infinity;
     this.#outbound = new Outbound(
       this.#newProtocol(false),
       resolved.maxQueuedBytes,
@@ -124,7 +115,7 @@ export class SocketEngine {
       resolved.idleTimeout,
       {
         ping: () => {
-          this.#writtenAtPing = this.#outbound.writtenBytes;
+          this.#flow.pinged();
           // The peer's close may be queued behind a message being inflated.
           if (this.#outbound.protocol.closeSent) return;
           this.#outbound.protocol.ping();
@@ -132,7 +123,7 @@ export class SocketEngine {
         },
         drop: (error) => this.#finish(abnormalEnding(error)),
         idle: () => this.#beginClose(CloseCode.GoingAway, "idle timeout"),
-        paused: () => this.#readingPaused(),
+        paused: () => this.#flow.silenceExcused(),
       },
     );
     this.#inbound = new InboundQueue(resolved.maxMessageSize, {
@@ -143,6 +134,12 @@ export class SocketEngine {
         this.#outbound.flush();
         this.#maybeFinish();
       },
+    });
+    this.#flow = new ReadFlow(role, resolved.maxQueuedBytes, {
+      inbound: this.#inbound,
+      outbound: this.#outbound,
+      messages: () => this.#messages,
+      delivers: () => this.#delivers(),
     });
   }
 
@@ -291,7 +288,7 @@ export class SocketEngine {
       data: (chunk) => this.#receive(chunk),
       end: () => this.#onEndOfStream(),
       error: (error) => this.#onTransportError(error),
-      pause: () => this.#readPause(),
+      pause: () => this.#flow.pause(),
       closed: () => this.#readyState === CLOSED,
     });
     this.#negotiated = {
@@ -344,34 +341,6 @@ export class SocketEngine {
       `more than ${this.#options.maxQueuedBytes} bytes (${what}) wait to be written: the peer does not read fast enough`,
     );
     this.#fail(CloseCode.PolicyViolation, "send queue full", error);
-  }
-
-  /** What reading waits for first, or null to read now. */
-  #readPause(): Promise<void> | null {
-    // Bounded memory: read on once the message is inflated.
-    if (this.#inbound.busy) return this.#inbound.whenIdle();
-    const messages = this.#messages;
-    if (messages !== null && messages.full && this.#delivers()) {
-      return messages.waitForSpace();
-    }
-    const outbound = this.#outbound;
-    if (outbound.queuedBytes > this.#writeHighWater) {
-      return outbound.whenAtMost(this.#writeHighWater);
-    }
-    return null;
-  }
-
-  /**
-   * For the keepalive: whether silence is not the peer's fault because
-   * this side does not read. Paused for a write backlog counts only while
-   * the peer still takes bytes (some were written since the last ping): a
-   * peer that neither reads nor answers is dropped.
-   */
-  #readingPaused(): boolean {
-    if (this.#inbound.busy || (this.#messages?.full ?? false)) return true;
-    const outbound = this.#outbound;
-    return outbound.queuedBytes > this.#writeHighWater &&
-      outbound.writtenBytes !== this.#writtenAtPing;
   }
 
   #receive(chunk: Uint8Array): void {
@@ -486,7 +455,7 @@ export class SocketEngine {
 
   /**
    * Ends the connection once the close handshake allows it. A connection
-   * this side failed lingers (see `LINGER_TIMEOUT`): its close frame is
+   * this side failed lingers (see `CLOSE_LINGER_TIMEOUT`): its close frame is
    * written, but the peer may still be sending.
    */
   #maybeFinish(): void {

@@ -10,7 +10,7 @@
  * bytes makes the kernel send a TCP reset, which can destroy the close
  * frame before the peer reads it. So the reader can linger: end our
  * sending side (`closeWrite`), read and discard what still arrives for at
- * most {@linkcode LINGER_TIMEOUT} and {@linkcode LINGER_MAX_BYTES}, then
+ * most {@linkcode CLOSE_LINGER_TIMEOUT} and {@linkcode CLOSE_LINGER_MAX_BYTES}, then
  * close.
  *
  * @module
@@ -23,13 +23,13 @@ import type { ByteConn } from "./websocket_options.ts";
  * close frame was written and its sending side ended, before it is
  * closed: 1 second.
  */
-export const LINGER_TIMEOUT = 1_000;
+export const CLOSE_LINGER_TIMEOUT = 1_000;
 
 /**
  * Most bytes a failed connection reads and discards while it lingers
  * before it is closed: 1 MiB.
  */
-export const LINGER_MAX_BYTES = 1024 * 1024;
+export const CLOSE_LINGER_MAX_BYTES = 1024 * 1024;
 
 /** What a {@linkcode SocketReader} asks of and reports to its socket. */
 export interface SocketReaderHooks {
@@ -80,8 +80,8 @@ export class SocketReader {
   /**
    * Ends the connection once the socket is closed: at once, or, with
    * `linger`, after ending our sending side and discarding what the peer
-   * still sends (bounded by {@linkcode LINGER_TIMEOUT} and
-   * {@linkcode LINGER_MAX_BYTES}). Lingering is skipped when the peer
+   * still sends (bounded by {@linkcode CLOSE_LINGER_TIMEOUT} and
+   * {@linkcode CLOSE_LINGER_MAX_BYTES}). Lingering is skipped when the peer
    * already ended its side, reading is not running, or the connection has
    * no `closeWrite`.
    *
@@ -98,7 +98,7 @@ export class SocketReader {
       this.#closeConn();
     } else {
       this.#lingering = true;
-      this.#timer = setTimeout(() => this.#closeConn(), LINGER_TIMEOUT);
+      this.#timer = setTimeout(() => this.#closeConn(), CLOSE_LINGER_TIMEOUT);
       conn.closeWrite().catch(() => this.#closeConn());
     }
     return this.#connClosedSignal.promise;
@@ -136,7 +136,7 @@ export class SocketReader {
   /** Reads and drops what the peer still sends, within the bounds. */
   async #discard(): Promise<void> {
     let discarded = 0;
-    while (!this.#connClosed && discarded < LINGER_MAX_BYTES) {
+    while (!this.#connClosed && discarded < CLOSE_LINGER_MAX_BYTES) {
       const count = await this.#conn.read(this.#buffer);
       if (count === null) return;
       discarded += count;

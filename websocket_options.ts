@@ -28,7 +28,7 @@ export interface ByteConn {
   /**
    * Ends the sending side only (TCP FIN) while reading goes on; optional.
    * With it, a connection the socket failed is closed without a TCP reset
-   * (see `LINGER_TIMEOUT`).
+   * (see `CLOSE_LINGER_TIMEOUT`).
    */
   closeWrite?(): Promise<void>;
 }

@@ -5,7 +5,7 @@
 // vanishes, or stops answering (half-open), is released.
 import assert from "node:assert/strict";
 import { Opcode } from "../frame.ts";
-import { LINGER_MAX_BYTES } from "../socket_reader.ts";
+import { CLOSE_LINGER_MAX_BYTES } from "../socket_reader.ts";
 import { WRITE_HIGH_WATER_BYTES } from "../websocket_options.ts";
 import { withDeadline } from "./peers/bounded.ts";
 import {
@@ -84,7 +84,7 @@ Deno.test("serve: a client that keeps sending after the failure is cut off after
     let written = 0;
     const cutOff = (async () => {
       try {
-        while (written < 64 * LINGER_MAX_BYTES) {
+        while (written < 64 * CLOSE_LINGER_MAX_BYTES) {
           written += await client.conn.write(chunk);
         }
         return false;
