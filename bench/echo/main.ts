@@ -321,7 +321,14 @@ async function describeMachine(settings: Settings): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const settings = parseSettings(Deno.args);
+  let settings: Settings;
+  try {
+    settings = parseSettings(Deno.args);
+  } catch (error) {
+    console.error(`bench:echo: ${(error as Error).message}`);
+    Deno.exitCode = 2;
+    return;
+  }
   if (settings.profileDir !== null) {
     Deno.mkdirSync(settings.profileDir, { recursive: true });
   }

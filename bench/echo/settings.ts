@@ -95,6 +95,26 @@ export function clientFor(settings: Settings, cell: Cell): ClientKind {
   };
 }
 
+/** Every flag `parseSettings` knows. */
+const FLAGS = new Set([
+  "quick",
+  "conns",
+  "sizes",
+  "modes",
+  "warmup-ms",
+  "max-warmup-ms",
+  "measure-ms",
+  "rounds",
+  "client",
+  "workers",
+  "source-addresses",
+  "servers",
+  "ours",
+  "max-inflight-mb",
+  "profile",
+  "json",
+]);
+
 const CLIENTS = new Set([
   "auto",
   "bun-tcp",
@@ -133,8 +153,15 @@ export function parseSettings(args: string[]): Settings {
   for (const arg of args) {
     if (!arg.startsWith("--")) throw new Error(`unknown argument ${arg}`);
     const equals = arg.indexOf("=");
-    if (equals === -1) values.set(arg.slice(2), "true");
-    else values.set(arg.slice(2, equals), arg.slice(equals + 1));
+    const name = equals === -1 ? arg.slice(2) : arg.slice(2, equals);
+    if (!FLAGS.has(name)) {
+      throw new Error(
+        `unknown flag --${name}; known: ${
+          [...FLAGS].map((flag) => `--${flag}`).join(" ")
+        }`,
+      );
+    }
+    values.set(name, equals === -1 ? "true" : arg.slice(equals + 1));
   }
   const quick = values.get("quick") === "true";
   const explicit = ["modes", "sizes", "conns"].some((name) => values.has(name));
