@@ -99,7 +99,11 @@ export class SocketReader {
     } else {
       this.#lingering = true;
       this.#timer = setTimeout(() => this.#closeConn(), CLOSE_LINGER_TIMEOUT);
-      conn.closeWrite().catch(() => this.#closeConn());
+      try {
+        conn.closeWrite().catch(() => this.#closeConn());
+      } catch {
+        this.#closeConn(); // already closed, or not connected any more
+      }
     }
     return this.#connClosedSignal.promise;
   }

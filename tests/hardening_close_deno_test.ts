@@ -5,7 +5,12 @@
 // vanishes, or stops answering (half-open), is released.
 import assert from "node:assert/strict";
 import { Opcode } from "../frame.ts";
-import { CLOSE_LINGER_MAX_BYTES } from "../socket_reader.ts";
+import {
+  CLOSE_LINGER_MAX_BYTES,
+  CLOSE_LINGER_TIMEOUT,
+} from "../socket_reader.ts";
+import { attachConnection, createPendingSocket } from "../websocket.ts";
+import { closeCodeOf, FakeConn, record } from "./websocket_helpers.ts";
 import { WRITE_HIGH_WATER_BYTES } from "../websocket_options.ts";
 import { withDeadline } from "./peers/bounded.ts";
 import {
@@ -22,6 +27,74 @@ import {
 } from "./hardening_helpers_deno.ts";
 
 const MAX_MESSAGE_SIZE = 64 * 1024;
+
+/** A FakeConn with a sending side that can be ended on its own. */
+class HalfClosableConn extends FakeConn {
+  /** What happened to the connection, in order. */
+  readonly steps: string[] = [];
+  readonly #halfClosed = signal();
+  /** Settles once closeWrite was called. */
+  readonly halfClosed: Promise<void> = this.#halfClosed.promise;
+  closeWrite(): Promise<void> {
+    this.steps.push("closeWrite");
+    this.#halfClosed.resolve();
+    return Promise.resolve();
+  }
+  override close(): void {
+    this.steps.push("close");
+    super.close();
+  }
+}
+
+/** A server socket over a HalfClosableConn, failed by a reserved opcode. */
+function failedSocket() {
+  const socket = createPendingSocket("server", { pingInterval: 0 });
+  const log = record(socket);
+  socket.addEventListener("close", () => conn.steps.push("close event"));
+  const conn = new HalfClosableConn();
+  const done = attachConnection(socket, conn, new Uint8Array(0), {
+    protocol: "",
+    extensions: "",
+  });
+  conn.push(clientFrame(0x3, "reserved opcode"));
+  return { conn, log, done };
+}
+
+Deno.test("a failed connection half-closes after its close frame and is closed once the peer ends", async () => {
+  const { conn, log, done } = failedSocket();
+  await conn.halfClosed;
+  assert.equal(closeCodeOf(conn.frames()[0]), 1002);
+  assert.deepEqual(conn.steps, ["closeWrite", "close event"]);
+  conn.push(new Uint8Array(100)); // still arriving: read and dropped
+  conn.end();
+  await done;
+  assert.deepEqual(conn.steps, ["closeWrite", "close event", "close"]);
+  assert.equal(log.at(-1), "close:1002:reserved opcode 0x3:unclean");
+});
+
+Deno.test("a failed connection whose peer keeps sending is closed after CLOSE_LINGER_MAX_BYTES", async () => {
+  const { conn, done } = failedSocket();
+  await conn.halfClosed;
+  const readsBefore = conn.reads;
+  conn.push(new Uint8Array(4 * CLOSE_LINGER_MAX_BYTES));
+  await done;
+  assert.deepEqual(conn.steps, ["closeWrite", "close event", "close"]);
+  const readBytes = (conn.reads - readsBefore) * 16 * 1024;
+  assert.ok(
+    readBytes <= CLOSE_LINGER_MAX_BYTES + 32 * 1024,
+    `read ${readBytes} bytes while lingering`,
+  );
+});
+
+Deno.test("a failed connection whose peer stays silent is closed after CLOSE_LINGER_TIMEOUT", async () => {
+  const { conn, done } = failedSocket();
+  await conn.halfClosed;
+  const started = performance.now();
+  await done; // nothing else happens: only the linger timer ends it
+  const waited = performance.now() - started;
+  assert.deepEqual(conn.steps, ["closeWrite", "close event", "close"]);
+  assert.ok(waited >= CLOSE_LINGER_TIMEOUT - 50, `closed after ${waited} ms`);
+});
 /** Well over the limit, and all of it within what the server drains. */
 const OVERSIZED = 12 * MAX_MESSAGE_SIZE;
 
