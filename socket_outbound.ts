@@ -192,6 +192,7 @@ export class Outbound {
   /** Drops the sends not yet framed (the peer closed: nothing may follow). */
   dropPending(): void {
     this.#discardedBytes += this.#sends.clear();
+    this.#wakeMarkWaiters();
   }
 
   /**
@@ -200,6 +201,7 @@ export class Outbound {
    */
   dropUnwritten(): void {
     this.#discardedBytes += this.#writer?.discardQueued() ?? 0;
+    this.#wakeMarkWaiters();
   }
 
   /** Stops for good: drops everything and releases every waiter. */
