@@ -2,9 +2,10 @@
  * A socket that behaves like the WHATWG `WebSocket` of a browser (and the
  * one `Deno.upgradeWebSocket` returns), running over any byte stream with
  * `read`, `write` and `close`. It uses no runtime-specific API: the server
- * (later the client) hands it a connection; it drives the sans-I/O
- * {@linkcode Protocol}, writes with backpressure, runs the close handshake
- * with a timeout and keeps the connection alive with pings.
+ * (or the client) hands it a connection; the state machine behind it
+ * (`socket_engine.ts`) drives the sans-I/O `Protocol`, reads with flow
+ * control, writes with backpressure, runs the close handshake with a
+ * timeout and keeps the connection alive with pings.
  *
  * Beyond the browser API: {@linkcode WebSocketConnection.drained},
  * `for await (const message of socket)`, "ping"/"pong" events, a send-queue
