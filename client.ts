@@ -22,7 +22,6 @@
 import {
   acceptDeflateResponse,
   createDeflateOffer,
-  type DEFAULT_COMPRESSION_THRESHOLD,
   PERMESSAGE_DEFLATE,
   type PerMessageDeflateOptions,
   resolveDeflateOptions,
@@ -96,7 +95,7 @@ export interface ConnectOptions extends WebSocketOptions {
   /**
    * Offer permessage-deflate (RFC 7692): `true` or options (the size
    * threshold below which messages are sent uncompressed, default
-   * {@linkcode DEFAULT_COMPRESSION_THRESHOLD}). Default off, since the
+   * 1024 bytes, `DEFAULT_COMPRESSION_THRESHOLD`). Default off, since the
    * platform's compression streams cost a tenth of a millisecond or more per
    * message. The offer asks for no context takeover both ways (the platform
    * streams cannot keep a context); `socket.extensions` tells whether the
@@ -487,6 +486,11 @@ class HandoverConn implements ByteConn {
 
   write(data: Uint8Array): Promise<number> {
     return this.#conn.write(data);
+  }
+
+  /** Half-closes, so a failed connection can linger for the peer's bytes. */
+  closeWrite(): Promise<void> {
+    return this.#conn.closeWrite();
   }
 
   close(): void {

@@ -73,12 +73,16 @@ export {
   DEFAULT_MAX_QUEUED_BYTES,
   DEFAULT_PING_INTERVAL,
   DEFAULT_READ_BUFFER_SIZE,
+  WRITE_HIGH_WATER_BYTES,
 } from "./websocket_options.ts";
 export { type PublishData, TopicRegistry } from "./pubsub.ts";
 export {
   DEFAULT_HEADERS_TIMEOUT,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_SHUTDOWN_TIMEOUT,
   HttpError,
+  MAX_OVERLOAD_REFUSALS,
+  OVERLOAD_RETRY_AFTER_SECONDS,
   serve,
   type ServeHandler,
   type ServeHandlerInfo,
@@ -120,3 +124,7 @@ export {
   resolveDeflateOptions,
 } from "./deflate_negotiation.ts";
 export type { NegotiatedDeflate } from "./websocket.ts";
+export {
+  CLOSE_LINGER_MAX_BYTES,
+  CLOSE_LINGER_TIMEOUT,
+} from "./socket_reader.ts";
