@@ -4,31 +4,48 @@
  * 127.0.0.1.
  *
  * ```sh
- * deno task bench:echo --quick      # a subset, about two minutes
- * deno task bench:echo              # everything, about fifteen minutes
+ * deno task bench:echo --quick      # 100 conns x 16 B/1 KiB x both modes
+ *                                   # and 1000 x 16 B round trip: ~1 minute
+ * deno task bench:echo              # 1/100/1000/10000 conns x 16 B/1 KiB/
+ *                                   # 64 KiB x rt/pipe: ~10-15 minutes
  * deno task bench:echo --conns=100 --sizes=16 --modes=pipe --rounds=3
- * deno task bench:echo --quick --profile=/tmp/echo-prof   # CPU profiles of ours
+ * deno task bench:echo --quick --profile   # CPU profiles of both servers
+ * deno run -A bench/echo/profile_summary.ts /tmp/rfc6455-echo-profiles/ours-*.cpuprofile
  * ```
  *
- * Each cell (connections x message size x mode) runs once per server and
- * round, servers alternating cell by cell (ours then native, then native
- * then ours, ...) so that the noise of a shared machine hits both alike.
- * A run starts a fresh server process (`echo_target.ts`) and fresh load
- * workers (`load_worker.ts`, Bun's or Deno's built-in WebSocket client, in
- * separate processes), opens the connections, sends for a warmup, then
- * measures for a fixed window: echoes/s, MB/s, latency percentiles, the
- * server's CPU seconds (`/proc/<pid>/stat`) and peak RSS (VmHWM), the load
- * client's CPU (so it can be seen not to be the bottleneck) and the
+ * Each cell (connections x message size x mode: "rt" keeps one message in
+ * flight per connection, "pipe" 16) runs once per server and round,
+ * servers alternating cell by cell (ours then native, then native then
+ * ours, ...) so that the noise of a shared machine hits both alike. A run
+ * starts a fresh server process (`echo_target.ts`: `echo_server.ts`'s
+ * `startEchoServer` for ours, the interop suite's stand-in for native) and
+ * fresh load workers in separate processes (`load_worker.ts`), opens the
+ * connections, sends until every connection has had an echo (bounded),
+ * then measures for a fixed window: echoes/s, MB/s, latency percentiles,
+ * the server's CPU seconds (`/proc/<pid>/stat`) and peak RSS (VmHWM), the
+ * load client's CPU (so it can be seen not to be the bottleneck) and the
  * connections that got no echo (starved). Every echo is checked byte for
- * byte. Every process is killed at the end, also on errors and Ctrl-C.
+ * byte. Cells with more than `--max-inflight-mb` in flight (1000 and 10000
+ * connections x 64 KiB) are skipped. Every process is killed at the end,
+ * also on errors and Ctrl-C, and children exit by themselves when this
+ * process dies (their stdin closes).
+ *
+ * The load client ("auto") is the one that needed the least CPU per
+ * message here: Deno with hand-made frames over `node:net` below 64 KiB,
+ * Bun's built-in WebSocket client (permessage-deflate not offered) at
+ * 64 KiB; see `settings.ts`. Servers and workers are started through
+ * `/bin/sh` with `ulimit -n` raised (65536, or the hard limit when that is
+ * not allowed) for 10000 connections.
  *
  * Options: `--quick`, `--conns=1,100`, `--sizes=16,1024`, `--modes=rt,pipe`,
  * `--warmup-ms=1000`, `--max-warmup-ms=20000`, `--measure-ms=4000`,
  * `--rounds=1`,
  * `--client=auto|deno-tcp|bun-tcp|deno-websocket|bun-websocket`,
- * `--workers=N`, `--source-addresses=N`, `--servers=ours,native`,
- * `--ours=ours|minimal`, `--max-inflight-mb=256`, `--profile=DIR`,
- * `--json=FILE`.
+ * `--workers=2`, `--source-addresses=1` (the tcp client binds connection i
+ * to 127.0.0.(1 + i % N) when ephemeral ports run short),
+ * `--servers=ours,native`, `--ours=ours|minimal|corrupt` (`corrupt` flips
+ * a byte now and then: the checks must fire), `--max-inflight-mb=256`,
+ * `--profile[=DIR]`, `--json=FILE`.
  *
  * @module
  */
@@ -393,7 +410,9 @@ async function main(): Promise<void> {
   console.log("\ntargets (ours/native):");
   console.log(formatTargets(results));
   if (settings.profileDir !== null) {
-    console.log(`\nCPU profiles of ours: ${settings.profileDir}/*.cpuprofile`);
+    console.log(
+      `\nCPU profiles (both servers): ${settings.profileDir}/*.cpuprofile`,
+    );
     console.log(
       `summarize: deno run -A bench/echo/profile_summary.ts ${settings.profileDir}/<file>`,
     );
