@@ -264,23 +264,37 @@ interface OfferScan {
   declined: string[];
 }
 
+/**
+ * At most this many `permessage-deflate` offers in one header are considered
+ * (browsers send one or two). Each declined offer costs a parse and an
+ * exception, so a header of thousands would otherwise buy a client
+ * milliseconds of server CPU per handshake.
+ */
+export const MAX_DEFLATE_OFFERS = 16;
+
 /** Walk the `permessage-deflate` elements of a header in order until one is
  * acceptable, noting why each earlier one was declined. */
 function scanOffers(header: string): OfferScan {
   const declined: string[] = [];
+  let considered = 0;
   for (const element of splitExtensionElements(header)) {
+    // Other extensions and empty list elements are skipped unparsed.
+    if (leadingName(element) !== PERMESSAGE_DEFLATE) continue;
+    if (++considered > MAX_DEFLATE_OFFERS) {
+      declined.push(
+        `more than ${MAX_DEFLATE_OFFERS} permessage-deflate offers; the rest are ignored`,
+      );
+      break;
+    }
     let offer: ExtensionOffer;
     try {
       offer = parseExtensions(element)[0];
     } catch (error) {
       if (!(error instanceof HandshakeError)) throw error;
-      // Empty, malformed, or repeats a parameter: declined.
-      if (leadingName(element) === PERMESSAGE_DEFLATE) {
-        declined.push(error.message);
-      }
+      // Malformed, or repeats a parameter: declined.
+      declined.push(error.message);
       continue;
     }
-    if (offer.name !== PERMESSAGE_DEFLATE) continue;
     const verdict = evaluateDeflateOffer(offer);
     if (!verdict.accepted) {
       declined.push(verdict.reason);

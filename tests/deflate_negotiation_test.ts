@@ -7,6 +7,7 @@ import {
   DEFAULT_COMPRESSION_THRESHOLD,
   describeDeclinedOffers,
   evaluateDeflateOffer,
+  MAX_DEFLATE_OFFERS,
   MAX_WINDOW_BITS,
   negotiateDeflate,
   PERMESSAGE_DEFLATE,
@@ -471,5 +472,28 @@ describe("against ws's negotiation", () => {
       client_no_context_takeover: [true],
       server_max_window_bits: ["15"],
     });
+  });
+});
+
+describe("offer scanning bounds", () => {
+  test("only the first MAX_DEFLATE_OFFERS permessage-deflate offers are considered", () => {
+    const bad = Array(MAX_DEFLATE_OFFERS).fill("permessage-deflate; x=1");
+    const good = "permessage-deflate";
+    assert.equal(
+      negotiateDeflate([...bad.slice(1), good].join(", "))?.response !==
+        undefined,
+      true,
+    );
+    assert.equal(negotiateDeflate([...bad, good].join(", ")), undefined);
+    const declined = describeDeclinedOffers([...bad, good].join(", "));
+    assert.equal(declined.length, MAX_DEFLATE_OFFERS + 1);
+    assert.match(declined.at(-1)!, /more than 16/);
+  });
+
+  test("empty elements and other extensions are skipped, not counted", () => {
+    const header = ",".repeat(5_000) + "x-other; a=1, ".repeat(50) +
+      "permessage-deflate";
+    assert.ok(negotiateDeflate(header) !== undefined);
+    assert.deepEqual(describeDeclinedOffers(header), []);
   });
 });
