@@ -1,6 +1,7 @@
 /**
  * The reading half of a socket's connection: one read at a time into a
- * buffer allocated once, each chunk handed to the socket, with reading
+ * buffer (fixed, or growing while reads fill it and shrinking when they use
+ * little of it), each chunk handed to the socket, with reading
  * paused whenever the socket says so (a message being inflated, a slow
  * `for await` loop, writes backing up), so a peer is slowed down by TCP
  * flow control instead of growing memory.
@@ -16,7 +17,11 @@
  * @module
  */
 
-import type { ByteConn } from "./websocket_options.ts";
+import {
+  type ByteConn,
+  DEFAULT_READ_BUFFER_SIZE,
+  INITIAL_READ_BUFFER_SIZE,
+} from "./websocket_options.ts";
 
 /**
  * How long a failed connection keeps reading and discarding after its
@@ -30,6 +35,10 @@ export const CLOSE_LINGER_TIMEOUT = 1_000;
  * before it is closed: 1 MiB.
  */
 export const CLOSE_LINGER_MAX_BYTES = 1024 * 1024;
+
+/** Reads in a row that use less than a sixteenth of an adaptive read
+ * buffer before it is halved: 8 (a burst of large messages keeps it). */
+const SMALL_READS_BEFORE_SHRINK = 8;
 
 /** What a {@linkcode SocketReader} asks of and reports to its socket. */
 export interface SocketReaderHooks {
@@ -51,7 +60,9 @@ export interface SocketReaderHooks {
 /** Reads a connection for a socket until the socket closes. */
 export class SocketReader {
   readonly #conn: ByteConn;
-  readonly #buffer: Uint8Array;
+  readonly #adaptive: boolean;
+  #buffer: Uint8Array;
+  #smallReads = 0;
   readonly #hooks: SocketReaderHooks;
   #running = false;
   #peerEnded = false;
@@ -62,12 +73,15 @@ export class SocketReader {
 
   /**
    * @param conn the connection
-   * @param bufferSize bytes per read
+   * @param bufferSize bytes per read, or 0 for the adaptive buffer
    * @param hooks where chunks go and when to pause
    */
   constructor(conn: ByteConn, bufferSize: number, hooks: SocketReaderHooks) {
     this.#conn = conn;
-    this.#buffer = new Uint8Array(bufferSize);
+    this.#adaptive = bufferSize === 0;
+    this.#buffer = new Uint8Array(
+      this.#adaptive ? INITIAL_READ_BUFFER_SIZE : bufferSize,
+    );
     this.#hooks = hooks;
   }
 
@@ -134,6 +148,28 @@ export class SocketReader {
       if (count === null) return hooks.end();
       // The socket copies whatever it keeps, so the buffer is reused.
       if (count > 0) hooks.data(this.#buffer.subarray(0, count));
+      if (this.#adaptive) this.#resize(count);
+    }
+  }
+
+  /** Doubles an adaptive buffer after a read that filled it; halves it after
+   * {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row that each used less
+   * than a sixteenth of it, never below the initial size. */
+  #resize(count: number): void {
+    const size = this.#buffer.length;
+    if (count === size && size < DEFAULT_READ_BUFFER_SIZE) {
+      this.#buffer = new Uint8Array(
+        Math.min(size * 2, DEFAULT_READ_BUFFER_SIZE),
+      );
+      this.#smallReads = 0;
+    } else if (count < size / 16 && size > INITIAL_READ_BUFFER_SIZE) {
+      if (++this.#smallReads < SMALL_READS_BEFORE_SHRINK) return;
+      this.#buffer = new Uint8Array(
+        Math.max(size / 2, INITIAL_READ_BUFFER_SIZE),
+      );
+      this.#smallReads = 0;
+    } else {
+      this.#smallReads = 0;
     }
   }
 

@@ -64,8 +64,20 @@ export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
  */
 export const WRITE_HIGH_WATER_BYTES = 1024 * 1024;
 
-/** Default {@linkcode WebSocketOptions.readBufferSize}: 16 KiB. */
-export const DEFAULT_READ_BUFFER_SIZE = 16 * 1024;
+/**
+ * The most a connection's read buffer grows to when
+ * {@linkcode WebSocketOptions.readBufferSize} is not set: 64 KiB.
+ */
+export const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
+
+/**
+ * Size a connection's read buffer starts at when
+ * {@linkcode WebSocketOptions.readBufferSize} is not set: 4 KiB. Most
+ * connections of a busy server are idle or carry small messages and never
+ * need more; the buffer doubles while reads fill it, up to
+ * {@linkcode DEFAULT_READ_BUFFER_SIZE}.
+ */
+export const INITIAL_READ_BUFFER_SIZE = 4 * 1024;
 
 /**
  * Limits and timers of one socket. Times are in milliseconds; 0 turns a
@@ -129,8 +141,12 @@ export interface WebSocketOptions {
    */
   maxQueuedBytes?: number;
   /**
-   * Size of the buffer each connection reads into, allocated when it opens.
-   * Default {@linkcode DEFAULT_READ_BUFFER_SIZE} (16 KiB).
+   * A fixed size, in bytes, for the buffer the connection reads into. By
+   * default the buffer adapts: it starts at
+   * {@linkcode INITIAL_READ_BUFFER_SIZE} (4 KiB), doubles while reads fill
+   * it, up to {@linkcode DEFAULT_READ_BUFFER_SIZE} (64 KiB), and halves
+   * again after a run of reads that use little of it, so idle connections
+   * stay small and large messages take few reads.
    */
   readBufferSize?: number;
 }
@@ -157,7 +173,8 @@ export function resolveWebSocketOptions(
     pingInterval: options.pingInterval ?? DEFAULT_PING_INTERVAL,
     closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
     maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
-    readBufferSize: options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE,
+    // 0 stands for the adaptive buffer.
+    readBufferSize: options.readBufferSize ?? 0,
   };
   for (const [name, value] of Object.entries(resolved)) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
@@ -167,7 +184,8 @@ export function resolveWebSocketOptions(
     }
   }
   if (
-    !Number.isInteger(resolved.readBufferSize) || resolved.readBufferSize < 1
+    !Number.isInteger(resolved.readBufferSize) ||
+    (options.readBufferSize !== undefined && resolved.readBufferSize < 1)
   ) {
     throw new RangeError("readBufferSize must be a positive integer");
   }

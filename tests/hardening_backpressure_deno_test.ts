@@ -6,8 +6,10 @@
 // Deno.test, so the sanitizers check that nothing leaks.
 import assert from "node:assert/strict";
 import { Opcode } from "../frame.ts";
-import { WRITE_HIGH_WATER_BYTES } from "../websocket_options.ts";
-import { DEFAULT_READ_BUFFER_SIZE } from "../websocket_options.ts";
+import {
+  DEFAULT_READ_BUFFER_SIZE,
+  WRITE_HIGH_WATER_BYTES,
+} from "../websocket_options.ts";
 import { deflateMessage } from "../deflate.ts";
 import { encodeFrame } from "../frame.ts";
 import {
@@ -16,6 +18,9 @@ import {
   type WebSocketConnection,
 } from "../websocket.ts";
 import { concat, RawWebSocket } from "./raw_ws_client_deno.ts";
+
+/** A fixed read buffer for tests that count reads. */
+const FIXED_READ_BUFFER = 16 * 1024;
 import { clientFrame, closePayload } from "./raw_ws_client_deno.ts";
 import {
   closeCodeOf,
@@ -36,7 +41,8 @@ import {
 const PINGS_PER_BATCH = 1000;
 /** The flood gives up (and fails) after this many bytes without a stall. */
 const FLOOD_LIMIT = 128 * 1024 * 1024;
-/** One read's worth of pongs: a read of pings adds at most this much. */
+/** One read's worth of pongs: a read of pings (at most the largest read
+ * buffer) adds at most this much. */
 const ONE_READ_OF_PONGS = DEFAULT_READ_BUFFER_SIZE;
 
 Deno.test("pongs that a read adds past maxQueuedBytes while bytes wait fail the connection with 1008", async () => {
@@ -248,7 +254,11 @@ Deno.test("serve: a `for await` loop that falls behind stops the reading; once i
 });
 
 Deno.test("a message being inflated pauses reading: nothing more is read until it is delivered", async () => {
-  const socket = createPendingSocket("server", { pingInterval: 0 });
+  // A fixed buffer, so the reads the message takes can be counted.
+  const socket = createPendingSocket("server", {
+    pingInterval: 0,
+    readBufferSize: FIXED_READ_BUFFER,
+  });
   const conn = new FakeConn();
   const done = attachConnection(socket, conn, new Uint8Array(0), {
     protocol: "",
@@ -269,9 +279,7 @@ Deno.test("a message being inflated pauses reading: nothing more is read until i
   const reads = await readsAtMessage.promise;
   // The first read() took the compressed frame (as one chunk or a few
   // reads of the buffer's size); none was started for the ping.
-  const readsForMessage = Math.ceil(
-    compressed.length / DEFAULT_READ_BUFFER_SIZE,
-  );
+  const readsForMessage = Math.ceil(compressed.length / FIXED_READ_BUFFER);
   assert.equal(reads, readsForMessage);
   conn.push(closeFrame(1000));
   await done;

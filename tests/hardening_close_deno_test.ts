@@ -48,7 +48,12 @@ class HalfClosableConn extends FakeConn {
 
 /** A server socket over a HalfClosableConn, failed by a reserved opcode. */
 function failedSocket() {
-  const socket = createPendingSocket("server", { pingInterval: 0 });
+  // A fixed 16 KiB read buffer, so the bytes read can be bounded by counting
+  // reads.
+  const socket = createPendingSocket("server", {
+    pingInterval: 0,
+    readBufferSize: 16 * 1024,
+  });
   const log = record(socket);
   socket.addEventListener("close", () => conn.steps.push("close event"));
   const conn = new HalfClosableConn();

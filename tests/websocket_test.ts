@@ -189,7 +189,8 @@ describe("messages", () => {
   });
 
   test("a slow for-await consumer stops the socket from reading", async () => {
-    const { socket, conn, done } = openSocket();
+    // A fixed buffer that takes the whole burst in one read.
+    const { socket, conn, done } = openSocket({ readBufferSize: 16 * 1024 });
     const iterator = socket[Symbol.asyncIterator]();
     const burst = new Uint8Array(1100 * 7);
     for (let index = 0; index < 1100; index++) burst.set(text("x"), index * 7);
