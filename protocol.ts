@@ -31,6 +31,18 @@ import {
   RSV1,
 } from "./frame.ts";
 import { decodeUtf8, Utf8Validator } from "./utf8.ts";
+import {
+  encodeClosePayload,
+  fitCloseReason,
+  isValidCloseCode,
+} from "./close_frame.ts";
+
+export {
+  encodeClosePayload,
+  fitCloseReason,
+  isValidCloseCode,
+  MAX_CLOSE_REASON_BYTES,
+} from "./close_frame.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
 export type Role = "server" | "client";
@@ -58,9 +70,6 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
  * count): 131,072. Bounds the work a flood of tiny fragments can cause.
  */
 export const DEFAULT_MAX_FRAGMENTS = 128 * 1024;
-
-/** Longest close reason that fits a control frame: 125 - 2 code bytes. */
-export const MAX_CLOSE_REASON_BYTES = 123;
 
 /** Options of {@linkcode Protocol}. */
 export interface ProtocolOptions {
@@ -110,46 +119,6 @@ export type ProtocolEvent =
 
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
-
-/**
- * Whether a close code may appear in a close frame (section 7.4): 1000-1003,
- * 1007-1014 and 3000-4999. 1004 and 1005, 1006, 1015 (reserved for reports,
- * never sent) and all other codes are invalid.
- *
- * @param code the close code
- * @returns true when the code may be sent and received
- */
-export function isValidCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) ||
-    (code >= 1007 && code <= 1014) ||
-    (code >= 3000 && code <= 4999);
-}
-
-/**
- * Encodes a close frame payload: the code in network order, then the UTF-8
- * reason.
- *
- * @param code a close code that {@linkcode isValidCloseCode} accepts
- * @param reason at most {@linkcode MAX_CLOSE_REASON_BYTES} bytes of UTF-8
- * @returns the payload
- * @throws {RangeError} for an invalid code or a reason that is too long
- */
-export function encodeClosePayload(code: number, reason = ""): Uint8Array {
-  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
-    throw new RangeError(`close code ${code} may not be sent`);
-  }
-  const reasonBytes = textEncoder.encode(reason);
-  if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
-    throw new RangeError(
-      `a close reason is at most ${MAX_CLOSE_REASON_BYTES} bytes of UTF-8, got ${reasonBytes.length}`,
-    );
-  }
-  const payload = new Uint8Array(2 + reasonBytes.length);
-  payload[0] = code >>> 8;
-  payload[1] = code & 0xff;
-  payload.set(reasonBytes, 2);
-  return payload;
-}
 
 /**
  * The protocol state of one WebSocket connection after its opening
@@ -565,7 +534,9 @@ export class Protocol {
 
   #fail(error: WebSocketError, events: ProtocolEvent[]): void {
     if (!this.#closeSent) {
-      this.#sendClose(encodeClosePayload(error.closeCode, shortReason(error)));
+      this.#sendClose(
+        encodeClosePayload(error.closeCode, fitCloseReason(error.message)),
+      );
     }
     this.#readyState = ReadyState.CLOSED;
     this.#resetMessage();
@@ -624,13 +595,4 @@ export class Protocol {
 /** `bytes` itself when it spans its whole buffer, else an exact copy. */
 function ownedBytes(bytes: Uint8Array): Uint8Array {
   return bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice();
-}
-
-/** The error's message as a close reason, cut to fit 123 bytes of UTF-8. */
-function shortReason(error: WebSocketError): string {
-  let reason = error.message;
-  while (textEncoder.encode(reason).length > MAX_CLOSE_REASON_BYTES) {
-    reason = reason.slice(0, -1);
-  }
-  return reason;
 }

@@ -9,7 +9,7 @@
  */
 
 import { deflateMessage } from "./deflate.ts";
-import { utf8ByteLength } from "./websocket_events.ts";
+import { utf8ByteLength } from "./utf8.ts";
 
 const textEncoder = new TextEncoder();
 

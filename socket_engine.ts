@@ -28,10 +28,10 @@ import {
   type Ending,
 } from "./close_handshake.ts";
 import type { SendItem } from "./send_queue.ts";
+import { fitCloseReason } from "./close_frame.ts";
 import {
   createCloseEvent,
   createErrorEvent,
-  fitCloseReason,
   messageEventData,
 } from "./websocket_events.ts";
 import {

@@ -139,3 +139,31 @@ export class Utf8Validator {
     this.#failed = false;
   }
 }
+
+/**
+ * The length of `text` in UTF-8 bytes, counted without encoding it. A lone
+ * surrogate counts 3 bytes, as it is sent as U+FFFD.
+ *
+ * @param text the string
+ * @returns its UTF-8 byte length
+ */
+export function utf8ByteLength(text: string): number {
+  let length = 0;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) length += 1;
+    else if (unit < 0x800) length += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        length += 4;
+        index++;
+      } else {
+        length += 3;
+      }
+    } else {
+      length += 3;
+    }
+  }
+  return length;
+}

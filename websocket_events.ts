@@ -8,11 +8,9 @@
  */
 
 import { CloseCode } from "./errors.ts";
-import {
-  isValidCloseCode,
-  MAX_CLOSE_REASON_BYTES,
-  type Role,
-} from "./protocol.ts";
+import { isValidCloseCode, MAX_CLOSE_REASON_BYTES } from "./close_frame.ts";
+import type { Role } from "./protocol.ts";
+import { utf8ByteLength } from "./utf8.ts";
 
 /** The fields of a `CloseEvent`. */
 export interface CloseEventFields {
@@ -140,34 +138,6 @@ export function reportError(error: unknown): void {
 }
 
 /**
- * The length of `text` in UTF-8 bytes, counted without encoding it. A lone
- * surrogate counts 3 bytes, as it is sent as U+FFFD.
- *
- * @param text the string
- * @returns its UTF-8 byte length
- */
-export function utf8ByteLength(text: string): number {
-  let length = 0;
-  for (let index = 0; index < text.length; index++) {
-    const unit = text.charCodeAt(index);
-    if (unit < 0x80) length += 1;
-    else if (unit < 0x800) length += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff) {
-      const next = text.charCodeAt(index + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        length += 4;
-        index++;
-      } else {
-        length += 3;
-      }
-    } else {
-      length += 3;
-    }
-  }
-  return length;
-}
-
-/**
  * Checks the arguments of `close(code, reason)` as a browser does. The
  * client side allows 1000 and 3000-4999 (the WHATWG rule); the server side
  * allows every code that may be sent, like Deno's server sockets, so a
@@ -209,22 +179,4 @@ export function checkCloseArguments(
     closeCode = CloseCode.NormalClosure;
   }
   return { code: closeCode, reason: closeReason };
-}
-
-/**
- * `text` cut to fit a close frame: at most 123 bytes of UTF-8, never
- * splitting a surrogate pair.
- *
- * @param text an error message or other reason
- * @returns the reason to send
- */
-export function fitCloseReason(text: string): string {
-  let reason = text;
-  while (utf8ByteLength(reason) > MAX_CLOSE_REASON_BYTES) {
-    let end = reason.length - 1;
-    const last = reason.charCodeAt(end - 1);
-    if (last >= 0xd800 && last <= 0xdbff) end--;
-    reason = reason.slice(0, end);
-  }
-  return reason;
 }
