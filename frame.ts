@@ -208,6 +208,53 @@ export function encodeFrame(
   return frame;
 }
 
+/**
+ * Texts up to this many UTF-16 code units are encoded straight into the
+ * frame buffer (sized for the worst case of 3 bytes per unit), saving a
+ * separate encode and copy; longer ones are encoded first.
+ */
+const DIRECT_TEXT_UNITS = 1024;
+const textEncoder = new TextEncoder();
+
+/**
+ * Encodes one complete text frame (FIN set) for `text`, as
+ * `encodeFrame(Opcode.Text, new TextEncoder().encode(text), options)` would,
+ * with one allocation instead of two for short texts. Lone surrogates are
+ * encoded as U+FFFD, as `TextEncoder` does.
+ *
+ * @param text the message
+ * @param mask as {@linkcode EncodeOptions.mask}
+ * @returns the encoded frame
+ */
+export function encodeTextFrame(
+  text: string,
+  mask: boolean | Uint8Array = false,
+): Uint8Array {
+  if (text.length > DIRECT_TEXT_UNITS) {
+    return encodeFrame(Opcode.Text, textEncoder.encode(text), { mask });
+  }
+  let maskKey: Uint8Array | null = null;
+  if (mask === true) maskKey = randomMaskKey();
+  else if (mask instanceof Uint8Array) {
+    if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
+    maskKey = mask;
+  }
+  const masked = maskKey !== null;
+  const maxBytes = text.length * 3;
+  const payloadStart = frameHeaderLength(maxBytes, masked);
+  const buffer = new Uint8Array(payloadStart + maxBytes);
+  const { written } = textEncoder.encodeInto(
+    text,
+    buffer.subarray(payloadStart),
+  );
+  // The header goes right before the payload, sized for what was written.
+  const start = payloadStart - frameHeaderLength(written, masked);
+  writeFrameHeader(buffer, start, Opcode.Text, written, true, false, maskKey);
+  const payload = buffer.subarray(payloadStart, payloadStart + written);
+  if (maskKey !== null) applyMask(payload, maskKey);
+  return buffer.subarray(start, payloadStart + written);
+}
+
 const MASK_POOL_BYTES = 1024;
 let maskPool = new Uint8Array(0);
 let maskPoolOffset = 0;

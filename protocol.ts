@@ -24,6 +24,7 @@ import {
 } from "./errors.ts";
 import {
   encodeFrame,
+  encodeTextFrame,
   type Frame,
   FrameDecoder,
   MAX_CONTROL_PAYLOAD,
@@ -118,7 +119,6 @@ export type ProtocolEvent =
   | { type: "error"; error: WebSocketError };
 
 const EMPTY = new Uint8Array(0);
-const textEncoder = new TextEncoder();
 
 /**
  * The protocol state of one WebSocket connection after its opening
@@ -244,9 +244,7 @@ export class Protocol {
    */
   sendText(text: string): void {
     this.#assertCanSendData();
-    this.#queue(encodeFrame(Opcode.Text, textEncoder.encode(text), {
-      mask: this.#mask,
-    }));
+    this.#queue(encodeTextFrame(text, this.#mask));
   }
 
   /**

@@ -6,7 +6,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeFrame, FrameDecoder, type Opcode } from "../frame.ts";
+import {
+  encodeFrame,
+  encodeTextFrame,
+  FrameDecoder,
+  Opcode,
+} from "../frame.ts";
 import { Protocol, type ProtocolEvent } from "../protocol.ts";
 import { isValidUtf8, Utf8Validator } from "../utf8.ts";
 
@@ -327,5 +332,45 @@ describe("UTF-8 validator", () => {
     validator.reset();
     assert.equal(validator.push(new Uint8Array([0x41])), true);
     assert.equal(validator.finish(), true);
+  });
+});
+
+describe("encodeTextFrame", () => {
+  const encoder = new TextEncoder();
+  const key = new Uint8Array([9, 8, 7, 6]);
+  /** Lengths around the 125/126 and 65535/65536 boundaries, in bytes. */
+  const text = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 1500 }),
+    fc.constantFrom(
+      "a".repeat(125),
+      "a".repeat(126),
+      "€".repeat(41) + "ab", // 125 bytes from 43 units
+      "€".repeat(42), // 126 bytes: a 4-byte header, reserved as 4 for 126 units
+      "\ud800".repeat(42), // lone surrogates become U+FFFD
+      "€".repeat(1024),
+      "x".repeat(1025),
+    ),
+  );
+
+  test("gives exactly the bytes of encodeFrame over the encoded text", () => {
+    fc.assert(
+      fc.property(text, (value) => {
+        const expected = encodeFrame(Opcode.Text, encoder.encode(value));
+        assert.deepEqual(encodeTextFrame(value), expected);
+        const maskedExpected = encodeFrame(Opcode.Text, encoder.encode(value), {
+          mask: key,
+        });
+        assert.deepEqual(encodeTextFrame(value, key), maskedExpected);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  test("a random mask decodes back to the text", () => {
+    const decoder = new FrameDecoder({ expectMasked: true });
+    decoder.push(encodeTextFrame("héllo €𝄞", true));
+    const frame = decoder.next();
+    assert.ok(frame);
+    assert.equal(new TextDecoder().decode(frame.payload), "héllo €𝄞");
   });
 });
