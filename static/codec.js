@@ -164,6 +164,7 @@ function encodeFrame(opcode, payload, options = {}) {
   if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
   return frame;
 }
+var textEncoder = new TextEncoder();
 var MASK_POOL_BYTES = 1024;
 var maskPool = new Uint8Array(0);
 var maskPoolOffset = 0;
