@@ -145,6 +145,29 @@ describe("the chat page in headless Chromium", { skip }, () => {
         { timeout: CHAT_STEP_TIMEOUT_MS },
       );
     }
+    // Each page reconnects after its own (jittered) backoff; a message sent
+    // before the other page is back in the room would never reach it, so
+    // wait until both show that they rejoined. The member lists from before
+    // the drop would pass a members check at once, so they do not count.
+    for (const page of [alice, bob]) {
+      await page.waitForFunction(
+        () => {
+          const notes = (globalThis as unknown as {
+            document: {
+              querySelectorAll(
+                s: string,
+              ): Iterable<{ textContent: string | null }>;
+            };
+          }).document.querySelectorAll('#messages > li[data-kind="join"]');
+          for (const note of notes) {
+            if (note.textContent?.includes("Rejoined #tea-room")) return true;
+          }
+          return false;
+        },
+        null,
+        { timeout: CHAT_STEP_TIMEOUT_MS },
+      );
+    }
     await waitForMembers(alice, ["Alice", "Bob"]);
     await waitForMembers(bob, ["Alice", "Bob"]);
     await bob.waitForSelector('#status[data-state="open"]');
