@@ -29,6 +29,9 @@ import {
   ProtocolError,
   type WebSocketError,
 } from "./errors.ts";
+import { applyMask, randomMaskKey, resolveMaskKey } from "./mask.ts";
+
+export { applyMask, randomMaskKey };
 
 /** Frame opcodes (RFC 6455 section 5.2). 0x3-0x7 and 0xB-0xF are reserved. */
 export const Opcode = {
@@ -193,12 +196,7 @@ export function encodeFrame(
   options: EncodeOptions = {},
 ): Uint8Array {
   const { fin = true, rsv1 = false, mask = false } = options;
-  let maskKey: Uint8Array | null = null;
-  if (mask === true) maskKey = randomMaskKey();
-  else if (mask instanceof Uint8Array) {
-    if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
-    maskKey = mask;
-  }
+  const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);
   const frame = new Uint8Array(headerLength + length);
@@ -233,12 +231,7 @@ export function encodeTextFrame(
   if (text.length > DIRECT_TEXT_UNITS) {
     return encodeFrame(Opcode.Text, textEncoder.encode(text), { mask });
   }
-  let maskKey: Uint8Array | null = null;
-  if (mask === true) maskKey = randomMaskKey();
-  else if (mask instanceof Uint8Array) {
-    if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
-    maskKey = mask;
-  }
+  const maskKey = resolveMaskKey(mask);
   const masked = maskKey !== null;
   const maxBytes = text.length * 3;
   const payloadStart = frameHeaderLength(maxBytes, masked);
@@ -253,67 +246,6 @@ export function encodeTextFrame(
   const payload = buffer.subarray(payloadStart, payloadStart + written);
   if (maskKey !== null) applyMask(payload, maskKey);
   return buffer.subarray(start, payloadStart + written);
-}
-
-const MASK_POOL_BYTES = 1024;
-let maskPool = new Uint8Array(0);
-let maskPoolOffset = 0;
-
-/**
- * A fresh masking key from the platform's cryptographic random source
- * (section 5.3 asks for unpredictable keys). Keys come from a pool refilled
- * by `crypto.getRandomValues`, so a key is never reused.
- *
- * @returns a new 4-byte key
- */
-export function randomMaskKey(): Uint8Array {
-  if (maskPoolOffset + 4 > maskPool.length) {
-    maskPool = crypto.getRandomValues(new Uint8Array(MASK_POOL_BYTES));
-    maskPoolOffset = 0;
-  }
-  const key = maskPool.slice(maskPoolOffset, maskPoolOffset + 4);
-  maskPoolOffset += 4;
-  return key;
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** Below this many bytes a plain byte loop beats setting up word access. */
-const WORD_MASK_THRESHOLD = 32;
-
-/**
- * XORs `data` in place with the 4-byte masking key (section 5.3). Masking and
- * unmasking are the same operation. Works a 32-bit word at a time on the
- * aligned middle of the buffer and a byte at a time at its edges.
- *
- * @param data the bytes to mask or unmask, changed in place
- * @param key the 4-byte masking key
- * @param offset the position of `data[0]` within the frame's payload, when
- * masking a payload in pieces (the key repeats every 4 bytes)
- */
-export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
-  const length = data.length;
-  const phase = offset & 3;
-  let index = 0;
-  if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
-    // Bytes up to the first 4-byte aligned address.
-    const misalignment = data.byteOffset & 3;
-    const head = misalignment === 0 ? 0 : 4 - misalignment;
-    for (; index < head; index++) data[index] ^= key[(phase + index) & 3];
-    const words = (length - index) >>> 2;
-    const wordView = new Uint32Array(
-      data.buffer,
-      data.byteOffset + index,
-      words,
-    );
-    const start = phase + index;
-    const maskWord = key[start & 3] |
-      (key[(start + 1) & 3] << 8) |
-      (key[(start + 2) & 3] << 16) |
-      (key[(start + 3) & 3] << 24);
-    for (let word = 0; word < words; word++) wordView[word] ^= maskWord;
-    index += words * 4;
-  }
-  for (; index < length; index++) data[index] ^= key[(phase + index) & 3];
 }
 
 /** Options of {@linkcode FrameDecoder}. */

@@ -82,6 +82,54 @@ var MessageTooBigError = class extends WebSocketError {
   }
 };
 
+// mask.ts
+var MASK_POOL_BYTES = 1024;
+var maskPool = new Uint8Array(0);
+var maskPoolOffset = 0;
+function randomMaskKey() {
+  if (maskPoolOffset + 4 > maskPool.length) {
+    maskPool = crypto.getRandomValues(new Uint8Array(MASK_POOL_BYTES));
+    maskPoolOffset = 0;
+  }
+  const key = maskPool.slice(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return key;
+}
+var LITTLE_ENDIAN = new Uint8Array(
+  new Uint32Array([
+    1,
+  ]).buffer,
+)[0] === 1;
+var WORD_MASK_THRESHOLD = 32;
+function applyMask(data, key, offset = 0) {
+  const length = data.length;
+  const phase = offset & 3;
+  let index = 0;
+  if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
+    const misalignment = data.byteOffset & 3;
+    const head = misalignment === 0 ? 0 : 4 - misalignment;
+    for (; index < head; index++) data[index] ^= key[phase + index & 3];
+    const words = length - index >>> 2;
+    const wordView = new Uint32Array(
+      data.buffer,
+      data.byteOffset + index,
+      words,
+    );
+    const start = phase + index;
+    const maskWord = key[start & 3] | key[start + 1 & 3] << 8 |
+      key[start + 2 & 3] << 16 | key[start + 3 & 3] << 24;
+    for (let word = 0; word < words; word++) wordView[word] ^= maskWord;
+    index += words * 4;
+  }
+  for (; index < length; index++) data[index] ^= key[phase + index & 3];
+}
+function resolveMaskKey(mask) {
+  if (mask === true) return randomMaskKey();
+  if (mask === false) return null;
+  if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
+  return mask;
+}
+
 // frame.ts
 var Opcode = {
   /** A continuation of a fragmented message. */
@@ -150,12 +198,7 @@ function writeFrameHeader(
 }
 function encodeFrame(opcode, payload, options = {}) {
   const { fin = true, rsv1 = false, mask = false } = options;
-  let maskKey = null;
-  if (mask === true) maskKey = randomMaskKey();
-  else if (mask instanceof Uint8Array) {
-    if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
-    maskKey = mask;
-  }
+  const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);
   const frame = new Uint8Array(headerLength + length);
@@ -165,46 +208,6 @@ function encodeFrame(opcode, payload, options = {}) {
   return frame;
 }
 var textEncoder = new TextEncoder();
-var MASK_POOL_BYTES = 1024;
-var maskPool = new Uint8Array(0);
-var maskPoolOffset = 0;
-function randomMaskKey() {
-  if (maskPoolOffset + 4 > maskPool.length) {
-    maskPool = crypto.getRandomValues(new Uint8Array(MASK_POOL_BYTES));
-    maskPoolOffset = 0;
-  }
-  const key = maskPool.slice(maskPoolOffset, maskPoolOffset + 4);
-  maskPoolOffset += 4;
-  return key;
-}
-var LITTLE_ENDIAN = new Uint8Array(
-  new Uint32Array([
-    1,
-  ]).buffer,
-)[0] === 1;
-var WORD_MASK_THRESHOLD = 32;
-function applyMask(data, key, offset = 0) {
-  const length = data.length;
-  const phase = offset & 3;
-  let index = 0;
-  if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
-    const misalignment = data.byteOffset & 3;
-    const head = misalignment === 0 ? 0 : 4 - misalignment;
-    for (; index < head; index++) data[index] ^= key[phase + index & 3];
-    const words = length - index >>> 2;
-    const wordView = new Uint32Array(
-      data.buffer,
-      data.byteOffset + index,
-      words,
-    );
-    const start = phase + index;
-    const maskWord = key[start & 3] | key[start + 1 & 3] << 8 |
-      key[start + 2 & 3] << 16 | key[start + 3 & 3] << 24;
-    for (let word = 0; word < words; word++) wordView[word] ^= maskWord;
-    index += words * 4;
-  }
-  for (; index < length; index++) data[index] ^= key[phase + index & 3];
-}
 var EMPTY = new Uint8Array(0);
 var FrameDecoder = class {
   /** The largest data-frame payload accepted (see the option). */

@@ -1,0 +1,82 @@
+/**
+ * Masking (RFC 6455 section 5.3): fresh unpredictable keys for client
+ * frames, and the XOR that masks and unmasks a payload.
+ *
+ * @module
+ */
+
+const MASK_POOL_BYTES = 1024;
+let maskPool = new Uint8Array(0);
+let maskPoolOffset = 0;
+
+/**
+ * A fresh masking key from the platform's cryptographic random source
+ * (section 5.3 asks for unpredictable keys). Keys come from a pool refilled
+ * by `crypto.getRandomValues`, so a key is never reused.
+ *
+ * @returns a new 4-byte key
+ */
+export function randomMaskKey(): Uint8Array {
+  if (maskPoolOffset + 4 > maskPool.length) {
+    maskPool = crypto.getRandomValues(new Uint8Array(MASK_POOL_BYTES));
+    maskPoolOffset = 0;
+  }
+  const key = maskPool.slice(maskPoolOffset, maskPoolOffset + 4);
+  maskPoolOffset += 4;
+  return key;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Below this many bytes a plain byte loop beats setting up word access. */
+const WORD_MASK_THRESHOLD = 32;
+
+/**
+ * XORs `data` in place with the 4-byte masking key (section 5.3). Masking and
+ * unmasking are the same operation. Works a 32-bit word at a time on the
+ * aligned middle of the buffer and a byte at a time at its edges.
+ *
+ * @param data the bytes to mask or unmask, changed in place
+ * @param key the 4-byte masking key
+ * @param offset the position of `data[0]` within the frame's payload, when
+ * masking a payload in pieces (the key repeats every 4 bytes)
+ */
+export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
+  const length = data.length;
+  const phase = offset & 3;
+  let index = 0;
+  if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
+    // Bytes up to the first 4-byte aligned address.
+    const misalignment = data.byteOffset & 3;
+    const head = misalignment === 0 ? 0 : 4 - misalignment;
+    for (; index < head; index++) data[index] ^= key[(phase + index) & 3];
+    const words = (length - index) >>> 2;
+    const wordView = new Uint32Array(
+      data.buffer,
+      data.byteOffset + index,
+      words,
+    );
+    const start = phase + index;
+    const maskWord = key[start & 3] |
+      (key[(start + 1) & 3] << 8) |
+      (key[(start + 2) & 3] << 16) |
+      (key[(start + 3) & 3] << 24);
+    for (let word = 0; word < words; word++) wordView[word] ^= maskWord;
+    index += words * 4;
+  }
+  for (; index < length; index++) data[index] ^= key[(phase + index) & 3];
+}
+
+/**
+ * The masking key an `EncodeOptions.mask` value stands for.
+ *
+ * @param mask `true` for a fresh random key, a 4-byte key to use it,
+ * `false` for no mask
+ * @returns the key, or null for an unmasked frame
+ * @throws {RangeError} for a key that is not 4 bytes
+ */
+export function resolveMaskKey(mask: boolean | Uint8Array): Uint8Array | null {
+  if (mask === true) return randomMaskKey();
+  if (mask === false) return null;
+  if (mask.length !== 4) throw new RangeError("a masking key is 4 bytes");
+  return mask;
+}
