@@ -467,12 +467,7 @@ export class Protocol {
     const opcode = this.#messageOpcode;
     const compressed = this.#messageCompressed;
     const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
-    this.#messageOpcode = 0;
-    this.#messageCompressed = false;
-    this.#messageFragments = 0;
-    this.#messageBuffer = EMPTY;
-    this.#messageLength = 0;
-    this.#utf8 = null;
+    this.#resetMessage();
     if (compressed) {
       return {
         type: "compressed",
@@ -541,9 +536,11 @@ export class Protocol {
     events.push({ type: "error", error });
   }
 
+  /** Forgets the message being reassembled, if any. */
   #resetMessage(): void {
     this.#messageOpcode = 0;
     this.#messageCompressed = false;
+    this.#messageFragments = 0;
     this.#messageBuffer = EMPTY;
     this.#messageLength = 0;
     this.#utf8 = null;
