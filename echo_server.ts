@@ -33,6 +33,7 @@
 
 import { serve, type Server, upgradeWebSocket } from "./server.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
+import { StaticFiles } from "./static_files.ts";
 
 /** The port used when neither `--port` nor `PORT` is given: 3000. */
 export const DEFAULT_ECHO_PORT = 3000;
@@ -48,30 +49,14 @@ export const PLAIN_ECHO_PATH = "/plain";
 /** Where the page's files are, relative to this module. */
 const STATIC_DIR = new URL("./static/", import.meta.url);
 
-/** The only paths served over plain HTTP, with their files and types. */
-const STATIC_FILES: ReadonlyMap<string, { file: string; type: string }> =
-  new Map([
-    ["/", { file: "index.html", type: "text/html; charset=utf-8" }],
-    ["/app.js", { file: "app.js", type: "text/javascript; charset=utf-8" }],
-    [
-      "/frame_card.js",
-      { file: "frame_card.js", type: "text/javascript; charset=utf-8" },
-    ],
-    [
-      "/codec.js",
-      { file: "codec.js", type: "text/javascript; charset=utf-8" },
-    ],
-    ["/style.css", { file: "style.css", type: "text/css; charset=utf-8" }],
-  ]);
-
-/** Sent with every page file: no framing, no sniffing, scripts and
- * connections only from this origin. */
-const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
-  ["content-security-policy", "default-src 'self'; frame-ancestors 'none'"],
-  ["x-content-type-options", "nosniff"],
-  ["referrer-policy", "no-referrer"],
-  ["cache-control", "no-cache"],
-];
+/** The only paths served over plain HTTP, with their files. */
+const PAGE_FILES: ReadonlyMap<string, string> = new Map([
+  ["/", "index.html"],
+  ["/app.js", "app.js"],
+  ["/frame_card.js", "frame_card.js"],
+  ["/codec.js", "codec.js"],
+  ["/style.css", "style.css"],
+]);
 
 /** Options of {@linkcode startEchoServer}. */
 export interface EchoServerOptions {
@@ -201,19 +186,6 @@ function pageUrl(addr: Deno.NetAddr): string {
   return `http://${formatAddress(shown)}/`;
 }
 
-async function loadStaticFiles(): Promise<Map<string, Uint8Array>> {
-  const loaded = new Map<string, Uint8Array>();
-  for (const { file } of STATIC_FILES.values()) {
-    // fetch reads file: URLs and, when run from a registry, https: ones.
-    const response = await fetch(new URL(file, STATIC_DIR));
-    if (!response.ok) {
-      throw new Error(`echo server: cannot load static/${file}`);
-    }
-    loaded.set(file, new Uint8Array(await response.arrayBuffer()));
-  }
-  return loaded;
-}
-
 const textDecoder = new TextDecoder();
 
 /** Wires one upgraded socket to the echo conventions. */
@@ -267,16 +239,6 @@ function echo(
   };
 }
 
-function staticResponse(
-  body: Uint8Array | null,
-  type: string,
-  status = 200,
-): Response {
-  const headers = new Headers(SECURITY_HEADERS);
-  headers.set("content-type", type);
-  return new Response(body as BodyInit | null, { status, headers });
-}
-
 /**
  * Starts the echo server and the page. Tests use
  * `startEchoServer({ hostname: "127.0.0.1", port: 0, log: false })`.
@@ -288,7 +250,7 @@ export async function startEchoServer(
   options: EchoServerOptions = {},
 ): Promise<EchoServer> {
   const log = options.log === false ? () => {} : options.log ?? console.log;
-  const files = await loadStaticFiles();
+  const files = await StaticFiles.load(STATIC_DIR, PAGE_FILES);
   let url = "";
   const server: Server = serve({
     port: options.port ?? DEFAULT_ECHO_PORT,
@@ -322,20 +284,7 @@ export async function startEchoServer(
       echo(socket, formatAddress(info.remoteAddr), log);
       return response;
     }
-    const known = STATIC_FILES.get(path);
-    if (known === undefined) {
-      return staticResponse(
-        new TextEncoder().encode("not found\n"),
-        "text/plain; charset=utf-8",
-        404,
-      );
-    }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      const refused = staticResponse(null, "text/plain; charset=utf-8", 405);
-      refused.headers.set("allow", "GET, HEAD");
-      return refused;
-    }
-    return staticResponse(files.get(known.file) ?? null, known.type);
+    return files.respond(request, path);
   });
   return {
     addr: server.addr,

@@ -25,6 +25,7 @@ import {
   parseClientMessage,
 } from "./protocol.ts";
 import { Rooms } from "./rooms.ts";
+import { StaticFiles } from "../static_files.ts";
 
 /** The port used when `PORT` is not set: 3000. */
 export const DEFAULT_CHAT_PORT = 3000;
@@ -36,21 +37,12 @@ export const CHAT_MAX_QUEUED_BYTES = 1024 * 1024;
 
 const STATIC_DIR = new URL("./static/", import.meta.url);
 
-/** The only paths served over plain HTTP, with their files and types. */
-const STATIC_FILES: ReadonlyMap<string, { file: string; type: string }> =
-  new Map([
-    ["/", { file: "index.html", type: "text/html; charset=utf-8" }],
-    ["/app.js", { file: "app.js", type: "text/javascript; charset=utf-8" }],
-    ["/style.css", { file: "style.css", type: "text/css; charset=utf-8" }],
-  ]);
-
-/** Sent with every page file: no inline script, no framing, no sniffing. */
-const SECURITY_HEADERS: ReadonlyArray<[string, string]> = [
-  ["content-security-policy", "default-src 'self'; frame-ancestors 'none'"],
-  ["x-content-type-options", "nosniff"],
-  ["referrer-policy", "no-referrer"],
-  ["cache-control", "no-cache"],
-];
+/** The only paths served over plain HTTP, with their files. */
+const PAGE_FILES: ReadonlyMap<string, string> = new Map([
+  ["/", "index.html"],
+  ["/app.js", "app.js"],
+  ["/style.css", "style.css"],
+]);
 
 /** Options of {@linkcode startChatServer}. */
 export interface ChatServerOptions {
@@ -205,22 +197,6 @@ class ChatConnection {
   }
 }
 
-async function loadStaticFiles(): Promise<Map<string, Uint8Array>> {
-  const loaded = new Map<string, Uint8Array>();
-  for (const { file } of STATIC_FILES.values()) {
-    const response = await fetch(new URL(file, STATIC_DIR));
-    if (!response.ok) throw new Error(`chat: cannot load static/${file}`);
-    loaded.set(file, new Uint8Array(await response.arrayBuffer()));
-  }
-  return loaded;
-}
-
-function fileResponse(body: Uint8Array | null, type: string, status = 200) {
-  const headers = new Headers(SECURITY_HEADERS);
-  headers.set("content-type", type);
-  return new Response(body as BodyInit | null, { status, headers });
-}
-
 function pageUrl(addr: Deno.NetAddr): string {
   const everywhere = addr.hostname === "0.0.0.0" || addr.hostname === "::";
   const host = everywhere
@@ -242,7 +218,7 @@ export async function startChatServer(
   options: ChatServerOptions = {},
 ): Promise<ChatServer> {
   const log = options.log === false ? () => {} : options.log ?? console.log;
-  const files = await loadStaticFiles();
+  const files = await StaticFiles.load(STATIC_DIR, PAGE_FILES);
   const rooms = new Rooms();
   let url = "";
   const server: Server = serve({
@@ -268,20 +244,7 @@ export async function startChatServer(
       new ChatConnection(socket, server, rooms, log);
       return response;
     }
-    const known = STATIC_FILES.get(path);
-    if (known === undefined) {
-      return fileResponse(
-        new TextEncoder().encode("not found\n"),
-        "text/plain; charset=utf-8",
-        404,
-      );
-    }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      const refused = fileResponse(null, "text/plain; charset=utf-8", 405);
-      refused.headers.set("allow", "GET, HEAD");
-      return refused;
-    }
-    return fileResponse(files.get(known.file) ?? null, known.type);
+    return files.respond(request, path);
   });
   return {
     addr: server.addr,
