@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isWellFormedToken } from "./session_token.ts";
+
 /** The room joined when a join names none: `"lobby"`. */
 export const DEFAULT_ROOM = "lobby";
 /** Longest username, after trimming: 32 characters. */
@@ -18,11 +20,17 @@ export const MAX_TEXT_LENGTH = 2_000;
 /** Largest WebSocket message a client may send: 16 KiB. A bigger one closes
  * the connection with 1009 (message too big). */
 export const MAX_CHAT_MESSAGE_BYTES = 16 * 1024;
+/** The close code a connection is closed with when a join presenting its
+ * resume token takes its place: 4000 (private use, RFC 6455 7.4.2). */
+export const SESSION_REPLACED_CLOSE_CODE = 4000;
+/** The close reason sent with {@linkcode SESSION_REPLACED_CLOSE_CODE}. */
+export const SESSION_REPLACED_REASON = "session resumed on another connection";
 
 /** What a client may send, once validated. */
 export type ClientMessage =
-  /** Join `room` as `username` (trimmed; the room lowercased). */
-  | { type: "join"; username: string; room: string }
+  /** Join `room` as `username` (trimmed; the room lowercased), resuming
+   * the session of `token` when one is given. */
+  | { type: "join"; username: string; room: string; token: string | null }
   /** Say `text` (trimmed) to the room. */
   | { type: "message"; text: string }
   /** Leave the room, staying connected. */
@@ -39,6 +47,7 @@ export type ChatErrorCode =
   | "text_too_long"
   | "not_joined"
   | "already_joined"
+  | "invalid_token"
   | "username_taken";
 
 /** The result of checking a client message. */
@@ -129,12 +138,22 @@ function parseJoin(fields: Record<string, unknown>): ParseResult {
       `a room name is 1-${MAX_ROOM_LENGTH} letters, digits, "_", "-" or "."`,
     );
   }
+  const token = fields.token ?? null;
+  if (
+    token !== null && (typeof token !== "string" || !isWellFormedToken(token))
+  ) {
+    return failure(
+      "invalid_token",
+      "token must be the string this server sent with your join",
+    );
+  }
   return {
     ok: true,
     message: {
       type: "join",
       username: checkedName,
       room: checkedRoom.toLowerCase(),
+      token,
     },
   };
 }
@@ -202,7 +221,9 @@ export interface ChatText {
   ts: number;
 }
 
-/** A join or leave notice, with the room's members after the change. */
+/** A join or leave notice, with the room's members after the change. The
+ * joiner's own copy of its join also carries `token`, and `resumed` when
+ * it took its name back from a stale connection. */
 export interface MembershipNotice {
   /** Someone joined or left. */
   type: "join" | "leave";
@@ -214,6 +235,11 @@ export interface MembershipNotice {
   members: string[];
   /** When, in milliseconds since the epoch. */
   ts: number;
+  /** The joiner's resume token: only in the joiner's own join notice. */
+  token?: string;
+  /** True in the joiner's own notice when the join resumed a session that
+   * another connection held; absent otherwise. */
+  resumed?: true;
 }
 
 /** An error reply to one client; the connection stays open. */

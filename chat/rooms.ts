@@ -1,17 +1,45 @@
 /**
  * Who is in which chat room: usernames are unique per room without regard
- * to case, and a room exists while someone is in it. Pure bookkeeping; the
- * messages themselves travel through the server's pub/sub topics.
+ * to case, a room exists while someone is in it, and each member holds a
+ * resume token with which a new connection may take the member's place.
+ * Pure bookkeeping; the messages themselves travel through the server's
+ * pub/sub topics.
  *
  * @module
  */
 
 import { usernameKey } from "./protocol.ts";
+import { newSessionToken, tokensMatch } from "./session_token.ts";
+
+/**
+ * One member of one room, held by one owner (a connection). Never changed:
+ * a resumed membership is a new record with the same name and token, so a
+ * record the owner kept is no longer current once it was taken over.
+ */
+export interface Member<Owner> {
+  /** The room (lowercase). */
+  readonly room: string;
+  /** The name as its first holder spelled it. */
+  readonly username: string;
+  /** The secret that lets a new connection take this member's place. */
+  readonly token: string;
+  /** Who holds the name now. */
+  readonly owner: Owner;
+}
+
+/** The outcome of {@linkcode Rooms.claim}. */
+export type Claim<Owner> =
+  /** The name was free: a new member with a new token. */
+  | { outcome: "joined"; member: Member<Owner> }
+  /** The name was held and the token matched: `replaced` held it. */
+  | { outcome: "resumed"; member: Member<Owner>; replaced: Owner }
+  /** Someone else holds the name (or the token did not match). */
+  | { outcome: "taken" };
 
 /** The members of every room that has any. */
-export class Rooms {
-  /** room -> lowercase username -> username as the member spelled it. */
-  readonly #rooms = new Map<string, Map<string, string>>();
+export class Rooms<Owner> {
+  /** room -> lowercase username -> member. */
+  readonly #rooms = new Map<string, Map<string, Member<Owner>>>();
 
   /** How many rooms have members. */
   get size(): number {
@@ -19,49 +47,68 @@ export class Rooms {
   }
 
   /**
-   * Adds `username` to `room` unless the name is taken there.
+   * Gives `owner` the name `username` in `room`: when the name is free, or
+   * when it is held and `token` is the holder's token (the holder is then
+   * replaced, keeping the name's spelling and token).
    *
    * @param room a checked room name
    * @param username a checked username
-   * @returns false when someone in the room has that name (any case)
+   * @param owner who asks
+   * @param token the resume token presented, or null
+   * @returns joined, resumed (with the owner replaced) or taken
    */
-  add(room: string, username: string): boolean {
-    let members = this.#rooms.get(room);
-    if (members === undefined) {
-      members = new Map();
-      this.#rooms.set(room, members);
-    }
+  claim(
+    room: string,
+    username: string,
+    owner: Owner,
+    token: string | null,
+  ): Claim<Owner> {
     const key = usernameKey(username);
-    if (members.has(key)) return false;
-    members.set(key, username);
-    return true;
+    const members = this.#rooms.get(room);
+    const holder = members?.get(key);
+    if (members === undefined || holder === undefined) {
+      const member = { room, username, token: newSessionToken(), owner };
+      if (members === undefined) {
+        this.#rooms.set(room, new Map([[key, member]]));
+      } else members.set(key, member);
+      return { outcome: "joined", member };
+    }
+    if (token === null || !tokensMatch(token, holder.token)) {
+      return { outcome: "taken" };
+    }
+    const member = { ...holder, owner };
+    members.set(key, member);
+    return { outcome: "resumed", member, replaced: holder.owner };
   }
 
   /**
-   * Removes `username` from `room`; an empty room is removed.
+   * Removes `member` if it is still current (not taken over since); an
+   * empty room is removed.
    *
-   * @param room the room
-   * @param username the member
+   * @param member a record returned by {@linkcode claim}
+   * @returns whether it was removed
    */
-  remove(room: string, username: string): void {
-    const members = this.#rooms.get(room);
-    if (members === undefined) return;
-    members.delete(usernameKey(username));
-    if (members.size === 0) this.#rooms.delete(room);
+  release(member: Member<Owner>): boolean {
+    const members = this.#rooms.get(member.room);
+    const key = usernameKey(member.username);
+    if (members === undefined || members.get(key) !== member) return false;
+    members.delete(key);
+    if (members.size === 0) this.#rooms.delete(member.room);
+    return true;
   }
 
   /**
    * The members of `room`, sorted without regard to case.
    *
    * @param room the room
-   * @returns a new array; empty for a room nobody is in
+   * @returns a new array of names; empty for a room nobody is in
    */
   members(room: string): string[] {
     const members = this.#rooms.get(room);
     if (members === undefined) return [];
     const keys = [...members.keys()].sort();
     const names: string[] = [];
-    for (const key of keys) names.push(members.get(key)!);
+    for (const key of keys) names.push(members.get(key)!.username);
     return names;
   }
 

@@ -22,9 +22,12 @@ import {
   type ClientMessage,
   encodeServerMessage,
   MAX_CHAT_MESSAGE_BYTES,
+  type MembershipNotice,
   parseClientMessage,
+  SESSION_REPLACED_CLOSE_CODE,
+  SESSION_REPLACED_REASON,
 } from "./protocol.ts";
-import { Rooms } from "./rooms.ts";
+import { type Member, Rooms } from "./rooms.ts";
 import { StaticFiles } from "../static_files.ts";
 
 /** The port used when `PORT` is not set: 3000. */
@@ -70,11 +73,8 @@ export interface ChatServer {
   shutdown(): Promise<void>;
 }
 
-/** One connection's place in the chat. */
-interface Session {
-  username: string;
-  room: string;
-}
+/** One connection's place in the chat: its name in its room. */
+type Session = Member<ChatConnection>;
 
 function roomTopic(room: string): string {
   return `room:${room}`;
@@ -98,14 +98,14 @@ function originAllowed(request: Request): boolean {
 class ChatConnection {
   readonly #socket: WebSocketConnection;
   readonly #server: Server;
-  readonly #rooms: Rooms;
+  readonly #rooms: Rooms<ChatConnection>;
   readonly #log: (line: string) => void;
   #session: Session | null = null;
 
   constructor(
     socket: WebSocketConnection,
     server: Server,
-    rooms: Rooms,
+    rooms: Rooms<ChatConnection>,
     log: (line: string) => void,
   ) {
     this.#socket = socket;
@@ -147,14 +147,15 @@ class ChatConnection {
     );
   }
 
-  #join(join: { username: string; room: string }): void {
+  #join(join: { username: string; room: string; token: string | null }): void {
     if (this.#session?.room === join.room) {
       return this.#error(
         "already_joined",
         `you are in "${join.room}" already`,
       );
     }
-    if (!this.#rooms.add(join.room, join.username)) {
+    const claim = this.#rooms.claim(join.room, join.username, this, join.token);
+    if (claim.outcome === "taken") {
       return this.#error(
         "username_taken",
         `"${join.username}" is taken in "${join.room}"`,
@@ -162,10 +163,47 @@ class ChatConnection {
     }
     // A second join switches rooms: leave the first once the name is ours.
     this.#leave("switched");
-    this.#session = { username: join.username, room: join.room };
-    this.#socket.subscribe(roomTopic(join.room));
-    this.#announce("join", this.#session);
-    this.#log(`join ${join.room}: ${join.username}`);
+    const session = claim.member;
+    this.#session = session;
+    if (claim.outcome === "resumed") {
+      // The room's members do not change: only the two connections hear.
+      claim.replaced.#replaced();
+      this.#socket.subscribe(roomTopic(session.room));
+      this.#sendOwnJoin(session, true);
+      this.#log(
+        `resume ${session.room}: ${session.username} (stale connection closed)`,
+      );
+      return;
+    }
+    // The others hear the join first; the joiner's copy carries its token.
+    this.#announce("join", session);
+    this.#socket.subscribe(roomTopic(session.room));
+    this.#sendOwnJoin(session, false);
+    this.#log(`join ${session.room}: ${session.username}`);
+  }
+
+  /** The joiner's own join notice, with its resume token. */
+  #sendOwnJoin(session: Session, resumed: boolean): void {
+    const notice: MembershipNotice = {
+      type: "join",
+      username: session.username,
+      room: session.room,
+      members: this.#rooms.members(session.room),
+      ts: Date.now(),
+      token: session.token,
+    };
+    if (resumed) notice.resumed = true;
+    this.#socket.send(encodeServerMessage(notice));
+  }
+
+  /** Another connection resumed this one's session: it leaves without a
+   * trace in the room and is closed with a code that says why. */
+  #replaced(): void {
+    const session = this.#session;
+    if (session === null) return;
+    this.#session = null;
+    this.#socket.unsubscribe(roomTopic(session.room));
+    this.#socket.close(SESSION_REPLACED_CLOSE_CODE, SESSION_REPLACED_REASON);
   }
 
   /** Leaves the current room, if any; the leaver hears it too when open. */
@@ -173,7 +211,7 @@ class ChatConnection {
     const session = this.#session;
     if (session === null) return;
     this.#session = null;
-    this.#rooms.remove(session.room, session.username);
+    this.#rooms.release(session);
     this.#announce("leave", session);
     this.#socket.unsubscribe(roomTopic(session.room));
     this.#log(`leave ${session.room}: ${session.username} (${why})`);
@@ -219,7 +257,7 @@ export async function startChatServer(
 ): Promise<ChatServer> {
   const log = options.log === false ? () => {} : options.log ?? console.log;
   const files = await StaticFiles.load(STATIC_DIR, PAGE_FILES);
-  const rooms = new Rooms();
+  const rooms = new Rooms<ChatConnection>();
   let url = "";
   const server: Server = serve({
     port: options.port ?? DEFAULT_CHAT_PORT,

@@ -32,16 +32,28 @@ async function withChat(
   }
 }
 
-/** Joins and returns the join notice the joiner receives. */
+/** A resume token as the server issues it: 16 bytes in base64url. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{22}$/;
+
+/** Joins and returns the join notice the joiner receives, which carries
+ * its resume token. */
 async function join(
   client: TestClient,
   username: string,
   room?: string,
+  token?: string,
 ): Promise<JsonMessage> {
-  client.sendJson({ type: "join", username, room });
+  client.sendJson({ type: "join", username, room, token });
   const notice = await client.nextJson();
   assert.equal(notice.type, "join", JSON.stringify(notice));
+  assert.match(String(notice.token), TOKEN_SHAPE);
   return notice;
+}
+
+/** Drops the `token` field of the joiner's own notice. */
+function withoutToken(message: JsonMessage): JsonMessage {
+  const { token: _token, ...rest } = message;
+  return rest;
 }
 
 /** Drops the `ts` field after checking it is a recent time in ms. */
@@ -57,7 +69,8 @@ describe("chat server", () => {
     await withChat(async (connect) => {
       const since = Date.now();
       const alice = await connect();
-      assert.deepEqual(withoutTs(await join(alice, "Alice"), since), {
+      const aliceJoined = await join(alice, "Alice");
+      assert.deepEqual(withoutTs(withoutToken(aliceJoined), since), {
         type: "join",
         username: "Alice",
         room: "lobby", // the default room
@@ -70,10 +83,10 @@ describe("chat server", () => {
         room: "lobby",
         members: ["Alice", "bob"], // sorted without regard to case
       };
-      assert.deepEqual(
-        withoutTs(await join(bob, "  bob ", "LOBBY"), since),
-        expected,
-      );
+      const bobJoined = await join(bob, "  bob ", "LOBBY");
+      assert.deepEqual(withoutTs(withoutToken(bobJoined), since), expected);
+      assert.notEqual(bobJoined.token, aliceJoined.token);
+      // Alice's copy of Bob's join has no token: it is Bob's secret.
       assert.deepEqual(withoutTs(await alice.nextJson(), since), expected);
     });
   });
@@ -150,6 +163,16 @@ describe("chat server", () => {
         [
           JSON.stringify({ ...name("Al"), room: "r".repeat(33) }),
           "invalid_room",
+        ],
+        [JSON.stringify({ ...name("Al"), token: 5 }), "invalid_token"],
+        [JSON.stringify({ ...name("Al"), token: "" }), "invalid_token"],
+        [
+          JSON.stringify({ ...name("Al"), token: "no spaces" }),
+          "invalid_token",
+        ],
+        [
+          JSON.stringify({ ...name("Al"), token: "t".repeat(65) }),
+          "invalid_token",
         ],
         ['{"type": "message", "text": "hi"}', "not_joined"],
         ['{"type": "leave"}', "not_joined"],
@@ -298,6 +321,130 @@ describe("chat server", () => {
       assert.deepEqual(chat.rooms().get("lobby"), ["Alice"]);
       alice.sendJson({ type: "message", text: "still in the lobby" });
       assert.equal((await alice.nextJson()).room, "lobby");
+    });
+  });
+});
+
+describe("chat server: resuming a session after a dropped connection", () => {
+  // The race: a page whose connection dropped rejoins at once, before the
+  // server has seen its old connection end. Here the old connection simply
+  // stays open, so the server cannot have seen it end: it is the stale one.
+
+  test("the token takes the name back: the stale connection is closed with 4000, the room sees no change", async () => {
+    await withChat(async (connect, chat) => {
+      const stale = await connect();
+      const bob = await connect();
+      const token = String((await join(stale, "Alice", "lobby")).token);
+      await join(bob, "Bob", "lobby");
+      assert.equal((await stale.nextJson()).username, "Bob");
+
+      const since = Date.now();
+      const fresh = await connect();
+      fresh.sendJson({ type: "join", username: "alice", room: "Lobby", token });
+      const resumed = await fresh.nextJson();
+      assert.deepEqual(withoutTs(resumed, since), {
+        type: "join",
+        username: "Alice", // the name keeps its first spelling
+        room: "lobby",
+        members: ["Alice", "Bob"],
+        token, // the same token: a resume that is itself cut can be retried
+        resumed: true,
+      });
+      const closed = await stale.ended();
+      assert.equal(closed.code, 4000);
+      assert.equal(closed.reason, "session resumed on another connection");
+      assert.equal(stale.pending, 0, "the stale connection heard nothing");
+      assert.deepEqual(chat.rooms(), new Map([["lobby", ["Alice", "Bob"]]]));
+
+      // The stale connection's end is not Alice leaving: Bob's next message
+      // is what the resumed Alice says, and a newcomer sees her.
+      fresh.sendJson({ type: "message", text: "back" });
+      const said = await bob.nextJson();
+      assert.deepEqual([said.type, said.username, said.text], [
+        "message",
+        "Alice",
+        "back",
+      ]);
+      assert.equal((await fresh.nextJson()).text, "back");
+      const carol = await connect();
+      assert.deepEqual((await join(carol, "Carol", "lobby")).members, [
+        "Alice",
+        "Bob",
+        "Carol",
+      ]);
+      assert.equal((await bob.nextJson()).username, "Carol");
+      assert.equal((await fresh.nextJson()).username, "Carol");
+      assert.equal(bob.pending + fresh.pending, 0);
+
+      // The same token resumes again, from the resumed connection too.
+      const third = await connect();
+      third.sendJson({ type: "join", username: "Alice", room: "lobby", token });
+      const again = await third.nextJson();
+      assert.deepEqual([again.resumed, again.token], [true, token]);
+      assert.equal((await fresh.ended()).code, 4000);
+      assert.deepEqual(chat.rooms().get("lobby"), ["Alice", "Bob", "Carol"]);
+    });
+  });
+
+  test("without the token, or with another one, the name is still taken", async () => {
+    await withChat(async (connect, chat) => {
+      const alice = await connect();
+      const aliceToken = String((await join(alice, "Alice", "lobby")).token);
+      const mallory = await connect();
+      const elsewhere = String((await join(mallory, "Alice", "dev")).token);
+      const wrongTokens = [
+        undefined,
+        null,
+        elsewhere, // Alice's token in another room
+        aliceToken.slice(0, -1), // a prefix
+        aliceToken + "A", // longer
+        (aliceToken[0] === "A" ? "B" : "A") + aliceToken.slice(1),
+      ];
+      const claimant = await connect();
+      for (const token of wrongTokens) {
+        claimant.sendJson({ type: "join", username: "ALICE", token });
+        const refused = await claimant.nextJson();
+        assert.equal(refused.code, "username_taken", String(token));
+      }
+      // Alice was not disturbed: her connection is open and still hers.
+      alice.sendJson({ type: "message", text: "still mine" });
+      const echoed = await alice.nextJson();
+      assert.deepEqual([echoed.username, echoed.text], ["Alice", "still mine"]);
+      assert.equal(alice.socket.readyState, WebSocket.OPEN);
+      assert.deepEqual(
+        chat.rooms(),
+        new Map([["lobby", ["Alice"]], ["dev", ["Alice"]]]),
+      );
+    });
+  });
+
+  test("the token ends with the membership: after a leave the name can be taken by anyone", async () => {
+    await withChat(async (connect, chat) => {
+      const alice = await connect();
+      const token = String((await join(alice, "Alice", "lobby")).token);
+      alice.sendJson({ type: "leave" });
+      assert.equal((await alice.nextJson()).type, "leave");
+      // A join with a token for a free name is a plain join, with a new
+      // token, announced to the room.
+      const bob = await connect();
+      await join(bob, "Bob", "lobby");
+      const back = await connect();
+      const rejoined = await join(back, "Alice", "lobby", token);
+      assert.equal(rejoined.resumed, undefined);
+      assert.notEqual(rejoined.token, token);
+      assert.equal((await bob.nextJson()).username, "Alice");
+      // The old token no longer names anyone: it takes nothing back.
+      back.sendJson({ type: "leave" });
+      await back.nextJson();
+      await bob.nextJson();
+      const someoneElse = await connect();
+      await join(someoneElse, "alice", "lobby");
+      const late = await connect();
+      late.sendJson({ type: "join", username: "Alice", token });
+      assert.equal((await late.nextJson()).code, "username_taken");
+      late.sendJson({ type: "join", username: "Alice", token: rejoined.token });
+      assert.equal((await late.nextJson()).code, "username_taken");
+      assert.deepEqual(chat.rooms().get("lobby"), ["alice", "Bob"]);
     });
   });
 });

@@ -116,6 +116,16 @@ export class TestClient {
   }
 
   /**
+   * Waits for the connection to end, closed by the other side.
+   *
+   * @returns the close event
+   * @throws when it is still open after the step timeout
+   */
+  ended(): Promise<CloseEvent> {
+    return withDeadline(this.closed, CLIENT_STEP_TIMEOUT_MS, "the close");
+  }
+
+  /**
    * Closes (if still open) and waits for the close event.
    *
    * @param code the close code; default 1000
