@@ -19,6 +19,13 @@ import { serve, upgradeWebSocket } from "../../server.ts";
 import { withDeadline } from "./bounded.ts";
 import { startWireProxy, type WireRecord } from "./deflate_wire_proxy.ts";
 
+/**
+ * What the server is expected to answer to every acceptable offer: its
+ * defaults, no context takeover either way.
+ */
+export const AGREED =
+  "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
 /** What the server saw of one connection. */
 export interface ServerSide {
   /** `socket.extensions` once open. */
