@@ -71,7 +71,8 @@ export class InboundQueue {
 
   /**
    * Hands on `events` in order: at once while nothing is being inflated,
-   * else after what waits before them.
+   * else after what waits before them. Binary bytes that must wait are
+   * copied, so the chunk they came from may be reused after this call.
    *
    * @param events what the protocol reported, in order
    */
@@ -79,7 +80,7 @@ export class InboundQueue {
     const generation = this.#generation;
     for (const event of events) {
       if (this.#generation !== generation) return;
-      if (this.#inflating) this.#waiting.push(event);
+      if (this.#inflating) this.#waiting.push(keptEvent(event));
       else this.#process(event);
     }
   }
@@ -175,4 +176,13 @@ export function inboundFailureCode(error: unknown): number {
   return error instanceof WebSocketError
     ? error.closeCode
     : CloseCode.InternalError;
+}
+
+/**
+ * An event that can wait past the read that produced it: binary bytes may
+ * be a view into the socket's reused read buffer, so they are copied.
+ */
+function keptEvent(event: ProtocolEvent): ProtocolEvent {
+  if (event.type !== "binary") return event;
+  return { type: "binary", data: event.data.slice() };
 }

@@ -94,7 +94,12 @@ export interface ProtocolOptions {
 export type ProtocolEvent =
   /** A complete text message. */
   | { type: "text"; data: string }
-  /** A complete binary message; `data` is an owned copy. */
+  /**
+   * A complete binary message. `data` may share memory with the chunks given
+   * to {@linkcode Protocol.receive} (a message that arrived in one frame is a
+   * view into its chunk, as `ws` hands out): copy it before that memory is
+   * reused or kept past the chunk's lifetime.
+   */
   | { type: "binary"; data: Uint8Array }
   /**
    * A complete compressed message (RSV1 set, permessage-deflate agreed):
@@ -213,7 +218,8 @@ export class Protocol {
   /**
    * Processes bytes received from the peer.
    *
-   * @param chunk the bytes; the protocol keeps and may modify them
+   * @param chunk the bytes; the protocol keeps and may modify them (it
+   * unmasks in place), and binary events may be views into them
    * @returns what happened, in order
    */
   receive(chunk: Uint8Array): ProtocolEvent[] {
@@ -434,9 +440,9 @@ export class Protocol {
     if (opcode === Opcode.Text) {
       return { type: "text", data: decodeUtf8(payload) };
     }
-    // A payload the decoder gathered across chunks is already ours; a view
-    // into the caller's chunk is copied, since the caller may reuse it.
-    return { type: "binary", data: ownedBytes(payload) };
+    // No copy: allocating a buffer per message costs more than decoding it.
+    // The caller copies if it reuses the chunk (see ProtocolEvent).
+    return { type: "binary", data: payload };
   }
 
   #appendFragment(payload: Uint8Array): void {
@@ -480,7 +486,8 @@ export class Protocol {
       // refuses a message that ends inside a character.
       return { type: "text", data: decodeUtf8(bytes) };
     }
-    return { type: "binary", data: ownedBytes(bytes) };
+    // The buffer was dropped by #resetMessage, so the view is the caller's.
+    return { type: "binary", data: bytes };
   }
 
   /** Keeps the decoder's limit at what the current message may still grow by. */

@@ -33,6 +33,7 @@ import {
   createCloseEvent,
   createErrorEvent,
   messageEventData,
+  ownedBytes,
 } from "./websocket_events.ts";
 import {
   type BinaryType,
@@ -369,15 +370,20 @@ export class SocketEngine {
   #handleEvent(event: InboundEvent): void {
     switch (event.type) {
       case "text":
-      case "binary":
+      case "binary": {
         if (!this.#delivers()) return;
+        // The protocol's bytes may be a view into the reused read buffer.
+        const data = event.type === "binary"
+          ? ownedBytes(event.data)
+          : event.data;
         this.#hooks.emit(
           new MessageEvent("message", {
-            data: messageEventData(event.data, this.#hooks.binaryType()),
+            data: messageEventData(data, this.#hooks.binaryType()),
           }),
         );
-        this.#messages?.push(event.data);
+        this.#messages?.push(data);
         return;
+      }
       case "ping":
       case "pong":
         this.#hooks.emit(new MessageEvent(event.type, { data: event.data }));

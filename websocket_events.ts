@@ -95,6 +95,19 @@ export function messageEventData(
 }
 
 /**
+ * `bytes` itself when it spans its whole buffer (nothing else can see that
+ * memory through it), else an exact copy.
+ *
+ * @param bytes the bytes
+ * @returns bytes that own their buffer
+ */
+export function ownedBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.length === bytes.buffer.byteLength
+    ? bytes
+    : bytes.slice();
+}
+
+/**
  * Creates an "error" event: an `ErrorEvent` carrying `error` and its message
  * where the runtime has that class, a plain `Event` elsewhere.
  *
