@@ -1,6 +1,7 @@
 /**
- * The small part of the HTTP header grammar (RFC 7230 section 3.2.6 and 7)
- * that the WebSocket opening handshake needs: tokens, quoted strings,
+ * The small part of the HTTP header grammar (RFC 9110 sections 5.5, 5.6.1
+ * and 5.6.2) that HTTP/1.1 and the WebSocket opening handshake need: tokens,
+ * field-value characters, optional whitespace, quoted strings,
  * comma-separated lists, and the two list-valued WebSocket headers
  * `Sec-WebSocket-Extensions` (RFC 6455 section 9.1) and
  * `Sec-WebSocket-Protocol` (RFC 6455 section 4.1).
@@ -31,34 +32,25 @@ const COMMA = 0x2c;
 const SEMICOLON = 0x3b;
 const EQUALS = 0x3d;
 
-/** Whether `code` is an RFC 7230 `tchar`: a character allowed in a token. */
-export function isTokenChar(code: number): boolean {
-  if (code >= 0x30 && code <= 0x39) return true; // DIGIT
-  if (code >= 0x41 && code <= 0x5a) return true; // upper-case ALPHA
-  if (code >= 0x61 && code <= 0x7a) return true; // lower-case ALPHA
-  switch (code) {
-    case 0x21: // !
-    case 0x23: // #
-    case 0x24: // $
-    case 0x25: // %
-    case 0x26: // &
-    case 0x27: // '
-    case 0x2a: // *
-    case 0x2b: // +
-    case 0x2d: // -
-    case 0x2e: // .
-    case 0x5e: // ^
-    case 0x5f: // _
-    case 0x60: // `
-    case 0x7c: // |
-    case 0x7e: // ~
-      return true;
-    default:
-      return false;
-  }
+/** tchar from RFC 9110 section 5.6.2, as a lookup table over byte values. */
+const TOKEN_CHARS: Uint8Array = buildTokenTable();
+
+function buildTokenTable(): Uint8Array {
+  const table = new Uint8Array(256);
+  for (let code = 0x30; code <= 0x39; code++) table[code] = 1; // DIGIT
+  for (let code = 0x41; code <= 0x5a; code++) table[code] = 1; // upper ALPHA
+  for (let code = 0x61; code <= 0x7a; code++) table[code] = 1; // lower ALPHA
+  for (const symbol of "!#$%&'*+-.^_`|~") table[symbol.charCodeAt(0)] = 1;
+  return table;
 }
 
-/** Whether `text` is a non-empty RFC 7230 token (for example a header name). */
+/** Whether `code` (a byte or UTF-16 code unit) is an RFC 9110 `tchar`: a
+ * character allowed in a token. */
+export function isTokenChar(code: number): boolean {
+  return code < 256 && TOKEN_CHARS[code] === 1;
+}
+
+/** Whether `text` is a non-empty RFC 9110 token (for example a header name). */
 export function isToken(text: string): boolean {
   if (text.length === 0) return false;
   for (let i = 0; i < text.length; i++) {
@@ -67,15 +59,39 @@ export function isToken(text: string): boolean {
   return true;
 }
 
-/** Whether `text` may be sent as a header field value: no CR, LF, NUL or
- * other control characters (HTAB is allowed) and nothing above U+00FF. */
+/** Whether `code` may appear in a header field value (RFC 9110 section 5.5:
+ * field-vchar, SP and HTAB; obs-text 0x80-0xFF included, other controls and
+ * DEL excluded). */
+export function isFieldValueChar(code: number): boolean {
+  if (code === HTAB) return true;
+  return code >= SPACE && code !== 0x7f && code <= 0xff;
+}
+
+/** Whether `text` may be sent as a header field value or reason phrase: no
+ * CR, LF, NUL or other control characters (HTAB is allowed) and nothing
+ * above U+00FF. */
 export function isFieldValue(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === HTAB) continue;
-    if (code < SPACE || code === 0x7f || code > 0xff) return false;
+    if (!isFieldValueChar(text.charCodeAt(i))) return false;
   }
   return true;
+}
+
+/**
+ * `text` without leading and trailing optional whitespace (RFC 9110 OWS: SP
+ * and HTAB only). `String.prototype.trim` would also strip U+00A0 and other
+ * Unicode spaces, which a Latin-1 header value can contain and which must
+ * make the value invalid, not disappear.
+ *
+ * @param text a header value or list element
+ * @returns the text without surrounding SP and HTAB
+ */
+export function trimOptionalWhitespace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isWhitespace(text.charCodeAt(start))) start++;
+  while (end > start && isWhitespace(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
 }
 
 const BASE64_ALPHABET =
@@ -122,7 +138,7 @@ function isWhitespace(code: number): boolean {
 }
 
 /**
- * Split a comma-separated header value (RFC 7230 section 7 `#rule`) into its
+ * Split a comma-separated header value (RFC 9110 section 5.6.1 `#rule`) into its
  * elements with optional whitespace trimmed. Empty elements are kept as `""`
  * so the caller decides whether they are allowed. Commas inside quoted
  * strings are not special-cased: use this only for token lists.
@@ -132,11 +148,7 @@ export function splitList(value: string): string[] {
   let start = 0;
   for (let i = 0; i <= value.length; i++) {
     if (i === value.length || value.charCodeAt(i) === COMMA) {
-      let first = start;
-      let last = i;
-      while (first < last && isWhitespace(value.charCodeAt(first))) first++;
-      while (last > first && isWhitespace(value.charCodeAt(last - 1))) last--;
-      elements.push(value.slice(first, last));
+      elements.push(trimOptionalWhitespace(value.slice(start, i)));
       start = i + 1;
     }
   }

@@ -10,12 +10,8 @@
  * @module
  */
 
-import {
-  headerValues,
-  HttpError,
-  type RequestHead,
-  trimOptionalWhitespace,
-} from "./http1.ts";
+import { isFieldValueChar, trimOptionalWhitespace } from "./header_grammar.ts";
+import { headerValues, HttpError, type RequestHead } from "./http1.ts";
 
 /** Default limit on the size of a request body in bytes (the decoded data of
  * a chunked body). Default 1 MiB: this server's HTTP side exists to accept
@@ -231,12 +227,6 @@ function hexValue(byte: number): number {
   return -1;
 }
 
-/** Bytes allowed inside a chunk extension or trailer line: anything but
- * control characters (HTAB allowed) and DEL. */
-function isLineTextByte(byte: number): boolean {
-  return byte === HTAB || (byte >= SPACE && byte !== 0x7f);
-}
-
 /**
  * Decodes `Transfer-Encoding: chunked` (RFC 9112 section 7.1) one byte of
  * framing at a time, so any split of the input decodes the same. Chunk
@@ -347,7 +337,7 @@ export class ChunkedBodyDecoder implements BodyDecoder {
       case ChunkState.Extension:
         if (byte === CR) {
           this.#state = ChunkState.SizeLF;
-        } else if (isLineTextByte(byte)) {
+        } else if (isFieldValueChar(byte)) {
           this.#countSizeLineByte();
         } else {
           this.#fail("invalid character in chunk extension");
@@ -380,7 +370,7 @@ export class ChunkedBodyDecoder implements BodyDecoder {
           this.#state = this.#state === ChunkState.TrailerLineStart
             ? ChunkState.FinalLF
             : ChunkState.TrailerLF;
-        } else if (isLineTextByte(byte)) {
+        } else if (isFieldValueChar(byte)) {
           this.#state = ChunkState.TrailerLine;
         } else {
           this.#fail("invalid character in trailer section");
