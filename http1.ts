@@ -1,7 +1,8 @@
 /**
  * The HTTP/1.1 message syntax (RFC 9112) that the server needs: an
  * incremental request-head parser and response-head serialization. Body
- * framing lives in `http1_body.ts`.
+ * framing lives in `http1_body.ts`; what the request and response head
+ * parsers share, in `http1_head.ts`.
  *
  * Pure: no runtime-specific API, so it runs in Deno, Bun and browsers. Every
  * parser is a linear scan over bytes; no regular expression ever sees
@@ -9,6 +10,21 @@
  *
  * @module
  */
+
+import { isFieldValue, isToken, isTokenChar } from "./header_grammar.ts";
+import {
+  decodeLatin1,
+  encodeLatin1,
+  type FieldLine,
+  HeadLineReader,
+  type HeadProblems,
+  type HttpVersion,
+  parseFieldLine,
+} from "./http1_head.ts";
+
+export type { HttpVersion } from "./http1_head.ts";
+// Re-exported for client.ts, which writes its request head with it.
+export { encodeLatin1 } from "./http1_head.ts";
 
 /** Default limit on the size of a request head in bytes: the request line,
  * every header line and the empty line that ends the head, CRLFs included
@@ -19,6 +35,12 @@ export const MAX_HEAD_BYTES: number = 16 * 1024;
 /** Default limit on the number of header lines in a request head. Default
  * 100; more are answered with 431. */
 export const MAX_HEADER_COUNT: number = 100;
+
+/** Limit on the length of a request method. The longest registered method
+ * (`UPDATEREDIRECTREF`) has 17 characters; a longer run of token characters
+ * before the first space is not an HTTP request, and is answered with 400
+ * as soon as its 33rd byte arrives. 32. */
+export const MAX_METHOD_LENGTH: number = 32;
 
 /**
  * A request that the server refuses at the HTTP level. `status` is the
@@ -43,9 +65,6 @@ export class HttpError extends Error {
   }
 }
 
-/** The HTTP versions this server speaks. */
-export type HttpVersion = "HTTP/1.0" | "HTTP/1.1";
-
 /** A parsed request head. Header names keep the case they were sent in and
  * values are trimmed of surrounding whitespace; bytes above 0x7F are kept as
  * the characters U+0080 to U+00FF (a `ByteString`, as `Headers` expects). */
@@ -57,7 +76,7 @@ export interface RequestHead {
   /** The protocol version from the request line. */
   readonly version: HttpVersion;
   /** Header lines in the order sent, as `[name, value]`. */
-  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly headers: ReadonlyArray<FieldLine>;
 }
 
 /** The result of a completed head: the head and the bytes that followed it
@@ -77,127 +96,31 @@ export interface HeadParserOptions {
   maxHeaderCount?: number;
 }
 
-const CR = 0x0d;
-const LF = 0x0a;
 const SPACE = 0x20;
-const HTAB = 0x09;
-const COLON = 0x3a;
-
-/** tchar from RFC 9110 section 5.6.2, as a lookup table over byte values. */
-const TOKEN_CHARS: Uint8Array = buildTokenTable();
-
-function buildTokenTable(): Uint8Array {
-  const table = new Uint8Array(256);
-  for (let code = 0x30; code <= 0x39; code++) table[code] = 1;
-  for (let code = 0x41; code <= 0x5a; code++) table[code] = 1;
-  for (let code = 0x61; code <= 0x7a; code++) table[code] = 1;
-  for (const symbol of "!#$%&'*+-.^_`|~") table[symbol.charCodeAt(0)] = 1;
-  return table;
-}
-
-/** Whether `code` (a byte or UTF-16 code unit) is an RFC 9110 `tchar`. */
-export function isTokenCode(code: number): boolean {
-  return code < 256 && TOKEN_CHARS[code] === 1;
-}
-
-/** Whether `text` is a non-empty RFC 9110 token, such as a header name. */
-export function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    if (!isTokenCode(text.charCodeAt(i))) return false;
-  }
-  return true;
-}
-
-/** field-vchar / SP / HTAB: what a header value may contain (RFC 9110
- * section 5.5); obs-text (0x80-0xFF) included, controls and DEL excluded. */
-function isFieldValueCode(code: number): boolean {
-  if (code === HTAB) return true;
-  return code >= SPACE && code !== 0x7f && code <= 0xff;
-}
-
-/**
- * `text` without leading and trailing optional whitespace (RFC 9110 OWS: SP
- * and HTAB only). `String.prototype.trim` would also strip U+00A0 and other
- * Unicode spaces, which a Latin-1 header value can contain and which must
- * make the value invalid, not disappear.
- *
- * @param text a header value or list element
- * @returns the text without surrounding SP and HTAB
- */
-export function trimOptionalWhitespace(text: string): string {
-  let start = 0;
-  let end = text.length;
-  while (start < end && isOptionalWhitespace(text.charCodeAt(start))) start++;
-  while (end > start && isOptionalWhitespace(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
-}
-
-function isOptionalWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-
-/** Whether `text` may be sent as a header value or reason phrase: no CR, LF,
- * NUL or other control character (HTAB allowed), nothing above U+00FF. */
-export function isFieldValue(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    if (!isFieldValueCode(text.charCodeAt(i))) return false;
-  }
-  return true;
-}
-
-/** Decode bytes one to one into the characters U+0000 to U+00FF. */
-export function decodeLatin1(
-  bytes: Uint8Array,
-  start = 0,
-  end: number = bytes.length,
-): string {
-  let text = "";
-  const step = 4096;
-  for (let from = start; from < end; from += step) {
-    const to = Math.min(end, from + step);
-    text += String.fromCharCode.apply(
-      null,
-      bytes.subarray(from, to) as unknown as number[],
-    );
-  }
-  return text;
-}
-
-/** Encode a string of characters U+0000 to U+00FF one to one into bytes.
- * @throws {TypeError} when a character is above U+00FF. */
-export function encodeLatin1(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0xff) {
-      throw new TypeError(`character U+${code.toString(16)} is not a byte`);
-    }
-    bytes[i] = code;
-  }
-  return bytes;
-}
+const DEL = 0x7f;
+const DIGIT_ZERO = 0x30;
 
 /**
  * An incremental request-head parser. Feed it the bytes as they arrive with
  * {@linkcode RequestHeadParser.push}; it returns the parsed head once the
- * empty line that ends it has arrived. Each byte is looked at once while
- * searching for the end, so a head that trickles in byte by byte costs
- * linear time. Empty lines before the request line are skipped
- * (RFC 9112 section 2.2). Line endings must be CRLF: a bare CR or LF is
- * rejected with 400 as soon as it is seen.
+ * empty line that ends it has arrived. Each byte is looked at once, so a
+ * head that trickles in byte by byte costs linear time. Empty lines before
+ * the request line are skipped (RFC 9112 section 2.2). Line endings must be
+ * CRLF. Whatever cannot be part of a valid head is refused as soon as it is
+ * seen: the request line byte by byte (so a peer that does not speak HTTP,
+ * such as a TLS ClientHello sent to a plain port, is refused at its first
+ * byte), a bare CR or LF at once, each header line as it ends.
  *
- * @throws {HttpError} from `push`: 400 malformed, 431 too large or too many
- * headers, 505 unsupported version (including the HTTP/2 preface).
+ * @throws {HttpError} from `push`: 400 malformed (including a method longer
+ * than {@linkcode MAX_METHOD_LENGTH}), 431 too large or too many headers, 505
+ * unsupported version (including the HTTP/2 preface).
  */
 export class RequestHeadParser {
-  readonly #maxHeadBytes: number;
   readonly #maxHeaderCount: number;
-  #stored: Uint8Array = new Uint8Array(256);
-  #storedLength = 0;
-  #received = 0;
-  #lineLength = 0;
-  #sawCR = false;
+  readonly #lines: HeadLineReader;
+  readonly #requestLineChecker = new RequestLineChecker();
+  #requestLine: RequestLine | undefined;
+  #headers: FieldLine[] = [];
   #finished = false;
 
   /**
@@ -206,13 +129,16 @@ export class RequestHeadParser {
    * @param options limits; the defaults are the exported constants
    */
   constructor(options: HeadParserOptions = {}) {
-    this.#maxHeadBytes = options.maxHeadBytes ?? MAX_HEAD_BYTES;
     this.#maxHeaderCount = options.maxHeaderCount ?? MAX_HEADER_COUNT;
+    this.#lines = new HeadLineReader({
+      maxHeadBytes: options.maxHeadBytes ?? MAX_HEAD_BYTES,
+      checkStartLineByte: this.#requestLineChecker.check,
+    }, REQUEST_HEAD_PROBLEMS);
   }
 
   /** How many bytes of this head have been consumed so far. */
   get bytesReceived(): number {
-    return this.#received;
+    return this.#lines.bytesReceived;
   }
 
   /**
@@ -222,195 +148,160 @@ export class RequestHeadParser {
    */
   push(chunk: Uint8Array): ParsedHead | undefined {
     if (this.#finished) throw new Error("RequestHeadParser already finished");
-    for (let i = 0; i < chunk.length; i++) {
-      if (this.#received >= this.#maxHeadBytes) {
-        this.#finished = true;
-        throw new HttpError(
-          431,
-          `request head exceeds ${this.#maxHeadBytes} bytes`,
-        );
-      }
-      this.#received++;
-      const byte = chunk[i];
-      if (this.#sawCR) {
-        this.#sawCR = false;
-        if (byte !== LF) this.#fail("CR not followed by LF");
-        if (this.#lineLength === 0) {
-          if (this.#storedLength === 0) continue; // empty line before the request line
-          this.#finished = true;
-          const head = parseHead(
-            this.#stored.subarray(0, this.#storedLength),
-            this.#maxHeaderCount,
-          );
-          return { head, rest: chunk.slice(i + 1) };
-        }
-        this.#store(CR);
-        this.#store(LF);
-        this.#lineLength = 0;
-        continue;
-      }
-      if (byte === CR) {
-        this.#sawCR = true;
-      } else if (byte === LF) {
-        this.#fail("LF without CR");
-      } else {
-        this.#store(byte);
-        this.#lineLength++;
-      }
+    let parsed: ParsedHead | undefined;
+    try {
+      parsed = this.#lines.push(chunk, this.#endLine);
+    } catch (error) {
+      this.#finished = true;
+      throw error;
     }
-    return undefined;
+    if (parsed !== undefined) this.#finished = true;
+    return parsed;
   }
 
-  #fail(problem: string): never {
-    this.#finished = true;
-    throw new HttpError(400, `malformed request head: ${problem}`);
-  }
-
-  #store(byte: number): void {
-    if (this.#storedLength === this.#stored.length) {
-      const grown = new Uint8Array(this.#stored.length * 2);
-      grown.set(this.#stored);
-      this.#stored = grown;
+  /** A line ended: the request line, a header line, or the empty line that
+   * ends the head. */
+  #endLine = (line: Uint8Array): RequestHead | undefined => {
+    if (this.#requestLine === undefined) {
+      if (line.length > 0) {
+        this.#requestLine = this.#requestLineChecker.finish(line);
+      }
+      return undefined; // empty lines before the request line are skipped
     }
-    this.#stored[this.#storedLength++] = byte;
-  }
-}
-
-/** Parse a complete head: lines separated by CRLF, with the empty line that
- * ends the head already removed (the last line has its CRLF removed too). */
-function parseHead(bytes: Uint8Array, maxHeaderCount: number): RequestHead {
-  let lineEnd = bytes.indexOf(CR);
-  if (lineEnd === -1) lineEnd = bytes.length;
-  const { method, target, version } = parseRequestLine(bytes, 0, lineEnd);
-  const headers: Array<readonly [string, string]> = [];
-  let lineStart = lineEnd + 2;
-  while (lineStart < bytes.length) {
-    lineEnd = bytes.indexOf(CR, lineStart);
-    if (lineEnd === -1) lineEnd = bytes.length;
-    if (headers.length === maxHeaderCount) {
+    if (line.length === 0) {
+      checkHost(this.#headers, this.#requestLine.version);
+      return { ...this.#requestLine, headers: this.#headers };
+    }
+    if (this.#headers.length === this.#maxHeaderCount) {
       throw new HttpError(
         431,
-        `request has more than ${maxHeaderCount} header lines`,
+        `request has more than ${this.#maxHeaderCount} header lines`,
       );
     }
-    headers.push(parseHeaderLine(bytes, lineStart, lineEnd));
-    lineStart = lineEnd + 2;
-  }
-  checkHost(headers, version);
-  return { method, target, version, headers };
+    this.#headers.push(parseFieldLine(line, malformed));
+    return undefined;
+  };
 }
 
-function malformed(problem: string): HttpError {
-  return new HttpError(400, `malformed request: ${problem}`);
+function malformed(problem: string): never {
+  throw new HttpError(400, `malformed request head: ${problem}`);
 }
 
-/** request-line = method SP request-target SP HTTP-version */
-function parseRequestLine(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-): { method: string; target: string; version: HttpVersion } {
-  let position = start;
-  while (position < end && isTokenCode(bytes[position])) position++;
-  if (position === start) throw malformed("request line has no method");
-  if (position === end || bytes[position] !== SPACE) {
-    throw malformed("invalid character in method");
-  }
-  const method = decodeLatin1(bytes, start, position);
-  position++;
-  const targetStart = position;
-  while (position < end && bytes[position] > SPACE && bytes[position] < 0x7f) {
-    position++;
-  }
-  if (position === targetStart) throw malformed("request line has no target");
-  if (position === end || bytes[position] !== SPACE) {
-    throw malformed("invalid character in request target");
-  }
-  const target = decodeLatin1(bytes, targetStart, position);
-  position++;
-  return { method, target, version: parseVersion(bytes, position, end) };
-}
+const REQUEST_HEAD_PROBLEMS: HeadProblems = {
+  tooLarge(limit: number): never {
+    throw new HttpError(431, `request head exceeds ${limit} bytes`);
+  },
+  malformed,
+};
 
-/** HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.0 and 1.1 are served. */
-function parseVersion(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-): HttpVersion {
-  const prefix = "HTTP/";
-  let wellFormed = end - start === prefix.length + 3;
-  for (let i = 0; wellFormed && i < prefix.length; i++) {
-    if (bytes[start + i] !== prefix.charCodeAt(i)) wellFormed = false;
-  }
-  const major = bytes[start + 5] - 0x30;
-  const minor = bytes[start + 7] - 0x30;
-  if (
-    !wellFormed || !(major >= 0 && major <= 9) || bytes[start + 6] !== 0x2e ||
-    !(minor >= 0 && minor <= 9)
-  ) {
-    throw malformed("invalid HTTP version in request line");
-  }
-  if (major === 1 && minor === 1) return "HTTP/1.1";
-  if (major === 1 && minor === 0) return "HTTP/1.0";
-  throw new HttpError(
-    505,
-    `HTTP/${major}.${minor} is not supported; this server speaks HTTP/1.1`,
-  );
-}
+/** The request line's parts: `method SP request-target SP HTTP-version`. */
+type RequestLine = Omit<RequestHead, "headers">;
 
-/** field-line = field-name ":" OWS field-value OWS */
-function parseHeaderLine(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-): readonly [string, string] {
-  const first = bytes[start];
-  if (first === SPACE || first === HTAB) {
-    throw malformed("obsolete line folding is not accepted");
-  }
-  let position = start;
-  while (position < end && isTokenCode(bytes[position])) position++;
-  if (position === end) throw malformed("header line has no colon");
-  const stop = bytes[position];
-  if (stop !== COLON) {
-    if (stop === SPACE || stop === HTAB) {
-      throw malformed("whitespace between header name and colon");
+/** "HTTP/" DIGIT "." DIGIT, with `#` standing for a digit. */
+const VERSION_PATTERN = "HTTP/#.#";
+
+/**
+ * Checks a request line (RFC 9112 section 3) byte by byte as it arrives and
+ * refuses it at the first byte that cannot belong to one: a method byte
+ * that is not a token character, a method longer than
+ * {@linkcode MAX_METHOD_LENGTH}, a control or non-ASCII byte in the target,
+ * a version that is not `HTTP/` digit `.` digit.
+ */
+class RequestLineChecker {
+  #part: "method" | "target" | "version" = "method";
+  #partLength = 0;
+  #methodLength = 0;
+
+  /** Check the next byte of the line (never CR or LF). */
+  check = (byte: number): void => {
+    if (this.#part === "method") {
+      if (byte === SPACE) {
+        if (this.#partLength === 0) malformed("request line has no method");
+        this.#methodLength = this.#partLength;
+        this.#nextPart("target");
+      } else if (!isTokenChar(byte)) {
+        malformed("invalid character in method");
+      } else if (++this.#partLength > MAX_METHOD_LENGTH) {
+        malformed(`method longer than ${MAX_METHOD_LENGTH} bytes`);
+      }
+    } else if (this.#part === "target") {
+      if (byte === SPACE) {
+        if (this.#partLength === 0) malformed("request line has no target");
+        this.#nextPart("version");
+      } else if (byte < SPACE || byte >= DEL) {
+        malformed("invalid character in request target");
+      } else {
+        this.#partLength++;
+      }
+    } else {
+      if (!fitsVersionPattern(byte, this.#partLength)) {
+        malformed("invalid HTTP version in request line");
+      }
+      this.#partLength++;
     }
-    throw malformed("invalid character in header name");
+  };
+
+  #nextPart(part: "target" | "version"): void {
+    this.#part = part;
+    this.#partLength = 0;
   }
-  if (position === start) throw malformed("empty header name");
-  const name = decodeLatin1(bytes, start, position);
-  let valueStart = position + 1;
-  let valueEnd = end;
-  while (
-    valueStart < valueEnd &&
-    (bytes[valueStart] === SPACE || bytes[valueStart] === HTAB)
-  ) valueStart++;
-  while (
-    valueEnd > valueStart &&
-    (bytes[valueEnd - 1] === SPACE || bytes[valueEnd - 1] === HTAB)
-  ) valueEnd--;
-  for (let i = valueStart; i < valueEnd; i++) {
-    if (!isFieldValueCode(bytes[i])) {
-      throw malformed(`invalid character in value of header "${name}"`);
+
+  /** The whole line arrived, every byte of it checked: its parts.
+   * @throws {HttpError} 400 for a line that stopped short, 505 for a
+   * version other than 1.0 and 1.1 */
+  finish(line: Uint8Array): RequestLine {
+    if (this.#part !== "version") {
+      malformed(
+        this.#part === "method"
+          ? "request line has no target"
+          : "request line has no HTTP version",
+      );
     }
+    if (this.#partLength !== VERSION_PATTERN.length) {
+      malformed("invalid HTTP version in request line");
+    }
+    const targetStart = this.#methodLength + 1;
+    const versionStart = line.length - VERSION_PATTERN.length;
+    const major = line[versionStart + 5] - DIGIT_ZERO;
+    const minor = line[versionStart + 7] - DIGIT_ZERO;
+    let version: HttpVersion;
+    if (major === 1 && minor === 1) version = "HTTP/1.1";
+    else if (major === 1 && minor === 0) version = "HTTP/1.0";
+    else {
+      throw new HttpError(
+        505,
+        `HTTP/${major}.${minor} is not supported; this server speaks HTTP/1.1`,
+      );
+    }
+    return {
+      method: decodeLatin1(line, 0, this.#methodLength),
+      target: decodeLatin1(line, targetStart, versionStart - 1),
+      version,
+    };
   }
-  return [name, decodeLatin1(bytes, valueStart, valueEnd)];
+}
+
+/** Whether `byte` may stand at `index` of an HTTP-version. */
+function fitsVersionPattern(byte: number, index: number): boolean {
+  if (index >= VERSION_PATTERN.length) return false;
+  const expected = VERSION_PATTERN.charCodeAt(index);
+  if (expected === 0x23) return byte >= DIGIT_ZERO && byte <= DIGIT_ZERO + 9;
+  return byte === expected;
 }
 
 /** RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host header;
  * no request has two. */
 function checkHost(
-  headers: ReadonlyArray<readonly [string, string]>,
+  headers: ReadonlyArray<FieldLine>,
   version: HttpVersion,
 ): void {
   let count = 0;
   for (const [name] of headers) {
     if (name.length === 4 && name.toLowerCase() === "host") count++;
   }
-  if (count > 1) throw malformed("more than one Host header");
+  if (count > 1) malformed("more than one Host header");
   if (count === 0 && version === "HTTP/1.1") {
-    throw malformed("HTTP/1.1 request without a Host header");
+    malformed("HTTP/1.1 request without a Host header");
   }
 }
 

@@ -11,14 +11,16 @@
  */
 
 import { HandshakeError } from "./errors.ts";
+import { isFieldValue } from "./header_grammar.ts";
 import {
   decodeLatin1,
+  type FieldLine,
+  HeadLineReader,
   type HttpVersion,
-  isFieldValue,
-  isTokenCode,
-} from "./http1.ts";
+  parseFieldLine,
+} from "./http1_head.ts";
 
-export type { HttpVersion } from "./http1.ts";
+export type { HttpVersion } from "./http1_head.ts";
 
 /** Default limit on the size of a response head in bytes: the status line,
  * every header line and the empty line that ends the head, CRLFs included.
@@ -40,7 +42,7 @@ export interface ResponseHead {
   /** The reason phrase as sent, possibly empty. */
   readonly reason: string;
   /** Header lines in the order sent, as `[name, value]`. */
-  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly headers: ReadonlyArray<FieldLine>;
 }
 
 /** A completed head and the bytes that followed it in the last chunk. */
@@ -60,16 +62,8 @@ export interface ResponseHeadParserOptions {
   maxHeaderCount?: number;
 }
 
-const CR = 0x0d;
-const LF = 0x0a;
 const SPACE = 0x20;
-const HTAB = 0x09;
-const COLON = 0x3a;
 const DIGIT_ZERO = 0x30;
-
-/** First size of the line buffer; it grows as needed, bounded by the head
- * limit. */
-const INITIAL_LINE_CAPACITY = 256;
 
 /**
  * An incremental response-head parser. Feed it bytes as they arrive with
@@ -84,15 +78,11 @@ const INITIAL_LINE_CAPACITY = 256;
  * and 0 before that (including a status line that is not valid).
  */
 export class ResponseHeadParser {
-  readonly #maxHeadBytes: number;
   readonly #maxHeaderCount: number;
-  #line: Uint8Array = new Uint8Array(INITIAL_LINE_CAPACITY);
-  #lineLength = 0;
-  #received = 0;
-  #sawCR = false;
+  readonly #lines: HeadLineReader;
   #finished = false;
   #statusLine: Omit<ResponseHead, "headers"> | undefined;
-  #headers: Array<readonly [string, string]> = [];
+  #headers: FieldLine[] = [];
 
   /**
    * Create a parser for one response head.
@@ -100,13 +90,20 @@ export class ResponseHeadParser {
    * @param options limits; the defaults are the exported constants
    */
   constructor(options: ResponseHeadParserOptions = {}) {
-    this.#maxHeadBytes = options.maxHeadBytes ?? MAX_RESPONSE_HEAD_BYTES;
     this.#maxHeaderCount = options.maxHeaderCount ?? MAX_RESPONSE_HEADER_COUNT;
+    this.#lines = new HeadLineReader(
+      { maxHeadBytes: options.maxHeadBytes ?? MAX_RESPONSE_HEAD_BYTES },
+      {
+        tooLarge: (limit) =>
+          this.#fail(`the response head exceeds ${limit} bytes`),
+        malformed: this.#malformed,
+      },
+    );
   }
 
   /** How many bytes of this head have been consumed so far. */
   get bytesReceived(): number {
-    return this.#received;
+    return this.#lines.bytesReceived;
   }
 
   /**
@@ -121,36 +118,14 @@ export class ResponseHeadParser {
    */
   push(chunk: Uint8Array): ParsedResponseHead | undefined {
     if (this.#finished) throw new Error("ResponseHeadParser already finished");
-    for (let i = 0; i < chunk.length; i++) {
-      if (this.#received >= this.#maxHeadBytes) {
-        this.#fail(`the response head exceeds ${this.#maxHeadBytes} bytes`);
-      }
-      this.#received++;
-      const byte = chunk[i];
-      if (this.#sawCR) {
-        this.#sawCR = false;
-        if (byte !== LF) this.#fail("CR not followed by LF");
-        const head = this.#endLine();
-        if (head !== undefined) {
-          this.#finished = true;
-          return { head, rest: chunk.slice(i + 1) };
-        }
-      } else if (byte === CR) {
-        this.#sawCR = true;
-      } else if (byte === LF) {
-        this.#fail("LF without CR");
-      } else {
-        this.#store(byte);
-      }
-    }
-    return undefined;
+    const parsed = this.#lines.push(chunk, this.#endLine);
+    if (parsed !== undefined) this.#finished = true;
+    return parsed;
   }
 
   /** A line ended: parse it; the empty line after the status line ends the
    * head. */
-  #endLine(): ResponseHead | undefined {
-    const line = this.#line.subarray(0, this.#lineLength);
-    this.#lineLength = 0;
+  #endLine = (line: Uint8Array): ResponseHead | undefined => {
     if (this.#statusLine === undefined) {
       this.#statusLine = this.#parseStatusLine(line);
       return undefined;
@@ -161,9 +136,9 @@ export class ResponseHeadParser {
     if (this.#headers.length === this.#maxHeaderCount) {
       this.#fail(`the response has more than ${this.#maxHeaderCount} headers`);
     }
-    this.#headers.push(this.#parseHeaderLine(line));
+    this.#headers.push(parseFieldLine(line, this.#malformed));
     return undefined;
-  }
+  };
 
   /** status-line = HTTP-version SP status-code SP [ reason-phrase ].
    * A status line that ends right after the code is accepted too. */
@@ -195,36 +170,7 @@ export class ResponseHeadParser {
     return { version, status, reason };
   }
 
-  /** field-line = field-name ":" OWS field-value OWS */
-  #parseHeaderLine(line: Uint8Array): readonly [string, string] {
-    if (line[0] === SPACE || line[0] === HTAB) {
-      this.#fail("obsolete line folding is not accepted");
-    }
-    let colon = 0;
-    while (colon < line.length && isTokenCode(line[colon])) colon++;
-    if (colon === line.length || line[colon] !== COLON) {
-      this.#fail(
-        colon < line.length && (line[colon] === SPACE || line[colon] === HTAB)
-          ? "whitespace between a header name and its colon"
-          : "a header line has no valid name followed by a colon",
-      );
-    }
-    if (colon === 0) this.#fail("a header line has an empty name");
-    const name = decodeLatin1(line, 0, colon);
-    let valueStart = colon + 1;
-    let valueEnd = line.length;
-    while (valueStart < valueEnd && isWhitespace(line[valueStart])) {
-      valueStart++;
-    }
-    while (valueEnd > valueStart && isWhitespace(line[valueEnd - 1])) {
-      valueEnd--;
-    }
-    const value = decodeLatin1(line, valueStart, valueEnd);
-    if (!isFieldValue(value)) {
-      this.#fail(`the value of header "${name}" contains a control character`);
-    }
-    return [name, value];
-  }
+  #malformed = (problem: string): never => this.#fail(problem);
 
   #fail(problem: string): never {
     this.#finished = true;
@@ -233,19 +179,6 @@ export class ResponseHeadParser {
       `malformed handshake response: ${problem}`,
     );
   }
-
-  #store(byte: number): void {
-    if (this.#lineLength === this.#line.length) {
-      const grown = new Uint8Array(this.#line.length * 2);
-      grown.set(this.#line);
-      this.#line = grown;
-    }
-    this.#line[this.#lineLength++] = byte;
-  }
-}
-
-function isWhitespace(byte: number): boolean {
-  return byte === SPACE || byte === HTAB;
 }
 
 /** "HTTP/1.1" or "HTTP/1.0" at the start of `line`, else undefined. */

@@ -18,12 +18,12 @@ import {
 } from "./handshake.ts";
 import { listContainsToken } from "./header_grammar.ts";
 import {
-  encodeLatin1,
   headerValues,
   HttpError,
   type RequestHead,
   RequestHeadParser,
 } from "./http1.ts";
+import { encodeLatin1 } from "./http1_head.ts";
 import {
   type BodyDecoder,
   createBodyDecoder,
