@@ -14,8 +14,7 @@ import {
 } from "./peers/deflate_echo_server.ts";
 import { encodeFrame, FrameDecoder, Opcode, RSV1 } from "../frame.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../protocol.ts";
-
-const encoder = new TextEncoder();
+import { concat, encoder } from "./bytes_helpers.ts";
 
 /** A raw connection to the server, with the 101 read and a frame reader. */
 async function rawUpgrade(
@@ -82,13 +81,6 @@ async function rawUpgrade(
     }
   };
   return { conn, status, extensions, nextFrame };
-}
-
-function concat(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(left.length + right.length);
-  joined.set(left);
-  joined.set(right, left.length);
-  return joined;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {

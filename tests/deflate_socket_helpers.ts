@@ -15,13 +15,7 @@ import {
   type WebSocketConnection,
   type WebSocketOptions,
 } from "../websocket.ts";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  Opcode,
-  RSV1,
-} from "../frame.ts";
+import { encodeFrame, type Frame, Opcode, RSV1 } from "../frame.ts";
 import type { Role } from "../protocol.ts";
 import { decoder, encoder, FakeConn } from "./websocket_helpers.ts";
 
@@ -147,16 +141,7 @@ export function noise(length: number): Uint8Array {
 
 /** Every frame the socket wrote, RSV1 allowed. */
 export function writtenFrames(conn: FakeConn, role: Role = "server"): Frame[] {
-  const frames: Frame[] = [];
-  const frameDecoder = new FrameDecoder({
-    expectMasked: role === "client",
-    allowedReservedBits: RSV1,
-  });
-  frameDecoder.push(conn.written);
-  for (let frame = frameDecoder.next(); frame; frame = frameDecoder.next()) {
-    frames.push(frame);
-  }
-  return frames;
+  return conn.frames(role, RSV1);
 }
 
 /** The data frames the socket wrote (pongs and close left out). */

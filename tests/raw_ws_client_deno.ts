@@ -12,8 +12,9 @@ import {
   Opcode,
   RSV1,
 } from "../frame.ts";
+import { concat, encoder } from "./bytes_helpers.ts";
 
-export const encoder = new TextEncoder();
+export { concat, encoder } from "./bytes_helpers.ts";
 
 /** The key of RFC 6455 section 1.3. */
 export const SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -68,19 +69,6 @@ export function closePayload(
   payload[1] = code & 0xff;
   payload.set(reasonBytes, 2);
   return payload;
-}
-
-/** Joins byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
 }
 
 /** A response head as read off the wire. */

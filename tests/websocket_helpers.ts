@@ -13,11 +13,11 @@ import {
   type WebSocketConnection,
   type WebSocketOptions,
 } from "../websocket.ts";
-import { encodeFrame, type Frame, FrameDecoder, Opcode } from "../frame.ts";
+import { type Frame, FrameDecoder, Opcode } from "../frame.ts";
 import { encodeClosePayload, type Role } from "../protocol.ts";
+import { concat, maskedFrame } from "./bytes_helpers.ts";
 
-export const encoder: TextEncoder = new TextEncoder();
-export const decoder: TextDecoder = new TextDecoder();
+export { decoder, encoder, maskedFrame } from "./bytes_helpers.ts";
 
 /** An in-memory connection: the test plays the peer. */
 export class FakeConn implements ByteConn {
@@ -82,20 +82,15 @@ export class FakeConn implements ByteConn {
   }
   /** Everything written so far, joined. */
   get written(): Uint8Array {
-    const all = new Uint8Array(
-      this.writes.reduce((sum, w) => sum + w.length, 0),
-    );
-    let offset = 0;
-    for (const write of this.writes) {
-      all.set(write, offset);
-      offset += write.length;
-    }
-    return all;
+    return concat(...this.writes);
   }
-  /** The frames written so far. */
-  frames(role: Role = "server"): Frame[] {
+  /** The frames written so far (by `role`; RSV bits as the decoder allows). */
+  frames(role: Role = "server", allowedReservedBits = 0): Frame[] {
     const frames: Frame[] = [];
-    const frameDecoder = new FrameDecoder({ expectMasked: role === "client" });
+    const frameDecoder = new FrameDecoder({
+      expectMasked: role === "client",
+      allowedReservedBits,
+    });
     frameDecoder.push(this.written);
     for (let frame = frameDecoder.next(); frame; frame = frameDecoder.next()) {
       frames.push(frame);
@@ -127,14 +122,6 @@ export class FakeConn implements ByteConn {
   }
 }
 
-export function maskedFrame(
-  opcode: Opcode,
-  payload: string | Uint8Array,
-  fin = true,
-): Uint8Array {
-  const bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
-  return encodeFrame(opcode, bytes, { mask: true, fin });
-}
 export const text = (data: string, fin = true) =>
   maskedFrame(Opcode.Text, data, fin);
 export const closeFrame = (code: number, reason = "") =>
