@@ -1,12 +1,15 @@
 // The chat page (chat/static/) in headless Chromium against the chat server
 // started in process: two pages join the same room, talk both ways, HTML in
 // a message stays text, a name already taken is refused, leaving is
-// announced, and after a network drop (a TCP relay between the browser and
-// the server is cut) both pages reconnect and rejoin by themselves.
+// announced; after a network drop (a TCP relay between the browser and the
+// server is cut) both pages reconnect and rejoin by themselves, also when
+// the server has not seen the drop (the relay keeps the server's side open:
+// the pages' resume tokens take their names back); and a page whose session
+// another connection resumed does not take it back.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Page, WebSocket as PageSocket } from "playwright-core";
 import { type ChatServer, startChatServer } from "../chat/server.ts";
 import {
   type BrowserSession,
@@ -22,8 +25,10 @@ import {
   sendFromPage,
   waitForMembers,
   waitForMessages,
+  waitForNotes,
 } from "./chat/page_driver.ts";
 import { TcpProxy } from "./chat/tcp_proxy.ts";
+import { TestClient } from "./chat/ws_client.ts";
 
 const skip = skipUnlessAvailable(await chromiumInstalled(), "Chromium");
 
@@ -51,18 +56,51 @@ describe("the chat page in headless Chromium", { skip }, () => {
   let alice: Page;
   let bob: Page;
   const dialogs: string[] = [];
+  /** What the server logged (joins, leaves, resumes), in order. */
+  const serverLog: string[] = [];
+  /** Every JSON message each page sent or received, in order. */
+  const frames = new Map<Page, { sent: unknown[]; received: unknown[] }>();
+
+  /** Records the JSON text frames of every WebSocket the page opens. */
+  function recordFrames(page: Page): void {
+    const record = { sent: [] as unknown[], received: [] as unknown[] };
+    frames.set(page, record);
+    const parse = (payload: string | Uint8Array): unknown =>
+      typeof payload === "string" ? JSON.parse(payload) : null;
+    page.on("websocket", (socket: PageSocket) => {
+      socket.on("framesent", ({ payload }) => {
+        record.sent.push(parse(payload));
+      });
+      socket.on("framereceived", ({ payload }) => {
+        record.received.push(parse(payload));
+      });
+    });
+  }
+
+  /** The resume token of the page's latest join, as the server sent it. */
+  function latestToken(page: Page): string {
+    const received = frames.get(page)?.received ?? [];
+    for (let index = received.length - 1; index >= 0; index--) {
+      const message = received[index] as Record<string, unknown> | null;
+      if (message?.type === "join" && typeof message.token === "string") {
+        return message.token;
+      }
+    }
+    throw new Error("the page received no token");
+  }
 
   before(async () => {
     chat = await startChatServer({
       hostname: "127.0.0.1",
       port: 0,
-      log: false,
+      log: (line) => serverLog.push(line),
     });
     proxy = new TcpProxy(chat.addr.port);
     session = await launchChromium();
     alice = session.page;
     bob = await alice.context().newPage();
     for (const page of [alice, bob]) {
+      recordFrames(page);
       page.on("dialog", (dialog) => {
         dialogs.push(dialog.message());
         void dialog.dismiss();
@@ -133,40 +171,13 @@ describe("the chat page in headless Chromium", { skip }, () => {
   test("after a network drop both pages reconnect, rejoin and keep talking", async () => {
     assert.ok(proxy && chat);
     await proxy.cut();
-    for (const page of [alice, bob]) {
-      await page.waitForFunction(
-        () => {
-          const notes = (globalThis as unknown as {
-            document: { querySelectorAll(s: string): { length: number } };
-          }).document.querySelectorAll('#messages > li[data-kind="system"]');
-          return notes.length >= 1;
-        },
-        null,
-        { timeout: CHAT_STEP_TIMEOUT_MS },
-      );
-    }
     // Each page reconnects after its own (jittered) backoff; a message sent
     // before the other page is back in the room would never reach it, so
     // wait until both show that they rejoined. The member lists from before
     // the drop would pass a members check at once, so they do not count.
     for (const page of [alice, bob]) {
-      await page.waitForFunction(
-        () => {
-          const notes = (globalThis as unknown as {
-            document: {
-              querySelectorAll(
-                s: string,
-              ): Iterable<{ textContent: string | null }>;
-            };
-          }).document.querySelectorAll('#messages > li[data-kind="join"]');
-          for (const note of notes) {
-            if (note.textContent?.includes("Rejoined #tea-room")) return true;
-          }
-          return false;
-        },
-        null,
-        { timeout: CHAT_STEP_TIMEOUT_MS },
-      );
+      await waitForNotes(page, "system", "Connection lost", 1);
+      await waitForNotes(page, "join", "Rejoined #tea-room", 1);
     }
     await waitForMembers(alice, ["Alice", "Bob"]);
     await waitForMembers(bob, ["Alice", "Bob"]);
@@ -181,6 +192,47 @@ describe("the chat page in headless Chromium", { skip }, () => {
       notes.join("\n"),
     );
     assert.ok(notes.includes("join: Rejoined #tea-room"), notes.join("\n"));
+    assert.deepEqual(chat.rooms(), new Map([["tea-room", ["Alice", "Bob"]]]));
+  });
+
+  test("when the server has not seen the drop, the pages take their names back with their tokens", async () => {
+    assert.ok(proxy && chat);
+    const logged = serverLog.length;
+    const notesBefore = (await shownNotes(alice)).length;
+    // The browser's side of both connections ends; the server's side stays
+    // open, so to the server Alice and Bob are still connected and in the
+    // room when their pages rejoin: without the tokens both rejoins would be
+    // refused as username_taken.
+    assert.equal(proxy.strand(), 2);
+    for (const page of [alice, bob]) {
+      await waitForNotes(page, "system", "Connection lost", 2);
+      await waitForNotes(page, "join", "Rejoined #tea-room", 2);
+    }
+    const since = serverLog.slice(logged);
+    assert.deepEqual(since.filter((line) => !line.startsWith("resume ")), []);
+    assert.deepEqual(since.sort(), [
+      "resume tea-room: Alice (stale connection closed)",
+      "resume tea-room: Bob (stale connection closed)",
+    ]);
+    // Nobody left or joined as far as the room is concerned.
+    assert.deepEqual((await shownNotes(alice)).slice(notesBefore), [
+      "system: Connection lost (code 1006). Reconnecting…",
+      "join: Rejoined #tea-room",
+    ]);
+    await waitForMembers(alice, ["Alice", "Bob"]);
+    await waitForMembers(bob, ["Alice", "Bob"]);
+    await sendFromPage(alice, "no one noticed");
+    await waitForMessages(bob, 5);
+    assert.deepEqual((await shownMessages(bob)).at(-1), [
+      "Alice",
+      "no one noticed",
+      false,
+    ]);
+    for (const page of [alice, bob]) {
+      const shown = await readChat(page);
+      assert.equal(shown.view, "chat");
+      assert.equal(shown.joinError, "");
+    }
     assert.deepEqual(chat.rooms(), new Map([["tea-room", ["Alice", "Bob"]]]));
   });
 
@@ -210,5 +262,48 @@ describe("the chat page in headless Chromium", { skip }, () => {
     assert.equal(notes.at(-1), "leave: Bob left");
     assert.deepEqual(chat.rooms(), new Map([["tea-room", ["Alice"]]]));
     assert.deepEqual(session.pageErrors, []);
+  });
+
+  test("a session resumed elsewhere is not taken back: the page shows the form", async () => {
+    assert.ok(session && chat);
+    const token = latestToken(alice);
+    const sentBefore = frames.get(alice)?.sent.length ?? 0;
+    const elsewhere = await TestClient.open(
+      `ws://127.0.0.1:${chat.addr.port}/ws`,
+    );
+    try {
+      elsewhere.sendJson({
+        type: "join",
+        username: "Alice",
+        room: "tea-room",
+        token,
+      });
+      const resumed = await elsewhere.nextJson();
+      assert.deepEqual([resumed.type, resumed.resumed], ["join", true]);
+      await alice.waitForSelector("#join-error:not([hidden])", {
+        timeout: CHAT_STEP_TIMEOUT_MS,
+      });
+      const shown = await readChat(alice);
+      assert.equal(shown.view, "join");
+      assert.match(shown.joinError, /resumed on another connection/);
+      assert.equal(
+        (await shownNotes(alice)).at(-1),
+        "system: This session was resumed on another connection.",
+      );
+      // The page reconnects but does not join again: the name stays with
+      // the connection that resumed it.
+      await alice.waitForSelector('#status[data-state="open"]', {
+        timeout: CHAT_STEP_TIMEOUT_MS,
+      });
+      elsewhere.sendJson({ type: "message", text: "mine now" });
+      assert.equal((await elsewhere.nextJson()).text, "mine now");
+      assert.equal(elsewhere.socket.readyState, WebSocket.OPEN);
+      const sentSince = frames.get(alice)?.sent.slice(sentBefore) ?? [];
+      assert.deepEqual(sentSince, []);
+      assert.deepEqual(chat.rooms(), new Map([["tea-room", ["Alice"]]]));
+      assert.deepEqual(session.pageErrors, []);
+    } finally {
+      await elsewhere.close();
+    }
   });
 });

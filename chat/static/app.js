@@ -4,7 +4,10 @@
 //
 // When the connection drops, the page reconnects with exponential backoff
 // (0.5 s doubling to 10 s, with jitter) and joins the same room under the
-// same name again.
+// same name again, presenting the resume token the server sent with the
+// first join: if the server has not yet noticed that the old connection
+// dropped, the token lets the new one take its place instead of being
+// refused because the name is taken (by the page itself).
 
 /** First reconnection delay in milliseconds; doubled after each failure. */
 const RECONNECT_BASE_MS = 500;
@@ -14,6 +17,9 @@ const RECONNECT_MAX_MS = 10_000;
 const STABLE_CONNECTION_MS = 10_000;
 /** The room joined when the room field is left empty. */
 const DEFAULT_ROOM = "lobby";
+/** The close code of a connection whose session another connection resumed
+ * with this page's token (SESSION_REPLACED_CLOSE_CODE in chat/protocol.ts). */
+const SESSION_REPLACED_CLOSE_CODE = 4000;
 
 /** @param {string} id */
 function byId(id) {
@@ -43,8 +49,9 @@ const view = {
 const state = {
   /** @type {WebSocket | null} */
   socket: null,
-  /** What the user asked to join; joined again after a reconnection.
-   * @type {{ username: string, room: string } | null} */
+  /** What the user asked to join; joined again after a reconnection, with
+   * the resume token of the membership once the server has sent it.
+   * @type {{ username: string, room: string, token?: string } | null} */
   wanted: null,
   /** Where the server says we are. @type {{ username: string, room: string } | null} */
   joined: null,
@@ -101,6 +108,7 @@ function connect() {
   socket.addEventListener("close", (event) => {
     if (state.socket !== socket) return;
     state.socket = null;
+    if (event.code === SESSION_REPLACED_CLOSE_CODE) sessionTakenOver();
     reconnectLater(event.code);
   });
 }
@@ -131,6 +139,21 @@ function reconnectLater(code) {
   state.reconnectTimer = setTimeout(connect, delay);
 }
 
+/** Another connection presented this page's token and holds the name now:
+ * do not take it back (two holders would take turns forever). */
+function sessionTakenOver() {
+  state.wanted = null;
+  state.awaitingJoin = false;
+  state.leaving = false;
+  if (state.joined === null) return;
+  addNote("system", "This session was resumed on another connection.");
+  state.joined = null;
+  view.joinError.textContent =
+    "Your session was resumed on another connection. Join again to come back.";
+  view.joinError.hidden = false;
+  show("join");
+}
+
 /** @param {unknown} value */
 function send(value) {
   const socket = state.socket;
@@ -139,7 +162,7 @@ function send(value) {
   return true;
 }
 
-/** @param {{ username: string, room: string }} wanted */
+/** @param {{ username: string, room: string, token?: string }} wanted */
 function sendJoin(wanted) {
   state.awaitingJoin = send({ type: "join", ...wanted });
 }
@@ -186,7 +209,7 @@ function onMembership(message) {
     message.type === "join" && state.awaitingJoin && wanted !== null &&
     sameName(username, wanted.username)
   ) {
-    return onJoined(username, room, members);
+    return onJoined(username, room, members, text(message.token));
   }
   const joined = state.joined;
   if (joined === null || room !== joined.room) return;
@@ -202,12 +225,13 @@ function onMembership(message) {
  * @param {string} username
  * @param {string} room
  * @param {string[]} members
+ * @param {string} token the resume token ("" if the server sent none)
  */
-function onJoined(username, room, members) {
+function onJoined(username, room, members, token) {
   const previous = view.roomName.textContent;
   state.awaitingJoin = false;
   state.joined = { username, room };
-  state.wanted = { username, room };
+  state.wanted = token === "" ? { username, room } : { username, room, token };
   view.joinError.hidden = true;
   view.roomName.textContent = room;
   view.myName.textContent = username;

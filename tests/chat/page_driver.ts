@@ -112,6 +112,36 @@ export async function waitForMessages(
 }
 
 /**
+ * Waits until the conversation shows at least `count` notes of `kind` whose
+ * text contains `text`.
+ *
+ * @param page the browser page
+ * @param kind "join", "leave", "error" or "system"
+ * @param text what the note's text contains
+ * @param count how many such notes to wait for
+ */
+export async function waitForNotes(
+  page: Page,
+  kind: string,
+  text: string,
+  count: number,
+): Promise<void> {
+  await page.waitForFunction(
+    ({ kind, text, count }) => {
+      const notes = (globalThis as unknown as PageGlobals).document
+        .querySelectorAll(`#messages > li[data-kind="${kind}"]`);
+      let found = 0;
+      for (const note of notes) {
+        if ((note.textContent ?? "").includes(text)) found++;
+      }
+      return found >= count;
+    },
+    { kind, text, count },
+    { timeout: CHAT_STEP_TIMEOUT_MS },
+  );
+}
+
+/**
  * Waits until the members list is exactly `members`.
  *
  * @param page the browser page

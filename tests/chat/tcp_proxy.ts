@@ -1,7 +1,14 @@
 /**
- * A TCP relay on 127.0.0.1 that a test can cut: every connection it carries
- * is closed at once, as when a network drops, while it keeps accepting new
- * ones. Used to check that the chat page reconnects.
+ * A TCP relay on 127.0.0.1 that a test can cut, as when a network drops,
+ * while it keeps accepting new connections. Used to check that the chat
+ * page reconnects. Two ways to drop:
+ *
+ * - {@linkcode TcpProxy.cut} closes both sides of every connection: the
+ *   server sees the end at once;
+ * - {@linkcode TcpProxy.strand} closes only the client's side and keeps the
+ *   server's side open, swallowing what the server sends: the server cannot
+ *   tell that the client is gone (until its keepalive notices), which is the
+ *   race a fast rejoin runs into.
  *
  * @module
  */
@@ -10,6 +17,8 @@
 interface Pair {
   client: Deno.Conn;
   upstream: Deno.Conn;
+  /** The client's side is gone; the server's side is kept open. */
+  stranded: boolean;
   done: Promise<void>;
 }
 
@@ -21,23 +30,40 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-/** Copies bytes one way until either side ends, then closes both. */
-async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(16 * 1024);
-  try {
-    for (;;) {
-      const count = await from.read(buffer);
-      if (count === null) break;
-      let written = 0;
-      while (written < count) {
-        written += await to.write(buffer.subarray(written, count));
-      }
-    }
-  } catch {
-    // A side went away: the relay ends.
+async function writeAll(to: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await to.write(bytes.subarray(written));
   }
-  closeQuietly(from);
-  closeQuietly(to);
+}
+
+/**
+ * Copies bytes one way until either side ends, then closes both; except
+ * that once the pair is stranded, what the server sends is swallowed and
+ * the client's side ending leaves the server's side open.
+ */
+async function pump(pair: Pair, fromClient: boolean): Promise<void> {
+  const from = fromClient ? pair.client : pair.upstream;
+  const to = fromClient ? pair.upstream : pair.client;
+  const buffer = new Uint8Array(16 * 1024);
+  for (;;) {
+    let count: number | null;
+    try {
+      count = await from.read(buffer);
+    } catch {
+      break; // this side went away
+    }
+    if (count === null) break;
+    if (pair.stranded) continue;
+    try {
+      await writeAll(to, buffer.subarray(0, count));
+    } catch {
+      if (!pair.stranded) break; // the other side went away
+    }
+  }
+  if (pair.stranded && fromClient) return;
+  closeQuietly(pair.client);
+  closeQuietly(pair.upstream);
 }
 
 /** A relay from a local port to `target`. */
@@ -86,13 +112,43 @@ export class TcpProxy {
         closeQuietly(client);
         continue;
       }
-      const pair: Pair = { client, upstream, done: Promise.resolve() };
-      pair.done = Promise.all([
-        pump(client, upstream),
-        pump(upstream, client),
-      ]).then(() => void this.#pairs.delete(pair));
+      const pair: Pair = {
+        client,
+        upstream,
+        stranded: false,
+        done: Promise.resolve(),
+      };
+      pair.done = Promise.all([pump(pair, true), pump(pair, false)])
+        .then(() => void this.#pairs.delete(pair));
       this.#pairs.add(pair);
     }
+  }
+
+  /**
+   * Drops the client's side of every relayed connection and keeps the
+   * server's side open, reading and discarding what the server sends, until
+   * the server closes it or the relay is cut or closed. New connections are
+   * still accepted and relayed.
+   *
+   * @returns how many connections were stranded
+   */
+  strand(): number {
+    let stranded = 0;
+    for (const pair of this.#pairs) {
+      if (pair.stranded) continue;
+      pair.stranded = true;
+      closeQuietly(pair.client);
+      stranded++;
+    }
+    return stranded;
+  }
+
+  /** How many connections are stranded: the client gone, the server's side
+   * still open. */
+  get strandedOpen(): number {
+    let count = 0;
+    for (const pair of this.#pairs) if (pair.stranded) count++;
+    return count;
   }
 
   /** Drops every relayed connection; new ones are still accepted. */
