@@ -5,6 +5,8 @@
  * @module
  */
 
+import { createSimdMasker, type SimdMasker } from "./mask_simd.ts";
+
 const MASK_POOL_BYTES = 1024;
 let maskPool = new Uint8Array(0);
 let maskPoolOffset = 0;
@@ -29,11 +31,28 @@ export function randomMaskKey(): Uint8Array {
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Below this many bytes a plain byte loop beats setting up word access. */
 const WORD_MASK_THRESHOLD = 32;
+/**
+ * From this many bytes on, the WebAssembly SIMD loop (see `mask_simd.ts`)
+ * beats the word loop even though it copies the bytes in and out.
+ */
+const SIMD_MASK_THRESHOLD = 4096;
+/** The SIMD masker; `undefined` until first needed, `null` where unavailable. */
+let simdMasker: SimdMasker | null | undefined;
+
+/** The key as a little-endian 32-bit word, starting at key byte `start`. */
+function maskWordFrom(key: Uint8Array, start: number): number {
+  return key[start & 3] |
+    (key[(start + 1) & 3] << 8) |
+    (key[(start + 2) & 3] << 16) |
+    (key[(start + 3) & 3] << 24);
+}
 
 /**
  * XORs `data` in place with the 4-byte masking key (section 5.3). Masking and
- * unmasking are the same operation. Works a 32-bit word at a time on the
- * aligned middle of the buffer and a byte at a time at its edges.
+ * unmasking are the same operation. From 4 KiB on it uses 128-bit
+ * WebAssembly SIMD where the runtime allows it; otherwise it works a 32-bit
+ * word at a time on the aligned middle of the buffer and a byte at a time at
+ * its edges.
  *
  * @param data the bytes to mask or unmask, changed in place
  * @param key the 4-byte masking key
@@ -43,6 +62,13 @@ const WORD_MASK_THRESHOLD = 32;
 export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
   const length = data.length;
   const phase = offset & 3;
+  if (length >= SIMD_MASK_THRESHOLD) {
+    if (simdMasker === undefined) simdMasker = createSimdMasker();
+    if (simdMasker !== null) {
+      simdMasker(data, maskWordFrom(key, phase));
+      return;
+    }
+  }
   let index = 0;
   if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
     // Bytes up to the first 4-byte aligned address.
@@ -55,11 +81,7 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
       data.byteOffset + index,
       words,
     );
-    const start = phase + index;
-    const maskWord = key[start & 3] |
-      (key[(start + 1) & 3] << 8) |
-      (key[(start + 2) & 3] << 16) |
-      (key[(start + 3) & 3] << 24);
+    const maskWord = maskWordFrom(key, phase + index);
     for (let word = 0; word < words; word++) wordView[word] ^= maskWord;
     index += words * 4;
   }
