@@ -95,6 +95,17 @@ export interface EncodeOptions {
    * frames). Default false.
    */
   mask?: boolean | Uint8Array;
+  /**
+   * Where the frame's bytes come from: called once with the frame's length,
+   * it must return that many zeroed bytes nothing else uses. Default a new
+   * `Uint8Array`. (`Protocol` passes `allocateFrameBytes` from
+   * `frame_slab.ts`, which cuts small frames from shared slabs.)
+   */
+  allocate?: (length: number) => Uint8Array;
+}
+
+function newBytes(length: number): Uint8Array {
+  return new Uint8Array(length);
 }
 
 /** Whether `opcode` is a control opcode (close, ping, pong). */
@@ -195,11 +206,12 @@ export function encodeFrame(
   payload: Uint8Array,
   options: EncodeOptions = {},
 ): Uint8Array {
-  const { fin = true, rsv1 = false, mask = false } = options;
+  const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
+    options;
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);
-  const frame = new Uint8Array(headerLength + length);
+  const frame = allocate(headerLength + length);
   writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
   frame.set(payload, headerLength);
   if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
@@ -222,24 +234,34 @@ const textEncoder = new TextEncoder();
  *
  * @param text the message
  * @param mask as {@linkcode EncodeOptions.mask}
+ * @param allocate as {@linkcode EncodeOptions.allocate}; for a short text
+ * it is asked for the worst case, and `release(bytes, used)` (when given)
+ * hands back what the encoded frame did not need
+ * @param release gives back the unused end of an allocation
  * @returns the encoded frame
  */
 export function encodeTextFrame(
   text: string,
   mask: boolean | Uint8Array = false,
+  allocate: (length: number) => Uint8Array = newBytes,
+  release?: (bytes: Uint8Array, used: number) => void,
 ): Uint8Array {
   if (text.length > DIRECT_TEXT_UNITS) {
-    return encodeFrame(Opcode.Text, textEncoder.encode(text), { mask });
+    return encodeFrame(Opcode.Text, textEncoder.encode(text), {
+      mask,
+      allocate,
+    });
   }
   const maskKey = resolveMaskKey(mask);
   const masked = maskKey !== null;
   const maxBytes = text.length * 3;
   const payloadStart = frameHeaderLength(maxBytes, masked);
-  const buffer = new Uint8Array(payloadStart + maxBytes);
+  const buffer = allocate(payloadStart + maxBytes);
   const { written } = textEncoder.encodeInto(
     text,
     buffer.subarray(payloadStart),
   );
+  release?.(buffer, payloadStart + written);
   // The header goes right before the payload, sized for what was written.
   const start = payloadStart - frameHeaderLength(written, masked);
   writeFrameHeader(buffer, start, Opcode.Text, written, true, false, maskKey);

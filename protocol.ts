@@ -32,6 +32,7 @@ import {
   RSV1,
 } from "./frame.ts";
 import { decodeUtf8, Utf8Validator } from "./utf8.ts";
+import { allocateFrameBytes, releaseUnusedFrameBytes } from "./frame_slab.ts";
 import {
   encodeClosePayload,
   fitCloseReason,
@@ -250,7 +251,14 @@ export class Protocol {
    */
   sendText(text: string): void {
     this.#assertCanSendData();
-    this.#queue(encodeTextFrame(text, this.#mask));
+    this.#queue(
+      encodeTextFrame(
+        text,
+        this.#mask,
+        allocateFrameBytes,
+        releaseUnusedFrameBytes,
+      ),
+    );
   }
 
   /**
@@ -261,7 +269,12 @@ export class Protocol {
    */
   sendBinary(data: Uint8Array): void {
     this.#assertCanSendData();
-    this.#queue(encodeFrame(Opcode.Binary, data, { mask: this.#mask }));
+    this.#queue(
+      encodeFrame(Opcode.Binary, data, {
+        mask: this.#mask,
+        allocate: allocateFrameBytes,
+      }),
+    );
   }
 
   /**
@@ -285,7 +298,12 @@ export class Protocol {
     if (opcode >= 0x8) throw new TypeError("control frames are not fragments");
     if (compressed) this.#assertCanCompress(opcode);
     this.#queue(
-      encodeFrame(opcode, payload, { fin, rsv1: compressed, mask: this.#mask }),
+      encodeFrame(opcode, payload, {
+        fin,
+        rsv1: compressed,
+        mask: this.#mask,
+        allocate: allocateFrameBytes,
+      }),
     );
   }
 
@@ -365,6 +383,8 @@ export class Protocol {
 
   /**
    * Takes the bytes queued for sending, oldest first, and empties the queue.
+   * Small frames are slices of slabs shared with other frames (see
+   * `frame_slab.ts`): write them, do not modify them.
    *
    * @returns frames to write to the transport in order
    */
@@ -423,6 +443,7 @@ export class Protocol {
         if (!this.#closeSent) {
           this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
             mask: this.#mask,
+            allocate: allocateFrameBytes,
           }));
         }
         break;

@@ -187,7 +187,10 @@ export class WriteQueue {
       }
     }
     let batch = first;
-    if (end - start > 1) {
+    if (end - start > 1 && contiguous(chunks, start, end)) {
+      // Frames cut one after another from the same slab: one view, no copy.
+      batch = new Uint8Array(first.buffer, first.byteOffset, total);
+    } else if (end - start > 1) {
       batch = new Uint8Array(total);
       let offset = 0;
       for (let index = start; index < end; index++) {
@@ -209,4 +212,24 @@ export class WriteQueue {
     }
     return batch;
   }
+}
+
+/** Whether `chunks[start..end)` lie back to back in one buffer. */
+function contiguous(
+  chunks: readonly Uint8Array[],
+  start: number,
+  end: number,
+): boolean {
+  let previous = chunks[start];
+  for (let index = start + 1; index < end; index++) {
+    const chunk = chunks[index];
+    if (
+      chunk.buffer !== previous.buffer ||
+      chunk.byteOffset !== previous.byteOffset + previous.length
+    ) {
+      return false;
+    }
+    previous = chunk;
+  }
+  return true;
 }
