@@ -12,13 +12,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { runsSuccessfully, skipUnlessAvailable } from "./peers/bounded.ts";
+import { chromiumInstalled } from "./browser/chromium.ts";
 import {
-  runBounded,
-  runsSuccessfully,
-  skipUnlessAvailable,
-  withDeadline,
-} from "./peers/bounded.ts";
-import { chromiumInstalled, launchChromium } from "./browser/chromium.ts";
+  findPython,
+  type PeerReport,
+  runPeerInChromium,
+  runPeerProcess,
+} from "./peers/peer_runner.ts";
 import {
   AGREED,
   type DeflateEchoServer,
@@ -42,12 +43,6 @@ const WS_PEER = fileURLToPath(
 const PYTHON_PEER = fileURLToPath(
   new URL("./peers/deflate_python_peer.py", import.meta.url),
 );
-
-/** What a peer script prints. */
-interface PeerReport {
-  peer: string;
-  results: Record<string, Record<string, unknown>>;
-}
 
 /** Checks every peer that offers compression runs. */
 const COMMON_CHECKS: readonly string[] = [
@@ -75,75 +70,6 @@ interface Peer {
   run(base: string, checks: readonly string[]): Promise<PeerReport>;
 }
 
-async function runPeerProcess(
-  program: string,
-  args: string[],
-): Promise<PeerReport> {
-  const result = await runBounded(program, args, PEER_TIMEOUT_MS);
-  const lines = result.stdout.trim().split("\n");
-  const last = lines[lines.length - 1] ?? "";
-  if (result.code !== 0 || !last.startsWith("{")) {
-    throw new Error(
-      `${program} exited with ${result.code}${
-        result.timedOut ? " (killed at the deadline)" : ""
-      }\nstdout: ${result.stdout.slice(-2000)}\nstderr: ${
-        result.stderr.slice(-2000)
-      }`,
-    );
-  }
-  return JSON.parse(last) as PeerReport;
-}
-
-async function runInChromium(
-  base: string,
-  checks: readonly string[],
-): Promise<PeerReport> {
-  const source = await Deno.readTextFile(WEB_PEER);
-  const session = await launchChromium();
-  try {
-    const { page } = session;
-    await page.addScriptTag({ content: source, type: "module" });
-    await page.waitForFunction(
-      () =>
-        typeof (globalThis as { runDeflateWebPeer?: unknown })
-          .runDeflateWebPeer === "function",
-      null,
-      { timeout: 10_000 },
-    );
-    const results = await withDeadline(
-      page.evaluate(
-        ({ base, checks }) =>
-          (globalThis as unknown as {
-            runDeflateWebPeer(
-              base: string,
-              peer: string,
-              checks: string[],
-            ): Promise<PeerReport["results"]>;
-          }).runDeflateWebPeer(base, "chromium", checks),
-        { base, checks: [...checks] },
-      ),
-      PEER_TIMEOUT_MS,
-      "the Chromium peer",
-    );
-    const version = page.context().browser()?.version() ??
-      await page.evaluate(() => navigator.userAgent);
-    return { peer: `chromium ${version}`, results };
-  } finally {
-    await session.close();
-  }
-}
-
-async function findPython(): Promise<string | null> {
-  const candidates = [Deno.env.get("PYTHON"), "/usr/bin/python3", "python3"];
-  for (const candidate of candidates) {
-    if (candidate === undefined) continue;
-    if (await runsSuccessfully(candidate, ["-c", "import websockets"])) {
-      return candidate;
-    }
-  }
-  return null;
-}
-
 const bunAvailable = await runsSuccessfully("bun", ["--version"]);
 const nodeAvailable = await runsSuccessfully("node", ["--version"]);
 const python = await findPython();
@@ -156,7 +82,13 @@ const PEERS: readonly Peer[] = [
     checks: COMMON_CHECKS,
     offers: true,
     skip: skipUnlessAvailable(chromiumAvailable, "Chromium"),
-    run: runInChromium,
+    run: (base, checks) =>
+      runPeerInChromium(
+        WEB_PEER,
+        "runDeflateWebPeer",
+        [base, "chromium", checks],
+        PEER_TIMEOUT_MS,
+      ),
   },
   {
     id: "bun",
@@ -165,7 +97,11 @@ const PEERS: readonly Peer[] = [
     offers: true,
     skip: skipUnlessAvailable(bunAvailable, "bun"),
     run: (base, checks) =>
-      runPeerProcess("bun", [WEB_PEER, base, "bun", checks.join(",")]),
+      runPeerProcess(
+        "bun",
+        [WEB_PEER, base, "bun", checks.join(",")],
+        PEER_TIMEOUT_MS,
+      ),
   },
   {
     id: "node-ws",
@@ -180,7 +116,11 @@ const PEERS: readonly Peer[] = [
     reportsExtensions: "permessage-deflate",
     skip: skipUnlessAvailable(nodeAvailable, "node"),
     run: (base, checks) =>
-      runPeerProcess("node", [WS_PEER, base, "node-ws", checks.join(",")]),
+      runPeerProcess(
+        "node",
+        [WS_PEER, base, "node-ws", checks.join(",")],
+        PEER_TIMEOUT_MS,
+      ),
   },
   {
     id: "python",
@@ -194,7 +134,7 @@ const PEERS: readonly Peer[] = [
         base,
         "python",
         checks.join(","),
-      ]),
+      ], PEER_TIMEOUT_MS),
   },
   {
     id: "deno",
@@ -211,7 +151,7 @@ const PEERS: readonly Peer[] = [
         base,
         "deno",
         checks.join(","),
-      ]),
+      ], PEER_TIMEOUT_MS),
   },
 ];
 

@@ -1,8 +1,9 @@
 // A compression interop peer on Node.js with the npm `ws` client and
 // `perMessageDeflate` on, which can do what the WHATWG API cannot: choose
 // its own threshold (0 compresses every message) and send a compressed
-// message in fragments. tests/deflate_interop_deno_test.ts checks the wire
-// (through a proxy) and the results.
+// message in fragments. tests/deflate_interop_peers_deno_test.ts checks the
+// wire (through a proxy) and the results. The checks it shares with the
+// WHATWG peer are in deflate_peer_checks.js.
 //
 // Run:  node deflate_ws_peer.mjs <ws-base-url> <peer-id> <check,check,...>
 // Prints one JSON object: { peer, results: { <check>: observed } }.
@@ -10,40 +11,19 @@
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { WebSocket } from "ws";
+import { chatText, patternBytes, runChecks } from "./peer_kit.js";
+import {
+  checkUrl,
+  describeEcho,
+  echoOne,
+  runCommonDeflateCheck,
+} from "./deflate_peer_checks.js";
 
 const CHECK_TIMEOUT_MS = 60_000;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Chat-like JSON text (compresses well) of at least `length` characters. */
-function chatText(length) {
-  const parts = [];
-  let size = 0;
-  for (let i = 0; size < length; i++) {
-    const part = `{"id":${i},"user":"user${
-      i % 13
-    }","text":"h\u00e9llo \u2603 number ${i}"},`;
-    parts.push(part);
-    size += part.length;
-  }
-  return parts.join("").slice(0, length);
-}
-
 function randomBytes(length) {
   return randomFillSync(new Uint8Array(length));
-}
-
-function patternBytes(length) {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i % 64) < 32 ? i % 7 : 0;
-  return bytes;
 }
 
 /** Opens a connection whose messages can be awaited one by one. */
@@ -91,27 +71,16 @@ async function open(url, perMessageDeflate = true) {
   };
 }
 
-function describeEcho(sent, received) {
-  if (typeof sent === "string") {
-    return {
-      type: typeof received === "string" ? "text" : "binary",
-      identical: received === sent,
-    };
-  }
-  return {
-    type: received instanceof Uint8Array ? "binary" : "text",
-    identical: received instanceof Uint8Array &&
-      Buffer.compare(Buffer.from(received), Buffer.from(sent)) === 0,
-  };
-}
-
-async function echoOne(url, message, perMessageDeflate = true) {
-  const connection = await open(url, perMessageDeflate);
-  connection.socket.send(message);
-  const received = await connection.next();
-  await connection.close();
-  return describeEcho(message, received);
-}
+const client = {
+  open,
+  randomBytes,
+  ordering: {
+    options: { threshold: 0 },
+    // Alternate compressed and uncompressed sends on the wire.
+    send: (connection, message, index) =>
+      connection.socket.send(message, { compress: index % 2 === 0 }),
+  },
+};
 
 /** Sends `parts` as one message in fragments, compressed. */
 function sendFragments(socket, parts, binary) {
@@ -124,43 +93,24 @@ function sendFragments(socket, parts, binary) {
   });
 }
 
-async function runCheck(base, peerId, check) {
-  const url = (extra = "") => `${base}/?check=${check}&peer=${peerId}${extra}`;
+/** Sends `whole` as `parts`, one compressed fragmented message. */
+async function fragmentedCheck(url, whole, parts, binary) {
+  const connection = await open(url);
+  sendFragments(connection.socket, parts, binary);
+  const echo = describeEcho(whole, await connection.next());
+  await connection.close();
+  return echo;
+}
+
+function runCheck(base, peerId, check) {
+  const common = runCommonDeflateCheck(client, base, peerId, check);
+  if (common !== null) return common;
+  const url = checkUrl(base, peerId, check);
   switch (check) {
-    case "negotiated": {
-      const connection = await open(url());
-      connection.socket.send("extensions?");
-      const reply = await connection.next();
-      const extensions = connection.socket.extensions;
-      await connection.close();
-      return { extensions, reply };
-    }
-    case "off": {
-      const connection = await open(url("&deflate=off"));
-      const message = chatText(65536);
-      connection.socket.send(message);
-      const echo = describeEcho(message, await connection.next());
-      const extensions = connection.socket.extensions;
-      await connection.close();
-      return { extensions, ...echo };
-    }
-    case "text-large":
-      return echoOne(url(), chatText(1024 * 1024));
-    case "text-8mib":
-      return echoOne(url(), chatText(8 * 1024 * 1024));
-    case "text-small":
-      return echoOne(url(), chatText(100));
-    case "threshold-0":
-      return echoOne(url("&threshold=0"), chatText(200));
     case "client-threshold-0":
       // ws compresses even this small message.
-      return echoOne(url(), chatText(40), { threshold: 0 });
-    case "binary-random":
-      return echoOne(url(), randomBytes(1024 * 1024));
-    case "binary-compressible":
-      return echoOne(url(), patternBytes(1024 * 1024));
+      return echoOne(client, url, chatText(40), { threshold: 0 });
     case "fragmented-text": {
-      const connection = await open(url());
       const whole = chatText(300_000);
       const parts = [
         whole.slice(0, 1000),
@@ -168,61 +118,26 @@ async function runCheck(base, peerId, check) {
         whole.slice(1000, 200_000),
         whole.slice(200_000),
       ];
-      sendFragments(connection.socket, parts, false);
-      const echo = describeEcho(whole, await connection.next());
-      await connection.close();
-      return echo;
+      return fragmentedCheck(url, whole, parts, false);
     }
     case "fragmented-binary": {
-      const connection = await open(url());
       const whole = patternBytes(200_000);
       const parts = [whole.subarray(0, 70_000), whole.subarray(70_000)];
-      sendFragments(connection.socket, parts, true);
-      const echo = describeEcho(whole, await connection.next());
-      await connection.close();
-      return echo;
-    }
-    case "ordering": {
-      const connection = await open(url(), { threshold: 0 });
-      const sent = [];
-      for (let i = 0; i < 60; i++) {
-        const message = i % 3 === 0
-          ? `${i}:${chatText(4096)}`
-          : i % 3 === 1
-          ? `${i}:tiny`
-          : patternBytes(3000 + i);
-        sent.push(message);
-        // Alternate compressed and uncompressed sends on the wire.
-        connection.socket.send(message, { compress: i % 2 === 0 });
-      }
-      let inOrder = true;
-      for (const message of sent) {
-        const echo = describeEcho(message, await connection.next());
-        if (!echo.identical) inOrder = false;
-      }
-      await connection.close();
-      return { count: sent.length, inOrder };
+      return fragmentedCheck(url, whole, parts, true);
     }
     default:
-      throw new Error(`this peer has no check ${check}`);
+      return Promise.reject(new Error(`this peer has no check ${check}`));
   }
 }
 
 const [base, peerId, checkList] = process.argv.slice(2);
 const wsPackage = new URL(import.meta.resolve("ws/package.json"));
 const { version } = JSON.parse(readFileSync(wsPackage, "utf8"));
-const results = {};
-for (const check of checkList.split(",")) {
-  try {
-    results[check] = await withTimeout(
-      runCheck(base, peerId, check),
-      CHECK_TIMEOUT_MS,
-      check,
-    );
-  } catch (error) {
-    results[check] = { error: String(error?.message ?? error) };
-  }
-}
+const results = await runChecks(
+  checkList.split(","),
+  (check) => runCheck(base, peerId, check),
+  CHECK_TIMEOUT_MS,
+);
 console.log(
   JSON.stringify({ peer: `ws ${version} on node ${process.version}`, results }),
 );

@@ -9,6 +9,10 @@
 //
 // The WHATWG API cannot send fragments or pings, nor see pings and pongs;
 // those checks are not asked of this peer.
+//
+// This file imports nothing on purpose: tests/interop_deno_test.ts injects
+// its source into a page, where a relative import cannot resolve. The other
+// JavaScript peers share the same helpers from peer_kit.js.
 
 const CHECK_TIMEOUT_MS = 15_000;
 const CLOSE_TIMEOUT_MS = 5_000;

@@ -4,36 +4,15 @@
 //
 // Run:  node ws_peer.mjs <ws-url> <check,check,...>
 // Prints one JSON object: { peer, results: { <check>: observed } }.
+// The timeout, the check loop and the payloads are in peer_kit.js.
 
 import { readFileSync } from "node:fs";
 import { WebSocket } from "ws";
+import { makeBytes, makeText, runChecks, withTimeout } from "./peer_kit.js";
 
 const CHECK_TIMEOUT_MS = 15_000;
 const CLOSE_TIMEOUT_MS = 5_000;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A text of exactly `byteLength` UTF-8 bytes mixing 1- to 4-byte characters. */
-function makeText(byteLength) {
-  const unit = "a\u00e9\u2603\u{1F600}";
-  const units = Math.floor(byteLength / 10);
-  return unit.repeat(units) + "x".repeat(byteLength - units * 10);
-}
-
-function makeBytes(length) {
-  const bytes = new Uint8Array(length);
-  for (let index = 0; index < length; index++) {
-    bytes[index] = (index * 31 + 7) & 0xff;
-  }
-  return bytes;
-}
 
 /** Opens a connection that queues messages, pings, pongs and the close. */
 function connect(url, protocols) {
@@ -306,18 +285,11 @@ function runCheck(base, check) {
 }
 
 const [base, checkList] = process.argv.slice(2);
-const results = {};
-for (const check of checkList.split(",")) {
-  try {
-    results[check] = await withTimeout(
-      runCheck(base, check),
-      CHECK_TIMEOUT_MS,
-      check,
-    );
-  } catch (error) {
-    results[check] = { error: String(error?.message ?? error) };
-  }
-}
+const results = await runChecks(
+  checkList.split(","),
+  (check) => runCheck(base, check),
+  CHECK_TIMEOUT_MS,
+);
 const wsPackage = new URL(import.meta.resolve("ws/package.json"));
 const { version } = JSON.parse(readFileSync(wsPackage, "utf8"));
 console.log(JSON.stringify({
