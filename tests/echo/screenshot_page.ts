@@ -17,7 +17,7 @@
  */
 
 import { startEchoServer } from "../../echo_server.ts";
-import { launchChromium } from "../browser/chromium.ts";
+import { screenshotMain, withChromium } from "../browser/screenshot.ts";
 import { withDeadline } from "../peers/bounded.ts";
 import {
   openEchoPage,
@@ -43,9 +43,7 @@ export async function screenshotEchoPage(target: string): Promise<void> {
     log: false,
   });
   try {
-    const session = await launchChromium();
-    try {
-      const { page } = session;
+    await withChromium(async ({ page }) => {
       await page.setViewportSize(SCREENSHOT_VIEWPORT);
       await openEchoPage(page, server.url);
       await sendTextFromPage(page, "Hello, WebSocket!");
@@ -58,27 +56,16 @@ export async function screenshotEchoPage(target: string): Promise<void> {
           .scrollTo(0, 0)
       );
       await page.screenshot({ path: target, fullPage: true });
-      if (session.pageErrors.length > 0) {
-        throw new Error(`the page threw: ${session.pageErrors.join("; ")}`);
-      }
-    } finally {
-      await session.close();
-    }
+    });
   } finally {
     await withDeadline(server.shutdown(), 15_000, "echo server shutdown");
   }
 }
 
 if (import.meta.main) {
-  const target = Deno.args[0];
-  if (target === undefined) {
-    console.error("usage: deno task screenshot:page <file.png>");
-    Deno.exit(2);
-  }
-  await withDeadline(
-    screenshotEchoPage(target),
+  await screenshotMain(
+    "screenshot:page",
+    screenshotEchoPage,
     SCREENSHOT_TIMEOUT_MS,
-    "taking the screenshot",
   );
-  console.log(`wrote ${target}`);
 }
