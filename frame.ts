@@ -294,6 +294,13 @@ export interface FrameDecoderOptions {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * A payload that spans reads is gathered in a buffer that starts at this
+ * many bytes (or the frame's length, if smaller) and doubles as bytes
+ * arrive: 64 KiB.
+ */
+export const PAYLOAD_INITIAL_BYTES = 64 * 1024;
+
+/**
  * An incremental frame decoder. `push` bytes as they arrive, then call
  * `next` until it returns `undefined`. Frames come out complete, unmasked, in
  * order. The decoder takes ownership of pushed chunks: it unmasks payloads in
@@ -384,7 +391,11 @@ export class FrameDecoder {
     } catch (error) {
       this.#error = error as WebSocketError;
       this.#chunk = EMPTY;
+      this.#offset = 0;
+      this.#header = null;
+      this.#headerFilled = 0;
       this.#payload = null;
+      this.#payloadFilled = 0;
       throw error;
     }
   }
@@ -417,14 +428,20 @@ export class FrameDecoder {
         if (this.#masked) applyMask(payload, this.#maskKey);
         return this.#emit(payload);
       }
-      this.#payload = new Uint8Array(length);
+      // Memory follows the bytes that actually arrive, not the length the
+      // header announced: a peer that announces 64 MiB and sends 10 bytes
+      // gets a small buffer.
+      this.#payload = new Uint8Array(Math.min(length, PAYLOAD_INITIAL_BYTES));
       this.#payloadFilled = 0;
     }
-    const payload = this.#payload;
     const take = Math.min(
       chunk.length - this.#offset,
       length - this.#payloadFilled,
     );
+    if (this.#payloadFilled + take > this.#payload.length) {
+      this.#growPayload(this.#payloadFilled + take);
+    }
+    const payload = this.#payload;
     payload.set(
       chunk.subarray(this.#offset, this.#offset + take),
       this.#payloadFilled,
@@ -436,6 +453,16 @@ export class FrameDecoder {
     this.#payloadFilled = 0;
     if (this.#masked) applyMask(payload, this.#maskKey);
     return this.#emit(payload);
+  }
+
+  /** Doubles the payload buffer until `needed` fits, never past the frame. */
+  #growPayload(needed: number): void {
+    const old = this.#payload!;
+    let capacity = old.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
+    grown.set(old.subarray(0, this.#payloadFilled));
+    this.#payload = grown;
   }
 
   /** Copies header bytes from the chunk; true once the header is parsed. */
