@@ -9,7 +9,7 @@
 // In a page it defines globalThis.runDeflateWebPeer(base, peerId, checks).
 // It prints one JSON object: { peer, results: { <check>: observed } }.
 
-import { runChecks } from "./peer_kit.js";
+import { createInbox, runChecks } from "./peer_kit.js";
 import { runCommonDeflateCheck } from "./deflate_peer_checks.js";
 
 const CHECK_TIMEOUT_MS = 60_000;
@@ -28,22 +28,16 @@ function randomBytes(length) {
 async function open(url) {
   const socket = new WebSocket(url);
   socket.binaryType = "arraybuffer";
-  const messages = [];
-  const waiters = [];
+  const inbox = createInbox();
   let closed = null;
   socket.onmessage = (event) => {
-    const message = typeof event.data === "string"
-      ? event.data
-      : new Uint8Array(event.data);
-    const waiter = waiters.shift();
-    if (waiter) waiter.resolve(message);
-    else messages.push(message);
+    inbox.deliver(
+      typeof event.data === "string" ? event.data : new Uint8Array(event.data),
+    );
   };
   socket.onclose = (event) => {
     closed = event;
-    for (const waiter of waiters.splice(0)) {
-      waiter.reject(new Error(`closed with ${event.code} ${event.reason}`));
-    }
+    inbox.fail(new Error(`closed with ${event.code} ${event.reason}`));
   };
   await new Promise((resolve, reject) => {
     socket.onopen = resolve;
@@ -51,13 +45,7 @@ async function open(url) {
   });
   return {
     socket,
-    next() {
-      if (messages.length > 0) return Promise.resolve(messages.shift());
-      if (closed) return Promise.reject(new Error("closed"));
-      return new Promise((resolve, reject) =>
-        waiters.push({ resolve, reject })
-      );
-    },
+    next: inbox.next,
     async close() {
       if (closed) return;
       const done = new Promise((resolve) => {

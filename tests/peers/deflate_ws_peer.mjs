@@ -11,7 +11,7 @@
 import { randomFillSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { WebSocket } from "ws";
-import { chatText, patternBytes, runChecks } from "./peer_kit.js";
+import { chatText, createInbox, patternBytes, runChecks } from "./peer_kit.js";
 import {
   checkUrl,
   describeEcho,
@@ -32,22 +32,16 @@ async function open(url, perMessageDeflate = true) {
     perMessageDeflate,
     maxPayload: MAX_PAYLOAD,
   });
-  const messages = [];
-  const waiters = [];
+  const inbox = createInbox();
   let closed = null;
   socket.on("message", (data, isBinary) => {
-    const message = isBinary ? new Uint8Array(data) : data.toString("utf8");
-    const waiter = waiters.shift();
-    if (waiter) waiter.resolve(message);
-    else messages.push(message);
+    inbox.deliver(isBinary ? new Uint8Array(data) : data.toString("utf8"));
   });
   socket.on("error", () => {});
   const closing = new Promise((resolve) => {
     socket.on("close", (code, reason) => {
       closed = { code, reason: reason.toString() };
-      for (const waiter of waiters.splice(0)) {
-        waiter.reject(new Error(`closed with ${code} ${closed.reason}`));
-      }
+      inbox.fail(new Error(`closed with ${code} ${closed.reason}`));
       resolve(closed);
     });
   });
@@ -57,13 +51,7 @@ async function open(url, perMessageDeflate = true) {
   });
   return {
     socket,
-    next() {
-      if (messages.length > 0) return Promise.resolve(messages.shift());
-      if (closed) return Promise.reject(new Error("closed"));
-      return new Promise((resolve, reject) =>
-        waiters.push({ resolve, reject })
-      );
-    },
+    next: inbox.next,
     async close() {
       if (!closed) socket.close(1000);
       return await closing;

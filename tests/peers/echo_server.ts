@@ -89,6 +89,51 @@ export function offersProtocol(
 }
 
 /**
+ * The answer of an echo server to a request for any path but `/`: a 403,
+ * without upgrading.
+ *
+ * @param request the upgrade request
+ * @returns the refusal, or null for `/`
+ */
+export function refuseOtherPaths(request: Request): Response | null {
+  if (new URL(request.url).pathname === "/") return null;
+  return new Response("refused by the test server", { status: 403 });
+}
+
+/**
+ * The subprotocol an echo server selects: {@linkcode ECHO_SUBPROTOCOL} when
+ * the request offers it, else none.
+ *
+ * @param request the upgrade request
+ * @returns the subprotocol, or undefined
+ */
+export function selectEchoProtocol(request: Request): string | undefined {
+  const offered = request.headers.get("sec-websocket-protocol");
+  return offersProtocol(offered, ECHO_SUBPROTOCOL)
+    ? ECHO_SUBPROTOCOL
+    : undefined;
+}
+
+/**
+ * Acts on a `close:<code>:<reason>` message: starts the close handshake on
+ * `socket` with that code and reason.
+ *
+ * @param socket the server's socket
+ * @param data the message received
+ * @returns true when it was a close command (not to be echoed)
+ */
+export function closeOnCommand(
+  socket: { close(code: number, reason: string): void },
+  data: unknown,
+): boolean {
+  if (typeof data !== "string") return false;
+  const command = parseCloseCommand(data);
+  if (command === null) return false;
+  socket.close(command.code, command.reason);
+  return true;
+}
+
+/**
  * Starts the stand-in: Deno's native WebSocket server following the
  * conventions above (except `ping:`, which its API cannot do).
  *
@@ -99,29 +144,17 @@ export function startNativeEchoServer(): Promise<RunningEchoServer> {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (request) => {
-      const path = new URL(request.url).pathname;
-      if (path !== "/") {
-        return new Response("refused by the test server", { status: 403 });
-      }
-      const offered = request.headers.get("sec-websocket-protocol");
-      const protocol = offersProtocol(offered, ECHO_SUBPROTOCOL)
-        ? ECHO_SUBPROTOCOL
-        : undefined;
+      const refusal = refuseOtherPaths(request);
+      if (refusal !== null) return refusal;
       const { socket, response } = Deno.upgradeWebSocket(request, {
-        protocol,
+        protocol: selectEchoProtocol(request),
       });
       socket.binaryType = "arraybuffer";
       sockets.add(socket);
       socket.onclose = () => sockets.delete(socket);
       socket.onerror = () => {};
       socket.onmessage = (event) => {
-        if (typeof event.data === "string") {
-          const command = parseCloseCommand(event.data);
-          if (command !== null) {
-            socket.close(command.code, command.reason);
-            return;
-          }
-        }
+        if (closeOnCommand(socket, event.data)) return;
         socket.send(event.data);
       };
       return response;

@@ -31,6 +31,35 @@ export async function runChecks(checks, runCheck, timeoutMs) {
   return results;
 }
 
+/**
+ * Messages waiting to be read, in arrival order: `deliver` hands one to the
+ * oldest waiting `next()` or keeps it; after `fail(error)` the waiting
+ * reads reject with `error` and later ones with "closed".
+ */
+export function createInbox() {
+  const messages = [];
+  const waiters = [];
+  let failed = false;
+  return {
+    deliver(message) {
+      const waiter = waiters.shift();
+      if (waiter) waiter.resolve(message);
+      else messages.push(message);
+    },
+    fail(error) {
+      failed = true;
+      for (const waiter of waiters.splice(0)) waiter.reject(error);
+    },
+    next() {
+      if (messages.length > 0) return Promise.resolve(messages.shift());
+      if (failed) return Promise.reject(new Error("closed"));
+      return new Promise((resolve, reject) =>
+        waiters.push({ resolve, reject })
+      );
+    },
+  };
+}
+
 /** A text of exactly `byteLength` UTF-8 bytes mixing 1- to 4-byte characters. */
 export function makeText(byteLength) {
   const unit = "a\u00e9\u2603\u{1F600}"; // 1 + 2 + 3 + 4 bytes

@@ -8,11 +8,11 @@
 
 import { serve, upgradeWebSocket } from "../../server.ts";
 import {
-  ECHO_SUBPROTOCOL,
+  closeOnCommand,
   type EchoServerUnderTest,
-  offersProtocol,
-  parseCloseCommand,
+  refuseOtherPaths,
   type RunningEchoServer,
+  selectEchoProtocol,
   type ServerFeature,
 } from "./echo_server.ts";
 import { withDeadline } from "./bounded.ts";
@@ -28,15 +28,11 @@ export function startRfc6455EchoServer(): Promise<RunningEchoServer> {
   const server = serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (request) => {
-      const path = new URL(request.url).pathname;
-      if (path !== "/") {
-        return new Response("refused by the test server", { status: 403 });
-      }
-      const offered = request.headers.get("sec-websocket-protocol");
-      const protocol = offersProtocol(offered, ECHO_SUBPROTOCOL)
-        ? ECHO_SUBPROTOCOL
-        : undefined;
-      const { socket, response } = upgradeWebSocket(request, { protocol });
+      const refusal = refuseOtherPaths(request);
+      if (refusal !== null) return refusal;
+      const { socket, response } = upgradeWebSocket(request, {
+        protocol: selectEchoProtocol(request),
+      });
       socket.binaryType = "arraybuffer";
       const pingsAwaitingPong = new Set<string>();
       socket.addEventListener("pong", (event) => {
@@ -44,18 +40,12 @@ export function startRfc6455EchoServer(): Promise<RunningEchoServer> {
         if (pingsAwaitingPong.delete(payload)) socket.send(`pong:${payload}`);
       });
       socket.onmessage = (event) => {
-        if (typeof event.data === "string") {
-          const command = parseCloseCommand(event.data);
-          if (command !== null) {
-            socket.close(command.code, command.reason);
-            return;
-          }
-          if (event.data.startsWith("ping:")) {
-            const payload = event.data.slice("ping:".length);
-            pingsAwaitingPong.add(payload);
-            socket.ping(payload);
-            return;
-          }
+        if (closeOnCommand(socket, event.data)) return;
+        if (typeof event.data === "string" && event.data.startsWith("ping:")) {
+          const payload = event.data.slice("ping:".length);
+          pingsAwaitingPong.add(payload);
+          socket.ping(payload);
+          return;
         }
         socket.send(event.data);
       };
