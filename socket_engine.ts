@@ -74,6 +74,8 @@ export class SocketEngine {
   #readyState = CONNECTING;
   /** What the handshake agreed: set when the connection is attached. */
   #negotiated: NegotiatedConnection = { protocol: "", extensions: "" };
+  /** `origin` of "message" events: the URL's origin, "" without a URL. */
+  #origin = "";
   #reader: SocketReader | null = null;
   /** close() called while CONNECTING: sent once the connection opens. */
   #closeOnOpen: { code: number | undefined; reason: string } | null = null;
@@ -297,6 +299,7 @@ export class SocketEngine {
       extensions: negotiated.extensions,
       url: negotiated.url ?? "",
     };
+    this.#origin = originOf(this.#negotiated.url ?? "");
     this.#outbound.attach(conn);
     if (this.#closeOnOpen !== null) {
       this.#beginClose(this.#closeOnOpen.code, this.#closeOnOpen.reason);
@@ -379,6 +382,7 @@ export class SocketEngine {
         this.#hooks.emit(
           new MessageEvent("message", {
             data: messageEventData(data, this.#hooks.binaryType()),
+            origin: this.#origin,
           }),
         );
         this.#messages?.push(data);
@@ -497,5 +501,19 @@ export class SocketEngine {
     // attachConnection's promise waits for a lingering connection to close.
     const settle = this.#settle;
     if (settle !== null) void connClosed?.then(settle);
+  }
+}
+
+/**
+ * The origin a "message" event reports, as the WHATWG WebSocket standard
+ * sets it: the serialized origin of the socket's URL ("ws://host:port"),
+ * or "" for a server-side socket, which has no URL.
+ */
+function originOf(url: string): string {
+  if (url === "") return "";
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
   }
 }
