@@ -6,7 +6,8 @@
  * out, never more than the limit, and a message is accepted only as the
  * bytes zlib reads from it. Cases per property: FUZZ_RUNS / 40 (each case
  * compresses with the platform's streams); `deno task fuzz <count> deflate`
- * for long runs.
+ * for long runs. Last, hand-made DEFLATE data for the checks of RFC 1951
+ * that mutations rarely reach (dynamic block headers, incomplete codes).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -191,5 +192,253 @@ describe("fuzz: permessage-deflate inflation", () => {
     const bomb = zlibPayload(new Uint8Array(10 * 1024 * 1024));
     assert.ok(bomb.length < 20_000);
     assert.equal(await inflate(bomb, 65536), 1009);
+  });
+});
+
+/**
+ * Writes DEFLATE data by hand (RFC 1951 section 3.1.1): header fields and
+ * extra bits from their lowest bit, Huffman codes from their highest.
+ */
+class BitWriter {
+  readonly #bytes: number[] = [];
+  #used = 8;
+
+  bits(value: number, count: number): this {
+    for (let i = 0; i < count; i++) this.#bit((value >> i) & 1);
+    return this;
+  }
+
+  code(code: number, length: number): this {
+    for (let i = length - 1; i >= 0; i--) this.#bit((code >> i) & 1);
+    return this;
+  }
+
+  /** A block header: BFINAL, then BTYPE (1 fixed codes, 2 dynamic). */
+  header(final: boolean, type: number): this {
+    return this.bits(final ? 1 : 0, 1).bits(type, 2);
+  }
+
+  done(): Uint8Array {
+    return Uint8Array.from(this.#bytes);
+  }
+
+  #bit(bit: number): void {
+    if (this.#used === 8) {
+      this.#bytes.push(0);
+      this.#used = 0;
+    }
+    this.#bytes[this.#bytes.length - 1] |= bit << this.#used++;
+  }
+}
+
+/** The canonical code of each symbol (RFC 1951 section 3.2.2), -1 for
+ * symbols of length 0. */
+function canonicalCodes(lengths: readonly number[]): number[] {
+  const counts = new Array(16).fill(0);
+  for (const length of lengths) if (length > 0) counts[length]++;
+  const next = new Array(16).fill(0);
+  for (let length = 1, code = 0; length < 16; length++) {
+    code = (code + counts[length - 1]) << 1;
+    next[length] = code;
+  }
+  return lengths.map((length) => length > 0 ? next[length]++ : -1);
+}
+
+/** The order of the code length code lengths in a dynamic block header. */
+const CODE_LENGTH_ORDER = Uint8Array.from(
+  "16 17 18 0 8 7 9 6 10 5 11 4 12 3 13 2 14 1 15".split(" "),
+  Number,
+);
+
+/**
+ * The start of a dynamic block header: HLIT and HDIST from the counts, then
+ * the code length code, by default 4 bits for each of the symbols 0 to 15
+ * (no repeats). Returns a writer of code length symbols.
+ */
+function dynamicHeader(
+  writer: BitWriter,
+  literalCount: number,
+  distanceCount: number,
+  codeLengthLengths: readonly number[] = [...new Array(16).fill(4), 0, 0, 0],
+): (symbol: number, extra?: number, extraBits?: number) => void {
+  writer.bits(literalCount - 257, 5).bits(distanceCount - 1, 5);
+  writer.bits(CODE_LENGTH_ORDER.length - 4, 4);
+  for (const symbol of CODE_LENGTH_ORDER) {
+    writer.bits(codeLengthLengths[symbol], 3);
+  }
+  const codes = canonicalCodes(codeLengthLengths);
+  return (symbol, extra = 0, extraBits = 0) => {
+    writer.code(codes[symbol], codeLengthLengths[symbol]);
+    writer.bits(extra, extraBits);
+  };
+}
+
+/** A whole dynamic block header sending these code lengths; returns the
+ * literal/length and distance codes. */
+function dynamicCodes(
+  writer: BitWriter,
+  literals: readonly number[],
+  distances: readonly number[],
+): { literal: number[]; distance: number[] } {
+  const send = dynamicHeader(writer, literals.length, distances.length);
+  for (const length of [...literals, ...distances]) send(length);
+  return {
+    literal: canonicalCodes(literals),
+    distance: canonicalCodes(distances),
+  };
+}
+
+/** Code lengths of `count` symbols: `length` for the listed ones, else 0. */
+function lengthsOf(
+  count: number,
+  entries: ReadonlyArray<[symbol: number, length: number]>,
+): number[] {
+  const lengths = new Array(count).fill(0);
+  for (const [symbol, length] of entries) lengths[symbol] = length;
+  return lengths;
+}
+
+/** An InvalidPayloadError whose message gives `reason`. */
+async function assertRefused(
+  payload: Uint8Array,
+  reason: string,
+): Promise<void> {
+  await assert.rejects(inflateMessage(payload, 1024), (error: unknown) => {
+    assert.ok(error instanceof InvalidPayloadError, `${reason}: ${error}`);
+    assert.equal(error.rule, "InvalidCompressedData", reason);
+    assert.ok(error.message.includes(reason), error.message);
+    return true;
+  });
+}
+
+describe("hand-made DEFLATE data, checked against zlib", () => {
+  test("data cut inside a block, or going on after a final block, is refused where zlib reads part of it", async () => {
+    const hello = Uint8Array.of(0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00);
+    const cases: Array<[string, Uint8Array, string]> = [
+      // zlib decodes the tail as Huffman codes: "Heh".
+      ["cut in a block", Uint8Array.of(0xf2, 0x48, 0xcd), "ends inside"],
+      ["final block ending in the tail", hello.subarray(0, 6), "after the end"],
+      [
+        "ff after a final block",
+        concat([hello, Uint8Array.of(0xff)]),
+        "after the end",
+      ],
+      // A final stored block of 10 bytes with 1 in the payload, 4 in the tail.
+      [
+        "stored block cut",
+        Uint8Array.of(0x01, 0x0a, 0x00, 0xf5, 0xff, 0x48),
+        "ends inside",
+      ],
+      // RFC 7692 section 7.2.1: the sender removes the tail.
+      [
+        "tail not removed",
+        concat([zlibPayload(new Uint8Array(9)), TAIL]),
+        "ends inside",
+      ],
+    ];
+    for (const [label, payload, reason] of cases) {
+      assert.ok(zlibInflate(payload) !== undefined, `${label}: zlib reads it`);
+      await assertRefused(payload, reason);
+    }
+  });
+
+  test("what zlib refuses in a block header or a code is refused", async () => {
+    const cases: Array<[string, BitWriter]> = [];
+    const block = (type: number, reason: string) => {
+      const writer = new BitWriter().header(true, type);
+      cases.push([reason, writer]);
+      return writer;
+    };
+    const nines = new Array(257).fill(9);
+    dynamicCodes(block(2, "too many length"), new Array(287).fill(9), [1]);
+    dynamicCodes(block(2, "too many length"), nines, new Array(31).fill(5));
+    const withEnd = (length: number, entries: Array<[number, number]>) =>
+      lengthsOf(257, [...entries, [256, length]]);
+    const twoOnes = withEnd(1, [[65, 1], [66, 1]]);
+    dynamicCodes(block(2, "over-subscribed literal"), twoOnes, [1]);
+    const twoTwos = withEnd(2, [[65, 2]]);
+    dynamicCodes(block(2, "incomplete literal"), twoTwos, [1]);
+    const oneOne = withEnd(1, [[65, 1]]);
+    dynamicCodes(block(2, "incomplete distance"), oneOne, [2, 2]);
+    const noEnd = lengthsOf(257, [[65, 1], [66, 1]]);
+    dynamicCodes(block(2, "no end-of-block"), noEnd, [1]);
+    const fifteenFours = [...new Array(15).fill(4), 0, 0, 0, 0];
+    dynamicHeader(block(2, "incomplete code length"), 257, 1, fifteenFours);
+    const oneBit = [1, ...new Array(18).fill(0)]; // allowed in the others
+    dynamicHeader(block(2, "incomplete code length"), 257, 1, oneBit);
+    const withRepeat = [...new Array(15).fill(4), 0, 4, 0, 0];
+    dynamicHeader(block(2, "no length"), 257, 1, withRepeat)(16, 0, 2);
+    const pastTheEnd = dynamicHeader(
+      block(2, "too many code"),
+      257,
+      1,
+      withRepeat,
+    );
+    for (let i = 0; i < 257; i++) pastTheEnd(1);
+    pastTheEnd(16, 0, 2); // three more lengths where one is left
+    // Fixed codes: literal 0x41 is 8 bits from 0x30, length 3 is 7 bits 1.
+    block(1, "invalid literal/length").code(0b11000110, 8); // symbol 286
+    block(1, "invalid distance").code(0x71, 8).code(1, 7).code(30, 5);
+    block(1, "too far back").code(0x71, 8).code(1, 7).code(1, 5); // 2 back
+    block(3, "block type");
+    for (const [reason, writer] of cases) {
+      const payload = writer.bits(0, 32).done();
+      assert.equal(zlibInflate(payload), undefined, `${reason}: zlib refuses`);
+      await assertRefused(payload, reason);
+    }
+  });
+
+  test("incomplete and 15-bit codes that zlib accepts are read as zlib reads them", async () => {
+    const cases: Array<[string, Uint8Array, number[]]> = [];
+    let writer = new BitWriter().header(true, 2);
+    dynamicCodes(writer, lengthsOf(257, [[256, 1]]), [0]);
+    cases.push(["only an end of block", writer.code(0, 1).done(), []]);
+
+    writer = new BitWriter().header(true, 2);
+    const threeSymbols = lengthsOf(258, [[97, 1], [256, 2], [257, 2]]);
+    let codes = dynamicCodes(writer, threeSymbols, [1]);
+    writer.code(codes.literal[97], 1); // "a"
+    writer.code(codes.literal[257], 2).code(codes.distance[0], 1); // 3, 1 back
+    writer.code(codes.literal[256], 2);
+    cases.push(["one one-bit distance code", writer.done(), [97, 97, 97, 97]]);
+
+    writer = new BitWriter().header(true, 2);
+    codes = dynamicCodes(writer, lengthsOf(257, [[97, 1], [256, 1]]), [0]);
+    writer.code(codes.literal[97], 1).code(codes.literal[97], 1);
+    writer.code(codes.literal[256], 1);
+    cases.push(["no distance code", writer.done(), [97, 97]]);
+
+    // Symbol n has a code of n + 1 bits, the end of block one of 15.
+    const lengths = lengthsOf(257, [[256, 15]]);
+    for (let symbol = 0; symbol < 15; symbol++) lengths[symbol] = symbol + 1;
+    writer = new BitWriter().header(true, 2);
+    codes = dynamicCodes(writer, lengths, [0]);
+    for (const symbol of [14, 13, 9, 0]) {
+      writer.code(codes.literal[symbol], lengths[symbol]);
+    }
+    writer.code(codes.literal[256], 15);
+    cases.push(["15-bit codes", writer.done(), [14, 13, 9, 0]]);
+
+    // Fixed codes: 18 literals, then length 18 (symbol 268, extra bit 1)
+    // from 17 back (symbol 8, 3 extra bits 0), which reads what it writes.
+    writer = new BitWriter().header(true, 1);
+    const literals = Array.from({ length: 18 }, (_, i) => 0x61 + i);
+    for (const literal of literals) writer.code(0x30 + literal, 8);
+    writer.code(268 - 256, 7).bits(1, 1).code(8, 5).bits(0, 3).code(0, 7);
+    const overlapping = [...literals, ...literals.slice(1), literals[1]];
+    cases.push([
+      "a match 1 longer than its distance",
+      writer.done(),
+      overlapping,
+    ]);
+
+    for (const [label, payload, expected] of cases) {
+      assert.deepEqual(zlibInflate(payload), Uint8Array.from(expected), label);
+      assert.deepEqual(
+        await inflate(payload, 1024),
+        Uint8Array.from(expected),
+        label,
+      );
+    }
   });
 });
