@@ -4,6 +4,7 @@ import {
   HttpError,
   MAX_HEAD_BYTES,
   MAX_HEADER_COUNT,
+  MAX_METHOD_LENGTH,
   type ParsedHead,
   RequestHeadParser,
   serializeResponseHead,
@@ -225,6 +226,83 @@ describe("RequestHeadParser", () => {
       const parser = new RequestHeadParser();
       assert.equal(parser.push(bytes("GET / HTTP/1.1\r")), undefined);
       assertHttpError(() => parser.push(bytes("X")), 400);
+    });
+  });
+
+  describe("400 at the first byte that cannot start a request", () => {
+    /** Feeds `input` one byte at a time; returns how many bytes the parser
+     * took before it refused with 400. */
+    function refusedAfter(input: Uint8Array): number {
+      const parser = new RequestHeadParser();
+      for (let i = 0; i < input.length; i++) {
+        try {
+          assert.equal(parser.push(input.subarray(i, i + 1)), undefined);
+        } catch (error) {
+          assert.ok(error instanceof HttpError, String(error));
+          assert.equal(error.status, 400, error.message);
+          assert.equal(parser.bytesReceived, i + 1);
+          return i + 1;
+        }
+      }
+      throw new Error("never refused");
+    }
+
+    const latin1 = (text: string) =>
+      Uint8Array.from(text, (character) => character.charCodeAt(0));
+    // The start of a TLS 1.2 ClientHello record: handshake, TLS 1.0 record
+    // version, length 0x0200, ClientHello, then more binary.
+    const clientHello = new Uint8Array([
+      0x16,
+      0x03,
+      0x01,
+      0x02,
+      0x00,
+      0x01,
+      0x00,
+      0x01,
+      0xfc,
+      0x03,
+      0x03,
+    ]);
+    const cases: Array<[string, Uint8Array, number]> = [
+      ["a TLS ClientHello", clientHello, 1],
+      ["binary after empty lines", latin1("\r\n\r\n\x00\xff\xfe"), 5],
+      ["a NUL inside the method", latin1("GE\x00T / HTTP/1.1\r\n"), 3],
+      ["a non-token byte in the method", latin1("GET/ HTTP/1.1\r\n"), 4],
+      ["a space first", latin1(" GET / HTTP/1.1\r\n"), 1],
+      ["a control byte in the target", latin1("GET /a\x7fb HTTP/1.1\r\n"), 7],
+      ["a byte above 0x7F in the target", latin1("GET /\xc3\xa9 HTTP/1.1"), 6],
+      ["a version that is not HTTP/", latin1("GET / XTTP/1.1\r\n"), 7],
+      ["a version digit that is not one", latin1("GET / HTTP/x.1\r\n"), 12],
+      ["a version that goes on", latin1("GET / HTTP/1.11\r\n"), 15],
+      ["a space after the version", latin1("GET / HTTP/1.1 \r\n"), 15],
+    ];
+    for (const [name, input, expected] of cases) {
+      test(`${name}: refused at byte ${expected}`, () => {
+        assert.equal(refusedAfter(input), expected);
+      });
+    }
+
+    test(`a method of MAX_METHOD_LENGTH (${MAX_METHOD_LENGTH}) bytes is served, one more byte is refused at once`, () => {
+      const longest = "M".repeat(MAX_METHOD_LENGTH);
+      const result = parseText(`${longest} / HTTP/1.1\r\nHost: a\r\n\r\n`);
+      assert.equal(result.head.method, longest);
+      // No space and no line end ever comes: the length alone refuses it.
+      const endless = latin1("M".repeat(MAX_METHOD_LENGTH + 100));
+      assert.equal(refusedAfter(endless), MAX_METHOD_LENGTH + 1);
+    });
+
+    test("a line with no target or no version is refused at its CRLF", () => {
+      // An SSH banner is all token characters until its line ends.
+      assert.equal(refusedAfter(latin1("SSH-2.0-OpenSSH_9.2\r\n")), 21);
+      assert.equal(refusedAfter(latin1("GET /\r\n")), 7);
+    });
+
+    test("a refused parser takes no more bytes", () => {
+      const parser = new RequestHeadParser();
+      assertHttpError(() => parser.push(clientHello), 400);
+      assert.equal(parser.bytesReceived, 1);
+      assert.throws(() => parser.push(bytes("GET")), /already finished/);
     });
   });
 
