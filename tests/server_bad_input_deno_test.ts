@@ -36,6 +36,9 @@ const CLOSE_TIMEOUT = 60_000;
 /** DEFAULT_MAX_FRAGMENTS in protocol.ts, written out independently. */
 const MAX_FRAGMENTS = 128 * 1024;
 
+/** Host values a header line may carry but a URL authority may not. */
+const ODD_HOSTS = ["a b", "[::1", "exa mple:80", "host:99999", "host:-1"];
+
 /** Offers permessage-deflate in the upgrade request. */
 const OFFER_DEFLATE = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
 
@@ -52,6 +55,20 @@ function inflateRaw(payload: Uint8Array): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(inflated);
 }
 const FAILING_COMPRESSED_INPUT = await failingCompressedInput(MAX_MESSAGE_SIZE);
+
+/** Sends `input` on a new connection and reads the answer; the server must
+ * then close the connection. */
+async function answerTo(port: number, input: Uint8Array) {
+  const socket = await RawWebSocket.connect(port);
+  try {
+    await socket.send(input);
+    const response = await socket.readResponse();
+    await socket.expectEnd();
+    return response;
+  } finally {
+    socket.close();
+  }
+}
 
 Deno.test("serve: hostile input over raw TCP, then good clients in the same server", async (t) => {
   const target = new EchoServerUnderAttack({
@@ -128,6 +145,29 @@ Deno.test("serve: hostile input over raw TCP, then good clients in the same serv
       let head = "GET /many HTTP/1.1\r\nHost: a\r\n";
       for (let i = 0; i < 100; i++) head += `X-H${i}: v\r\n`;
       await target.expectRefusal(head + "\r\n", 431);
+    });
+
+    // None has a line end: a 408 would mean the server waited for the head
+    // timeout instead of refusing at the first byte that is not HTTP.
+    const notHttp: Array<[string, Uint8Array]> = [
+      ["a TLS ClientHello", bytes(0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00)],
+      ["binary garbage", bytes(0x00, 0xff, 0x7f, 0x80, 0x41, 0x42, 0x43)],
+      ["an overlong method", encoder.encode("A".repeat(200))],
+    ];
+    for (const [name, input] of notHttp) {
+      await t.step(`${name}: 400 at once, not 408 at the timeout`, async () => {
+        const response = await answerTo(port, input);
+        assert.equal(response.status, 400, response.body);
+      });
+    }
+
+    await t.step("odd Host values: a 400 naming the Host header", async () => {
+      for (const host of ODD_HOSTS) {
+        const head = `GET /host HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+        const { status, body } = await answerTo(port, encoder.encode(head));
+        assert.equal(status, 400, host);
+        assert.ok(body.startsWith(`invalid Host header "${host}": `), body);
+      }
     });
 
     await t.step(
