@@ -1,5 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { concat } from "./bytes_helpers.ts";
 import { HttpError, type RequestHead, RequestHeadParser } from "../http1.ts";
 import {
   type BodyDecoder,
@@ -18,18 +19,6 @@ const decoder = new TextDecoder();
 
 function bytes(text: string): Uint8Array {
   return encoder.encode(text);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
 }
 
 function assertHttpError(action: () => unknown, status: number): void {
@@ -164,7 +153,7 @@ function decodeAll(
     for (const part of progress.data) data.push(part.slice());
     if (progress.rest !== null) {
       assert.ok(bodyDecoder.done);
-      const rest = concat([progress.rest, ...pieces.slice(i + 1)]);
+      const rest = concat(progress.rest, ...pieces.slice(i + 1));
       return { body: joinText(data), rest: joinText([rest]) };
     }
   }
@@ -172,7 +161,7 @@ function decodeAll(
 }
 
 function joinText(parts: Uint8Array[]): string {
-  return decoder.decode(concat(parts));
+  return decoder.decode(concat(...parts));
 }
 
 describe("LengthBodyDecoder", () => {
@@ -235,12 +224,12 @@ describe("ChunkedBodyDecoder", () => {
   });
 
   test("round-trips encodeChunk output", () => {
-    const wire = concat([
+    const wire = concat(
       encodeChunk(bytes("first ")),
       encodeChunk(new Uint8Array(0)),
       encodeChunk(bytes("x".repeat(300))),
       LAST_CHUNK,
-    ]);
+    );
     assert.ok(decoder.decode(wire).startsWith("6\r\nfirst \r\n12c\r\n"));
     const result = decodeAll(new ChunkedBodyDecoder(), [wire]);
     assert.deepEqual(result, { body: "first " + "x".repeat(300), rest: "" });

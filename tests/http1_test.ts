@@ -1,5 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { concat } from "./bytes_helpers.ts";
 import {
   HttpError,
   MAX_HEAD_BYTES,
@@ -15,18 +16,6 @@ const decoder = new TextDecoder();
 
 function bytes(text: string): Uint8Array {
   return encoder.encode(text);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
 }
 
 /** A small deterministic PRNG (mulberry32) so random splits are repeatable. */
@@ -48,7 +37,7 @@ function feed(pieces: Uint8Array[]): ParsedHead {
   for (let i = 0; i < pieces.length; i++) {
     const result = parser.push(pieces[i]);
     if (result !== undefined) {
-      const after = concat([result.rest, ...pieces.slice(i + 1)]);
+      const after = concat(result.rest, ...pieces.slice(i + 1));
       return { head: result.head, rest: after };
     }
   }
@@ -151,11 +140,11 @@ describe("RequestHeadParser", () => {
 
   test("accepts HTTP/1.0 without Host, obs-text in values", () => {
     const result = feed([
-      concat([
+      concat(
         bytes("GET / HTTP/1.0\r\nX-Latin: caf"),
         new Uint8Array([0xe9]),
         bytes("\r\n\r\n"),
-      ]),
+      ),
     ]);
     assert.equal(result.head.version, "HTTP/1.0");
     assert.equal(result.head.headers[0][1], "caf\u00e9");
@@ -214,11 +203,11 @@ describe("RequestHeadParser", () => {
     }
 
     test("non-ASCII byte in target", () => {
-      const head = concat([
+      const head = concat(
         bytes("GET /"),
         new Uint8Array([0xc3, 0xa9]),
         bytes(" HTTP/1.1\r\nHost: a\r\n\r\n"),
-      ]);
+      );
       assertHttpError(() => feed([head]), 400);
     });
 
@@ -335,7 +324,7 @@ describe("RequestHeadParser", () => {
     test(`a head of exactly MAX_HEAD_BYTES (${MAX_HEAD_BYTES}) passes`, () => {
       const head = headOfSize(MAX_HEAD_BYTES);
       assert.equal(head.length, MAX_HEAD_BYTES);
-      const result = feed([concat([head, bytes("extra")])]);
+      const result = feed([concat(head, bytes("extra"))]);
       assert.equal(decoder.decode(result.rest), "extra");
     });
 
@@ -411,11 +400,11 @@ describe("serializeResponseHead", () => {
 
   test("latin-1 values are written byte for byte", () => {
     const head = serializeResponseHead(200, "", [["x", "caf\u00e9"]]);
-    const expected = concat([
+    const expected = concat(
       bytes("HTTP/1.1 200 OK\r\nx: caf"),
       new Uint8Array([0xe9]),
       bytes("\r\n\r\n"),
-    ]);
+    );
     assert.deepEqual(head, expected);
   });
 
