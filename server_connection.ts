@@ -73,7 +73,7 @@ export type BoundHandler = (request: Request) => Response | Promise<Response>;
 type RequestOutcome = "keep-alive" | "close" | "upgraded";
 
 /** Reads at most this much per `read` call. */
-const READ_BUFFER_BYTES = 16 * 1024;
+const READ_BUFFER_BYTES = 4 * 1024;
 
 /** What waiting on a handler or a body gives when the server gave up. */
 const FORCED = Symbol("forced");
@@ -84,11 +84,15 @@ export class HttpConnection {
   readonly #host: ConnectionHost;
   readonly #reader: ConnReader;
   readonly #handler: BoundHandler;
-  readonly #forced: Promise<typeof FORCED>;
-  #resolveForced!: (value: typeof FORCED) => void;
+  /** Settles when forceClose() is called; created when first waited on
+   * and dropped at the upgrade (each wait leaves a reaction on it). */
+  #forcedSignal: PromiseWithResolvers<typeof FORCED> | null = null;
+  #forcedCalled = false;
   #closed = false;
   #idle = true;
   #socket: WebSocketConnection | undefined;
+  /** Settles when the upgraded socket finished. */
+  #upgraded: Promise<void> | undefined;
   #requestAbort: AbortController | undefined;
   /** The request body failed to parse: the next request's start is lost. */
   #framingBroken = false;
@@ -104,16 +108,19 @@ export class HttpConnection {
     this.#conn = conn;
     this.#host = host;
     this.#handler = handler;
-    this.#forced = new Promise((resolve) => {
-      this.#resolveForced = resolve;
-    });
     this.#reader = new ConnReader(conn, READ_BUFFER_BYTES);
   }
 
   /** Serve requests until the connection closes. Never rejects; resolves
    * after the connection is closed (for an upgraded connection, after the
    * WebSocket finished). */
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    // The request loop's frames (request, headers, parser) end at the
+    // upgrade; only the socket's own promise is waited on afterwards.
+    return this.#serveRequests().then(() => this.#upgraded);
+  }
+
+  async #serveRequests(): Promise<void> {
     try {
       let first = true;
       while (!this.#closed) {
@@ -121,6 +128,9 @@ export class HttpConnection {
         if (head === undefined) break;
         first = false;
         const outcome = await this.#serveRequest(head);
+        // What waited on the forced signal for this request is done: drop
+        // it, or every request would leave a reaction (and its response).
+        this.#forcedSignal = null;
         if (outcome !== "keep-alive") break;
         if (this.#host.shuttingDown) break;
       }
@@ -151,9 +161,18 @@ export class HttpConnection {
 
   /** Close the connection now, whatever it is doing. */
   forceClose(): void {
-    this.#resolveForced(FORCED);
+    this.#forcedCalled = true;
+    this.#forcedSignal?.resolve(FORCED);
     this.#requestAbort?.abort();
     this.#close();
+  }
+
+  get #forced(): Promise<typeof FORCED> {
+    if (this.#forcedSignal === null) {
+      this.#forcedSignal = Promise.withResolvers();
+      if (this.#forcedCalled) this.#forcedSignal.resolve(FORCED);
+    }
+    return this.#forcedSignal.promise;
   }
 
   #close(): void {
@@ -476,9 +495,10 @@ export class HttpConnection {
     }
     this.#socket = upgrade.socket;
     this.#requestAbort = undefined;
+    this.#forcedSignal = null;
     const leftover = this.#reader.takePending();
     this.#reader.release();
-    await attachConnection(upgrade.socket, this.#conn, leftover, {
+    this.#upgraded = attachConnection(upgrade.socket, this.#conn, leftover, {
       protocol: upgrade.protocol ?? "",
       extensions: upgrade.extensions ?? "",
       perMessageDeflate: upgrade.perMessageDeflate,
