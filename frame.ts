@@ -467,6 +467,15 @@ export class FrameDecoder {
 
   /** Copies header bytes from the chunk; true once the header is parsed. */
   #gatherHeader(): boolean {
+    if (this.#offset >= this.#chunk.length) {
+      // Nothing to gather: do not keep a chunk fully read (the caller
+      // reuses its buffer) nor allocate a header buffer for nothing.
+      if (this.#chunk !== EMPTY) {
+        this.#chunk = EMPTY;
+        this.#offset = 0;
+      }
+      return false;
+    }
     if (this.#header === null) this.#header = new Uint8Array(14);
     const header = this.#header;
     const chunk = this.#chunk;

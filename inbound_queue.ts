@@ -24,20 +24,20 @@ type CompressedEvent = Extract<ProtocolEvent, { type: "compressed" }>;
 /** What an {@linkcode InboundQueue} reports to its owner. */
 export interface InboundQueueCallbacks {
   /** The next event, in arrival order. */
-  deliver(event: InboundEvent): void;
+  inboundDeliver(event: InboundEvent): void;
   /**
    * Whether a compressed message reached now is still wanted (the socket is
    * OPEN). One that is not is dropped without being inflated.
    */
-  wanted(): boolean;
+  inboundWanted(): boolean;
   /**
    * A compressed message could not be inflated or is not valid UTF-8 text:
    * fail the connection with the code {@linkcode inboundFailureCode} gives
    * (1007 or 1009). Everything waiting was dropped.
    */
-  onError(error: unknown): void;
+  inboundError(error: unknown): void;
   /** Nothing waits any more: reading may resume. */
-  onIdle(): void;
+  inboundIdle(): void;
 }
 
 /**
@@ -106,10 +106,10 @@ export class InboundQueue {
 
   #process(event: ProtocolEvent): void {
     if (event.type !== "compressed") {
-      this.#callbacks.deliver(event);
+      this.#callbacks.inboundDeliver(event);
       return;
     }
-    if (!this.#callbacks.wanted()) return;
+    if (!this.#callbacks.inboundWanted()) return;
     this.#inflating = true;
     const generation = this.#generation;
     inflateMessage(event.data, this.#maxMessageSize).then(
@@ -132,7 +132,7 @@ export class InboundQueue {
       message = { type: "binary", data: bytes };
     }
     this.#inflating = false;
-    this.#callbacks.deliver(message);
+    this.#callbacks.inboundDeliver(message);
     this.#drain(generation);
   }
 
@@ -145,14 +145,14 @@ export class InboundQueue {
       this.#process(this.#waiting.shift()!);
     }
     if (generation !== this.#generation || this.#inflating) return;
-    this.#callbacks.onIdle();
+    this.#callbacks.inboundIdle();
     this.#wakeIdleWaiters();
   }
 
   #failed(generation: number, error: unknown): void {
     if (generation !== this.#generation) return;
     this.clear();
-    this.#callbacks.onError(error);
+    this.#callbacks.inboundError(error);
   }
 
   #wakeIdleWaiters(): void {

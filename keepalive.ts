@@ -11,16 +11,16 @@
 /** What {@linkcode Keepalive} asks its connection to do. */
 export interface KeepaliveHooks {
   /** Send a ping now. */
-  ping(): void;
+  keepalivePing(): void;
   /** The peer did not answer: drop the connection. */
-  drop(error: Error): void;
+  keepaliveDrop(error: Error): void;
   /** Nothing arrived for the idle timeout: close the connection. */
-  idle(): void;
+  keepaliveIdle(): void;
   /**
    * True while the connection does not read (a slow consumer): silence is
    * then not the peer's fault.
    */
-  paused(): boolean;
+  keepalivePaused(): boolean;
 }
 
 /** Ping and idle timers; both off when their interval is 0. */
@@ -81,16 +81,18 @@ export class Keepalive {
   }
 
   #onPingTick(): void {
-    if (this.#hooks.paused()) {
+    if (this.#hooks.keepalivePaused()) {
       this.#pingOutstanding = false;
     } else if (this.#pingOutstanding && !this.#receivedSincePing) {
       this.stop();
-      this.#hooks.drop(new Error(`no pong within ${this.#pingInterval} ms`));
+      this.#hooks.keepaliveDrop(
+        new Error(`no pong within ${this.#pingInterval} ms`),
+      );
       return;
     }
     this.#receivedSincePing = false;
     this.#pingOutstanding = true;
-    this.#hooks.ping();
+    this.#hooks.keepalivePing();
   }
 
   #scheduleIdleCheck(delay: number): void {
@@ -101,13 +103,13 @@ export class Keepalive {
     this.#idleTimer = undefined;
     if (this.#stopped) return;
     const now = Date.now();
-    if (this.#hooks.paused()) this.#lastReceiveTime = now;
+    if (this.#hooks.keepalivePaused()) this.#lastReceiveTime = now;
     const quiet = now - this.#lastReceiveTime;
     if (quiet < this.#idleTimeout) {
       this.#scheduleIdleCheck(this.#idleTimeout - quiet);
       return;
     }
     this.stop();
-    this.#hooks.idle();
+    this.#hooks.keepaliveIdle();
   }
 }

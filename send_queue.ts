@@ -79,14 +79,14 @@ export function sendItemSize(item: SendItem): number {
 /** What {@linkcode SendQueue} reports to its owner. */
 export interface SendQueueCallbacks {
   /** The next message, in order. */
-  deliver(message: OutgoingMessage): void;
+  sendQueueDeliver(message: OutgoingMessage): void;
   /**
    * Reading a Blob or compressing a message failed; the queue is empty now.
    * `reason` says which, for a close frame.
    */
-  onError(error: unknown, reason: string): void;
+  sendQueueError(error: unknown, reason: string): void;
   /** Every queued item was delivered. */
-  onEmpty(): void;
+  sendQueueEmpty(): void;
 }
 
 /**
@@ -159,7 +159,7 @@ export class SendQueue {
     if (this.#items.length === 1) {
       this.#pump().catch((error) => {
         this.clear();
-        this.#callbacks.onError(error, "could not send a message");
+        this.#callbacks.sendQueueError(error, "could not send a message");
       });
     }
   }
@@ -207,15 +207,15 @@ export class SendQueue {
       } catch (error) {
         if (this.#items !== items) return;
         this.clear();
-        this.#callbacks.onError(error, step);
+        this.#callbacks.sendQueueError(error, step);
         return;
       }
       if (this.#items !== items) return;
       items.shift();
       this.#bytes -= sendItemSize(item);
-      this.#callbacks.deliver(message);
+      this.#callbacks.sendQueueDeliver(message);
     }
-    if (this.#items === items) this.#callbacks.onEmpty();
+    if (this.#items === items) this.#callbacks.sendQueueEmpty();
   }
 }
 

@@ -12,16 +12,17 @@
 
 import { Protocol, type ProtocolEvent, type Role } from "./protocol.ts";
 import { CloseCode } from "./errors.ts";
-import { Outbound } from "./socket_outbound.ts";
-import { SocketReader } from "./socket_reader.ts";
-import { ReadFlow } from "./socket_flow.ts";
+import { Outbound, type OutboundHooks } from "./socket_outbound.ts";
+import { SocketReader, type SocketReaderHooks } from "./socket_reader.ts";
+import { ReadFlow, type ReadFlowSources } from "./socket_flow.ts";
 import {
   type InboundEvent,
   inboundFailureCode,
   InboundQueue,
+  type InboundQueueCallbacks,
 } from "./inbound_queue.ts";
 import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
-import { Keepalive } from "./keepalive.ts";
+import { Keepalive, type KeepaliveHooks } from "./keepalive.ts";
 import {
   abnormalEnding,
   CloseHandshake,
@@ -61,7 +62,13 @@ export interface SocketEngineHooks {
 }
 
 /** The state of one socket and its connection. */
-export class SocketEngine {
+export class SocketEngine
+  implements
+    OutboundHooks,
+    KeepaliveHooks,
+    InboundQueueCallbacks,
+    ReadFlowSources,
+    SocketReaderHooks {
   readonly #role: Role;
   readonly #options: ResolvedWebSocketOptions;
   readonly #hooks: SocketEngineHooks;
@@ -106,44 +113,101 @@ export class SocketEngine {
     this.#outbound = new Outbound(
       this.#newProtocol(false),
       resolved.maxQueuedBytes,
-      {
-        sendFailed: (error, reason) =>
-          this.#fail(CloseCode.InternalError, reason, error),
-        writeFailed: (error) => this.#onTransportError(error),
-        idle: () => this.#maybeFinish(),
-      },
+      this,
     );
     this.#keepalive = new Keepalive(
       resolved.pingInterval,
       resolved.idleTimeout,
-      {
-        ping: () => {
-          this.#flow.pinged();
-          // The peer's close may be queued behind a message being inflated.
-          if (this.#outbound.protocol.closeSent) return;
-          this.#outbound.protocol.ping();
-          this.#outbound.flush();
-        },
-        drop: (error) => this.#finish(abnormalEnding(error)),
-        idle: () => this.#beginClose(CloseCode.GoingAway, "idle timeout"),
-        paused: () => this.#flow.silenceExcused(),
-      },
+      this,
     );
-    this.#inbound = new InboundQueue(resolved.maxMessageSize, {
-      deliver: (event) => this.#handleEvent(event),
-      wanted: () => this.#delivers(),
-      onError: (error) => this.#failInbound(error),
-      onIdle: () => {
-        this.#outbound.flush();
-        this.#maybeFinish();
-      },
-    });
-    this.#flow = new ReadFlow(role, resolved.maxQueuedBytes, {
-      inbound: this.#inbound,
-      outbound: this.#outbound,
-      messages: () => this.#messages,
-      delivers: () => this.#delivers(),
-    });
+    this.#inbound = new InboundQueue(resolved.maxMessageSize, this);
+    this.#flow = new ReadFlow(
+      role,
+      resolved.maxQueuedBytes,
+      this.#inbound,
+      this.#outbound,
+      this,
+    );
+  }
+
+  // The hooks of the parts, as methods (no closures per socket). Internal.
+
+  /** Outbound: reading a Blob or compressing failed. */
+  sendFailed(error: unknown, reason: string): void {
+    this.#fail(CloseCode.InternalError, reason, error);
+  }
+  /** Outbound: a write failed. */
+  writeFailed(error: unknown): void {
+    this.#onTransportError(error);
+  }
+  /** Outbound: the writer went idle. */
+  outboundIdle(): void {
+    this.#maybeFinish();
+  }
+  /** Keepalive: send a ping now. */
+  keepalivePing(): void {
+    this.#flow.pinged();
+    // The peer's close may be queued behind a message being inflated.
+    if (this.#outbound.protocol.closeSent) return;
+    this.#outbound.protocol.ping();
+    this.#outbound.flush();
+  }
+  /** Keepalive: the peer did not answer. */
+  keepaliveDrop(error: Error): void {
+    this.#finish(abnormalEnding(error));
+  }
+  /** Keepalive: nothing arrived for the idle timeout. */
+  keepaliveIdle(): void {
+    this.#beginClose(CloseCode.GoingAway, "idle timeout");
+  }
+  /** Keepalive: whether silence is excused. */
+  keepalivePaused(): boolean {
+    return this.#flow.silenceExcused();
+  }
+  /** InboundQueue: the next event. */
+  inboundDeliver(event: InboundEvent): void {
+    this.#handleEvent(event);
+  }
+  /** InboundQueue: whether a compressed message is still wanted. */
+  inboundWanted(): boolean {
+    return this.#delivers();
+  }
+  /** InboundQueue: inflating or decoding failed. */
+  inboundError(error: unknown): void {
+    this.#failInbound(error);
+  }
+  /** InboundQueue: nothing waits any more. */
+  inboundIdle(): void {
+    this.#outbound.flush();
+    this.#maybeFinish();
+  }
+  /** ReadFlow: the iterator's buffer. */
+  flowMessages(): MessageBuffer | null {
+    return this.#messages;
+  }
+  /** ReadFlow: whether messages are delivered. */
+  flowDelivers(): boolean {
+    return this.#delivers();
+  }
+  /** SocketReader: bytes arrived. */
+  readerData(chunk: Uint8Array): void {
+    this.#receive(chunk);
+  }
+  /** SocketReader: the peer ended its side. */
+  readerEnd(): void {
+    this.#onEndOfStream();
+  }
+  /** SocketReader: a read failed. */
+  readerError(error: unknown): void {
+    this.#onTransportError(error);
+  }
+  /** SocketReader: what to wait for before the next read. */
+  readerPause(): Promise<void> | null {
+    return this.#flow.pause();
+  }
+  /** SocketReader: whether the socket is closed. */
+  readerClosed(): boolean {
+    return this.#readyState === CLOSED;
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
@@ -287,13 +351,7 @@ export class SocketEngine {
       this.#enableDeflate(negotiated.perMessageDeflate);
     }
     const settled = new Promise<void>((resolve) => this.#settle = resolve);
-    this.#reader = new SocketReader(conn, this.#options.readBufferSize, {
-      data: (chunk) => this.#receive(chunk),
-      end: () => this.#onEndOfStream(),
-      error: (error) => this.#onTransportError(error),
-      pause: () => this.#flow.pause(),
-      closed: () => this.#readyState === CLOSED,
-    });
+    this.#reader = new SocketReader(conn, this.#options.readBufferSize, this);
     this.#negotiated = {
       protocol: negotiated.protocol,
       extensions: negotiated.extensions,

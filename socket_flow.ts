@@ -18,19 +18,17 @@ import { WRITE_HIGH_WATER_BYTES } from "./websocket_options.ts";
 
 /** What {@linkcode ReadFlow} looks at. */
 export interface ReadFlowSources {
-  /** Received events, with a message being inflated. */
-  readonly inbound: InboundQueue;
-  /** The write backlog. */
-  readonly outbound: Outbound;
   /** The async iterator's buffer, if the socket is being iterated. */
-  messages(): MessageBuffer | null;
+  flowMessages(): MessageBuffer | null;
   /** Whether arriving messages are still delivered to the application. */
-  delivers(): boolean;
+  flowDelivers(): boolean;
 }
 
 /** The read-pausing rules of one socket. */
 export class ReadFlow {
   readonly #sources: ReadFlowSources;
+  readonly #inbound: InboundQueue;
+  readonly #outbound: Outbound;
   /** Infinity on the client side: see `WRITE_HIGH_WATER_BYTES`. */
   readonly #writeHighWater: number;
   /** Bytes written when the last keepalive ping was sent. */
@@ -41,8 +39,16 @@ export class ReadFlow {
    * @param maxQueuedBytes the socket's cap; the mark is at most half of it
    * @param sources what the rules look at
    */
-  constructor(role: Role, maxQueuedBytes: number, sources: ReadFlowSources) {
+  constructor(
+    role: Role,
+    maxQueuedBytes: number,
+    inbound: InboundQueue,
+    outbound: Outbound,
+    sources: ReadFlowSources,
+  ) {
     this.#sources = sources;
+    this.#inbound = inbound;
+    this.#outbound = outbound;
     this.#writeHighWater = role === "server"
       ? Math.min(WRITE_HIGH_WATER_BYTES, Math.floor(maxQueuedBytes / 2))
       : Infinity;
@@ -55,10 +61,11 @@ export class ReadFlow {
    * closed), or null to read now
    */
   pause(): Promise<void> | null {
-    const { inbound, outbound } = this.#sources;
+    const inbound = this.#inbound;
+    const outbound = this.#outbound;
     if (inbound.busy) return inbound.whenIdle();
-    const messages = this.#sources.messages();
-    if (messages !== null && messages.full && this.#sources.delivers()) {
+    const messages = this.#sources.flowMessages();
+    if (messages !== null && messages.full && this.#sources.flowDelivers()) {
       return messages.waitForSpace();
     }
     if (outbound.queuedBytes > this.#writeHighWater) {
@@ -76,14 +83,17 @@ export class ReadFlow {
    * @returns true when the silence is excused
    */
   silenceExcused(): boolean {
-    const { inbound, outbound } = this.#sources;
-    if (inbound.busy || (this.#sources.messages()?.full ?? false)) return true;
+    const inbound = this.#inbound;
+    const outbound = this.#outbound;
+    if (inbound.busy || (this.#sources.flowMessages()?.full ?? false)) {
+      return true;
+    }
     return outbound.queuedBytes > this.#writeHighWater &&
       outbound.writtenBytes !== this.#writtenAtPing;
   }
 
   /** A keepalive ping is being sent: progress is measured from here. */
   pinged(): void {
-    this.#writtenAtPing = this.#sources.outbound.writtenBytes;
+    this.#writtenAtPing = this.#outbound.writtenBytes;
   }
 }

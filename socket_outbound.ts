@@ -15,8 +15,13 @@ import {
   type SendItem,
   sendItemSize,
   SendQueue,
+  type SendQueueCallbacks,
 } from "./send_queue.ts";
-import { type ByteWriter, WriteQueue } from "./write_queue.ts";
+import {
+  type ByteWriter,
+  WriteQueue,
+  type WriteQueueCallbacks,
+} from "./write_queue.ts";
 
 /** What an {@linkcode Outbound} reports to its socket. */
 export interface OutboundHooks {
@@ -25,7 +30,7 @@ export interface OutboundHooks {
   /** A write failed: the connection is broken. */
   writeFailed(error: unknown): void;
   /** The writer went idle or the send FIFO emptied: maybe end now. */
-  idle(): void;
+  outboundIdle(): void;
 }
 
 /** A waiter for the queue to fall to a mark. */
@@ -35,7 +40,7 @@ interface MarkWaiter {
 }
 
 /** The outgoing messages and bytes of one socket. */
-export class Outbound {
+export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
   /** Replaced once by the socket when permessage-deflate was agreed. */
   protocol: Protocol;
   readonly #maxQueuedBytes: number;
@@ -62,11 +67,7 @@ export class Outbound {
     this.protocol = protocol;
     this.#maxQueuedBytes = maxQueuedBytes;
     this.#hooks = hooks;
-    this.#sends = new SendQueue({
-      deliver: (message) => this.sendNow(message),
-      onError: (error, reason) => hooks.sendFailed(error, reason),
-      onEmpty: () => this.#onIdle(),
-    });
+    this.#sends = new SendQueue(this);
   }
 
   /** Bytes sent (with frame headers) and not yet taken by the connection. */
@@ -100,14 +101,7 @@ export class Outbound {
    * @param writer the connection
    */
   attach(writer: ByteWriter): void {
-    this.#writer = new WriteQueue(writer, {
-      onIdle: () => this.#onIdle(),
-      onError: (error) => this.#hooks.writeFailed(error),
-      onWritten: (count) => {
-        this.#writtenBytes += count;
-        this.#wakeMarkWaiters();
-      },
-    });
+    this.#writer = new WriteQueue(writer, this);
   }
 
   /**
@@ -232,10 +226,41 @@ export class Outbound {
     return new Promise((resolve) => this.#markWaiters.push({ mark, resolve }));
   }
 
+  /** SendQueue: the next message in order. */
+  sendQueueDeliver(message: OutgoingMessage): void {
+    this.sendNow(message);
+  }
+
+  /** SendQueue: reading a Blob or compressing failed. */
+  sendQueueError(error: unknown, reason: string): void {
+    this.#hooks.sendFailed(error, reason);
+  }
+
+  /** SendQueue: every queued item was delivered. */
+  sendQueueEmpty(): void {
+    this.#onIdle();
+  }
+
+  /** WriteQueue: every queued byte was written. */
+  writeIdle(): void {
+    this.#onIdle();
+  }
+
+  /** WriteQueue: a write failed. */
+  writeError(error: unknown): void {
+    this.#hooks.writeFailed(error);
+  }
+
+  /** WriteQueue: the connection took `count` bytes. */
+  writeTaken(count: number): void {
+    this.#writtenBytes += count;
+    this.#wakeMarkWaiters();
+  }
+
   #onIdle(): void {
     if (this.queuedBytes === 0) this.#resolveDrained();
     this.#wakeMarkWaiters();
-    this.#hooks.idle();
+    this.#hooks.outboundIdle();
   }
 
   #resolveDrained(): void {

@@ -43,18 +43,18 @@ const SMALL_READS_BEFORE_SHRINK = 8;
 /** What a {@linkcode SocketReader} asks of and reports to its socket. */
 export interface SocketReaderHooks {
   /** Bytes arrived; the buffer is reused for the next read. */
-  data(chunk: Uint8Array): void;
+  readerData(chunk: Uint8Array): void;
   /** The peer ended its sending side. */
-  end(): void;
+  readerEnd(): void;
   /** A read failed while the socket was open. */
-  error(error: unknown): void;
+  readerError(error: unknown): void;
   /**
    * A promise to wait for before the next read, or null to read now. The
    * socket must settle it when it closes.
    */
-  pause(): Promise<void> | null;
+  readerPause(): Promise<void> | null;
   /** Whether the socket is closed: reading stops (or lingers). */
-  closed(): boolean;
+  readerClosed(): boolean;
 }
 
 /** Reads a connection for a socket until the socket closes. */
@@ -69,7 +69,8 @@ export class SocketReader {
   #lingering = false;
   #connClosed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #connClosedSignal = Promise.withResolvers<void>();
+  /** Created when finish() asks for it. */
+  #connClosedSignal: PromiseWithResolvers<void> | null = null;
 
   /**
    * @param conn the connection
@@ -119,36 +120,41 @@ export class SocketReader {
         this.#closeConn(); // already closed, or not connected any more
       }
     }
+    if (this.#connClosedSignal === null) {
+      this.#connClosedSignal = Promise.withResolvers<void>();
+      if (this.#connClosed) this.#connClosedSignal.resolve();
+    }
     return this.#connClosedSignal.promise;
   }
 
+  /** One async frame per connection while it waits for bytes: the loop
+   * is inline rather than a second awaited method. */
   async #run(): Promise<void> {
+    const hooks = this.#hooks;
     try {
-      await this.#readUntilClosed();
+      while (!hooks.readerClosed()) {
+        const pause = hooks.readerPause();
+        if (pause !== null) {
+          await pause;
+          continue;
+        }
+        const count = await this.#conn.read(this.#buffer);
+        if (count === null) this.#peerEnded = true;
+        if (hooks.readerClosed()) break;
+        if (count === null) {
+          hooks.readerEnd();
+          break;
+        }
+        // The socket copies whatever it keeps, so the buffer is reused.
+        if (count > 0) hooks.readerData(this.#buffer.subarray(0, count));
+        if (this.#adaptive) this.#resize(count);
+      }
       if (this.#lingering && !this.#peerEnded) await this.#discard();
     } catch (error) {
-      if (!this.#hooks.closed()) this.#hooks.error(error);
+      if (!hooks.readerClosed()) hooks.readerError(error);
     } finally {
       this.#running = false;
-      if (this.#hooks.closed()) this.#closeConn();
-    }
-  }
-
-  async #readUntilClosed(): Promise<void> {
-    const hooks = this.#hooks;
-    while (!hooks.closed()) {
-      const pause = hooks.pause();
-      if (pause !== null) {
-        await pause;
-        continue;
-      }
-      const count = await this.#conn.read(this.#buffer);
-      if (count === null) this.#peerEnded = true;
-      if (hooks.closed()) return;
-      if (count === null) return hooks.end();
-      // The socket copies whatever it keeps, so the buffer is reused.
-      if (count > 0) hooks.data(this.#buffer.subarray(0, count));
-      if (this.#adaptive) this.#resize(count);
+      if (hooks.readerClosed()) this.#closeConn();
     }
   }
 
@@ -193,7 +199,7 @@ export class SocketReader {
     } catch {
       // Already closed: nothing left to release.
     }
-    this.#connClosedSignal.resolve();
+    this.#connClosedSignal?.resolve();
   }
 
   /**

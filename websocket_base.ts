@@ -31,10 +31,32 @@ export type WebSocketEventHandler<Target, E extends Event> =
   | null;
 
 type AnyHandler = (this: unknown, event: Event) => unknown;
-interface HandlerEntry {
-  handler: AnyHandler;
-  listener: (event: Event) => unknown;
+type HandlerType = "open" | "message" | "error" | "close";
+
+let handlerOf: (target: WebSocketEventTarget, type: HandlerType) =>
+  | AnyHandler
+  | null;
+
+// One listener function per event type, shared by every socket: the
+// runtime calls it with `this` set to the socket (the current target).
+function openListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "open")?.call(this, event);
 }
+function messageListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "message")?.call(this, event);
+}
+function errorListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "error")?.call(this, event);
+}
+function closeListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "close")?.call(this, event);
+}
+const sharedListeners: Record<HandlerType, (event: Event) => unknown> = {
+  open: openListener,
+  message: messageListener,
+  error: errorListener,
+  close: closeListener,
+};
 
 /**
  * An `EventTarget` with a WebSocket's constants and handler properties.
@@ -53,7 +75,25 @@ export class WebSocketEventTarget extends EventTarget {
   /** readyState once the connection is closed. */
   static readonly CLOSED = 3;
 
-  #handlers: Map<string, HandlerEntry> | null = null;
+  #onopen: AnyHandler | null = null;
+  #onmessage: AnyHandler | null = null;
+  #onerror: AnyHandler | null = null;
+  #onclose: AnyHandler | null = null;
+
+  static {
+    handlerOf = (target, type) => {
+      switch (type) {
+        case "open":
+          return target.#onopen;
+        case "message":
+          return target.#onmessage;
+        case "error":
+          return target.#onerror;
+        case "close":
+          return target.#onclose;
+      }
+    };
+  }
 
   /** readyState before the connection opens. */
   get CONNECTING(): 0 {
@@ -182,27 +222,31 @@ export class WebSocketEventTarget extends EventTarget {
     }
   }
 
-  #getHandler<T>(type: string): T | null {
-    return (this.#handlers?.get(type)?.handler as T | undefined) ?? null;
+  #getHandler<T>(type: HandlerType): T | null {
+    return handlerOf(this, type) as T | null;
   }
 
-  #setHandler(type: string, handler: unknown): void {
-    this.#handlers ??= new Map();
-    const entry = this.#handlers.get(type);
-    if (typeof handler !== "function") {
-      if (entry !== undefined) {
-        super.removeEventListener(type, entry.listener);
-        this.#handlers.delete(type);
-      }
-    } else if (entry !== undefined) {
-      entry.handler = handler as AnyHandler;
-    } else {
-      const created: HandlerEntry = {
-        handler: handler as AnyHandler,
-        listener: (event) => created.handler.call(this, event),
-      };
-      this.#handlers.set(type, created);
-      super.addEventListener(type, created.listener);
+  #setHandler(type: HandlerType, handler: unknown): void {
+    const previous = handlerOf(this, type);
+    const next = typeof handler === "function" ? handler as AnyHandler : null;
+    switch (type) {
+      case "open":
+        this.#onopen = next;
+        break;
+      case "message":
+        this.#onmessage = next;
+        break;
+      case "error":
+        this.#onerror = next;
+        break;
+      case "close":
+        this.#onclose = next;
+        break;
+    }
+    if (previous === null && next !== null) {
+      super.addEventListener(type, sharedListeners[type]);
+    } else if (previous !== null && next === null) {
+      super.removeEventListener(type, sharedListeners[type]);
     }
   }
 }

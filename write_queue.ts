@@ -36,14 +36,14 @@ const EMPTY = new Uint8Array(0);
 /** What a {@linkcode WriteQueue} reports to its owner. */
 export interface WriteQueueCallbacks {
   /** Every queued byte has been written. */
-  onIdle(): void;
+  writeIdle(): void;
   /** `write` rejected or misbehaved; the queue is closed and empty. */
-  onError(error: unknown): void;
+  writeError(error: unknown): void;
   /**
    * A `write` call took `count` bytes ({@linkcode WriteQueue.bufferedAmount}
    * fell by that much).
    */
-  onWritten?(count: number): void;
+  writeTaken?(count: number): void;
 }
 
 /**
@@ -155,7 +155,7 @@ export class WriteQueue {
           }
           written += count;
           this.#inFlightBytes = batch.length - written;
-          this.#callbacks.onWritten?.(count);
+          this.#callbacks.writeTaken?.(count);
           if (this.#closed) return;
         }
       }
@@ -163,11 +163,11 @@ export class WriteQueue {
       if (this.#closed) return;
       this.#closed = true;
       this.#running = false;
-      this.#callbacks.onError(error);
+      this.#callbacks.writeError(error);
       return;
     }
     this.#running = false;
-    if (!this.#closed) this.#callbacks.onIdle();
+    if (!this.#closed) this.#callbacks.writeIdle();
   }
 
   /** Takes the next chunk, or several small ones joined into one buffer. */

@@ -121,8 +121,8 @@ describe("WriteQueue coalescing", () => {
         return Promise.resolve(data.length);
       },
     }, {
-      onIdle: () => idle.resolve(),
-      onError: (error) => assert.fail(String(error)),
+      writeIdle: () => idle.resolve(),
+      writeError: (error) => assert.fail(String(error)),
     });
     return {
       writes,

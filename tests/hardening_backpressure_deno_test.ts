@@ -46,7 +46,11 @@ const FLOOD_LIMIT = 128 * 1024 * 1024;
 const ONE_READ_OF_PONGS = DEFAULT_READ_BUFFER_SIZE;
 
 Deno.test("pongs that a read adds past maxQueuedBytes while bytes wait fail the connection with 1008", async () => {
-  const { socket, conn, log, done } = openSocket({ maxQueuedBytes: 1000 });
+  // A fixed 16 KiB read buffer: the ten pings below arrive in one read.
+  const { socket, conn, log, done } = openSocket({
+    maxQueuedBytes: 1000,
+    readBufferSize: 16 * 1024,
+  });
   conn.hold(); // the peer reads nothing
   const pings = signal();
   let pingCount = 0;
@@ -76,7 +80,7 @@ Deno.test("pongs that a read adds past maxQueuedBytes while bytes wait fail the 
 
 Deno.test("a client-side socket's pongs count against maxQueuedBytes too", async () => {
   const { socket, conn, log, done } = openSocket(
-    { maxQueuedBytes: 1000 },
+    { maxQueuedBytes: 1000, readBufferSize: 16 * 1024 },
     "client",
   );
   conn.hold();

@@ -88,10 +88,10 @@ describe("InboundQueue: events that wait behind an inflation", () => {
     const chunk = new Uint8Array([4, 5, 6]);
     const delivered: InboundEvent[] = [];
     const queue = new InboundQueue(1024, {
-      deliver: (event) => delivered.push(event),
-      wanted: () => true,
-      onError: (error) => assert.fail(`unexpected error: ${error}`),
-      onIdle: () => {},
+      inboundDeliver: (event) => delivered.push(event),
+      inboundWanted: () => true,
+      inboundError: (error) => assert.fail(`unexpected error: ${error}`),
+      inboundIdle: () => {},
     });
     const events: ProtocolEvent[] = [
       { type: "compressed", messageType: "text", data: deflated },
