@@ -82,6 +82,201 @@ var MessageTooBigError = class extends WebSocketError {
   }
 };
 
+// mask_simd.ts
+var SIMD_BLOCK_BYTES = 64 * 1024;
+var STEP_BYTES = 64;
+function leb128(value) {
+  const bytes = [];
+  do {
+    let byte = value & 127;
+    value >>>= 7;
+    if (value !== 0) byte |= 128;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+function section(id, content) {
+  return [
+    id,
+    ...leb128(content.length),
+    ...content,
+  ];
+}
+function name(text) {
+  const bytes = [
+    text.length,
+  ];
+  for (let index = 0; index < text.length; index++) {
+    bytes.push(text.charCodeAt(index));
+  }
+  return bytes;
+}
+var BLOCK = 2;
+var LOOP = 3;
+var BR = 12;
+var BR_IF = 13;
+var END = 11;
+var LOCAL_GET = 32;
+var LOCAL_SET = 33;
+var I32_CONST = 65;
+var I32_GE_U = 79;
+var I32_ADD = 106;
+var VOID = 64;
+var SIMD = 253;
+var V128_LOAD = 0;
+var V128_STORE = 11;
+var I32X4_SPLAT = 17;
+var V128_XOR = 81;
+var I32 = 127;
+var V128 = 123;
+var FUNC = 96;
+var aligned16 = (offset) => [
+  4,
+  ...leb128(offset),
+];
+function maskFunctionBody() {
+  const [start, end, word, vector] = [
+    0,
+    1,
+    2,
+    3,
+  ];
+  const xorOneVector = (offset) => [
+    LOCAL_GET,
+    start,
+    LOCAL_GET,
+    start,
+    SIMD,
+    V128_LOAD,
+    ...aligned16(offset),
+    LOCAL_GET,
+    vector,
+    SIMD,
+    V128_XOR,
+    SIMD,
+    V128_STORE,
+    ...aligned16(offset),
+  ];
+  const code = [
+    LOCAL_GET,
+    word,
+    SIMD,
+    I32X4_SPLAT,
+    LOCAL_SET,
+    vector,
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    start,
+    LOCAL_GET,
+    end,
+    I32_GE_U,
+    BR_IF,
+    1,
+    ...xorOneVector(0),
+    ...xorOneVector(16),
+    ...xorOneVector(32),
+    ...xorOneVector(48),
+    LOCAL_GET,
+    start,
+    I32_CONST,
+    192,
+    0,
+    I32_ADD,
+    LOCAL_SET,
+    start,
+    BR,
+    0,
+    END,
+    END,
+    END,
+  ];
+  const locals = [
+    1,
+    1,
+    V128,
+  ];
+  return [
+    ...locals,
+    ...code,
+  ];
+}
+function moduleBytes() {
+  const body = maskFunctionBody();
+  return new Uint8Array([
+    0,
+    97,
+    115,
+    109,
+    1,
+    0,
+    0,
+    0,
+    ...section(1, [
+      1,
+      FUNC,
+      3,
+      I32,
+      I32,
+      I32,
+      0,
+    ]),
+    ...section(3, [
+      1,
+      0,
+    ]),
+    ...section(5, [
+      1,
+      0,
+      1,
+    ]),
+    ...section(7, [
+      2,
+      ...name("memory"),
+      2,
+      0,
+      ...name("mask"),
+      0,
+      0,
+    ]),
+    ...section(10, [
+      1,
+      ...leb128(body.length),
+      ...body,
+    ]),
+  ]);
+}
+function createSimdMasker() {
+  let mask;
+  let memory;
+  try {
+    if (typeof WebAssembly !== "object") return null;
+    const bytes = moduleBytes();
+    if (!WebAssembly.validate(bytes)) return null;
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+    const exports = instance.exports;
+    mask = exports.mask;
+    memory = new Uint8Array(exports.memory.buffer);
+  } catch {
+    return null;
+  }
+  return (data, maskWord) => {
+    const length = data.length;
+    for (let start = 0; start < length; start += SIMD_BLOCK_BYTES) {
+      const end = Math.min(start + SIMD_BLOCK_BYTES, length);
+      const vectorBytes = end - start & ~(STEP_BYTES - 1);
+      memory.set(data.subarray(start, end));
+      mask(0, vectorBytes, maskWord);
+      data.set(memory.subarray(0, vectorBytes), start);
+      for (let index = start + vectorBytes; index < end; index++) {
+        data[index] ^= maskWord >>> (index & 3) * 8 & 255;
+      }
+    }
+  };
+}
+
 // mask.ts
 var MASK_POOL_BYTES = 1024;
 var maskPool = new Uint8Array(0);
@@ -101,9 +296,22 @@ var LITTLE_ENDIAN = new Uint8Array(
   ]).buffer,
 )[0] === 1;
 var WORD_MASK_THRESHOLD = 32;
+var SIMD_MASK_THRESHOLD = 4096;
+var simdMasker;
+function maskWordFrom(key, start) {
+  return key[start & 3] | key[start + 1 & 3] << 8 | key[start + 2 & 3] << 16 |
+    key[start + 3 & 3] << 24;
+}
 function applyMask(data, key, offset = 0) {
   const length = data.length;
   const phase = offset & 3;
+  if (length >= SIMD_MASK_THRESHOLD) {
+    if (simdMasker === void 0) simdMasker = createSimdMasker();
+    if (simdMasker !== null) {
+      simdMasker(data, maskWordFrom(key, phase));
+      return;
+    }
+  }
   let index = 0;
   if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
     const misalignment = data.byteOffset & 3;
@@ -115,9 +323,7 @@ function applyMask(data, key, offset = 0) {
       data.byteOffset + index,
       words,
     );
-    const start = phase + index;
-    const maskWord = key[start & 3] | key[start + 1 & 3] << 8 |
-      key[start + 2 & 3] << 16 | key[start + 3 & 3] << 24;
+    const maskWord = maskWordFrom(key, phase + index);
     for (let word = 0; word < words; word++) wordView[word] ^= maskWord;
     index += words * 4;
   }
@@ -149,6 +355,9 @@ var MAX_CONTROL_PAYLOAD = 125;
 var RSV1 = 4;
 var RSV2 = 2;
 var RSV3 = 1;
+function newBytes(length) {
+  return new Uint8Array(length);
+}
 function frameHeaderLength(payloadLength, masked) {
   let size = 2;
   if (payloadLength > 65535) size += 8;
@@ -197,11 +406,12 @@ function writeFrameHeader(
   return offset;
 }
 function encodeFrame(opcode, payload, options = {}) {
-  const { fin = true, rsv1 = false, mask = false } = options;
+  const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
+    options;
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);
-  const frame = new Uint8Array(headerLength + length);
+  const frame = allocate(headerLength + length);
   writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
   frame.set(payload, headerLength);
   if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
@@ -209,6 +419,7 @@ function encodeFrame(opcode, payload, options = {}) {
 }
 var textEncoder = new TextEncoder();
 var EMPTY = new Uint8Array(0);
+var PAYLOAD_INITIAL_BYTES = 64 * 1024;
 var FrameDecoder = class {
   /** The largest data-frame payload accepted (see the option). */
   maxPayloadLength;
@@ -279,7 +490,11 @@ var FrameDecoder = class {
     } catch (error) {
       this.#error = error;
       this.#chunk = EMPTY;
+      this.#offset = 0;
+      this.#header = null;
+      this.#headerFilled = 0;
       this.#payload = null;
+      this.#payloadFilled = 0;
       throw error;
     }
   }
@@ -310,14 +525,17 @@ var FrameDecoder = class {
         if (this.#masked) applyMask(payload2, this.#maskKey);
         return this.#emit(payload2);
       }
-      this.#payload = new Uint8Array(length);
+      this.#payload = new Uint8Array(Math.min(length, PAYLOAD_INITIAL_BYTES));
       this.#payloadFilled = 0;
     }
-    const payload = this.#payload;
     const take = Math.min(
       chunk.length - this.#offset,
       length - this.#payloadFilled,
     );
+    if (this.#payloadFilled + take > this.#payload.length) {
+      this.#growPayload(this.#payloadFilled + take);
+    }
+    const payload = this.#payload;
     payload.set(
       chunk.subarray(this.#offset, this.#offset + take),
       this.#payloadFilled,
@@ -330,8 +548,24 @@ var FrameDecoder = class {
     if (this.#masked) applyMask(payload, this.#maskKey);
     return this.#emit(payload);
   }
+  /** Doubles the payload buffer until `needed` fits, never past the frame. */
+  #growPayload(needed) {
+    const old = this.#payload;
+    let capacity = old.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
+    grown.set(old.subarray(0, this.#payloadFilled));
+    this.#payload = grown;
+  }
   /** Copies header bytes from the chunk; true once the header is parsed. */
   #gatherHeader() {
+    if (this.#offset >= this.#chunk.length) {
+      if (this.#chunk !== EMPTY) {
+        this.#chunk = EMPTY;
+        this.#offset = 0;
+      }
+      return false;
+    }
     if (this.#header === null) this.#header = new Uint8Array(14);
     const header = this.#header;
     const chunk = this.#chunk;
@@ -469,38 +703,21 @@ var DEFLATE_TAIL = [
   255,
   255,
 ];
-var MAX_DEFLATE_RATIO = 1032;
-var MIN_INFLATE_STEP = 1024;
-var INFLATE_STEP_FRACTION = 8;
 var EMPTY_STORED_BLOCK_HEADER = 0;
 var FINAL_STORED_BLOCK_HEADER = 1;
-var EMPTY_FINAL_BLOCK = [
-  3,
-  0,
-];
-async function collect(reader, maxSize) {
-  const collected = {
-    chunks: [],
-    length: 0,
-    tooBig: false,
-  };
+async function collect(reader) {
+  const chunks = [];
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return collected;
-      collected.length += value.length;
-      if (collected.length > maxSize) {
-        collected.tooBig = true;
-        await reader.cancel("message too large");
-        return collected;
-      }
-      collected.chunks.push(value);
+      if (done) return chunks;
+      chunks.push(value);
     }
   } catch {
-    return collected;
+    return chunks;
   }
 }
-function join(chunks, spare = 0) {
+function join(chunks, spare) {
   let length = spare;
   for (const chunk of chunks) length += chunk.length;
   const joined = new Uint8Array(length);
@@ -519,12 +736,6 @@ function endsWithTail(bytes) {
   }
   return true;
 }
-function bufferSource(bytes) {
-  return bytes;
-}
-function errorText(error) {
-  return error instanceof Error ? error.message : String(error);
-}
 async function deflateMessage(data) {
   if (data.length === 0) {
     return new Uint8Array([
@@ -533,17 +744,18 @@ async function deflateMessage(data) {
   }
   const stream = new CompressionStream("deflate-raw");
   const writer = stream.writable.getWriter();
-  const collecting = collect(stream.readable.getReader(), Infinity);
+  const collecting = collect(stream.readable.getReader());
   let failure = void 0;
   try {
-    await writer.write(bufferSource(data));
+    await writer.write(data);
     await writer.close();
   } catch (error) {
     failure = error;
   }
-  const { chunks } = await collecting;
+  const chunks = await collecting;
   if (failure !== void 0) {
-    throw new TypeError(`cannot compress the message: ${errorText(failure)}`);
+    const reason = failure instanceof Error ? failure.message : failure;
+    throw new TypeError(`cannot compress the message: ${reason}`);
   }
   const compressed = join(chunks, 1);
   if (endsWithTail(compressed.subarray(0, compressed.length - 1))) {
@@ -551,68 +763,510 @@ async function deflateMessage(data) {
   }
   return compressed;
 }
-async function inflateMessage(data, maxSize) {
-  if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
-    throw new RangeError("maxSize must be a non-negative safe integer");
-  }
-  if (data.length === 0) return new Uint8Array(0);
-  const step = Math.max(
-    MIN_INFLATE_STEP,
-    Math.floor(maxSize / INFLATE_STEP_FRACTION / MAX_DEFLATE_RATIO),
-  );
-  const writes = [];
-  const body = data.subarray(0, data.length - 1);
-  for (let offset = 0; offset < body.length; offset += step) {
-    writes.push(body.subarray(offset, offset + step));
-  }
-  const lastByteWrite = writes.length;
-  writes.push(data.subarray(data.length - 1));
-  const tailWrite = writes.length;
-  writes.push(new Uint8Array(DEFLATE_TAIL));
-  const finalBlockWrite = writes.length;
-  writes.push(new Uint8Array(EMPTY_FINAL_BLOCK));
-  const stream = new DecompressionStream("deflate-raw");
-  const writer = stream.writable.getWriter();
-  const collecting = collect(stream.readable.getReader(), maxSize);
-  let failedWrite = -1;
-  let failure = void 0;
-  for (let i = 0; i < writes.length && failedWrite === -1; i++) {
-    try {
-      await writer.write(bufferSource(writes[i]));
-    } catch (error) {
-      failedWrite = i;
-      failure = error;
+function inflateMessage(data, maxSize) {
+  try {
+    if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
+      throw new RangeError("maxSize must be a non-negative safe integer");
     }
+    if (data.length === 0) return Promise.resolve(new Uint8Array(0));
+    return Promise.resolve(new Inflater(data, maxSize).run());
+  } catch (error) {
+    return Promise.reject(error);
   }
-  if (failedWrite === -1) {
-    try {
-      await writer.close();
-    } catch (error) {
-      failedWrite = writes.length;
-      failure = error;
-    }
-  }
-  const collected = await collecting;
-  if (collected.tooBig) {
-    throw new MessageTooBigError(
-      "MessageTooLarge",
-      `a compressed message inflates to more than ${maxSize} bytes`,
-    );
-  }
-  if (failedWrite === -1) return join(collected.chunks);
-  const endedBeforeLastByte = failedWrite === lastByteWrite &&
-    (data[data.length - 1] === EMPTY_STORED_BLOCK_HEADER ||
-      data[data.length - 1] === FINAL_STORED_BLOCK_HEADER);
-  if (
-    endedBeforeLastByte || failedWrite === tailWrite ||
-    failedWrite === finalBlockWrite
-  ) {
-    return join(collected.chunks);
-  }
-  throw new InvalidPayloadError(
-    `a compressed message is not valid DEFLATE data (${errorText(failure)})`,
+}
+var MAX_CODE_BITS = 15;
+var FAST_BITS = 10;
+var END_OF_BLOCK = 256;
+var MAX_LITERAL_CODES = 286;
+var MAX_DISTANCE_CODES = 30;
+var KEPT_BUFFER_SIZE = 2 * 1024 * 1024;
+var LENGTH_BASE = Uint16Array.of(
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  11,
+  13,
+  15,
+  17,
+  19,
+  23,
+  27,
+  31,
+  35,
+  43,
+  51,
+  59,
+  67,
+  83,
+  99,
+  115,
+  131,
+  163,
+  195,
+  227,
+  258,
+);
+var LENGTH_EXTRA_BITS = Uint8Array.of(
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  1,
+  1,
+  1,
+  1,
+  2,
+  2,
+  2,
+  2,
+  3,
+  3,
+  3,
+  3,
+  4,
+  4,
+  4,
+  4,
+  5,
+  5,
+  5,
+  5,
+  0,
+);
+var DISTANCE_BASE = Uint16Array.of(
+  1,
+  2,
+  3,
+  4,
+  5,
+  7,
+  9,
+  13,
+  17,
+  25,
+  33,
+  49,
+  65,
+  97,
+  129,
+  193,
+  257,
+  385,
+  513,
+  769,
+  1025,
+  1537,
+  2049,
+  3073,
+  4097,
+  6145,
+  8193,
+  12289,
+  16385,
+  24577,
+);
+var DISTANCE_EXTRA_BITS = Uint8Array.of(
+  0,
+  0,
+  0,
+  0,
+  1,
+  1,
+  2,
+  2,
+  3,
+  3,
+  4,
+  4,
+  5,
+  5,
+  6,
+  6,
+  7,
+  7,
+  8,
+  8,
+  9,
+  9,
+  10,
+  10,
+  11,
+  11,
+  12,
+  12,
+  13,
+  13,
+);
+var CODE_LENGTH_ORDER = Uint8Array.of(
+  16,
+  17,
+  18,
+  0,
+  8,
+  7,
+  9,
+  6,
+  10,
+  5,
+  11,
+  4,
+  12,
+  3,
+  13,
+  2,
+  14,
+  1,
+  15,
+);
+var TRUNCATED = -1;
+var NO_CODE = -2;
+var ENDS_IN_BLOCK = "the data ends inside a block";
+function invalid(reason) {
+  return new InvalidPayloadError(
+    `a compressed message is not valid DEFLATE data (${reason})`,
     "InvalidCompressedData",
   );
+}
+var HuffmanTable = class {
+  /** How many codes have each length. */
+  lengthCounts = new Uint16Array(MAX_CODE_BITS + 1);
+  /** The symbols in code order: by length, then by symbol. */
+  sortedSymbols;
+  /** For the next input bits (`& fastMask`), `symbol << 4 | length` of the
+   * code they start with, or 0 when that code is longer (or missing). */
+  fast = new Uint16Array(1 << FAST_BITS);
+  fastMask = 0;
+  #offsets = new Uint16Array(MAX_CODE_BITS + 2);
+  constructor(symbolCount) {
+    this.sortedSymbols = new Uint16Array(symbolCount);
+  }
+  /** Sets the code up from `count` code lengths at `lengths[start]`,
+   * refusing what zlib refuses: over-subscribed sets, and incomplete ones
+   * but a single one-bit literal/length or distance code (or no distance
+   * code at all). */
+  build(lengths, start, count, kind) {
+    const counts = this.lengthCounts;
+    counts.fill(0);
+    for (let i = start; i < start + count; i++) counts[lengths[i]]++;
+    counts[0] = 0;
+    let longest = 0;
+    let left = 1;
+    for (let length = 1; length <= MAX_CODE_BITS; length++) {
+      if (counts[length] !== 0) longest = length;
+      left = left * 2 - counts[length];
+      if (left < 0) throw invalid(`over-subscribed ${kind} code`);
+    }
+    const incompleteAllowed = kind !== "code length" &&
+      (longest === 1 || longest === 0 && kind === "distance");
+    if (left > 0 && !incompleteAllowed) {
+      throw invalid(`incomplete ${kind} code`);
+    }
+    const offsets = this.#offsets;
+    offsets[1] = 0;
+    for (let length = 1; length <= MAX_CODE_BITS; length++) {
+      offsets[length + 1] = offsets[length] + counts[length];
+    }
+    for (let symbol = 0; symbol < count; symbol++) {
+      const length = lengths[start + symbol];
+      if (length !== 0) this.sortedSymbols[offsets[length]++] = symbol;
+    }
+    this.#fillFastTable(Math.min(longest, FAST_BITS));
+  }
+  #fillFastTable(fastBits) {
+    const size = 1 << fastBits;
+    this.fast.fill(0, 0, size);
+    this.fastMask = size - 1;
+    let code = 0;
+    let index = 0;
+    for (let length = 1; length <= fastBits; length++) {
+      for (let n = 0; n < this.lengthCounts[length]; n++) {
+        let reversed = 0;
+        for (let bit = 0; bit < length; bit++) {
+          reversed |= (code >>> bit & 1) << length - 1 - bit;
+        }
+        const entry = this.sortedSymbols[index++] << 4 | length;
+        for (let i = reversed; i < size; i += 1 << length) this.fast[i] = entry;
+        code++;
+      }
+      code <<= 1;
+    }
+  }
+  /** The code starting at the lowest of `available` bits, read bit by bit:
+   * `symbol << 4 | length`, {@linkcode TRUNCATED} or {@linkcode NO_CODE}. */
+  decodeSlowly(bits, available) {
+    let code = 0;
+    let first = 0;
+    let index = 0;
+    for (let length = 1; length <= MAX_CODE_BITS; length++) {
+      if (length > available) return TRUNCATED;
+      code |= bits >>> length - 1 & 1;
+      const count = this.lengthCounts[length];
+      if (code - first < count) {
+        return this.sortedSymbols[index + code - first] << 4 | length;
+      }
+      index += count;
+      first = first + count << 1;
+      code <<= 1;
+    }
+    return NO_CODE;
+  }
+};
+function fixedCodes() {
+  const lengths = new Uint8Array(288 + 32).fill(8, 0, 144).fill(9, 144, 256)
+    .fill(7, 256, 280).fill(8, 280, 288).fill(5, 288);
+  const literals = new HuffmanTable(288);
+  literals.build(lengths, 0, 288, "literal/length");
+  const distances = new HuffmanTable(32);
+  distances.build(lengths, 288, 32, "distance");
+  return [
+    literals,
+    distances,
+  ];
+}
+var [FIXED_LITERALS, FIXED_DISTANCES] = fixedCodes();
+var codeLengthTable = new HuffmanTable(19);
+var literalTable = new HuffmanTable(MAX_LITERAL_CODES);
+var distanceTable = new HuffmanTable(MAX_DISTANCE_CODES);
+var codeLengths = new Uint8Array(19);
+var symbolLengths = new Uint8Array(MAX_LITERAL_CODES + MAX_DISTANCE_CODES);
+var keptInput = new Uint8Array(4096);
+var keptOutput = new Uint8Array(4096);
+var Inflater = class {
+  #input;
+  #payloadLength;
+  #inputLength;
+  #position = 0;
+  /** Input bits read ahead, the next one lowest. */
+  #bits = 0;
+  #bitCount = 0;
+  #maxSize;
+  #output = keptOutput;
+  #outputLength = 0;
+  /** Where output must stop for now: the buffer's end, or `maxSize`. */
+  #room;
+  constructor(payload, maxSize) {
+    this.#payloadLength = payload.length;
+    this.#inputLength = payload.length + DEFLATE_TAIL.length;
+    if (keptInput.length < this.#inputLength) {
+      const grown = new Uint8Array(this.#inputLength);
+      if (grown.length <= KEPT_BUFFER_SIZE) keptInput = grown;
+      this.#input = grown;
+    } else {
+      this.#input = keptInput;
+    }
+    this.#input.set(payload);
+    this.#input.set(DEFLATE_TAIL, payload.length);
+    this.#maxSize = maxSize;
+    this.#room = Math.min(this.#output.length, maxSize);
+  }
+  run() {
+    for (;;) {
+      const final = this.#read(1);
+      const type = this.#read(2);
+      if (type === 0) {
+        if (this.#storedBlock()) break;
+      } else if (type === 1) {
+        this.#huffmanBlock(FIXED_LITERALS, FIXED_DISTANCES);
+      } else if (type === 2) {
+        this.#readDynamicCodes();
+        this.#huffmanBlock(literalTable, distanceTable);
+      } else {
+        throw invalid("invalid block type");
+      }
+      if (final === 1) {
+        this.#checkEndAfterFinalBlock();
+        break;
+      }
+    }
+    if (this.#output.length <= KEPT_BUFFER_SIZE) keptOutput = this.#output;
+    return this.#output.slice(0, this.#outputLength);
+  }
+  /** After the final block, what is left of the input must be the tail, a
+   * last payload byte `00` or `01` and the tail, or nothing. */
+  #checkEndAfterFinalBlock() {
+    const end = this.#position - (this.#bitCount >>> 3);
+    const payloadLength = this.#payloadLength;
+    if (end === payloadLength || end === this.#inputLength) return;
+    const lastByte = this.#input[payloadLength - 1];
+    const isBlockHeader = lastByte === EMPTY_STORED_BLOCK_HEADER ||
+      lastByte === FINAL_STORED_BLOCK_HEADER;
+    if (end === payloadLength - 1 && isBlockHeader) return;
+    throw invalid("data after the end of the compressed stream");
+  }
+  #refill() {
+    while (this.#bitCount <= 24 && this.#position < this.#inputLength) {
+      this.#bits |= this.#input[this.#position++] << this.#bitCount;
+      this.#bitCount += 8;
+    }
+  }
+  /** The next `count` bits (at most 16) as a number, first bit lowest. */
+  #read(count) {
+    if (this.#bitCount < count) {
+      this.#refill();
+      if (this.#bitCount < count) throw invalid(ENDS_IN_BLOCK);
+    }
+    const value = this.#bits & (1 << count) - 1;
+    this.#bits >>>= count;
+    this.#bitCount -= count;
+    return value;
+  }
+  #decode(table, kind) {
+    if (this.#bitCount < MAX_CODE_BITS) this.#refill();
+    let entry = table.fast[this.#bits & table.fastMask];
+    if (entry === 0) {
+      entry = table.decodeSlowly(this.#bits, this.#bitCount);
+      if (entry === NO_CODE) throw invalid(`invalid ${kind} code`);
+      if (entry === TRUNCATED) throw invalid(ENDS_IN_BLOCK);
+    }
+    const length = entry & 15;
+    if (length > this.#bitCount) throw invalid(ENDS_IN_BLOCK);
+    this.#bits >>>= length;
+    this.#bitCount -= length;
+    return entry >>> 4;
+  }
+  /** Makes room for `count` more output bytes, or fails past `maxSize`. */
+  #reserve(count) {
+    const needed = this.#outputLength + count;
+    if (needed > this.#maxSize) {
+      throw new MessageTooBigError(
+        "MessageTooLarge",
+        `a compressed message inflates to more than ${this.#maxSize} bytes`,
+      );
+    }
+    if (needed > this.#output.length) {
+      const size = Math.max(needed, this.#output.length * 2);
+      const grown = new Uint8Array(Math.min(this.#maxSize, size));
+      grown.set(this.#output.subarray(0, this.#outputLength));
+      this.#output = grown;
+    }
+    this.#room = Math.min(this.#output.length, this.#maxSize);
+  }
+  /** A stored block; true when it is the empty one whose length fields are
+   * the appended tail, which ends the message. */
+  #storedBlock() {
+    this.#position -= this.#bitCount >>> 3;
+    this.#bits = 0;
+    this.#bitCount = 0;
+    const input = this.#input;
+    const start = this.#position;
+    if (start + 4 > this.#inputLength) throw invalid(ENDS_IN_BLOCK);
+    const length = input[start] | input[start + 1] << 8;
+    if (length !== (~(input[start + 2] | input[start + 3] << 8) & 65535)) {
+      throw invalid("invalid stored block lengths");
+    }
+    const from = start + 4;
+    const available = Math.min(length, this.#inputLength - from);
+    if (this.#outputLength + available > this.#room) this.#reserve(available);
+    this.#output.set(
+      input.subarray(from, from + available),
+      this.#outputLength,
+    );
+    this.#outputLength += available;
+    this.#position = from + available;
+    if (available < length) throw invalid(ENDS_IN_BLOCK);
+    return start === this.#payloadLength;
+  }
+  #readDynamicCodes() {
+    const literalCount = this.#read(5) + 257;
+    const distanceCount = this.#read(5) + 1;
+    const codeLengthCount = this.#read(4) + 4;
+    if (
+      literalCount > MAX_LITERAL_CODES || distanceCount > MAX_DISTANCE_CODES
+    ) throw invalid("too many length or distance symbols");
+    codeLengths.fill(0);
+    for (let i = 0; i < codeLengthCount; i++) {
+      codeLengths[CODE_LENGTH_ORDER[i]] = this.#read(3);
+    }
+    codeLengthTable.build(codeLengths, 0, 19, "code length");
+    const total = literalCount + distanceCount;
+    const lengths = symbolLengths;
+    let filled = 0;
+    while (filled < total) {
+      const symbol = this.#decode(codeLengthTable, "code length");
+      if (symbol < 16) {
+        lengths[filled++] = symbol;
+        continue;
+      }
+      let repeated = 0;
+      let count;
+      if (symbol === 16) {
+        if (filled === 0) throw invalid("a length repeat with no length");
+        repeated = lengths[filled - 1];
+        count = 3 + this.#read(2);
+      } else if (symbol === 17) {
+        count = 3 + this.#read(3);
+      } else {
+        count = 11 + this.#read(7);
+      }
+      if (filled + count > total) throw invalid("too many code lengths");
+      lengths.fill(repeated, filled, filled + count);
+      filled += count;
+    }
+    if (lengths[END_OF_BLOCK] === 0) throw invalid("no end-of-block code");
+    literalTable.build(lengths, 0, literalCount, "literal/length");
+    distanceTable.build(lengths, literalCount, distanceCount, "distance");
+  }
+  #huffmanBlock(literals, distances) {
+    for (;;) {
+      const symbol = this.#decode(literals, "literal/length");
+      if (symbol < END_OF_BLOCK) {
+        if (this.#outputLength === this.#room) this.#reserve(1);
+        this.#output[this.#outputLength++] = symbol;
+        continue;
+      }
+      if (symbol === END_OF_BLOCK) return;
+      const lengthIndex = symbol - 257;
+      if (lengthIndex >= LENGTH_BASE.length) {
+        throw invalid("invalid literal/length code");
+      }
+      const length = LENGTH_BASE[lengthIndex] +
+        this.#read(LENGTH_EXTRA_BITS[lengthIndex]);
+      const distanceIndex = this.#decode(distances, "distance");
+      if (distanceIndex >= DISTANCE_BASE.length) {
+        throw invalid("invalid distance code");
+      }
+      const distance = DISTANCE_BASE[distanceIndex] +
+        this.#read(DISTANCE_EXTRA_BITS[distanceIndex]);
+      if (distance > this.#outputLength) {
+        throw invalid("a distance too far back");
+      }
+      if (this.#outputLength + length > this.#room) this.#reserve(length);
+      this.#copyMatch(distance, length);
+    }
+  }
+  #copyMatch(distance, length) {
+    const output = this.#output;
+    let to = this.#outputLength;
+    const end = to + length;
+    if (length > 16 && distance >= length) {
+      output.copyWithin(to, to - distance, end - distance);
+    } else if (length > 16 && distance === 1) {
+      output.fill(output[to - 1], to, end);
+    } else {
+      for (; to < end; to++) output[to] = output[to - distance];
+    }
+    this.#outputLength = end;
+  }
+};
+
+// header_grammar.ts
+var TOKEN_CHARS = buildTokenTable();
+function buildTokenTable() {
+  const table = new Uint8Array(256);
+  for (let code = 48; code <= 57; code++) table[code] = 1;
+  for (let code = 65; code <= 90; code++) table[code] = 1;
+  for (let code = 97; code <= 122; code++) table[code] = 1;
+  for (const symbol of "!#$%&'*+-.^_`|~") table[symbol.charCodeAt(0)] = 1;
+  return table;
 }
 
 // deflate_negotiation.ts
@@ -717,8 +1371,8 @@ function toBits(byte) {
 function agreedPerMessageDeflate(extensions) {
   for (const item of extensions.split(",")) {
     const semicolon = item.indexOf(";");
-    const name = semicolon === -1 ? item : item.slice(0, semicolon);
-    if (name.trim().toLowerCase() === PERMESSAGE_DEFLATE) return true;
+    const name2 = semicolon === -1 ? item : item.slice(0, semicolon);
+    if (name2.trim().toLowerCase() === PERMESSAGE_DEFLATE) return true;
   }
   return false;
 }
