@@ -295,7 +295,7 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * A payload that spans reads is gathered in a buffer that starts at this
- * many bytes (or the frame's length, if smaller) and doubles as bytes
+ * many bytes (or the frame's length, if smaller) and quadruples as bytes
  * arrive: 64 KiB.
  */
 export const PAYLOAD_INITIAL_BYTES = 64 * 1024;
@@ -455,11 +455,11 @@ export class FrameDecoder {
     return this.#emit(payload);
   }
 
-  /** Doubles the payload buffer until `needed` fits, never past the frame. */
+  /** Quadruples the payload buffer until `needed` fits, never past the frame. */
   #growPayload(needed: number): void {
     const old = this.#payload!;
-    let capacity = old.length * 2;
-    while (capacity < needed) capacity *= 2;
+    let capacity = old.length * 4;
+    while (capacity < needed) capacity *= 4;
     const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
     grown.set(old.subarray(0, this.#payloadFilled));
     this.#payload = grown;

@@ -548,11 +548,11 @@ var FrameDecoder = class {
     if (this.#masked) applyMask(payload, this.#maskKey);
     return this.#emit(payload);
   }
-  /** Doubles the payload buffer until `needed` fits, never past the frame. */
+  /** Quadruples the payload buffer until `needed` fits, never past the frame. */
   #growPayload(needed) {
     const old = this.#payload;
-    let capacity = old.length * 2;
-    while (capacity < needed) capacity *= 2;
+    let capacity = old.length * 4;
+    while (capacity < needed) capacity *= 4;
     const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
     grown.set(old.subarray(0, this.#payloadFilled));
     this.#payload = grown;
