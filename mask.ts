@@ -35,7 +35,7 @@ const WORD_MASK_THRESHOLD = 32;
  * From this many bytes on, the WebAssembly SIMD loop (see `mask_simd.ts`)
  * beats the word loop even though it copies the bytes in and out.
  */
-const SIMD_MASK_THRESHOLD = 4096;
+const SIMD_MASK_THRESHOLD = 2048;
 /** The SIMD masker; `undefined` until first needed, `null` where unavailable. */
 let simdMasker: SimdMasker | null | undefined;
 
@@ -49,7 +49,7 @@ function maskWordFrom(key: Uint8Array, start: number): number {
 
 /**
  * XORs `data` in place with the 4-byte masking key (section 5.3). Masking and
- * unmasking are the same operation. From 4 KiB on it uses 128-bit
+ * unmasking are the same operation. From 2 KiB on it uses 128-bit
  * WebAssembly SIMD where the runtime allows it; otherwise it works a 32-bit
  * word at a time on the aligned middle of the buffer and a byte at a time at
  * its edges.

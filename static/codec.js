@@ -296,7 +296,7 @@ var LITTLE_ENDIAN = new Uint8Array(
   ]).buffer,
 )[0] === 1;
 var WORD_MASK_THRESHOLD = 32;
-var SIMD_MASK_THRESHOLD = 4096;
+var SIMD_MASK_THRESHOLD = 2048;
 var simdMasker;
 function maskWordFrom(key, start) {
   return key[start & 3] | key[start + 1 & 3] << 8 | key[start + 2 & 3] << 16 |
