@@ -97,8 +97,8 @@ export interface EncodeOptions {
   mask?: boolean | Uint8Array;
   /**
    * Where the frame's bytes come from: called once with the frame's length,
-   * it must return that many zeroed bytes nothing else uses. Default a new
-   * `Uint8Array`. (`Protocol` passes `allocateFrameBytes` from
+   * it must return that many bytes nothing else uses (the frame overwrites
+   * every one of them). Default a new `Uint8Array`. (`Protocol` passes `allocateFrameBytes` from
    * `frame_slab.ts`, which cuts small frames from shared slabs.)
    */
   allocate?: (length: number) => Uint8Array;

@@ -9,6 +9,7 @@
  */
 
 import { reportError } from "./websocket_events.ts";
+import { releaseFrameBytes } from "./frame_slab.ts";
 
 /** The writing half of a byte stream; `write` resolves to the bytes taken. */
 export interface ByteWriter {
@@ -158,6 +159,8 @@ export class WriteQueue {
           this.#callbacks.writeTaken?.(count);
           if (this.#closed) return;
         }
+        // Written: a buffer lent for this frame may carry another one now.
+        releaseFrameBytes(batch);
       }
     } catch (error) {
       if (this.#closed) return;
@@ -196,6 +199,7 @@ export class WriteQueue {
       for (let index = start; index < end; index++) {
         batch.set(chunks[index], offset);
         offset += chunks[index].length;
+        releaseFrameBytes(chunks[index]); // copied: its buffer may be reused
       }
     }
     this.#queuedBytes -= total;

@@ -10,6 +10,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   allocateFrameBytes,
+  POOL_MAX_FRAME_BYTES,
+  releaseFrameBytes,
   releaseUnusedFrameBytes,
   SLAB_BYTES,
   SLAB_MAX_FRAME_BYTES,
@@ -43,9 +45,28 @@ describe("allocateFrameBytes", () => {
     assert.ok(taken.some((bytes) => bytes.buffer.byteLength === SLAB_BYTES));
   });
 
-  test("a large frame gets a buffer of its own", () => {
-    const bytes = allocateFrameBytes(SLAB_MAX_FRAME_BYTES + 1);
-    assert.equal(bytes.buffer.byteLength, SLAB_MAX_FRAME_BYTES + 1);
+  test("a frame past the pool's largest gets a buffer of its own", () => {
+    const bytes = allocateFrameBytes(POOL_MAX_FRAME_BYTES + 1);
+    assert.equal(bytes.buffer.byteLength, POOL_MAX_FRAME_BYTES + 1);
+    releaseFrameBytes(bytes); // not lent: ignored
+    const next = allocateFrameBytes(POOL_MAX_FRAME_BYTES + 1);
+    assert.notEqual(next.buffer, bytes.buffer);
+  });
+
+  test("a larger frame is lent from the pool and reused once given back", () => {
+    const size = 65536 + 10;
+    const first = allocateFrameBytes(size);
+    assert.equal(first.length, size);
+    assert.equal(first.byteOffset, 0);
+    const second = allocateFrameBytes(size);
+    assert.notEqual(second.buffer, first.buffer, "both lent at once");
+    releaseFrameBytes(first);
+    releaseFrameBytes(first); // twice: the second is ignored
+    const third = allocateFrameBytes(size - 1); // the same size class
+    assert.equal(third.buffer, first.buffer, "the given-back buffer is reused");
+    const fourth = allocateFrameBytes(size);
+    assert.notEqual(fourth.buffer, first.buffer, "never lent twice at once");
+    for (const frame of [second, third, fourth]) releaseFrameBytes(frame);
   });
 
   test("a full slab is replaced, not reused", () => {
@@ -143,6 +164,35 @@ describe("WriteQueue coalescing", () => {
     assert.equal(writes.length, 1);
     assert.deepEqual(writes[0], new Uint8Array([2, 3, 4, 5, 6, 7, 8]));
     assert.equal(writes[0].buffer, backing.buffer, "no copy");
+  });
+
+  test("a lent frame goes back to the pool only once its write finished", async () => {
+    let finishWrite = (_count: number) => {};
+    const writes: Uint8Array[] = [];
+    const idle = Promise.withResolvers<void>();
+    const queue = new WriteQueue({
+      write: (data) => {
+        writes.push(data);
+        return new Promise((resolve) => finishWrite = resolve);
+      },
+    }, {
+      writeIdle: () => idle.resolve(),
+      writeError: (error) => assert.fail(String(error)),
+    });
+    const size = 3 * SLAB_MAX_FRAME_BYTES;
+    const frame = allocateFrameBytes(size);
+    frame.fill(7);
+    queue.push([frame]);
+    await Promise.resolve(); // the write starts at the end of the tick
+    assert.equal(writes.length, 1);
+    const during = allocateFrameBytes(size);
+    assert.notEqual(during.buffer, frame.buffer, "still being written");
+    finishWrite(size);
+    await idle.promise;
+    const after = allocateFrameBytes(size);
+    assert.equal(after.buffer, frame.buffer, "given back after the write");
+    releaseFrameBytes(during);
+    releaseFrameBytes(after);
   });
 
   test("frames apart (a gap, another buffer) are joined into a copy", async () => {
