@@ -38,8 +38,8 @@ export const MAX_HEADER_COUNT: number = 100;
 
 /** Limit on the length of a request method. The longest registered method
  * (`UPDATEREDIRECTREF`) has 17 characters; a longer run of token characters
- * before the first space is not an HTTP request, and is answered with 400
- * as soon as its 33rd byte arrives. 32. */
+ * before the first space is answered with 501 Not Implemented (RFC 9112
+ * section 3) as soon as its 33rd byte arrives. 32. */
 export const MAX_METHOD_LENGTH: number = 32;
 
 /**
@@ -111,8 +111,8 @@ const DIGIT_ZERO = 0x30;
  * such as a TLS ClientHello sent to a plain port, is refused at its first
  * byte), a bare CR or LF at once, each header line as it ends.
  *
- * @throws {HttpError} from `push`: 400 malformed (including a method longer
- * than {@linkcode MAX_METHOD_LENGTH}), 431 too large or too many headers, 505
+ * @throws {HttpError} from `push`: 400 malformed, 431 too large or too many
+ * headers, 501 a method longer than {@linkcode MAX_METHOD_LENGTH}, 505
  * unsupported version (including the HTTP/2 preface).
  */
 export class RequestHeadParser {
@@ -222,7 +222,11 @@ class RequestLineChecker {
       } else if (!isTokenChar(byte)) {
         malformed("invalid character in method");
       } else if (++this.#partLength > MAX_METHOD_LENGTH) {
-        malformed(`method longer than ${MAX_METHOD_LENGTH} bytes`);
+        // RFC 9112 section 3: a method longer than any implemented is 501.
+        throw new HttpError(
+          501,
+          `request method longer than ${MAX_METHOD_LENGTH} bytes: not implemented`,
+        );
       }
     } else if (this.#part === "target") {
       if (byte === SPACE) {

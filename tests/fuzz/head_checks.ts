@@ -12,11 +12,12 @@ import { type ResponseHead, ResponseHeadParser } from "../../http1_response.ts";
 import { concat } from "./bytes.ts";
 import { latin1 } from "./http_heads.ts";
 
-/** Statuses the request-head parser documents: malformed, too large,
- * unsupported version. */
+/** Statuses the request-head parser documents: malformed, too large, a
+ * method too long to be implemented, unsupported version. */
 export const REQUEST_HEAD_STATUSES: ReadonlySet<number> = new Set([
   400,
   431,
+  501,
   505,
 ]);
 
