@@ -50,7 +50,8 @@ export const DEFAULT_HEADERS_TIMEOUT: number = 10_000;
  * request is read, with `503 Service Unavailable` and
  * {@linkcode OVERLOAD_RETRY_AFTER_SECONDS} in `Retry-After`, then closed. It
  * bounds the file descriptors and memory a flood of connections can take
- * (an open WebSocket holds about 40 KiB: `deno task scale` measures it). */
+ * (an idle open WebSocket holds about 17 KiB of RSS: `deno task scale`
+ * measures it). */
 export const DEFAULT_MAX_CONNECTIONS: number = 10_000;
 
 /** The `Retry-After` (seconds) of the 503 sent past `maxConnections`: 5. */
