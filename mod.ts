@@ -84,6 +84,7 @@ export {
   MAX_OVERLOAD_REFUSALS,
   OVERLOAD_RETRY_AFTER_SECONDS,
   serve,
+  serveNodeNet,
   type ServeHandler,
   type ServeHandlerInfo,
   type ServeOptions,
@@ -104,7 +105,6 @@ export {
   deflateMessage,
   inflateMessage,
   MAX_DEFLATE_RATIO,
-  MIN_INFLATE_STEP,
 } from "./deflate.ts";
 export {
   acceptDeflateResponse,

@@ -419,10 +419,56 @@ describe("inflateMessage: limits and invalid data", () => {
     await assertInvalid(concat(hex("ff"), randomBytes(50)), "random");
   });
 
-  test("several complete DEFLATE streams in one message are refused", async () => {
-    const first = new Uint8Array(zlib.deflateRawSync(encoder.encode("one")));
-    const second = new Uint8Array(zlib.deflateRawSync(encoder.encode("two")));
-    await assertInvalid(concat(first, second), "two streams");
+  // Regression: the first RFC 1951 decoder of our own refused these, where
+  // zlib (and so ws and Node) stop reading at the end of the final block.
+  test("what follows a final block is not read, as zlib does not read it", async () => {
+    const hello = hex("f3 48 cd c9 c9 07 00"); // "Hello" in a final block
+    const one = new Uint8Array(zlib.deflateRawSync(encoder.encode("one")));
+    const two = new Uint8Array(zlib.deflateRawSync(encoder.encode("two")));
+    const cases: Array<[string, Uint8Array, string]> = [
+      ["a second DEFLATE stream", concat(one, two), "one"],
+      ["a reserved block type", concat(hello, hex("07")), "Hello"],
+      ["a byte ff", concat(hello, hex("ff")), "Hello"],
+      ["random bytes", concat(hello, randomBytes(100)), "Hello"],
+      ["a stored block with bad lengths", concat(hello, hex("05 00")), "Hello"],
+    ];
+    for (const [label, payload, text] of cases) {
+      const expected = encoder.encode(text);
+      assertBytesEqual(zlibInflate(payload), expected, `${label}: zlib`);
+      await assertInflatesTo(payload, expected, label);
+    }
+  });
+
+  // Regression: RFC 7692 section 7.2.1 says to remove the tail, but a
+  // sender that leaves it sends valid DEFLATE data: with the receiver's
+  // tail appended it ends in the length fields of an empty stored block,
+  // where zlib-based receivers stop reading without an error.
+  test("a sender that did not strip the 00 00 ff ff tail", async () => {
+    const messages = [
+      new Uint8Array(0),
+      encoder.encode("Hello"),
+      sampleText(20_000),
+      randomBytes(70_000),
+    ];
+    for (const message of messages) {
+      const payload = concat(zlibPayload(message), TAIL);
+      assertBytesEqual(zlibInflate(payload), message, "zlib");
+      await assertInflatesTo(payload, message, `${message.length} bytes`);
+    }
+    // RFC 7692 section 7.2.3.1's "Hello", tail kept.
+    await assertInflatesTo(
+      hex("f2 48 cd c9 c9 07 00 00 00 ff ff"),
+      encoder.encode("Hello"),
+      "7.2.3.1 with the tail",
+    );
+    // Several sync flushes, none stripped.
+    const parts = [sampleText(3000), randomBytes(2000)];
+    const flushed = parts.map((part) =>
+      new Uint8Array(
+        zlib.deflateRawSync(part, { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+      )
+    );
+    await assertInflatesTo(concat(...flushed), concat(...parts), "two");
   });
 
   test("a bad maxSize is a RangeError", async () => {

@@ -3,11 +3,14 @@
  * payloads from our compressor and from zlib (as other peers send them),
  * then mutated ones, checked against zlib as an independent inflater.
  * Only InvalidPayloadError (1007) or MessageTooBigError (1009) may come
- * out, never more than the limit, and a message is accepted only as the
- * bytes zlib reads from it. Cases per property: FUZZ_RUNS / 40 (each case
- * compresses with the platform's streams); `deno task fuzz <count> deflate`
- * for long runs. Last, hand-made DEFLATE data for the checks of RFC 1951
- * that mutations rarely reach (dynamic block headers, incomplete codes).
+ * out, never more than the limit, and a payload is read exactly as zlib
+ * reads it (raw, `Z_SYNC_FLUSH`, with the tail appended, as `ws` and Node
+ * do): zlib's bytes, 1009 when they pass the limit, a refusal where zlib
+ * refuses. Cases per property: FUZZ_RUNS / 40 (each case compresses with
+ * the platform's streams); `deno task fuzz <count> deflate` for long runs.
+ * Last, hand-made DEFLATE data for the checks of RFC 1951 that mutations
+ * rarely reach (dynamic block headers, incomplete codes, where the data
+ * ends).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -85,6 +88,24 @@ async function inflate(
   }
 }
 
+/** Checks that inflateMessage reads the payload as zlib does: zlib's bytes
+ * when they fit in `maxSize`, 1009 when they do not, and 1007 (or 1009, when
+ * the output passed the limit before the error) where zlib refuses it. */
+async function assertReadAsZlib(
+  payload: Uint8Array,
+  maxSize: number,
+): Promise<void> {
+  const outcome = await inflate(payload, maxSize);
+  const reference = zlibInflate(payload);
+  if (reference === undefined) {
+    assert.ok(typeof outcome === "number", "zlib refuses what we accept");
+  } else if (reference.length > maxSize) {
+    assert.equal(outcome, 1009, `zlib reads ${reference.length} bytes`);
+  } else {
+    assert.deepEqual(outcome, reference);
+  }
+}
+
 describe("fuzz: permessage-deflate inflation", () => {
   test("payloads from our compressor and from zlib inflate to the message, or 1009 past the limit", async () => {
     await fc.assert(
@@ -136,17 +157,13 @@ describe("fuzz: permessage-deflate inflation", () => {
   // inflater on the appended 00 00 ff ff (or on an empty final block it
   // added) for "the data ended before", so data that is invalid only once
   // the tail is read (a stored block whose NLEN falls in the tail, a Huffman
-  // code cut by it) came back truncated where zlib refuses it.
-  test("mutated payloads: accepted only as the bytes zlib reads, refused when zlib refuses", async () => {
+  // code cut by it) came back truncated where zlib refuses it. Then our own
+  // decoder refused data zlib reads: cut inside a block, or going on after
+  // a final block.
+  test("mutated payloads: read exactly as zlib reads them", async () => {
     await fc.assert(
       fc.asyncProperty(mutatedArbitrary, async (input) => {
-        const payload = await mutatedPayload(input);
-        const outcome = await inflate(payload, input.maxSize);
-        const reference = zlibInflate(payload);
-        if (outcome instanceof Uint8Array) {
-          assert.deepEqual(outcome, reference);
-        }
-        if (reference === undefined) assert.ok(typeof outcome === "number");
+        await assertReadAsZlib(await mutatedPayload(input), input.maxSize);
       }),
       parameters(runs(40)),
     );
@@ -172,16 +189,28 @@ describe("fuzz: permessage-deflate inflation", () => {
     assert.equal(await inflate(payload, 1024), 1007);
   });
 
-  test("random payloads: only 1007/1009, or at most the limit as zlib reads it", async () => {
+  test("random payloads: read exactly as zlib reads them", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.uint8Array({ maxLength: 200 }),
         maxSizeArbitrary,
-        async (payload, maxSize) => {
-          const outcome = await inflate(payload, maxSize);
-          if (outcome instanceof Uint8Array) {
-            assert.deepEqual(outcome, zlibInflate(payload));
-          }
+        assertReadAsZlib,
+      ),
+      parameters(runs(40)),
+    );
+  });
+
+  test("payloads with bytes after them, or cut short, read as zlib reads them", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        mutatedArbitrary,
+        fc.uint8Array({ maxLength: 20 }),
+        fc.nat(),
+        async (input, extra, cut) => {
+          const payload = await mutatedPayload(input);
+          const end = cut % (payload.length + 1);
+          await assertReadAsZlib(concat([payload, extra]), input.maxSize);
+          await assertReadAsZlib(payload.subarray(0, end), input.maxSize);
         },
       ),
       parameters(runs(40)),
@@ -312,34 +341,77 @@ async function assertRefused(
 }
 
 describe("hand-made DEFLATE data, checked against zlib", () => {
-  test("data cut inside a block, or going on after a final block, is refused where zlib reads part of it", async () => {
+  // Regression: our decoder refused all of these, where zlib (and so ws)
+  // reads them: it stops at the end of a final block, and when the data
+  // runs out it returns what it decoded.
+  test("data cut inside a block, or going on after a final block, is read as zlib reads it", async () => {
     const hello = Uint8Array.of(0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00);
-    const cases: Array<[string, Uint8Array, string]> = [
-      // zlib decodes the tail as Huffman codes: "Heh".
-      ["cut in a block", Uint8Array.of(0xf2, 0x48, 0xcd), "ends inside"],
-      ["final block ending in the tail", hello.subarray(0, 6), "after the end"],
+    const text = (value: string) => new TextEncoder().encode(value);
+    const cases: Array<[string, Uint8Array, Uint8Array]> = [
+      // The tail decoded as Huffman codes of the block it cuts.
+      ["cut in a block", Uint8Array.of(0xf2, 0x48, 0xcd), text("Heh")],
+      ["final block ending in the tail", hello.subarray(0, 6), text("Hello")],
       [
         "ff after a final block",
         concat([hello, Uint8Array.of(0xff)]),
-        "after the end",
+        text(
+          "Hello",
+        ),
+      ],
+      ["the tail after a final block", concat([hello, TAIL]), text("Hello")],
+      [
+        "a second stream after a final block",
+        concat([hello, hello]),
+        text("Hello"),
       ],
       // A final stored block of 10 bytes with 1 in the payload, 4 in the tail.
       [
         "stored block cut",
         Uint8Array.of(0x01, 0x0a, 0x00, 0xf5, 0xff, 0x48),
-        "ends inside",
+        Uint8Array.of(0x48, 0x00, 0x00, 0xff, 0xff),
       ],
-      // RFC 7692 section 7.2.1: the sender removes the tail.
+      // RFC 7692 section 7.2.1: the sender should have removed the tail.
       [
         "tail not removed",
         concat([zlibPayload(new Uint8Array(9)), TAIL]),
-        "ends inside",
+        new Uint8Array(9),
       ],
+      ["an empty payload", new Uint8Array(0), new Uint8Array(0)],
     ];
-    for (const [label, payload, reason] of cases) {
-      assert.ok(zlibInflate(payload) !== undefined, `${label}: zlib reads it`);
-      await assertRefused(payload, reason);
+    for (const [label, payload, expected] of cases) {
+      assert.deepEqual(zlibInflate(payload), expected, `${label}: zlib`);
+      assert.deepEqual(await inflate(payload, 1024), expected, label);
     }
+  });
+
+  test("an invalid one-bit code at the end of the data is refused, as zlib refuses it", async () => {
+    // Codes: "a" 0, end of block 10, length 3 11; one distance code, 0,
+    // so a distance code starting with 1 is invalid, which zlib sees from
+    // that one bit. The tail is read as codes: 16 "a", a length 3, and a
+    // distance code 1 with only 13 bits after it.
+    const writer = new BitWriter().header(true, 2);
+    const lengths = lengthsOf(258, [[97, 1], [256, 2], [257, 2]]);
+    dynamicCodes(writer, lengths, [1]);
+    const payload = writer.done();
+    assert.equal(zlibInflate(payload), undefined, "zlib refuses");
+    await assertRefused(payload, "invalid distance code");
+  });
+
+  test("a code length code without codes reads one bit per length 0, as zlib does", async () => {
+    // zlib accepts a code length code whose 19 lengths are all 0 and reads
+    // every bit as a code length 0, so the data is refused (no end of block
+    // code) only once the 257 + 1 lengths can be read: 74 header bits,
+    // 6 bits of padding, the extra zero bytes, 32 bits of tail.
+    const header = new BitWriter().header(true, 2);
+    dynamicHeader(header, 257, 1, new Array(19).fill(0));
+    const headerBytes = header.done();
+    assert.equal(headerBytes.length, 10);
+    const short = concat([headerBytes, new Uint8Array(27)]); // 254 bits
+    assert.deepEqual(zlibInflate(short), new Uint8Array(0), "zlib reads 254");
+    assert.deepEqual(await inflate(short, 1024), new Uint8Array(0));
+    const enough = concat([headerBytes, new Uint8Array(28)]); // 262 bits
+    assert.equal(zlibInflate(enough), undefined, "zlib refuses 262");
+    await assertRefused(enough, "no end-of-block code");
   });
 
   test("what zlib refuses in a block header or a code is refused", async () => {
