@@ -2,22 +2,23 @@
  * Negotiation of the `permessage-deflate` extension (RFC 7692 sections 5
  * and 7.1), both sides, with no I/O.
  *
- * This library compresses and inflates every message with a fresh
- * `CompressionStream` / `DecompressionStream` (see `deflate.ts`): the web
- * platform's streams cannot flush, so no LZ77 window survives from one
- * message to the next. Negotiation is shaped by that:
+ * This library compresses every message with a fresh `CompressionStream`
+ * (the web platform's streams cannot flush, so no LZ77 window survives from
+ * one message to the next) and inflates every message on its own with the
+ * DEFLATE decoder of `inflate.ts`, which keeps no window either (see
+ * `deflate.ts`). Negotiation is shaped by that:
  *
  * - As a server we always answer `server_no_context_takeover` (we compress
  *   each message on its own anyway, and saying so lets the client drop its
  *   inflater state; RFC 7692 section 7.1.1.1 lets a server add it unasked)
- *   and `client_no_context_takeover` (we inflate each message with a fresh
- *   stream, so the client may not refer back to an earlier message; section
- *   7.1.1.2 lets a server add it unasked).
+ *   and `client_no_context_takeover` (we inflate each message on its own,
+ *   so the client may not refer back to an earlier message; section 7.1.1.2
+ *   lets a server add it unasked).
  * - An offer naming `server_max_window_bits` below 15 is declined: the
  *   platform compressor always uses a 32 KiB (15-bit) window and cannot
  *   promise a smaller one (section 7.1.2.1).
- * - `client_max_window_bits` is accepted and never echoed: the platform
- *   inflater reads any window up to 15 bits, so we never limit the client.
+ * - `client_max_window_bits` is accepted and never echoed: our inflater
+ *   reads any window up to 15 bits, so we never limit the client.
  * - As a client we offer `client_no_context_takeover` (a true hint, section
  *   7.1.1.2) and `server_no_context_takeover`, which we require in the
  *   answer. We never offer `client_max_window_bits`, since we could not
@@ -378,8 +379,8 @@ const SWITCHING_PROTOCOLS = 101;
  * connection (RFC 7692 section 5): `permessage-deflate` accepted but not
  * offered or accepted twice, an unknown parameter, a value where none is
  * allowed or an invalid one, `server_no_context_takeover` missing (we inflate
- * every message with a fresh stream), or `client_max_window_bits`, which we
- * never offer (section 7.1.2.2 forbids it then).
+ * every message on its own, keeping no window), or `client_max_window_bits`,
+ * which we never offer (section 7.1.2.2 forbids it then).
  */
 export function acceptDeflateResponse(
   accepted: readonly ExtensionOffer[],
@@ -417,7 +418,7 @@ export function acceptDeflateResponse(
         break;
       case "server_max_window_bits": {
         // Section 7.1.2.1: a server may limit its own window even unasked;
-        // the platform inflater reads any window.
+        // our inflater reads any window.
         const bits = value === true ? undefined : parseWindowBits(value);
         if (bits === undefined) {
           throw refuse(

@@ -1,10 +1,10 @@
 /**
  * What the permessage-deflate benchmarks compare: this library's
- * `deflateMessage` / `inflateMessage` (a fresh platform `CompressionStream`
- * / `DecompressionStream` per message) and the npm `ws` package's
- * `PerMessageDeflate.compress` / `decompress` (one `node:zlib` stream per
- * connection, flushed and reset per message), both with no context
- * takeover, and the messages they compress:
+ * `deflateMessage` (a fresh platform `CompressionStream` per message) /
+ * `inflateMessage` (its own DEFLATE decoder, `inflate.ts`) and the npm
+ * `ws` package's `PerMessageDeflate.compress` / `decompress` (one
+ * `node:zlib` stream per connection, flushed and reset per message), both
+ * with no context takeover, and the messages they compress:
  *
  * - `chat`: one chat message as JSON (about 140 bytes; below the default
  *   1024-byte threshold, so only sent compressed with threshold 0, but what
@@ -91,9 +91,10 @@ export interface DeflateCodec {
   inflate(payload: Uint8Array, maxSize: number): Promise<Uint8Array>;
 }
 
-/** This library: a fresh platform stream per message. */
+/** This library: a fresh platform `CompressionStream` per message sent,
+ * its own decoder for each message received. */
 export const ours: DeflateCodec = {
-  name: "ours (CompressionStream)",
+  name: "ours (CompressionStream + inflate.ts)",
   deflate: (message) => deflateMessage(message),
   inflate: (payload, maxSize) => inflateMessage(payload, maxSize),
 };
