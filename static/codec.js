@@ -696,90 +696,13 @@ function headerSizeFromSecondByte(second) {
   return size;
 }
 
-// deflate.ts
-var DEFLATE_TAIL = [
-  0,
-  0,
-  255,
-  255,
-];
-var EMPTY_STORED_BLOCK_HEADER = 0;
-var FINAL_STORED_BLOCK_HEADER = 1;
-async function collect(reader) {
-  const chunks = [];
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return chunks;
-      chunks.push(value);
-    }
-  } catch {
-    return chunks;
-  }
-}
-function join(chunks, spare) {
-  let length = spare;
-  for (const chunk of chunks) length += chunk.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
-}
-function endsWithTail(bytes) {
-  if (bytes.length < DEFLATE_TAIL.length) return false;
-  const start = bytes.length - DEFLATE_TAIL.length;
-  for (let i = 0; i < DEFLATE_TAIL.length; i++) {
-    if (bytes[start + i] !== DEFLATE_TAIL[i]) return false;
-  }
-  return true;
-}
-async function deflateMessage(data) {
-  if (data.length === 0) {
-    return new Uint8Array([
-      EMPTY_STORED_BLOCK_HEADER,
-    ]);
-  }
-  const stream = new CompressionStream("deflate-raw");
-  const writer = stream.writable.getWriter();
-  const collecting = collect(stream.readable.getReader());
-  let failure = void 0;
-  try {
-    await writer.write(data);
-    await writer.close();
-  } catch (error) {
-    failure = error;
-  }
-  const chunks = await collecting;
-  if (failure !== void 0) {
-    const reason = failure instanceof Error ? failure.message : failure;
-    throw new TypeError(`cannot compress the message: ${reason}`);
-  }
-  const compressed = join(chunks, 1);
-  if (endsWithTail(compressed.subarray(0, compressed.length - 1))) {
-    return compressed.subarray(0, compressed.length - 1 - DEFLATE_TAIL.length);
-  }
-  return compressed;
-}
-function inflateMessage(data, maxSize) {
-  try {
-    if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
-      throw new RangeError("maxSize must be a non-negative safe integer");
-    }
-    if (data.length === 0) return Promise.resolve(new Uint8Array(0));
-    return Promise.resolve(new Inflater(data, maxSize).run());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
+// inflate.ts
 var MAX_CODE_BITS = 15;
 var FAST_BITS = 10;
 var END_OF_BLOCK = 256;
 var MAX_LITERAL_CODES = 286;
 var MAX_DISTANCE_CODES = 30;
-var KEPT_BUFFER_SIZE = 2 * 1024 * 1024;
+var KEPT_OUTPUT_SIZE = 2 * 1024 * 1024;
 var LENGTH_BASE = Uint16Array.of(
   3,
   4,
@@ -929,7 +852,10 @@ var CODE_LENGTH_ORDER = Uint8Array.of(
 );
 var TRUNCATED = -1;
 var NO_CODE = -2;
-var ENDS_IN_BLOCK = "the data ends inside a block";
+var MISSING_SYMBOL = 4095;
+var EndOfInput = class {
+};
+var END_OF_INPUT = new EndOfInput();
 function invalid(reason) {
   return new InvalidPayloadError(
     `a compressed message is not valid DEFLATE data (${reason})`,
@@ -942,7 +868,7 @@ var HuffmanTable = class {
   /** The symbols in code order: by length, then by symbol. */
   sortedSymbols;
   /** For the next input bits (`& fastMask`), `symbol << 4 | length` of the
-   * code they start with, or 0 when that code is longer (or missing). */
+   * code they start with, or 0 when that code is longer. */
   fast = new Uint16Array(1 << FAST_BITS);
   fastMask = 0;
   #offsets = new Uint16Array(MAX_CODE_BITS + 2);
@@ -951,8 +877,8 @@ var HuffmanTable = class {
   }
   /** Sets the code up from `count` code lengths at `lengths[start]`,
    * refusing what zlib refuses: over-subscribed sets, and incomplete ones
-   * but a single one-bit literal/length or distance code (or no distance
-   * code at all). */
+   * but a single one-bit literal/length or distance code, no distance code
+   * at all, or no code length code at all. */
   build(lengths, start, count, kind) {
     const counts = this.lengthCounts;
     counts.fill(0);
@@ -965,8 +891,8 @@ var HuffmanTable = class {
       left = left * 2 - counts[length];
       if (left < 0) throw invalid(`over-subscribed ${kind} code`);
     }
-    const incompleteAllowed = kind !== "code length" &&
-      (longest === 1 || longest === 0 && kind === "distance");
+    const incompleteAllowed = longest === 0 ||
+      longest === 1 && kind !== "code length";
     if (left > 0 && !incompleteAllowed) {
       throw invalid(`incomplete ${kind} code`);
     }
@@ -980,6 +906,12 @@ var HuffmanTable = class {
       if (length !== 0) this.sortedSymbols[offsets[length]++] = symbol;
     }
     this.#fillFastTable(Math.min(longest, FAST_BITS));
+    if (left > 0) {
+      const missing = kind === "code length" ? 1 : MISSING_SYMBOL << 4 | 1;
+      for (let i = 0; i <= this.fastMask; i++) {
+        if (this.fast[i] === 0) this.fast[i] = missing;
+      }
+    }
   }
   #fillFastTable(fastBits) {
     const size = 1 << fastBits;
@@ -1038,12 +970,15 @@ var literalTable = new HuffmanTable(MAX_LITERAL_CODES);
 var distanceTable = new HuffmanTable(MAX_DISTANCE_CODES);
 var codeLengths = new Uint8Array(19);
 var symbolLengths = new Uint8Array(MAX_LITERAL_CODES + MAX_DISTANCE_CODES);
-var keptInput = new Uint8Array(4096);
 var keptOutput = new Uint8Array(4096);
+function inflateRaw(data, maxSize) {
+  if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
+    throw new RangeError("maxSize must be a non-negative safe integer");
+  }
+  return new Inflater(data, maxSize).run();
+}
 var Inflater = class {
   #input;
-  #payloadLength;
-  #inputLength;
   #position = 0;
   /** Input bits read ahead, the next one lowest. */
   #bits = 0;
@@ -1053,27 +988,27 @@ var Inflater = class {
   #outputLength = 0;
   /** Where output must stop for now: the buffer's end, or `maxSize`. */
   #room;
-  constructor(payload, maxSize) {
-    this.#payloadLength = payload.length;
-    this.#inputLength = payload.length + DEFLATE_TAIL.length;
-    if (keptInput.length < this.#inputLength) {
-      const grown = new Uint8Array(this.#inputLength);
-      if (grown.length <= KEPT_BUFFER_SIZE) keptInput = grown;
-      this.#input = grown;
-    } else {
-      this.#input = keptInput;
-    }
-    this.#input.set(payload);
-    this.#input.set(DEFLATE_TAIL, payload.length);
+  constructor(input, maxSize) {
+    this.#input = input;
     this.#maxSize = maxSize;
     this.#room = Math.min(this.#output.length, maxSize);
   }
   run() {
+    try {
+      this.#blocks();
+    } catch (error) {
+      if (error !== END_OF_INPUT) throw error;
+    }
+    if (this.#output.length <= KEPT_OUTPUT_SIZE) keptOutput = this.#output;
+    return this.#output.slice(0, this.#outputLength);
+  }
+  #blocks() {
     for (;;) {
+      if (this.#bitsLeft() < 3) return;
       const final = this.#read(1);
       const type = this.#read(2);
       if (type === 0) {
-        if (this.#storedBlock()) break;
+        this.#storedBlock();
       } else if (type === 1) {
         this.#huffmanBlock(FIXED_LITERALS, FIXED_DISTANCES);
       } else if (type === 2) {
@@ -1082,29 +1017,16 @@ var Inflater = class {
       } else {
         throw invalid("invalid block type");
       }
-      if (final === 1) {
-        this.#checkEndAfterFinalBlock();
-        break;
-      }
+      if (final === 1) return;
     }
-    if (this.#output.length <= KEPT_BUFFER_SIZE) keptOutput = this.#output;
-    return this.#output.slice(0, this.#outputLength);
   }
-  /** After the final block, what is left of the input must be the tail, a
-   * last payload byte `00` or `01` and the tail, or nothing. */
-  #checkEndAfterFinalBlock() {
-    const end = this.#position - (this.#bitCount >>> 3);
-    const payloadLength = this.#payloadLength;
-    if (end === payloadLength || end === this.#inputLength) return;
-    const lastByte = this.#input[payloadLength - 1];
-    const isBlockHeader = lastByte === EMPTY_STORED_BLOCK_HEADER ||
-      lastByte === FINAL_STORED_BLOCK_HEADER;
-    if (end === payloadLength - 1 && isBlockHeader) return;
-    throw invalid("data after the end of the compressed stream");
+  #bitsLeft() {
+    return this.#bitCount + 8 * (this.#input.length - this.#position);
   }
   #refill() {
-    while (this.#bitCount <= 24 && this.#position < this.#inputLength) {
-      this.#bits |= this.#input[this.#position++] << this.#bitCount;
+    const input = this.#input;
+    while (this.#bitCount <= 24 && this.#position < input.length) {
+      this.#bits |= input[this.#position++] << this.#bitCount;
       this.#bitCount += 8;
     }
   }
@@ -1112,7 +1034,7 @@ var Inflater = class {
   #read(count) {
     if (this.#bitCount < count) {
       this.#refill();
-      if (this.#bitCount < count) throw invalid(ENDS_IN_BLOCK);
+      if (this.#bitCount < count) throw END_OF_INPUT;
     }
     const value = this.#bits & (1 << count) - 1;
     this.#bits >>>= count;
@@ -1124,11 +1046,11 @@ var Inflater = class {
     let entry = table.fast[this.#bits & table.fastMask];
     if (entry === 0) {
       entry = table.decodeSlowly(this.#bits, this.#bitCount);
+      if (entry === TRUNCATED) throw END_OF_INPUT;
       if (entry === NO_CODE) throw invalid(`invalid ${kind} code`);
-      if (entry === TRUNCATED) throw invalid(ENDS_IN_BLOCK);
     }
     const length = entry & 15;
-    if (length > this.#bitCount) throw invalid(ENDS_IN_BLOCK);
+    if (length > this.#bitCount) throw END_OF_INPUT;
     this.#bits >>>= length;
     this.#bitCount -= length;
     return entry >>> 4;
@@ -1150,21 +1072,20 @@ var Inflater = class {
     }
     this.#room = Math.min(this.#output.length, this.#maxSize);
   }
-  /** A stored block; true when it is the empty one whose length fields are
-   * the appended tail, which ends the message. */
+  /** A stored block: as much of it as the input holds. */
   #storedBlock() {
     this.#position -= this.#bitCount >>> 3;
     this.#bits = 0;
     this.#bitCount = 0;
     const input = this.#input;
     const start = this.#position;
-    if (start + 4 > this.#inputLength) throw invalid(ENDS_IN_BLOCK);
+    if (start + 4 > input.length) throw END_OF_INPUT;
     const length = input[start] | input[start + 1] << 8;
     if (length !== (~(input[start + 2] | input[start + 3] << 8) & 65535)) {
       throw invalid("invalid stored block lengths");
     }
     const from = start + 4;
-    const available = Math.min(length, this.#inputLength - from);
+    const available = Math.min(length, input.length - from);
     if (this.#outputLength + available > this.#room) this.#reserve(available);
     this.#output.set(
       input.subarray(from, from + available),
@@ -1172,8 +1093,7 @@ var Inflater = class {
     );
     this.#outputLength += available;
     this.#position = from + available;
-    if (available < length) throw invalid(ENDS_IN_BLOCK);
-    return start === this.#payloadLength;
+    if (available < length) throw END_OF_INPUT;
   }
   #readDynamicCodes() {
     const literalCount = this.#read(5) + 257;
@@ -1196,18 +1116,17 @@ var Inflater = class {
         lengths[filled++] = symbol;
         continue;
       }
-      let repeated = 0;
       let count;
       if (symbol === 16) {
-        if (filled === 0) throw invalid("a length repeat with no length");
-        repeated = lengths[filled - 1];
         count = 3 + this.#read(2);
+        if (filled === 0) throw invalid("a length repeat with no length");
       } else if (symbol === 17) {
         count = 3 + this.#read(3);
       } else {
         count = 11 + this.#read(7);
       }
       if (filled + count > total) throw invalid("too many code lengths");
+      const repeated = symbol === 16 ? lengths[filled - 1] : 0;
       lengths.fill(repeated, filled, filled + count);
       filled += count;
     }
@@ -1257,6 +1176,93 @@ var Inflater = class {
     this.#outputLength = end;
   }
 };
+
+// deflate.ts
+var DEFLATE_TAIL = [
+  0,
+  0,
+  255,
+  255,
+];
+var EMPTY_STORED_BLOCK_HEADER = 0;
+var KEPT_INPUT_SIZE = 2 * 1024 * 1024;
+var keptInput = new Uint8Array(4096);
+async function collect(reader) {
+  const chunks = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return chunks;
+      chunks.push(value);
+    }
+  } catch {
+    return chunks;
+  }
+}
+function join(chunks, spare) {
+  let length = spare;
+  for (const chunk of chunks) length += chunk.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return joined;
+}
+function endsWithTail(bytes) {
+  if (bytes.length < DEFLATE_TAIL.length) return false;
+  const start = bytes.length - DEFLATE_TAIL.length;
+  for (let i = 0; i < DEFLATE_TAIL.length; i++) {
+    if (bytes[start + i] !== DEFLATE_TAIL[i]) return false;
+  }
+  return true;
+}
+async function deflateMessage(data) {
+  if (data.length === 0) {
+    return new Uint8Array([
+      EMPTY_STORED_BLOCK_HEADER,
+    ]);
+  }
+  const stream = new CompressionStream("deflate-raw");
+  const writer = stream.writable.getWriter();
+  const collecting = collect(stream.readable.getReader());
+  let failure = void 0;
+  try {
+    await writer.write(data);
+    await writer.close();
+  } catch (error) {
+    failure = error;
+  }
+  const chunks = await collecting;
+  if (failure !== void 0) {
+    const reason = failure instanceof Error ? failure.message : failure;
+    throw new TypeError(`cannot compress the message: ${reason}`);
+  }
+  const compressed = join(chunks, 1);
+  if (endsWithTail(compressed.subarray(0, compressed.length - 1))) {
+    return compressed.subarray(0, compressed.length - 1 - DEFLATE_TAIL.length);
+  }
+  return compressed;
+}
+function inflateMessage(data, maxSize) {
+  try {
+    return Promise.resolve(inflateRaw(withTail(data), maxSize));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+function withTail(payload) {
+  const length = payload.length + DEFLATE_TAIL.length;
+  let input = keptInput;
+  if (input.length < length) {
+    input = new Uint8Array(length);
+    if (length <= KEPT_INPUT_SIZE) keptInput = input;
+  }
+  input.set(payload);
+  input.set(DEFLATE_TAIL, payload.length);
+  return input.subarray(0, length);
+}
 
 // header_grammar.ts
 var TOKEN_CHARS = buildTokenTable();
