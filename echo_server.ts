@@ -31,7 +31,14 @@
  * @module
  */
 
-import { serve, type Server, upgradeWebSocket } from "./server.ts";
+import {
+  serve,
+  type ServeHandler,
+  serveNodeNet,
+  type ServeOptions,
+  type Server,
+  upgradeWebSocket,
+} from "./server.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
 import { StaticFiles } from "./static_files.ts";
 
@@ -71,6 +78,9 @@ export interface EchoServerOptions {
   /** Milliseconds shutdown may take before connections are cut; default
    * the server's own default. */
   shutdownTimeout?: number;
+  /** `"deno"` (default) serves with `serve()` on `Deno.Conn`; `"node:net"`
+   * with `serveNodeNet()`, for many busy connections. */
+  transport?: "deno" | "node:net";
 }
 
 /** A running echo server. */
@@ -252,7 +262,7 @@ export async function startEchoServer(
   const log = options.log === false ? () => {} : options.log ?? console.log;
   const files = await StaticFiles.load(STATIC_DIR, PAGE_FILES);
   let url = "";
-  const server: Server = serve({
+  const serveOptions: ServeOptions = {
     port: options.port ?? DEFAULT_ECHO_PORT,
     hostname: options.hostname ?? DEFAULT_ECHO_HOSTNAME,
     signal: options.signal,
@@ -263,7 +273,8 @@ export async function startEchoServer(
         `echo server listening on ${url} (WebSocket at ws://${url.slice(7)})`,
       );
     },
-  }, (request, info) => {
+  };
+  const handler: ServeHandler = (request, info) => {
     const path = new URL(request.url).pathname;
     if (headerHasToken(request.headers.get("upgrade"), "websocket")) {
       if (path !== "/" && path !== PLAIN_ECHO_PATH) {
@@ -285,7 +296,10 @@ export async function startEchoServer(
       return response;
     }
     return files.respond(request, path);
-  });
+  };
+  const server: Server = options.transport === "node:net"
+    ? await serveNodeNet(serveOptions, handler)
+    : serve(serveOptions, handler);
   return {
     addr: server.addr,
     url,

@@ -17,13 +17,20 @@
  * await server.finished;
  * ```
  *
- * This is the only module that listens on sockets (`Deno.listen`,
- * `Deno.listenTls`); connections are served by `server_connection.ts`.
+ * Listening happens in `server_listeners.ts` (`Deno.listen`,
+ * `Deno.listenTls`, or `node:net` for {@linkcode serveNodeNet});
+ * connections are served by `server_connection.ts`.
  *
  * @module
  */
 
 import { type ConnectionHost, HttpConnection } from "./server_connection.ts";
+import {
+  type AcceptedConn,
+  type ConnectionSource,
+  listenDeno,
+  listenNodeNet,
+} from "./server_listeners.ts";
 import {
   bindRequestTopics,
   type PublishData,
@@ -141,11 +148,6 @@ export interface Server {
   subscriberCount(topic: string): number;
 }
 
-function isAcceptStopped(error: unknown): boolean {
-  return error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted;
-}
-
 function formatAuthority(addr: Deno.NetAddr): string {
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
@@ -181,13 +183,75 @@ export function serve(
   if (typeof handler !== "function") {
     throw new TypeError("serve: a handler function is required");
   }
-  return new RunningServer(options, handler);
+  checkOptions(options);
+  const source = listenDeno({
+    port: options.port ?? 8000,
+    hostname: options.hostname ?? "0.0.0.0",
+    cert: options.cert,
+    key: options.key,
+  });
+  return new RunningServer(options, handler, source);
+}
+
+/**
+ * Like {@linkcode serve}, on `node:net` sockets instead of `Deno.Conn`
+ * (plain TCP only: no `cert`/`key`). Choose it for many busy connections:
+ * Deno's `node:net` serves every connection in turn, where `Deno.Conn`
+ * reads leave most of 10,000 busy connections waiting for seconds (see
+ * `server_listeners.ts`); at a hundred connections {@linkcode serve} costs
+ * less CPU per message. It resolves once listening, since `node:net` learns
+ * its port asynchronously.
+ *
+ * @example
+ * ```ts ignore
+ * const server = await serveNodeNet({ port: 0 }, (request) => {
+ *   const { socket, response } = upgradeWebSocket(request);
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return response;
+ * });
+ * ```
+ *
+ * @param options as for {@linkcode serve}, without `cert` and `key`
+ * @param handler the request handler
+ * @returns the running server
+ */
+export async function serveNodeNet(
+  options: ServeOptions,
+  handler: ServeHandler,
+): Promise<Server> {
+  if (typeof handler !== "function") {
+    throw new TypeError("serveNodeNet: a handler function is required");
+  }
+  checkOptions(options);
+  const source = await listenNodeNet({
+    port: options.port ?? 8000,
+    hostname: options.hostname ?? "0.0.0.0",
+    cert: options.cert,
+    key: options.key,
+  });
+  return new RunningServer(options, handler, source);
+}
+
+/** Throws for options no server can start with. */
+function checkOptions(options: ServeOptions): void {
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (
+    maxConnections !== Infinity &&
+    (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
+  ) {
+    throw new RangeError(
+      `serve: maxConnections must be a positive integer or Infinity, got ${maxConnections}`,
+    );
+  }
+  if ((options.cert === undefined) !== (options.key === undefined)) {
+    throw new TypeError("serve: cert and key must be given together");
+  }
 }
 
 class RunningServer implements Server {
   readonly addr: Deno.NetAddr;
   readonly finished: Promise<void>;
-  readonly #listener: Deno.Listener;
+  readonly #source: ConnectionSource;
   readonly #handler: ServeHandler;
   readonly #connections = new Map<HttpConnection, Promise<void>>();
   /** Connections past maxConnections being answered 503. */
@@ -202,31 +266,18 @@ class RunningServer implements Server {
   #shutdown: Promise<void> | undefined;
   #resolveFinished!: () => void;
 
-  constructor(options: ServeOptions, handler: ServeHandler) {
+  constructor(
+    options: ServeOptions,
+    handler: ServeHandler,
+    source: ConnectionSource,
+  ) {
     this.#handler = handler;
     this.#shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
-    const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    if (
-      maxConnections !== Infinity &&
-      (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
-    ) {
-      throw new RangeError(
-        `serve: maxConnections must be a positive integer or Infinity, got ${maxConnections}`,
-      );
-    }
-    this.#maxConnections = maxConnections;
+    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     const headersTimeout = options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT;
-    const port = options.port ?? 8000;
-    const hostname = options.hostname ?? "0.0.0.0";
-    const { cert, key } = options;
-    if ((cert === undefined) !== (key === undefined)) {
-      throw new TypeError("serve: cert and key must be given together");
-    }
-    const secure = cert !== undefined && key !== undefined;
-    this.#listener = secure
-      ? Deno.listenTls({ port, hostname, cert, key })
-      : Deno.listen({ port, hostname });
-    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#source = source;
+    const secure = source.secure;
+    this.addr = source.addr;
     this.finished = new Promise((resolve) => {
       this.#resolveFinished = resolve;
     });
@@ -240,7 +291,7 @@ class RunningServer implements Server {
         return isShuttingDown();
       },
     };
-    this.#acceptLoop = this.#accept(host);
+    this.#acceptLoop = source.accept((conn) => this.#onConnection(conn, host));
     if (options.onListen !== undefined) {
       options.onListen(this.addr);
     } else {
@@ -254,46 +305,35 @@ class RunningServer implements Server {
     }
   }
 
-  async #accept(host: ConnectionHost): Promise<void> {
-    while (!this.#shuttingDown) {
-      let conn: Deno.Conn;
+  /** Serves an accepted connection, or refuses it past maxConnections. */
+  #onConnection(conn: AcceptedConn, host: ConnectionHost): void {
+    if (this.#shuttingDown) {
       try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (this.#shuttingDown || isAcceptStopped(error)) return;
-        console.error("rfc6455 serve: accept failed:", error);
-        continue;
+        conn.close();
+      } catch {
+        // Already closed.
       }
-      if (this.#shuttingDown) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-        return;
-      }
-      if (this.#connections.size >= this.#maxConnections) {
-        this.#refuseOverloaded(conn, host);
-        continue;
-      }
-      const info: ServeHandlerInfo = {
-        remoteAddr: conn.remoteAddr as Deno.NetAddr,
-      };
-      const handler = this.#handler;
-      const topics = this.#topics;
-      const connection = new HttpConnection(conn, host, (request) => {
-        bindRequestTopics(request, topics);
-        return handler(request, info);
-      });
-      const running = connection.run().finally(() => {
-        this.#connections.delete(connection);
-      });
-      this.#connections.set(connection, running);
+      return;
     }
+    if (this.#connections.size >= this.#maxConnections) {
+      this.#refuseOverloaded(conn, host);
+      return;
+    }
+    const info: ServeHandlerInfo = { remoteAddr: conn.remoteAddr };
+    const handler = this.#handler;
+    const topics = this.#topics;
+    const connection = new HttpConnection(conn, host, (request) => {
+      bindRequestTopics(request, topics);
+      return handler(request, info);
+    });
+    const running = connection.run().finally(() => {
+      this.#connections.delete(connection);
+    });
+    this.#connections.set(connection, running);
   }
 
   /** Past maxConnections: 503 with Retry-After, then close; bounded. */
-  #refuseOverloaded(conn: Deno.Conn, host: ConnectionHost): void {
+  #refuseOverloaded(conn: AcceptedConn, host: ConnectionHost): void {
     if (this.#refusals.size >= MAX_OVERLOAD_REFUSALS) {
       try {
         conn.close();
@@ -329,11 +369,7 @@ class RunningServer implements Server {
   async #runShutdown(): Promise<void> {
     this.#shuttingDown = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    try {
-      this.#listener.close();
-    } catch {
-      // Already closed.
-    }
+    this.#source.close();
     await this.#acceptLoop;
     for (const connection of this.#connections.keys()) {
       connection.beginShutdown();

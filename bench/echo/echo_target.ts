@@ -25,7 +25,7 @@ import { serve, upgradeWebSocket } from "../../server.ts";
 import { startNativeEchoServer } from "../../tests/peers/echo_server.ts";
 
 /** Which server a process runs. */
-export type TargetName = "ours" | "native" | "minimal" | "corrupt";
+export type TargetName = "ours" | "native" | "minimal" | "corrupt" | "node";
 
 /** The most a target process lives, in milliseconds: one hour. */
 const MAX_LIFETIME_MS = 3_600_000;
@@ -54,6 +54,7 @@ interface EchoServerModule {
     hostname: string;
     port: number;
     log: false;
+    transport?: "deno" | "node:net";
   }): Promise<{ addr: Deno.NetAddr }>;
 }
 
@@ -71,6 +72,23 @@ async function startOurs(): Promise<Started> {
     log: false,
   });
   return { port: server.addr.port, impl: "echo_server.ts startEchoServer" };
+}
+
+/** Our echo server (`echo_server.ts`) on `node:net` sockets
+ * (`serveNodeNet`): `--ours=node`. */
+async function startOursOnNodeNet(): Promise<Started> {
+  const url = new URL("../../echo_server.ts", import.meta.url);
+  const module = await import(url.href) as EchoServerModule;
+  const server = await module.startEchoServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: false,
+    transport: "node:net",
+  });
+  return {
+    port: server.addr.port,
+    impl: "echo_server.ts startEchoServer on node:net (serveNodeNet)",
+  };
 }
 
 /** The interop suite's native stand-in (`tests/peers/echo_server.ts`). */
@@ -116,9 +134,11 @@ async function main(): Promise<void> {
     ? await startOurs()
     : name === "corrupt"
     ? startCorruptEcho()
+    : name === "node"
+    ? await startOursOnNodeNet()
     : null;
   if (started === null) {
-    console.error(`usage: echo_target.ts ours|native|minimal|corrupt`);
+    console.error(`usage: echo_target.ts ours|native|minimal|corrupt|node`);
     Deno.exit(2);
   }
   process.stdin.setEncoding("utf8");

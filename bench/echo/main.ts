@@ -43,7 +43,8 @@
  * `--client=auto|deno-tcp|bun-tcp|deno-websocket|bun-websocket`,
  * `--workers=2`, `--source-addresses=1` (the tcp client binds connection i
  * to 127.0.0.(1 + i % N) when ephemeral ports run short),
- * `--servers=ours,native`, `--ours=ours|minimal|corrupt` (`corrupt` flips
+ * `--servers=ours,native`, `--ours=ours|minimal|corrupt|node` (`node`: our
+ * echo server on `node:net` sockets, `serveNodeNet`; `corrupt` flips
  * a byte now and then: the checks must fire), `--max-inflight-mb=256`,
  * `--profile[=DIR]`, `--json=FILE`.
  *
