@@ -34,6 +34,19 @@ export function startServer(
   );
 }
 
+/** A masked client frame with a payload under 126 bytes. */
+export function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const mask = [0x37, 0xfa, 0x21, 0x3d];
+  const frame = new Uint8Array(6 + payload.length);
+  frame[0] = 0x80 | opcode;
+  frame[1] = 0x80 | payload.length;
+  frame.set(mask, 2);
+  for (let i = 0; i < payload.length; i++) {
+    frame[6 + i] = payload[i] ^ mask[i % 4];
+  }
+  return frame;
+}
+
 export function latin1(bytes: Uint8Array): string {
   let text = "";
   for (const byte of bytes) text += String.fromCharCode(byte);
@@ -218,8 +231,12 @@ export async function withServer(
   handler: ServeHandler,
   options: ServeOptions,
   body: (server: Server, connect: () => Promise<RawClient>) => Promise<void>,
+  start: (
+    handler: ServeHandler,
+    options: ServeOptions,
+  ) => Server | Promise<Server> = startServer,
 ): Promise<void> {
-  const server = startServer(handler, options);
+  const server = await start(handler, options);
   const clients: RawClient[] = [];
   try {
     await body(server, async () => {

@@ -8,45 +8,29 @@ import {
   type Server,
   upgradeWebSocket,
 } from "../server.ts";
-import { describe, encoder, RawClient, test } from "./server_helpers_deno.ts";
+import {
+  clientFrame,
+  describe,
+  encoder,
+  type RawClient,
+  test,
+  withServer,
+} from "./server_helpers_deno.ts";
 
 const UPGRADE_HEAD =
   "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-/** A masked client frame with a payload under 126 bytes. */
-function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const mask = [0x12, 0x34, 0x56, 0x78];
-  const frame = new Uint8Array(6 + payload.length);
-  frame[0] = 0x80 | opcode;
-  frame[1] = 0x80 | payload.length;
-  frame.set(mask, 2);
-  for (let i = 0; i < payload.length; i++) {
-    frame[6 + i] = payload[i] ^ mask[i % 4];
-  }
-  return frame;
-}
-
-async function withNodeNetServer(
+function withNodeNetServer(
   handler: ServeHandler,
   options: ServeOptions,
   body: (server: Server, connect: () => Promise<RawClient>) => Promise<void>,
 ): Promise<void> {
-  const server = await serveNodeNet(
-    { port: 0, hostname: "127.0.0.1", onListen() {}, ...options },
-    handler,
-  );
-  const clients: RawClient[] = [];
-  try {
-    await body(server, async () => {
-      const client = await RawClient.connect(server);
-      clients.push(client);
-      return client;
-    });
-  } finally {
-    for (const client of clients) client.close();
-    await server.shutdown();
-  }
+  return withServer(handler, options, body, (handler, options) =>
+    serveNodeNet(
+      { port: 0, hostname: "127.0.0.1", onListen() {}, ...options },
+      handler,
+    ));
 }
 
 const echo: ServeHandler = (request) => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { type ServeHandler, upgradeWebSocket } from "../server.ts";
 import {
   capturingErrors,
+  clientFrame,
   describe,
   echoInfo,
   encoder,
@@ -19,19 +20,6 @@ const RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; // RFC 6455 section 1.3
 function upgradeHead(extra = ""): string {
   return "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
     `Sec-WebSocket-Key: ${RFC_KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
-}
-
-/** A masked client frame with a payload under 126 bytes. */
-function clientFrame(opcode: number, payload: Uint8Array): Uint8Array {
-  const mask = [0x37, 0xfa, 0x21, 0x3d];
-  const frame = new Uint8Array(6 + payload.length);
-  frame[0] = 0x80 | opcode;
-  frame[1] = 0x80 | payload.length;
-  frame.set(mask, 2);
-  for (let i = 0; i < payload.length; i++) {
-    frame[6 + i] = payload[i] ^ mask[i % 4];
-  }
-  return frame;
 }
 
 describe("serve: WebSocket upgrades", () => {
