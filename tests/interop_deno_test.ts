@@ -15,11 +15,20 @@ import type {
   RunningEchoServer,
 } from "./peers/echo_server.ts";
 import {
-  runBounded,
   runsSuccessfully,
   skipUnlessAvailable,
   withDeadline,
 } from "./peers/bounded.ts";
+import {
+  findPython,
+  type PeerReport,
+  runPeerProcess as runPeerScript,
+} from "./peers/peer_runner.ts";
+
+/** Runs a peer script as a subprocess within {@linkcode PEER_TIMEOUT_MS}. */
+function runPeerProcess(program: string, args: string[]): Promise<PeerReport> {
+  return runPeerScript(program, args, PEER_TIMEOUT_MS);
+}
 import { chromiumInstalled, launchChromium } from "./browser/chromium.ts";
 import { rfc6455EchoServer } from "./peers/rfc6455_echo_server.ts";
 
@@ -38,14 +47,6 @@ const WS_PEER = fileURLToPath(new URL("./peers/ws_peer.mjs", import.meta.url));
 const PYTHON_PEER = fileURLToPath(
   new URL("./peers/python_peer.py", import.meta.url),
 );
-
-/** What a peer script prints. */
-interface PeerReport {
-  /** The peer's name and version. */
-  peer: string;
-  /** What each check observed, or `{ error }`. */
-  results: Record<string, Record<string, unknown>>;
-}
 
 /** Message sizes every peer sends and expects back unchanged. */
 const ECHO_CHECKS: readonly string[] = [
@@ -89,38 +90,6 @@ interface Peer {
   skip: string | false;
   /** Runs the checks against `url` and returns the report. */
   run(url: string, checks: readonly string[]): Promise<PeerReport>;
-}
-
-/** Runs a peer script as a subprocess and parses its JSON line. */
-async function runPeerProcess(
-  program: string,
-  args: string[],
-): Promise<PeerReport> {
-  const result = await runBounded(program, args, PEER_TIMEOUT_MS);
-  const lines = result.stdout.trim().split("\n");
-  const last = lines[lines.length - 1] ?? "";
-  if (result.code !== 0 || !last.startsWith("{")) {
-    throw new Error(
-      `${program} exited with ${result.code}${
-        result.timedOut ? " (killed at the deadline)" : ""
-      }\nstdout: ${result.stdout.slice(-2000)}\nstderr: ${
-        result.stderr.slice(-2000)
-      }`,
-    );
-  }
-  return JSON.parse(last) as PeerReport;
-}
-
-/** The first python that can import `websockets`, or null. */
-async function findPython(): Promise<string | null> {
-  const candidates = [Deno.env.get("PYTHON"), "/usr/bin/python3", "python3"];
-  for (const candidate of candidates) {
-    if (candidate === undefined) continue;
-    if (await runsSuccessfully(candidate, ["-c", "import websockets"])) {
-      return candidate;
-    }
-  }
-  return null;
 }
 
 /** Runs the WHATWG peer inside a Chromium page. */

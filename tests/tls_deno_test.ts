@@ -6,6 +6,7 @@
 // by the interop peer programs in tests/peers/. Also a raw TLS connection
 // that breaks the protocol. Deno.test so the sanitizers run; Bun's run
 // excludes tests/*_deno_test.ts.
+import { type PeerReport, runPeerProcess } from "./peers/peer_runner.ts";
 import assert from "node:assert/strict";
 import { serve, type Server, upgradeWebSocket } from "../server.ts";
 import { Opcode } from "../frame.ts";
@@ -148,29 +149,13 @@ function startTlsEchoServer(
   return { server, reports };
 }
 
-/** A peer program's report: { peer, results: { check: observed } }. */
-interface PeerReport {
-  peer: string;
-  results: Record<string, Record<string, unknown>>;
-}
-
-async function runPeer(
+/** Runs a peer script within {@linkcode PROCESS_DEADLINE}. */
+function runPeer(
   program: string,
   args: string[],
   env: Record<string, string> = {},
 ): Promise<PeerReport> {
-  const result = await runBounded(program, args, PROCESS_DEADLINE, env);
-  const lines = result.stdout.trim().split("\n");
-  const last = lines[lines.length - 1] ?? "";
-  assert.ok(
-    result.code === 0 && last.startsWith("{"),
-    `${program} exited with ${result.code}${
-      result.timedOut ? " (killed at the deadline)" : ""
-    }\nstdout: ${result.stdout.slice(-2000)}\nstderr: ${
-      result.stderr.slice(-2000)
-    }`,
-  );
-  return JSON.parse(last) as PeerReport;
+  return runPeerProcess(program, args, PROCESS_DEADLINE, env);
 }
 
 /** Every echo check came back identical, both closes were clean with the

@@ -26,6 +26,7 @@ export interface PeerReport {
  * @param program the executable (bun, node, a python, Deno.execPath())
  * @param args its arguments: the script, then the script's own
  * @param milliseconds how long it may run before it is killed
+ * @param env extra environment variables for it
  * @returns the report
  * @throws Error with the tail of its output when it failed or printed no report
  */
@@ -33,8 +34,9 @@ export async function runPeerProcess(
   program: string,
   args: string[],
   milliseconds: number,
+  env: Record<string, string> = {},
 ): Promise<PeerReport> {
-  const result = await runBounded(program, args, milliseconds);
+  const result = await runBounded(program, args, milliseconds, env);
   const lines = result.stdout.trim().split("\n");
   const last = lines[lines.length - 1] ?? "";
   if (result.code !== 0 || !last.startsWith("{")) {
