@@ -503,7 +503,9 @@ export class HttpConnection {
       extensions: upgrade.extensions ?? "",
       perMessageDeflate: upgrade.perMessageDeflate,
     });
-    this.#closed = true;
+    // The connection stays open (forceClose() must still reach it); a
+    // shutdown that began while the 101 was written missed this socket.
+    if (this.#host.shuttingDown) this.beginShutdown();
     return "upgraded";
   }
 }

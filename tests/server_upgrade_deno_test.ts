@@ -13,6 +13,7 @@ import {
   test,
   withServer,
 } from "./server_helpers_deno.ts";
+import { withDeadline } from "./peers/bounded.ts";
 
 const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; // RFC 6455 section 1.3
@@ -91,6 +92,31 @@ describe("serve: WebSocket upgrades", () => {
       assert.equal(await closed, 1001);
       assert.equal(await client.readToEnd(), "");
     });
+  });
+
+  test("shutdownTimeout also cuts an upgraded socket whose peer never answers the 1001", async () => {
+    const handler: ServeHandler = (request) => {
+      // No close timer of its own: only shutdownTimeout can end it.
+      const { socket, response } = upgradeWebSocket(request, {
+        closeTimeout: 0,
+      });
+      socket.onmessage = () => {};
+      return response;
+    };
+    await withServer(
+      handler,
+      { shutdownTimeout: 100 },
+      async (server, connect) => {
+        const client = await connect();
+        await client.send(upgradeHead());
+        assert.equal((await client.readResponse(true)).status, 101);
+        const shutdown = server.shutdown();
+        assert.equal((await client.readFrame()).code, 1001);
+        // The client stays silent; the server must cut the connection.
+        await withDeadline(shutdown, 20_000, "shutdown with a silent peer");
+        assert.equal(await client.readToEnd(), "");
+      },
+    );
   });
 
   test("a handler that upgrades but returns another response fails the socket", async () => {
