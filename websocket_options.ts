@@ -17,7 +17,9 @@ export interface ByteConn {
    */
   read(buffer: Uint8Array): Promise<number | null>;
   /**
-   * Writes some or all of `data`.
+   * Writes some or all of `data`. Once the promise settles, `data`'s memory
+   * may be reused for another frame: a transport that keeps the bytes
+   * longer (a queue, a recorder) must copy them.
    *
    * @param data the bytes to write
    * @returns how many bytes were written
