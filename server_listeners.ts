@@ -118,7 +118,9 @@ export async function listenNodeNet(
   }
   let onConnection: ((conn: AcceptedConn) => void) | null = null;
   let waiting: AcceptedConn[] = [];
-  const server = net.createServer((socket) => {
+  // Half-open: a client that ends its side after the request still gets
+  // the response (NodeNetConn ends ours when the connection closes).
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const conn = new NodeNetConn(socket);
     if (onConnection === null) waiting.push(conn);
     else onConnection(conn);

@@ -66,6 +66,19 @@ describe("serveNodeNet", () => {
     });
   });
 
+  test("a client that ends its side after the request still gets the response", async () => {
+    const slow: ServeHandler = async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 0)); // a turn later
+      return new Response(`late ${new URL(request.url).pathname}`);
+    };
+    await withNodeNetServer(slow, {}, async (_server, connect) => {
+      const client = await connect();
+      await client.send("GET /half HTTP/1.1\r\nHost: a\r\n\r\n");
+      await client.conn.closeWrite();
+      assert.equal((await client.readResponse()).body, "late /half");
+    });
+  });
+
   test("upgrade, then frames both ways, bytes sent with the head included", async () => {
     await withNodeNetServer(echo, {}, async (_server, connect) => {
       const client = await connect();
