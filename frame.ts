@@ -261,13 +261,21 @@ export function encodeTextFrame(
     text,
     buffer.subarray(payloadStart),
   );
-  release?.(buffer, payloadStart + written);
-  // The header goes right before the payload, sized for what was written.
-  const start = payloadStart - frameHeaderLength(written, masked);
-  writeFrameHeader(buffer, start, Opcode.Text, written, true, false, maskKey);
-  const payload = buffer.subarray(payloadStart, payloadStart + written);
-  if (maskKey !== null) applyMask(payload, maskKey);
-  return buffer.subarray(start, payloadStart + written);
+  // The header is sized for what was written; when it is shorter than the
+  // worst case, the payload moves back so that the frame starts where the
+  // allocation does (frames cut one after another from a slab then lie back
+  // to back and are written without a copy).
+  const headerLength = frameHeaderLength(written, masked);
+  if (headerLength < payloadStart) {
+    buffer.copyWithin(headerLength, payloadStart, payloadStart + written);
+  }
+  const frameLength = headerLength + written;
+  release?.(buffer, frameLength);
+  writeFrameHeader(buffer, 0, Opcode.Text, written, true, false, maskKey);
+  if (maskKey !== null) {
+    applyMask(buffer.subarray(headerLength, frameLength), maskKey);
+  }
+  return buffer.subarray(0, frameLength);
 }
 
 /** Options of {@linkcode FrameDecoder}. */

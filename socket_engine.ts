@@ -433,8 +433,10 @@ export class SocketEngine
       case "text":
       case "binary": {
         if (!this.#delivers()) return;
-        // The protocol's bytes may be a view into the reused read buffer.
-        const data = event.type === "binary"
+        // Binary bytes may be a view into the reused read buffer: the event
+        // data (ArrayBuffer or Blob) is a copy, and so is what waits for
+        // the async iterator (one copy serves both).
+        const data = event.type === "binary" && this.#messages !== null
           ? ownedBytes(event.data)
           : event.data;
         this.#hooks.emit(
