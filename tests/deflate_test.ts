@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 // browsers); it is used only here, never by the library.
 import zlib from "node:zlib";
 import { deflateMessage, inflateMessage } from "../deflate.ts";
+import { concat } from "./bytes_helpers.ts";
 import {
   CloseCode,
   InvalidPayloadError,
@@ -15,18 +16,6 @@ import {
 const TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
 const MiB = 1024 * 1024;
 const encoder = new TextEncoder();
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
-}
 
 function randomBytes(length: number): Uint8Array {
   const bytes = new Uint8Array(length);
