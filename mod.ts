@@ -9,7 +9,9 @@
  *   UTF-8, the close handshake, limits): bytes in, events and bytes out.
  * - `handshake.ts`: the opening handshake for servers and clients.
  * - `server.ts`: `serve()` and `upgradeWebSocket()` over raw Deno TCP, a
- *   drop-in for `Deno.serve` and `Deno.upgradeWebSocket`.
+ *   drop-in for `Deno.serve` and `Deno.upgradeWebSocket`; `serveNodeNet()`
+ *   is the same server on `node:net` sockets, for thousands of busy
+ *   connections (and for Bun).
  * - `pubsub.ts`: topics as in Bun (`socket.subscribe`, `socket.publish`,
  *   `server.publish`), each message framed once for every subscriber.
  * - `deflate.ts` and `deflate_negotiation.ts`: permessage-deflate (RFC
@@ -17,7 +19,7 @@
  *   { perMessageDeflate: true })`.
  *
  * The codec modules use only Web APIs and run in Deno, Bun and browsers; only
- * the server touches Deno I/O.
+ * the server (and the client) touch I/O.
  *
  * @example An echo server
  * ```ts
