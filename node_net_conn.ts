@@ -160,6 +160,10 @@ export class NodeNetConn implements ByteConn {
     if (this.#head === chunks.length) {
       this.#chunks = [];
       this.#head = 0;
+    } else if (this.#head >= COMPACT_AFTER_CHUNKS) {
+      // A stream that never drains completely: drop the consumed slots.
+      this.#chunks = chunks.slice(this.#head);
+      this.#head = 0;
     }
     this.#queuedBytes -= filled;
     return filled;
@@ -167,3 +171,6 @@ export class NodeNetConn implements ByteConn {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Consumed chunk slots kept before the queue is compacted. */
+const COMPACT_AFTER_CHUNKS = 1024;

@@ -106,6 +106,29 @@ describe("NodeNetConn", () => {
     }
   });
 
+  test("many small writes read through a tiny buffer arrive intact", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      // 3000 small writes, read 5 bytes at a time: the queue mostly holds a
+      // partly read chunk (the case its compaction is for).
+      const total = 3000 * 7;
+      const sent = new Uint8Array(total).map((_, i) => (i * 31) & 0xff);
+      for (let start = 0; start < total; start += 7) {
+        peer.write(sent.subarray(start, start + 7));
+      }
+      const received = new Uint8Array(total);
+      let filled = 0;
+      while (filled < total) {
+        const count = await conn.read(received.subarray(filled, filled + 5));
+        assert.notEqual(count, null);
+        filled += count!;
+      }
+      assert.deepEqual(received, sent);
+    } finally {
+      await close();
+    }
+  });
+
   test("close() ends a pending read and later writes fail", async () => {
     const { conn, close } = await pair();
     try {
