@@ -2,86 +2,6 @@
 // deflate.ts: do not edit. tests/page_deno_test.ts fails when it is out
 // of date.
 // deno-lint-ignore-file
-// errors.ts
-var CloseCode = {
-  /** 1000: the purpose of the connection has been fulfilled. */
-  NormalClosure: 1e3,
-  /** 1001: the endpoint is going away (server shutdown, page navigation). */
-  GoingAway: 1001,
-  /** 1002: the peer broke the protocol. */
-  ProtocolError: 1002,
-  /** 1003: a data type the endpoint cannot accept. */
-  UnsupportedData: 1003,
-  /** 1005: reserved; reported when a close frame carried no code. Never sent. */
-  NoStatusReceived: 1005,
-  /** 1006: reserved; reported when the connection dropped without a close frame. Never sent. */
-  AbnormalClosure: 1006,
-  /** 1007: a message's data was inconsistent with its type (invalid UTF-8 in text). */
-  InvalidPayloadData: 1007,
-  /** 1008: a message violated the endpoint's policy. */
-  PolicyViolation: 1008,
-  /** 1009: a message too big to process. */
-  MessageTooBig: 1009,
-  /** 1010: the client expected an extension the server did not negotiate. */
-  MandatoryExtension: 1010,
-  /** 1011: the server hit an unexpected condition. */
-  InternalError: 1011,
-  /** 1015: reserved; reported when the TLS handshake failed. Never sent. */
-  TlsHandshake: 1015,
-};
-var WebSocketError = class extends Error {
-  /** The close code to fail the connection with. */
-  closeCode;
-  /** The RFC rule the peer broke. */
-  rule;
-  /**
-   * Creates an error for a broken rule.
-   *
-   * @param rule the rule the peer broke
-   * @param closeCode the close code to fail the connection with
-   * @param message a human-readable explanation
-   */
-  constructor(rule, closeCode, message) {
-    super(message);
-    this.name = new.target.name;
-    this.rule = rule;
-    this.closeCode = closeCode;
-  }
-};
-var ProtocolError = class extends WebSocketError {
-  /**
-   * Creates a protocol error (close code 1002).
-   *
-   * @param rule the rule the peer broke
-   * @param message a human-readable explanation
-   */
-  constructor(rule, message) {
-    super(rule, CloseCode.ProtocolError, message);
-  }
-};
-var InvalidPayloadError = class extends WebSocketError {
-  /**
-   * Creates an invalid-payload error (close code 1007).
-   *
-   * @param message a human-readable explanation
-   * @param rule which kind of data was invalid; default "InvalidUtf8"
-   */
-  constructor(message, rule = "InvalidUtf8") {
-    super(rule, CloseCode.InvalidPayloadData, message);
-  }
-};
-var MessageTooBigError = class extends WebSocketError {
-  /**
-   * Creates a message-too-big error (close code 1009).
-   *
-   * @param rule which limit was passed
-   * @param message a human-readable explanation
-   */
-  constructor(rule, message) {
-    super(rule, CloseCode.MessageTooBig, message);
-  }
-};
-
 // mask_simd.ts
 var SIMD_BLOCK_BYTES = 64 * 1024;
 var STEP_BYTES = 64;
@@ -336,7 +256,7 @@ function resolveMaskKey(mask) {
   return mask;
 }
 
-// frame.ts
+// frame_constants.ts
 var Opcode = {
   /** A continuation of a fragmented message. */
   Continuation: 0,
@@ -355,69 +275,88 @@ var MAX_CONTROL_PAYLOAD = 125;
 var RSV1 = 4;
 var RSV2 = 2;
 var RSV3 = 1;
-function newBytes(length) {
-  return new Uint8Array(length);
-}
-function frameHeaderLength(payloadLength, masked) {
-  let size = 2;
-  if (payloadLength > 65535) size += 8;
-  else if (payloadLength > 125) size += 2;
-  return masked ? size + 4 : size;
-}
-function writeFrameHeader(
-  target,
-  offset,
-  opcode,
-  payloadLength,
-  fin,
-  rsv1,
-  maskKey,
-) {
-  if (!Number.isSafeInteger(payloadLength) || payloadLength < 0) {
-    throw new RangeError(`invalid payload length ${payloadLength}`);
+
+// errors.ts
+var CloseCode = {
+  /** 1000: the purpose of the connection has been fulfilled. */
+  NormalClosure: 1e3,
+  /** 1001: the endpoint is going away (server shutdown, page navigation). */
+  GoingAway: 1001,
+  /** 1002: the peer broke the protocol. */
+  ProtocolError: 1002,
+  /** 1003: a data type the endpoint cannot accept. */
+  UnsupportedData: 1003,
+  /** 1005: reserved; reported when a close frame carried no code. Never sent. */
+  NoStatusReceived: 1005,
+  /** 1006: reserved; reported when the connection dropped without a close frame. Never sent. */
+  AbnormalClosure: 1006,
+  /** 1007: a message's data was inconsistent with its type (invalid UTF-8 in text). */
+  InvalidPayloadData: 1007,
+  /** 1008: a message violated the endpoint's policy. */
+  PolicyViolation: 1008,
+  /** 1009: a message too big to process. */
+  MessageTooBig: 1009,
+  /** 1010: the client expected an extension the server did not negotiate. */
+  MandatoryExtension: 1010,
+  /** 1011: the server hit an unexpected condition. */
+  InternalError: 1011,
+  /** 1015: reserved; reported when the TLS handshake failed. Never sent. */
+  TlsHandshake: 1015,
+};
+var WebSocketError = class extends Error {
+  /** The close code to fail the connection with. */
+  closeCode;
+  /** The RFC rule the peer broke. */
+  rule;
+  /**
+   * Creates an error for a broken rule.
+   *
+   * @param rule the rule the peer broke
+   * @param closeCode the close code to fail the connection with
+   * @param message a human-readable explanation
+   */
+  constructor(rule, closeCode, message) {
+    super(message);
+    this.name = new.target.name;
+    this.rule = rule;
+    this.closeCode = closeCode;
   }
-  target[offset++] = (fin ? 128 : 0) | (rsv1 ? 64 : 0) | opcode;
-  const maskBit = maskKey === null ? 0 : 128;
-  if (payloadLength <= 125) {
-    target[offset++] = maskBit | payloadLength;
-  } else if (payloadLength <= 65535) {
-    target[offset++] = maskBit | 126;
-    target[offset++] = payloadLength >>> 8;
-    target[offset++] = payloadLength & 255;
-  } else {
-    target[offset++] = maskBit | 127;
-    const high = Math.floor(payloadLength / 4294967296);
-    const low = payloadLength >>> 0;
-    target[offset++] = high >>> 24;
-    target[offset++] = high >>> 16 & 255;
-    target[offset++] = high >>> 8 & 255;
-    target[offset++] = high & 255;
-    target[offset++] = low >>> 24;
-    target[offset++] = low >>> 16 & 255;
-    target[offset++] = low >>> 8 & 255;
-    target[offset++] = low & 255;
+};
+var ProtocolError = class extends WebSocketError {
+  /**
+   * Creates a protocol error (close code 1002).
+   *
+   * @param rule the rule the peer broke
+   * @param message a human-readable explanation
+   */
+  constructor(rule, message) {
+    super(rule, CloseCode.ProtocolError, message);
   }
-  if (maskKey !== null) {
-    target[offset++] = maskKey[0];
-    target[offset++] = maskKey[1];
-    target[offset++] = maskKey[2];
-    target[offset++] = maskKey[3];
+};
+var InvalidPayloadError = class extends WebSocketError {
+  /**
+   * Creates an invalid-payload error (close code 1007).
+   *
+   * @param message a human-readable explanation
+   * @param rule which kind of data was invalid; default "InvalidUtf8"
+   */
+  constructor(message, rule = "InvalidUtf8") {
+    super(rule, CloseCode.InvalidPayloadData, message);
   }
-  return offset;
-}
-function encodeFrame(opcode, payload, options = {}) {
-  const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
-    options;
-  const maskKey = resolveMaskKey(mask);
-  const length = payload.length;
-  const headerLength = frameHeaderLength(length, maskKey !== null);
-  const frame = allocate(headerLength + length);
-  writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
-  frame.set(payload, headerLength);
-  if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
-  return frame;
-}
-var textEncoder = new TextEncoder();
+};
+var MessageTooBigError = class extends WebSocketError {
+  /**
+   * Creates a message-too-big error (close code 1009).
+   *
+   * @param rule which limit was passed
+   * @param message a human-readable explanation
+   */
+  constructor(rule, message) {
+    super(rule, CloseCode.MessageTooBig, message);
+  }
+};
+
+// frame_decoder.ts
 var EMPTY = new Uint8Array(0);
 var PAYLOAD_INITIAL_BYTES = 64 * 1024;
 var FrameDecoder = class {
@@ -695,6 +634,71 @@ function headerSizeFromSecondByte(second) {
   if ((second & 128) !== 0) size += 4;
   return size;
 }
+
+// frame.ts
+function newBytes(length) {
+  return new Uint8Array(length);
+}
+function frameHeaderLength(payloadLength, masked) {
+  let size = 2;
+  if (payloadLength > 65535) size += 8;
+  else if (payloadLength > 125) size += 2;
+  return masked ? size + 4 : size;
+}
+function writeFrameHeader(
+  target,
+  offset,
+  opcode,
+  payloadLength,
+  fin,
+  rsv1,
+  maskKey,
+) {
+  if (!Number.isSafeInteger(payloadLength) || payloadLength < 0) {
+    throw new RangeError(`invalid payload length ${payloadLength}`);
+  }
+  target[offset++] = (fin ? 128 : 0) | (rsv1 ? 64 : 0) | opcode;
+  const maskBit = maskKey === null ? 0 : 128;
+  if (payloadLength <= 125) {
+    target[offset++] = maskBit | payloadLength;
+  } else if (payloadLength <= 65535) {
+    target[offset++] = maskBit | 126;
+    target[offset++] = payloadLength >>> 8;
+    target[offset++] = payloadLength & 255;
+  } else {
+    target[offset++] = maskBit | 127;
+    const high = Math.floor(payloadLength / 4294967296);
+    const low = payloadLength >>> 0;
+    target[offset++] = high >>> 24;
+    target[offset++] = high >>> 16 & 255;
+    target[offset++] = high >>> 8 & 255;
+    target[offset++] = high & 255;
+    target[offset++] = low >>> 24;
+    target[offset++] = low >>> 16 & 255;
+    target[offset++] = low >>> 8 & 255;
+    target[offset++] = low & 255;
+  }
+  if (maskKey !== null) {
+    target[offset++] = maskKey[0];
+    target[offset++] = maskKey[1];
+    target[offset++] = maskKey[2];
+    target[offset++] = maskKey[3];
+  }
+  return offset;
+}
+function encodeFrame(opcode, payload, options = {}) {
+  const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
+    options;
+  const maskKey = resolveMaskKey(mask);
+  const length = payload.length;
+  const headerLength = frameHeaderLength(length, maskKey !== null);
+  const frame = allocate(headerLength + length);
+  writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
+  frame.set(payload, headerLength);
+  if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
+  return frame;
+}
+var textEncoder = new TextEncoder();
 
 // inflate.ts
 var MAX_CODE_BITS = 15;
