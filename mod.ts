@@ -50,10 +50,10 @@
  */
 
 export * from "./errors.ts";
-export * from "./frame.ts";
-export * from "./protocol.ts";
-export * from "./utf8.ts";
-export * from "./handshake.ts";
+export * from "./frame/encoder.ts";
+export * from "./protocol/protocol.ts";
+export * from "./frame/utf8.ts";
+export * from "./handshake/handshake.ts";
 export {
   abortPendingSocket,
   attachConnection,
@@ -68,7 +68,7 @@ export {
   WebSocketEventTarget,
   type WebSocketOptions,
   type WebSocketSendData,
-} from "./websocket.ts";
+} from "./socket/websocket.ts";
 export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
@@ -76,8 +76,8 @@ export {
   DEFAULT_PING_INTERVAL,
   DEFAULT_READ_BUFFER_SIZE,
   WRITE_HIGH_WATER_BYTES,
-} from "./websocket_options.ts";
-export { type PublishData, TopicRegistry } from "./pubsub.ts";
+} from "./socket/options.ts";
+export { type PublishData, TopicRegistry } from "./socket/pubsub.ts";
 export {
   DEFAULT_HEADERS_TIMEOUT,
   DEFAULT_MAX_CONNECTIONS,
@@ -94,20 +94,20 @@ export {
   type UpgradeOptions,
   type UpgradeResult,
   upgradeWebSocket,
-} from "./server.ts";
+} from "./server/serve.ts";
 export {
   connect,
   type ConnectOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
   MAX_RESPONSE_HEAD_BYTES,
   MAX_RESPONSE_HEADER_COUNT,
-} from "./client.ts";
+} from "./client/connect.ts";
 export {
   DEFLATE_TAIL,
   deflateMessage,
   inflateMessage,
   MAX_DEFLATE_RATIO,
-} from "./deflate.ts";
+} from "./deflate/payload.ts";
 export {
   acceptDeflateResponse,
   createDeflateOffer,
@@ -124,9 +124,9 @@ export {
   type PerMessageDeflateParams,
   type ResolvedDeflateOptions,
   resolveDeflateOptions,
-} from "./deflate_negotiation.ts";
-export type { NegotiatedDeflate } from "./websocket.ts";
+} from "./deflate/negotiation.ts";
+export type { NegotiatedDeflate } from "./socket/websocket.ts";
 export {
   CLOSE_LINGER_MAX_BYTES,
   CLOSE_LINGER_TIMEOUT,
-} from "./socket_reader.ts";
+} from "./socket/reader.ts";

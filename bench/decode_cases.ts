@@ -13,8 +13,8 @@
  */
 
 import type { Buffer } from "node:buffer";
-import { FrameDecoder } from "../frame.ts";
-import { Protocol } from "../protocol.ts";
+import { FrameDecoder } from "../frame/encoder.ts";
+import { Protocol } from "../protocol/protocol.ts";
 import type { BenchCase } from "./bench_case.ts";
 import {
   buildClientStream,

@@ -21,7 +21,7 @@
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { deflateMessage, inflateMessage } from "../deflate.ts";
+import { deflateMessage, inflateMessage } from "../deflate/payload.ts";
 
 const require = createRequire(import.meta.url);
 

@@ -11,8 +11,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { encodeFrame, frameHeaderLength, Opcode } from "../frame.ts";
-import { Protocol } from "../protocol.ts";
+import { encodeFrame, frameHeaderLength, Opcode } from "../frame/encoder.ts";
+import { Protocol } from "../protocol/protocol.ts";
 import type { BenchCase } from "./bench_case.ts";
 import {
   buildText,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { encodeFrame, Opcode } from "../frame.ts";
+import { encodeFrame, Opcode } from "../frame/encoder.ts";
 
 /** The payload sizes every frame benchmark covers. */
 export const PAYLOAD_SIZES: readonly number[] = [

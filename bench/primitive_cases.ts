@@ -15,9 +15,9 @@
  */
 
 import { createHash } from "node:crypto";
-import { applyMask } from "../frame.ts";
-import { computeAcceptKey, WEBSOCKET_GUID } from "../handshake.ts";
-import { decodeUtf8, isValidUtf8, Utf8Validator } from "../utf8.ts";
+import { applyMask } from "../frame/encoder.ts";
+import { computeAcceptKey, WEBSOCKET_GUID } from "../handshake/handshake.ts";
+import { decodeUtf8, isValidUtf8, Utf8Validator } from "../frame/utf8.ts";
 import type { BenchCase } from "./bench_case.ts";
 import { buildText, sameBytes, sink, sizeLabel, Xorshift } from "./fixtures.ts";
 import { asBuffer, type WsVariant } from "./ws_loader.ts";

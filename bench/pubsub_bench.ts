@@ -15,13 +15,13 @@
  * @module
  */
 
-import { TopicRegistry } from "../pubsub.ts";
+import { TopicRegistry } from "../socket/pubsub.ts";
 import {
   attachConnection,
   type ByteConn,
   createPendingSocket,
   type WebSocketConnection,
-} from "../websocket.ts";
+} from "../socket/websocket.ts";
 
 /** How many subscribers the message fans out to. */
 export const SUBSCRIBERS = 1_000;

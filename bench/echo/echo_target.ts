@@ -21,8 +21,8 @@
  */
 
 import process from "node:process";
-import { serve, upgradeWebSocket } from "../../server.ts";
-import { startNativeEchoServer } from "../../tests/peers/echo_server.ts";
+import { serve, upgradeWebSocket } from "../../server/serve.ts";
+import { startNativeEchoServer } from "../../tests/interop/peers/echo_server.ts";
 
 /** Which server a process runs. */
 export type TargetName = "ours" | "native" | "minimal" | "corrupt" | "node";
@@ -59,7 +59,7 @@ interface EchoServerModule {
 }
 
 async function startOurs(): Promise<Started> {
-  const url = new URL("../../echo_server.ts", import.meta.url);
+  const url = new URL("../../examples/echo/server.ts", import.meta.url);
   try {
     await Deno.stat(url);
   } catch {
@@ -77,7 +77,7 @@ async function startOurs(): Promise<Started> {
 /** Our echo server (`echo_server.ts`) on `node:net` sockets
  * (`serveNodeNet`): `--ours=node`. */
 async function startOursOnNodeNet(): Promise<Started> {
-  const url = new URL("../../echo_server.ts", import.meta.url);
+  const url = new URL("../../examples/echo/server.ts", import.meta.url);
   const module = await import(url.href) as EchoServerModule;
   const server = await module.startEchoServer({
     hostname: "127.0.0.1",

@@ -9,12 +9,12 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { HttpError } from "../../http1.ts";
+import { HttpError } from "../../http1/request.ts";
 import {
   ChunkedBodyDecoder,
   MAX_CHUNK_LINE_BYTES,
   MAX_TRAILER_BYTES,
-} from "../../http1_body.ts";
+} from "../../http1/body.ts";
 import { concat } from "./bytes.ts";
 import { latin1 } from "./http_heads.ts";
 

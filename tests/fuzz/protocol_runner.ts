@@ -10,9 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { WebSocketError } from "../../errors.ts";
-import { type Frame, FrameDecoder } from "../../frame.ts";
-import { Protocol, type ProtocolEvent, ReadyState } from "../../protocol.ts";
-import { isValidUtf8 } from "../../utf8.ts";
+import { type Frame, FrameDecoder } from "../../frame/encoder.ts";
+import {
+  Protocol,
+  type ProtocolEvent,
+  ReadyState,
+} from "../../protocol/protocol.ts";
+import { isValidUtf8 } from "../../frame/utf8.ts";
 import { concat } from "./bytes.ts";
 import { type PlainEvent, plainEvent } from "./protocol_model.ts";
 import { type FuzzConfig, limitsOf, protocolOptions } from "./ws_streams.ts";

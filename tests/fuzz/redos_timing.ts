@@ -9,10 +9,10 @@
 import {
   describeDeclinedOffers,
   negotiateDeflate,
-} from "../../deflate_negotiation.ts";
-import { parseExtensions, parseProtocols } from "../../header_grammar.ts";
-import { RequestHeadParser } from "../../http1.ts";
-import { ResponseHeadParser } from "../../http1_response.ts";
+} from "../../deflate/negotiation.ts";
+import { parseExtensions, parseProtocols } from "../../http1/header_grammar.ts";
+import { RequestHeadParser } from "../../http1/request.ts";
+import { ResponseHeadParser } from "../../http1/response.ts";
 import { pathologicalValues } from "./header_values.ts";
 
 const SIZES = [16 * 1024, 32 * 1024, 64 * 1024];

@@ -13,8 +13,8 @@
  * @module
  */
 import fc from "fast-check";
-import { encodeFrame, type Opcode } from "../../frame.ts";
-import type { ProtocolOptions, Role } from "../../protocol.ts";
+import { encodeFrame, type Opcode } from "../../frame/encoder.ts";
+import type { ProtocolOptions, Role } from "../../protocol/protocol.ts";
 import { concat } from "./bytes.ts";
 
 const textEncoder = new TextEncoder();

@@ -1,0 +1,366 @@
+/**
+ * The incremental frame decoder (RFC 6455 section 5): it accepts bytes in any
+ * split (one byte at a time, half a header, many frames at once), checks
+ * every header rule before buffering payload, and hands out each complete
+ * frame in order, unmasked. `frame.ts` re-exports it.
+ *
+ * @module
+ */
+
+import {
+  MessageTooBigError,
+  ProtocolError,
+  type WebSocketError,
+} from "../errors.ts";
+import { applyMask } from "./mask.ts";
+import {
+  type Frame,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  RSV1,
+  RSV2,
+  RSV3,
+} from "./types.ts";
+
+/** Options of {@linkcode FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /**
+   * `true` when every frame must be masked (a server reading a client),
+   * `false` when none may be (a client reading a server), `null` to accept
+   * both (tools that inspect traffic).
+   */
+  expectMasked: boolean | null;
+  /**
+   * The largest data-frame payload accepted, checked from the header before
+   * any payload is buffered. Default: no limit beyond what a 63-bit length
+   * and memory allow.
+   */
+  maxPayloadLength?: number;
+  /**
+   * Which RSV bits an extension owns ({@linkcode RSV1} | {@linkcode RSV2} |
+   * {@linkcode RSV3}); any other RSV bit set is a protocol error. Default 0.
+   */
+  allowedReservedBits?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A payload that spans reads is gathered in a buffer that starts at this
+ * many bytes (or the frame's length, if smaller) and quadruples as bytes
+ * arrive: 64 KiB.
+ */
+export const PAYLOAD_INITIAL_BYTES = 64 * 1024;
+
+/**
+ * An incremental frame decoder. `push` bytes as they arrive, then call
+ * `next` until it returns `undefined`. Frames come out complete, unmasked, in
+ * order. The decoder takes ownership of pushed chunks: it unmasks payloads in
+ * place and hands out views of them.
+ *
+ * @example
+ * ```ts
+ * const decoder = new FrameDecoder({ expectMasked: false });
+ * decoder.push(new Uint8Array([0x81, 0x05, 0x48, 0x65]));
+ * decoder.next(); // undefined: the frame is not complete yet
+ * decoder.push(new Uint8Array([0x6c, 0x6c, 0x6f]));
+ * decoder.next(); // { fin: true, opcode: 1, payload: "Hello" as bytes, ... }
+ * ```
+ */
+export class FrameDecoder {
+  /** The largest data-frame payload accepted (see the option). */
+  maxPayloadLength: number;
+  /** Which limit `maxPayloadLength` stands for, named in the error. */
+  limitRule: "FrameTooLarge" | "MessageTooLarge" = "FrameTooLarge";
+  readonly #expectMasked: boolean | null;
+  readonly #allowedReservedBits: number;
+
+  #chunk: Uint8Array = EMPTY;
+  #offset = 0;
+  /** A header split across chunks is gathered here. */
+  #header: Uint8Array | null = null;
+  #headerFilled = 0;
+  /** True between a complete header and the end of its payload. */
+  #inPayload = false;
+  #fin = false;
+  #rsv = 0;
+  #opcode: Opcode = Opcode.Continuation;
+  #masked = false;
+  readonly #maskKey = new Uint8Array(4);
+  #payloadLength = 0;
+  /** A payload split across chunks is gathered here. */
+  #payload: Uint8Array | null = null;
+  #payloadFilled = 0;
+  #error: WebSocketError | null = null;
+
+  /**
+   * Creates a decoder.
+   *
+   * @param options masking expectation, size limit and allowed RSV bits
+   */
+  constructor(options: FrameDecoderOptions) {
+    this.#expectMasked = options.expectMasked;
+    this.maxPayloadLength = options.maxPayloadLength ?? Number.MAX_SAFE_INTEGER;
+    this.#allowedReservedBits = options.allowedReservedBits ?? 0;
+  }
+
+  /**
+   * Adds received bytes. The decoder keeps and may modify `chunk`.
+   *
+   * @param chunk the next bytes from the peer
+   */
+  push(chunk: Uint8Array): void {
+    const remaining = this.#chunk.length - this.#offset;
+    if (remaining === 0) {
+      this.#chunk = chunk;
+    } else {
+      // Only when the caller pushes before draining `next()`.
+      const joined = new Uint8Array(remaining + chunk.length);
+      joined.set(this.#chunk.subarray(this.#offset));
+      joined.set(chunk, remaining);
+      this.#chunk = joined;
+    }
+    this.#offset = 0;
+  }
+
+  /** Bytes pushed but not yet consumed, including a partial frame. */
+  get bufferedBytes(): number {
+    return this.#chunk.length - this.#offset + this.#headerFilled +
+      this.#payloadFilled;
+  }
+
+  /**
+   * The next complete frame, or `undefined` when more bytes are needed.
+   *
+   * @returns the next frame, if complete
+   * @throws {WebSocketError} when the peer broke a framing rule; every later
+   * call throws the same error
+   */
+  next(): Frame | undefined {
+    if (this.#error !== null) throw this.#error;
+    try {
+      return this.#next();
+    } catch (error) {
+      this.#error = error as WebSocketError;
+      this.#chunk = EMPTY;
+      this.#offset = 0;
+      this.#header = null;
+      this.#headerFilled = 0;
+      this.#payload = null;
+      this.#payloadFilled = 0;
+      throw error;
+    }
+  }
+
+  #next(): Frame | undefined {
+    const chunk = this.#chunk;
+    if (!this.#inPayload) {
+      const start = this.#offset;
+      const available = chunk.length - start;
+      if (this.#headerFilled === 0 && available >= 2) {
+        const size = headerSizeFromSecondByte(chunk[start + 1]);
+        if (available >= size) {
+          this.#parseHeader(chunk, start);
+          this.#offset = start + size;
+        } else if (!this.#gatherHeader()) {
+          return undefined;
+        }
+      } else if (!this.#gatherHeader()) {
+        return undefined;
+      }
+      this.#inPayload = true;
+    }
+
+    const length = this.#payloadLength;
+    if (this.#payload === null) {
+      const start = this.#offset;
+      if (chunk.length - start >= length) {
+        const payload = chunk.subarray(start, start + length);
+        this.#offset = start + length;
+        if (this.#masked) applyMask(payload, this.#maskKey);
+        return this.#emit(payload);
+      }
+      // Memory follows the bytes that actually arrive, not the length the
+      // header announced: a peer that announces 64 MiB and sends 10 bytes
+      // gets a small buffer.
+      this.#payload = new Uint8Array(Math.min(length, PAYLOAD_INITIAL_BYTES));
+      this.#payloadFilled = 0;
+    }
+    const take = Math.min(
+      chunk.length - this.#offset,
+      length - this.#payloadFilled,
+    );
+    if (this.#payloadFilled + take > this.#payload.length) {
+      this.#growPayload(this.#payloadFilled + take);
+    }
+    const payload = this.#payload;
+    payload.set(
+      chunk.subarray(this.#offset, this.#offset + take),
+      this.#payloadFilled,
+    );
+    this.#offset += take;
+    this.#payloadFilled += take;
+    if (this.#payloadFilled < length) return undefined;
+    this.#payload = null;
+    this.#payloadFilled = 0;
+    if (this.#masked) applyMask(payload, this.#maskKey);
+    return this.#emit(payload);
+  }
+
+  /** Quadruples the payload buffer until `needed` fits, never past the frame. */
+  #growPayload(needed: number): void {
+    const old = this.#payload!;
+    let capacity = old.length * 4;
+    while (capacity < needed) capacity *= 4;
+    const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
+    grown.set(old.subarray(0, this.#payloadFilled));
+    this.#payload = grown;
+  }
+
+  /** Copies header bytes from the chunk; true once the header is parsed. */
+  #gatherHeader(): boolean {
+    if (this.#offset >= this.#chunk.length) {
+      // Nothing to gather: do not keep a chunk fully read (the caller
+      // reuses its buffer) nor allocate a header buffer for nothing.
+      if (this.#chunk !== EMPTY) {
+        this.#chunk = EMPTY;
+        this.#offset = 0;
+      }
+      return false;
+    }
+    if (this.#header === null) this.#header = new Uint8Array(14);
+    const header = this.#header;
+    const chunk = this.#chunk;
+    let needed = this.#headerFilled < 2
+      ? 2
+      : headerSizeFromSecondByte(header[1]);
+    while (this.#headerFilled < needed) {
+      if (this.#offset >= chunk.length) return false;
+      header[this.#headerFilled++] = chunk[this.#offset++];
+      if (this.#headerFilled === 2) {
+        needed = headerSizeFromSecondByte(header[1]);
+      }
+    }
+    this.#parseHeader(header, 0);
+    this.#headerFilled = 0;
+    this.#header = null;
+    return true;
+  }
+
+  /** Reads and validates a complete header at `bytes[start]`. */
+  #parseHeader(bytes: Uint8Array, start: number): void {
+    const first = bytes[start];
+    const second = bytes[start + 1];
+    const fin = (first & 0x80) !== 0;
+    const rsv = (first >>> 4) & 0x7;
+    const opcode = first & 0x0f;
+    const masked = (second & 0x80) !== 0;
+    let length = second & 0x7f;
+    let position = start + 2;
+
+    if (!isKnownOpcode(opcode)) {
+      throw new ProtocolError(
+        "ReservedOpcode",
+        `reserved opcode 0x${opcode.toString(16)}`,
+      );
+    }
+    if ((rsv & ~this.#allowedReservedBits) !== 0) {
+      throw new ProtocolError(
+        "ReservedBitsSet",
+        "RSV bits set that no negotiated extension owns",
+      );
+    }
+    if (this.#expectMasked === true && !masked) {
+      throw new ProtocolError(
+        "UnmaskedFrameFromClient",
+        "a client frame must be masked",
+      );
+    }
+    if (this.#expectMasked === false && masked) {
+      throw new ProtocolError(
+        "MaskedFrameFromServer",
+        "a server frame must not be masked",
+      );
+    }
+    if (opcode >= 0x8) {
+      if (!fin) {
+        throw new ProtocolError(
+          "FragmentedControlFrame",
+          "a control frame must not be fragmented",
+        );
+      }
+      if (length > MAX_CONTROL_PAYLOAD) {
+        throw new ProtocolError(
+          "ControlFrameTooLong",
+          "a control frame payload must be at most 125 bytes",
+        );
+      }
+    }
+    if (length === 126) {
+      length = (bytes[position] << 8) | bytes[position + 1];
+      position += 2;
+    } else if (length === 127) {
+      const high = ((bytes[position] << 24) | (bytes[position + 1] << 16) |
+        (bytes[position + 2] << 8) | bytes[position + 3]) >>> 0;
+      const low = ((bytes[position + 4] << 24) | (bytes[position + 5] << 16) |
+        (bytes[position + 6] << 8) | bytes[position + 7]) >>> 0;
+      position += 8;
+      if (high >= 0x8000_0000) {
+        throw new ProtocolError(
+          "LengthTopBitSet",
+          "the most significant bit of a 64-bit length must be 0",
+        );
+      }
+      // Lengths past 2^53 lose precision here but fail the limit below.
+      length = high * 0x1_0000_0000 + low;
+    }
+    if (opcode < 0x8 && length > this.maxPayloadLength) {
+      throw new MessageTooBigError(
+        this.limitRule,
+        this.limitRule === "FrameTooLarge"
+          ? `frame payload of ${length} bytes exceeds the limit of ${this.maxPayloadLength}`
+          : `message would exceed the limit: ${length} more bytes with only ${this.maxPayloadLength} left`,
+      );
+    }
+    if (masked) {
+      const key = this.#maskKey;
+      key[0] = bytes[position];
+      key[1] = bytes[position + 1];
+      key[2] = bytes[position + 2];
+      key[3] = bytes[position + 3];
+    }
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    this.#masked = masked;
+    this.#payloadLength = length;
+  }
+
+  #emit(payload: Uint8Array): Frame {
+    this.#inPayload = false;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload,
+    };
+  }
+}
+
+function isKnownOpcode(opcode: number): opcode is Opcode {
+  return opcode <= 0x2 || (opcode >= 0x8 && opcode <= 0xa);
+}
+
+/** The full header size announced by a header's second byte. */
+function headerSizeFromSecondByte(second: number): number {
+  const lengthCode = second & 0x7f;
+  let size = 2;
+  if (lengthCode === 126) size += 2;
+  else if (lengthCode === 127) size += 8;
+  if ((second & 0x80) !== 0) size += 4;
+  return size;
+}

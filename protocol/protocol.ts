@@ -1,0 +1,559 @@
+/**
+ * The WebSocket protocol state machine, sans-I/O: feed it the bytes that
+ * arrived with {@linkcode Protocol.receive}, act on the events it returns,
+ * and write out what {@linkcode Protocol.takeOutgoing} gives. It never
+ * touches a socket or a timer, so it runs unchanged in Deno, Bun and
+ * browsers, and every rule can be tested with plain byte arrays.
+ *
+ * It enforces RFC 6455 beyond framing: message reassembly (control frames
+ * may arrive between fragments), UTF-8 in text messages (failing inside a
+ * fragment, not only at the end), automatic pongs, the close handshake with
+ * close-code and reason validation, and size limits decided before payload
+ * bytes are buffered.
+ *
+ * @module
+ */
+
+import {
+  CloseCode,
+  InvalidPayloadError,
+  InvalidStateError,
+  MessageTooBigError,
+  ProtocolError,
+  WebSocketError,
+} from "../errors.ts";
+import {
+  encodeFrame,
+  encodeTextFrame,
+  type Frame,
+  FrameDecoder,
+  MAX_CONTROL_PAYLOAD,
+  Opcode,
+  RSV1,
+} from "../frame/encoder.ts";
+import { decodeUtf8, Utf8Validator } from "../frame/utf8.ts";
+import { allocateFrameBytes, releaseUnusedFrameBytes } from "../frame/pool.ts";
+import {
+  encodeClosePayload,
+  fitCloseReason,
+  isValidCloseCode,
+} from "../frame/close_payload.ts";
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type ProtocolEvent,
+  type ProtocolOptions,
+  ReadyState,
+  type Role,
+} from "./types.ts";
+
+export {
+  DEFAULT_MAX_FRAGMENTS,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type ProtocolEvent,
+  type ProtocolOptions,
+  ReadyState,
+  type Role,
+} from "./types.ts";
+export {
+  encodeClosePayload,
+  fitCloseReason,
+  isValidCloseCode,
+  MAX_CLOSE_REASON_BYTES,
+} from "../frame/close_payload.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The protocol state of one WebSocket connection after its opening
+ * handshake.
+ *
+ * @example
+ * ```ts
+ * const protocol = new Protocol({ role: "server" });
+ * for (const event of protocol.receive(bytesFromTheClient)) {
+ *   if (event.type === "text") protocol.sendText(event.data); // echo
+ * }
+ * for (const bytes of protocol.takeOutgoing()) await conn.write(bytes);
+ * ```
+ */
+export class Protocol {
+  /** Which end of the connection this is. */
+  readonly role: Role;
+  readonly #maxMessageSize: number;
+  readonly #maxFrameSize: number;
+  readonly #maxFragments: number;
+  readonly #decoder: FrameDecoder;
+  readonly #mask: boolean;
+  readonly #perMessageDeflate: boolean;
+
+  #readyState: ReadyState = ReadyState.OPEN;
+  #closeSent = false;
+  #closeReceived = false;
+  #outgoing: Uint8Array[] = [];
+  #outgoingBytes = 0;
+
+  /** Opcode of the message being reassembled; 0 when none is open. */
+  #messageOpcode = 0;
+  #messageCompressed = false;
+  #messageFragments = 0;
+  #messageBuffer: Uint8Array = EMPTY;
+  #messageLength = 0;
+  #utf8: Utf8Validator | null = null;
+
+  /**
+   * Creates the protocol state of a connection whose handshake is done.
+   *
+   * @param options role and limits
+   */
+  constructor(options: ProtocolOptions) {
+    this.role = options.role;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxFrameSize = Math.min(
+      options.maxFrameSize ?? this.#maxMessageSize,
+      this.#maxMessageSize,
+    );
+    this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    for (
+      const [name, value] of [
+        ["maxMessageSize", this.#maxMessageSize],
+        ["maxFrameSize", this.#maxFrameSize],
+        ["maxFragments", this.#maxFragments],
+      ] as const
+    ) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`${name} must be a non-negative safe integer`);
+      }
+    }
+    this.#mask = this.role === "client";
+    this.#perMessageDeflate = options.perMessageDeflate ?? false;
+    this.#decoder = new FrameDecoder({
+      expectMasked: this.role === "server",
+      maxPayloadLength: this.#maxFrameSize,
+      allowedReservedBits: this.#perMessageDeflate ? RSV1 : 0,
+    });
+  }
+
+  /** The connection state. */
+  get readyState(): ReadyState {
+    return this.#readyState;
+  }
+
+  /** Whether this end has sent (or queued) its close frame. */
+  get closeSent(): boolean {
+    return this.#closeSent;
+  }
+
+  /** Whether the peer's close frame has arrived. */
+  get closeReceived(): boolean {
+    return this.#closeReceived;
+  }
+
+  /** Bytes queued for sending and not yet taken by {@linkcode takeOutgoing}. */
+  get bufferedOutgoing(): number {
+    return this.#outgoingBytes;
+  }
+
+  /**
+   * Processes bytes received from the peer.
+   *
+   * @param chunk the bytes; the protocol keeps and may modify them (it
+   * unmasks in place), and binary events may be views into them
+   * @returns what happened, in order
+   */
+  receive(chunk: Uint8Array): ProtocolEvent[] {
+    const events: ProtocolEvent[] = [];
+    if (this.#readyState === ReadyState.CLOSED) return events;
+    const decoder = this.#decoder;
+    decoder.push(chunk);
+    try {
+      for (;;) {
+        const frame = decoder.next();
+        if (frame === undefined) break;
+        this.#handleFrame(frame, events);
+        // A close frame or an error in #handleFrame ends the connection.
+        if ((this.#readyState as ReadyState) === ReadyState.CLOSED) break;
+      }
+    } catch (error) {
+      if (!(error instanceof WebSocketError)) throw error;
+      this.#fail(error, events);
+    }
+    return events;
+  }
+
+  /**
+   * Queues a text message.
+   *
+   * @param text the message
+   * @throws {InvalidStateError} once the close handshake has begun
+   */
+  sendText(text: string): void {
+    this.#assertCanSendData();
+    this.#queue(
+      encodeTextFrame(
+        text,
+        this.#mask,
+        allocateFrameBytes,
+        releaseUnusedFrameBytes,
+      ),
+    );
+  }
+
+  /**
+   * Queues a binary message. The bytes are copied.
+   *
+   * @param data the message
+   * @throws {InvalidStateError} once the close handshake has begun
+   */
+  sendBinary(data: Uint8Array): void {
+    this.#assertCanSendData();
+    this.#queue(
+      encodeFrame(Opcode.Binary, data, {
+        mask: this.#mask,
+        allocate: allocateFrameBytes,
+      }),
+    );
+  }
+
+  /**
+   * Queues one frame of a message sent in fragments: the first with
+   * `Opcode.Text` or `Opcode.Binary`, the rest with `Opcode.Continuation`,
+   * the last with `fin` true. The caller keeps the sequence valid.
+   *
+   * @param opcode Text, Binary or Continuation
+   * @param payload the fragment's bytes (copied)
+   * @param fin whether this is the final fragment
+   * @param compressed set RSV1 on a first fragment: the message is deflated
+   * (only when permessage-deflate was agreed)
+   */
+  sendFragment(
+    opcode: Opcode,
+    payload: Uint8Array,
+    fin: boolean,
+    compressed = false,
+  ): void {
+    this.#assertCanSendData();
+    if (opcode >= 0x8) throw new TypeError("control frames are not fragments");
+    if (compressed) this.#assertCanCompress(opcode);
+    this.#queue(
+      encodeFrame(opcode, payload, {
+        fin,
+        rsv1: compressed,
+        mask: this.#mask,
+        allocate: allocateFrameBytes,
+      }),
+    );
+  }
+
+  /**
+   * Queues a whole compressed message in one frame with RSV1 set.
+   *
+   * @param messageType whether the uncompressed message is text or binary
+   * @param deflated the deflate payload without the 0x00 0x00 0xff 0xff tail
+   * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {TypeError} when permessage-deflate was not agreed
+   */
+  sendCompressed(messageType: "text" | "binary", deflated: Uint8Array): void {
+    this.sendFragment(
+      messageType === "text" ? Opcode.Text : Opcode.Binary,
+      deflated,
+      true,
+      true,
+    );
+  }
+
+  /**
+   * Queues a data frame that was encoded once for many connections (pub/sub
+   * fan-out): the same bytes go to every subscriber. Server role only, since
+   * every client frame needs its own masking key. The bytes are not copied;
+   * they must not change afterwards.
+   *
+   * @param frame one complete, unmasked data frame from
+   * {@linkcode encodeFrame}, with FIN set
+   * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {TypeError} on the client role
+   */
+  sendEncodedFrame(frame: Uint8Array): void {
+    this.#assertCanSendData();
+    if (this.#mask) {
+      throw new TypeError("a client must mask every frame with a fresh key");
+    }
+    this.#queue(frame);
+  }
+
+  /**
+   * Queues a ping.
+   *
+   * @param data up to 125 bytes the peer echoes in its pong
+   */
+  ping(data: Uint8Array = EMPTY): void {
+    this.#queueControl(Opcode.Ping, data);
+  }
+
+  /**
+   * Queues an unsolicited pong (a one-way heartbeat). Pongs answering pings
+   * are sent automatically.
+   *
+   * @param data up to 125 bytes
+   */
+  pong(data: Uint8Array = EMPTY): void {
+    this.#queueControl(Opcode.Pong, data);
+  }
+
+  /**
+   * Starts the close handshake by queueing a close frame, or does nothing if
+   * this end already sent one. Without a code the frame is empty and the peer
+   * reports 1005.
+   *
+   * @param code a close code that {@linkcode isValidCloseCode} accepts
+   * @param reason at most 123 bytes of UTF-8
+   * @throws {RangeError} for an invalid code or a reason that is too long
+   */
+  close(code?: number, reason = ""): void {
+    if (this.#closeSent) return;
+    let payload: Uint8Array = EMPTY;
+    if (code !== undefined) payload = encodeClosePayload(code, reason);
+    else if (reason !== "") {
+      throw new RangeError("a close reason needs a close code");
+    }
+    this.#sendClose(payload);
+  }
+
+  /**
+   * Takes the bytes queued for sending, oldest first, and empties the queue.
+   * Small frames are slices of slabs shared with other frames (see
+   * `frame_slab.ts`): write them, do not modify them.
+   *
+   * @returns frames to write to the transport in order
+   */
+  takeOutgoing(): Uint8Array[] {
+    const outgoing = this.#outgoing;
+    if (outgoing.length === 0) return outgoing;
+    this.#outgoing = [];
+    this.#outgoingBytes = 0;
+    return outgoing;
+  }
+
+  #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
+    if (
+      frame.rsv1 &&
+      (frame.opcode === Opcode.Continuation || frame.opcode >= 0x8)
+    ) {
+      // RFC 7692 section 6: RSV1 only on the first frame of a data message.
+      throw new ProtocolError(
+        "ReservedBitsSet",
+        "RSV1 is only allowed on the first frame of a compressed message",
+      );
+    }
+    switch (frame.opcode) {
+      case Opcode.Text:
+      case Opcode.Binary:
+        if (this.#messageOpcode !== 0) {
+          throw new ProtocolError(
+            "ExpectedContinuation",
+            "a new message started before the previous one finished",
+          );
+        }
+        if (frame.fin && !frame.rsv1) {
+          events.push(this.#singleFrameMessage(frame.opcode, frame.payload));
+        } else {
+          this.#messageOpcode = frame.opcode;
+          this.#messageCompressed = frame.rsv1;
+          if (frame.opcode === Opcode.Text && !frame.rsv1) {
+            this.#utf8 = new Utf8Validator();
+          }
+          this.#appendFragment(frame.payload);
+          if (frame.fin) events.push(this.#finishMessage());
+        }
+        break;
+      case Opcode.Continuation:
+        if (this.#messageOpcode === 0) {
+          throw new ProtocolError(
+            "UnexpectedContinuation",
+            "a continuation frame with no message to continue",
+          );
+        }
+        this.#appendFragment(frame.payload);
+        if (frame.fin) events.push(this.#finishMessage());
+        break;
+      case Opcode.Ping:
+        events.push({ type: "ping", data: frame.payload.slice() });
+        if (!this.#closeSent) {
+          this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
+            mask: this.#mask,
+            allocate: allocateFrameBytes,
+          }));
+        }
+        break;
+      case Opcode.Pong:
+        events.push({ type: "pong", data: frame.payload.slice() });
+        break;
+      case Opcode.Close:
+        events.push(this.#receiveClose(frame.payload));
+        break;
+    }
+    this.#updatePayloadLimit();
+  }
+
+  #singleFrameMessage(opcode: Opcode, payload: Uint8Array): ProtocolEvent {
+    if (opcode === Opcode.Text) {
+      return { type: "text", data: decodeUtf8(payload) };
+    }
+    // No copy: allocating a buffer per message costs more than decoding it.
+    // The caller copies if it reuses the chunk (see ProtocolEvent).
+    return { type: "binary", data: payload };
+  }
+
+  #appendFragment(payload: Uint8Array): void {
+    this.#messageFragments++;
+    if (this.#messageFragments > this.#maxFragments) {
+      throw new MessageTooBigError(
+        "TooManyFragments",
+        `a message may arrive in at most ${this.#maxFragments} frames`,
+      );
+    }
+    if (this.#utf8 !== null && !this.#utf8.push(payload)) {
+      throw new InvalidPayloadError("text message is not valid UTF-8");
+    }
+    const needed = this.#messageLength + payload.length;
+    if (needed > this.#messageBuffer.length) {
+      // Grow geometrically, never past the message limit.
+      let capacity = Math.max(this.#messageBuffer.length * 2, 1024);
+      while (capacity < needed) capacity *= 2;
+      const grown = new Uint8Array(Math.min(capacity, this.#maxMessageSize));
+      grown.set(this.#messageBuffer.subarray(0, this.#messageLength));
+      this.#messageBuffer = grown;
+    }
+    this.#messageBuffer.set(payload, this.#messageLength);
+    this.#messageLength = needed;
+  }
+
+  #finishMessage(): ProtocolEvent {
+    const opcode = this.#messageOpcode;
+    const compressed = this.#messageCompressed;
+    const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
+    this.#resetMessage();
+    if (compressed) {
+      return {
+        type: "compressed",
+        messageType: opcode === Opcode.Text ? "text" : "binary",
+        data: ownedBytes(bytes),
+      };
+    }
+    if (opcode === Opcode.Text) {
+      // The fragments were checked as they came; the strict decode also
+      // refuses a message that ends inside a character.
+      return { type: "text", data: decodeUtf8(bytes) };
+    }
+    // The buffer was dropped by #resetMessage, so the view is the caller's.
+    return { type: "binary", data: bytes };
+  }
+
+  /** Keeps the decoder's limit at what the current message may still grow by. */
+  #updatePayloadLimit(): void {
+    const remaining = this.#maxMessageSize - this.#messageLength;
+    const decoder = this.#decoder;
+    if (remaining < this.#maxFrameSize) {
+      decoder.maxPayloadLength = remaining;
+      decoder.limitRule = "MessageTooLarge";
+    } else {
+      decoder.maxPayloadLength = this.#maxFrameSize;
+      decoder.limitRule = "FrameTooLarge";
+    }
+  }
+
+  #receiveClose(payload: Uint8Array): ProtocolEvent {
+    let code: number = CloseCode.NoStatusReceived;
+    let reason = "";
+    if (payload.length === 1) {
+      throw new ProtocolError(
+        "CloseFrameTooShort",
+        "a close payload must be empty or hold a 2-byte code",
+      );
+    }
+    if (payload.length >= 2) {
+      code = (payload[0] << 8) | payload[1];
+      if (!isValidCloseCode(code)) {
+        throw new ProtocolError(
+          "InvalidCloseCode",
+          `close code ${code} is not allowed on the wire`,
+        );
+      }
+      reason = decodeUtf8(payload.subarray(2));
+    }
+    this.#closeReceived = true;
+    if (!this.#closeSent) {
+      // Echo the peer's code (section 5.5.1); an empty close gets an empty echo.
+      this.#sendClose(payload.length === 0 ? EMPTY : encodeClosePayload(code));
+    }
+    this.#readyState = ReadyState.CLOSED;
+    this.#resetMessage();
+    return { type: "close", code, reason };
+  }
+
+  #fail(error: WebSocketError, events: ProtocolEvent[]): void {
+    if (!this.#closeSent) {
+      this.#sendClose(
+        encodeClosePayload(error.closeCode, fitCloseReason(error.message)),
+      );
+    }
+    this.#readyState = ReadyState.CLOSED;
+    this.#resetMessage();
+    events.push({ type: "error", error });
+  }
+
+  /** Forgets the message being reassembled, if any. */
+  #resetMessage(): void {
+    this.#messageOpcode = 0;
+    this.#messageCompressed = false;
+    this.#messageFragments = 0;
+    this.#messageBuffer = EMPTY;
+    this.#messageLength = 0;
+    this.#utf8 = null;
+  }
+
+  #sendClose(payload: Uint8Array): void {
+    this.#queue(encodeFrame(Opcode.Close, payload, { mask: this.#mask }));
+    this.#closeSent = true;
+    if (this.#readyState === ReadyState.OPEN) {
+      this.#readyState = ReadyState.CLOSING;
+    }
+  }
+
+  #queueControl(opcode: Opcode, data: Uint8Array): void {
+    if (this.#closeSent) {
+      throw new InvalidStateError("the close handshake has begun");
+    }
+    if (data.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError("a control frame payload is at most 125 bytes");
+    }
+    this.#queue(encodeFrame(opcode, data, { mask: this.#mask }));
+  }
+
+  #assertCanCompress(opcode: Opcode): void {
+    if (!this.#perMessageDeflate) {
+      throw new TypeError("permessage-deflate was not agreed");
+    }
+    if (opcode === Opcode.Continuation) {
+      throw new TypeError("only a message's first frame is marked compressed");
+    }
+  }
+
+  #assertCanSendData(): void {
+    if (this.#closeSent || this.#readyState !== ReadyState.OPEN) {
+      throw new InvalidStateError(
+        "cannot send data: the close handshake has begun",
+      );
+    }
+  }
+
+  #queue(frame: Uint8Array): void {
+    this.#outgoing.push(frame);
+    this.#outgoingBytes += frame.length;
+  }
+}
+
+/** `bytes` itself when it spans its whole buffer, else an exact copy. */
+function ownedBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice();
+}

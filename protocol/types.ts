@@ -1,0 +1,87 @@
+/**
+ * The vocabulary of the protocol machine: roles, connection states, options
+ * with their defaults, and the events `Protocol.receive` reports.
+ * `protocol.ts` re-exports all of it.
+ *
+ * @module
+ */
+
+import type { WebSocketError } from "../errors.ts";
+
+/** Which end of the connection this is: clients mask, servers do not. */
+export type Role = "server" | "client";
+
+/** Connection states, numbered like the WHATWG `WebSocket.readyState`. */
+export const ReadyState = {
+  /** The opening handshake has not completed. */
+  CONNECTING: 0,
+  /** Messages flow both ways. */
+  OPEN: 1,
+  /** This end sent a close frame and waits for the peer's. */
+  CLOSING: 2,
+  /** Both close frames were exchanged, or the connection failed. */
+  CLOSED: 3,
+} as const;
+
+/** One of the {@linkcode ReadyState} values. */
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** Default largest message accepted: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+
+/**
+ * Default largest number of frames one message may arrive in (empty frames
+ * count): 131,072. Bounds the work a flood of tiny fragments can cause.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 128 * 1024;
+
+/** Options of `Protocol`. */
+export interface ProtocolOptions {
+  /** `"server"` expects masked frames and sends unmasked ones; `"client"` the reverse. */
+  role: Role;
+  /** Largest message in bytes; default {@linkcode DEFAULT_MAX_MESSAGE_SIZE}. Exceeding it closes with 1009. */
+  maxMessageSize?: number;
+  /** Largest single frame payload in bytes; default the message limit. Exceeding it closes with 1009. */
+  maxFrameSize?: number;
+  /** Most frames per message; default {@linkcode DEFAULT_MAX_FRAGMENTS}. Exceeding it closes with 1009. */
+  maxFragments?: number;
+  /**
+   * Whether permessage-deflate (RFC 7692) was agreed. Then RSV1 may mark the
+   * first frame of a data message as compressed; such messages are reported
+   * as `compressed` events for the caller to inflate. Default false.
+   */
+  perMessageDeflate?: boolean;
+}
+
+/** What `Protocol.receive` reports. */
+export type ProtocolEvent =
+  /** A complete text message. */
+  | { type: "text"; data: string }
+  /**
+   * A complete binary message. `data` may share memory with the chunks given
+   * to `Protocol.receive` (a message that arrived in one frame is a
+   * view into its chunk, as `ws` hands out): copy it before that memory is
+   * reused or kept past the chunk's lifetime.
+   */
+  | { type: "binary"; data: Uint8Array }
+  /**
+   * A complete compressed message (RSV1 set, permessage-deflate agreed):
+   * `data` is the owned deflate payload without the 0x00 0x00 0xff 0xff tail.
+   * The caller inflates it (bounded) and, for text, validates the UTF-8.
+   */
+  | { type: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
+  /** A ping; the pong reply is already queued. */
+  | { type: "ping"; data: Uint8Array }
+  /** A pong. */
+  | { type: "pong"; data: Uint8Array }
+  /**
+   * The peer's close frame (code 1005 when it carried none). If this end had
+   * not sent a close frame yet, the echo is already queued. State is CLOSED.
+   */
+  | { type: "close"; code: number; reason: string }
+  /**
+   * The peer broke the protocol. A close frame with `error.closeCode` is
+   * queued (unless one was sent already), the state is CLOSED and nothing
+   * more is delivered: write out the queued bytes, then close the transport.
+   */
+  | { type: "error"; error: WebSocketError };

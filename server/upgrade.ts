@@ -1,0 +1,211 @@
+/**
+ * `upgradeWebSocket` for requests received by this library's `serve()`, and
+ * the bookkeeping that connects a handler's call to the connection the
+ * request arrived on. No I/O happens here: the connection loop in
+ * `server_connection.ts` writes the 101 and attaches the socket once the
+ * handler returns the marker response.
+ *
+ * @module
+ */
+
+import { HandshakeError } from "../errors.ts";
+import { validateUpgradeRequest } from "../handshake/handshake.ts";
+import {
+  negotiateDeflate,
+  type PerMessageDeflateOptions,
+  resolveDeflateOptions,
+} from "../deflate/negotiation.ts";
+import { requestTopics } from "../socket/pubsub.ts";
+import {
+  createPendingSocket,
+  type NegotiatedDeflate,
+  type WebSocketConnection,
+  type WebSocketOptions,
+} from "../socket/websocket.ts";
+
+export type {
+  WebSocketConnection,
+  WebSocketOptions,
+} from "../socket/websocket.ts";
+
+/** Options for {@linkcode upgradeWebSocket}: the socket's options plus the
+ * subprotocol to answer with and whether to accept compression. */
+export interface UpgradeOptions extends WebSocketOptions {
+  /** The subprotocol to accept, as with `Deno.upgradeWebSocket`. It is sent
+   * only when the client offered it in `Sec-WebSocket-Protocol`; otherwise no
+   * subprotocol is selected and `socket.protocol` stays `""` (answering with
+   * one the client did not offer would make the client fail the
+   * connection). */
+  protocol?: string;
+  /**
+   * Accept permessage-deflate (RFC 7692) when the client offers it (every
+   * browser does): `true`, or options such as the smallest message sent
+   * compressed (`threshold`, default 1024 bytes). When agreed, the 101
+   * answers `permessage-deflate; server_no_context_takeover;
+   * client_no_context_takeover` (see `deflate_negotiation.ts` for why both),
+   * `socket.extensions` reports that string, messages that arrive
+   * compressed are inflated (bounded by `maxMessageSize`: a zip bomb fails
+   * the connection with 1009) and messages sent at or above the threshold
+   * are compressed unless that does not make them smaller. Frames from
+   * `publish()` are encoded once for every subscriber and so go out
+   * uncompressed (RSV1 is per message, so that is valid).
+   *
+   * Default `false`, as in the `ws` package (Bun defaults to on; Deno's
+   * `upgradeWebSocket` cannot compress at all). The reason is the cost per
+   * message sent compressed: it takes a fresh platform `CompressionStream`,
+   * 14 to 60 µs in Deno for a short chat message, where an uncompressed
+   * message costs a few microseconds. Inflating costs less (this library's
+   * own DEFLATE decoder, `inflate.ts`: about 5 µs for a chat message), and
+   * every incoming message pays it, since a browser that agreed compresses
+   * every message it sends, however small. Turn it on for large,
+   * compressible messages (JSON documents, logs) or slow links.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+}
+
+/** What {@linkcode upgradeWebSocket} returns. */
+export interface UpgradeResult {
+  /** The socket, in CONNECTING state until the 101 has been written. */
+  socket: WebSocketConnection;
+  /** The response the handler must return to complete the upgrade. */
+  response: Response;
+}
+
+/** An upgrade the handler asked for, waiting for the handler to return. */
+export interface PendingUpgrade {
+  /** The socket handed to the handler. */
+  readonly socket: WebSocketConnection;
+  /** The marker response that completes this upgrade. */
+  readonly response: Response;
+  /** The client's `Sec-WebSocket-Key`. */
+  readonly key: string;
+  /** The selected subprotocol, if any. */
+  readonly protocol: string | undefined;
+  /** The `Sec-WebSocket-Extensions` answer, if an extension was agreed. */
+  readonly extensions: string | undefined;
+  /** How the socket runs permessage-deflate, when it was agreed. */
+  readonly perMessageDeflate: NegotiatedDeflate | undefined;
+}
+
+/** What the connection loop records about each request it hands out. */
+export interface RequestContext {
+  /** The method as sent on the request line. */
+  readonly method: string;
+  /** `"1.1"` or `"1.0"`. */
+  readonly httpVersion: string;
+  /** Whether the request carries a body (Content-Length > 0 or chunked). */
+  hasBody: boolean;
+  /** Set by {@linkcode upgradeWebSocket}. */
+  upgrade: PendingUpgrade | undefined;
+}
+
+const contexts: WeakMap<Request, RequestContext> = new WeakMap();
+const upgradeResponses: WeakSet<Response> = new WeakSet();
+
+/** Record that `request` arrived on one of our connections. */
+export function registerRequest(
+  request: Request,
+  context: RequestContext,
+): void {
+  contexts.set(request, context);
+}
+
+/** Whether `response` is a marker returned by {@linkcode upgradeWebSocket}. */
+export function isUpgradeResponse(response: unknown): boolean {
+  return response instanceof Response && upgradeResponses.has(response);
+}
+
+function createMarkerResponse(): Response {
+  // A Response cannot be constructed with status 101, so the marker is a
+  // bodiless response whose status reads as 101, as Deno's does.
+  const response = new Response(null, { status: 200 });
+  Object.defineProperty(response, "status", { value: 101 });
+  Object.defineProperty(response, "statusText", {
+    value: "Switching Protocols",
+  });
+  upgradeResponses.add(response);
+  return response;
+}
+
+/**
+ * Accept a WebSocket upgrade, like `Deno.upgradeWebSocket`: validate the
+ * request (RFC 6455 section 4.2.1), create the socket, and return it with the
+ * response the handler must return. The socket opens once the server has
+ * written the 101 response. Headers set on `response.headers` are sent with
+ * the 101 (the handshake headers themselves cannot be overridden).
+ *
+ * @example
+ * ```ts ignore
+ * serve({ port: 8080 }, (request) => {
+ *   const { socket, response } = upgradeWebSocket(request);
+ *   socket.onmessage = (event) => socket.send(event.data);
+ *   return response;
+ * });
+ * ```
+ *
+ * @throws {TypeError} when `request` did not come from this library's
+ * `serve()`, or `upgradeWebSocket` was already called for it.
+ * @throws {RangeError} for an invalid option (such as a negative
+ * `perMessageDeflate.threshold`).
+ * @throws {HandshakeError} when the request is not a valid upgrade (400,
+ * 405, 426 with `Sec-WebSocket-Version: 13`, 505); if the handler lets it
+ * escape, the server answers with that refusal instead of a 500.
+ */
+export function upgradeWebSocket(
+  request: Request,
+  options: UpgradeOptions = {},
+): UpgradeResult {
+  const context = contexts.get(request);
+  if (context === undefined) {
+    throw new TypeError(
+      "upgradeWebSocket: the request was not received by this library's serve()",
+    );
+  }
+  if (context.upgrade !== undefined) {
+    throw new TypeError(
+      "upgradeWebSocket: already called for this request",
+    );
+  }
+  const validated = validateUpgradeRequest({
+    method: context.method,
+    httpVersion: context.httpVersion,
+    headers: request.headers,
+  });
+  if (context.hasBody) {
+    throw new HandshakeError(
+      400,
+      "a WebSocket upgrade request must not have a body",
+    );
+  }
+  const { protocol: wanted, perMessageDeflate, ...socketOptions } = options;
+  const protocol = wanted !== undefined && validated.protocols.includes(wanted)
+    ? wanted
+    : undefined;
+  const deflateOptions = toDeflateOptions(perMessageDeflate);
+  const { threshold } = resolveDeflateOptions(deflateOptions);
+  const deflate = negotiateDeflate(validated.extensionsHeader, deflateOptions);
+  const socket = createPendingSocket(
+    "server",
+    socketOptions,
+    requestTopics(request),
+  );
+  const response = createMarkerResponse();
+  context.upgrade = {
+    socket,
+    response,
+    key: validated.key,
+    protocol,
+    extensions: deflate?.response,
+    perMessageDeflate: deflate === undefined ? undefined : { threshold },
+  };
+  return { socket, response };
+}
+
+/** {@linkcode UpgradeOptions.perMessageDeflate} as negotiation options. */
+function toDeflateOptions(
+  option: boolean | PerMessageDeflateOptions | undefined,
+): PerMessageDeflateOptions {
+  if (option === undefined || option === false) return { enabled: false };
+  if (option === true) return {};
+  return option;
+}

@@ -1,0 +1,583 @@
+/**
+ * The connection state machine behind a `WebSocketConnection`: it drives
+ * the sans-I/O {@linkcode Protocol} over a {@linkcode ByteConn}, reads with
+ * flow control (`socket_reader.ts`), writes with backpressure
+ * (`socket_outbound.ts`), inflates in order (`inbound_queue.ts`), runs the
+ * close handshake (`close_handshake.ts`) and the keepalive timers
+ * (`keepalive.ts`). The public class in `websocket.ts` is the browser-like
+ * API over it; events go out through {@linkcode SocketEngineHooks.emit}.
+ *
+ * @module
+ */
+
+import {
+  Protocol,
+  type ProtocolEvent,
+  type Role,
+} from "../protocol/protocol.ts";
+import { CloseCode } from "../errors.ts";
+import { Outbound, type OutboundHooks } from "./outbound.ts";
+import { SocketReader, type SocketReaderHooks } from "./reader.ts";
+import { ReadFlow, type ReadFlowSources } from "./flow.ts";
+import {
+  type InboundEvent,
+  inboundFailureCode,
+  InboundQueue,
+  type InboundQueueCallbacks,
+} from "./inbound_queue.ts";
+import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
+import { Keepalive, type KeepaliveHooks } from "./keepalive.ts";
+import {
+  abnormalEnding,
+  CloseHandshake,
+  type Ending,
+} from "./close_handshake.ts";
+import type { SendItem } from "./send_queue.ts";
+import { fitCloseReason } from "../frame/close_payload.ts";
+import {
+  createCloseEvent,
+  createErrorEvent,
+  messageEventData,
+  ownedBytes,
+} from "./events.ts";
+import {
+  type BinaryType,
+  type ByteConn,
+  type NegotiatedConnection,
+  type NegotiatedDeflate,
+  type ResolvedWebSocketOptions,
+  resolveWebSocketOptions,
+  type WebSocketOptions,
+} from "./options.ts";
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** What a {@linkcode SocketEngine} needs from the socket it runs. */
+export interface SocketEngineHooks {
+  /** Dispatches an event on the socket. */
+  emit(event: Event): void;
+  /** The socket's current `binaryType`. */
+  binaryType(): BinaryType;
+  /** The socket is closed, just before its "error"/"close" events. */
+  closed(): void;
+}
+
+/** The state of one socket and its connection. */
+export class SocketEngine
+  implements
+    OutboundHooks,
+    KeepaliveHooks,
+    InboundQueueCallbacks,
+    ReadFlowSources,
+    SocketReaderHooks {
+  readonly #role: Role;
+  readonly #options: ResolvedWebSocketOptions;
+  readonly #hooks: SocketEngineHooks;
+  readonly #keepalive: Keepalive;
+  /** Sends, framing and writes; its protocol is the socket's. */
+  readonly #outbound: Outbound;
+  /** Received events in order, compressed messages inflated first. */
+  readonly #inbound: InboundQueue;
+  readonly #closing: CloseHandshake;
+  #readyState = CONNECTING;
+  /** What the handshake agreed: set when the connection is attached. */
+  #negotiated: NegotiatedConnection = { protocol: "", extensions: "" };
+  /** `origin` of "message" events: the URL's origin, "" without a URL. */
+  #origin = "";
+  #reader: SocketReader | null = null;
+  /** close() called while CONNECTING: sent once the connection opens. */
+  #closeOnOpen: { code: number | undefined; reason: string } | null = null;
+  #messages: MessageBuffer | null = null;
+  #settle: (() => void) | null = null;
+  /** When reading pauses (see `socket_flow.ts`). */
+  readonly #flow: ReadFlow;
+  /** Closing for a server shutdown: messages the peer sent before its
+   * close frame are still delivered. */
+  #deliverUntilPeerCloses = false;
+
+  /**
+   * @param role "server" or "client"
+   * @param options limits and timers
+   * @param hooks the socket's side
+   * @throws {RangeError} when an option is invalid
+   */
+  constructor(
+    role: Role,
+    options: WebSocketOptions | undefined,
+    hooks: SocketEngineHooks,
+  ) {
+    this.#role = role;
+    this.#hooks = hooks;
+    this.#closing = new CloseHandshake(role);
+    const resolved = resolveWebSocketOptions(options);
+    this.#options = resolved;
+    this.#outbound = new Outbound(
+      this.#newProtocol(false),
+      resolved.maxQueuedBytes,
+      this,
+    );
+    this.#keepalive = new Keepalive(
+      resolved.pingInterval,
+      resolved.idleTimeout,
+      this,
+    );
+    this.#inbound = new InboundQueue(resolved.maxMessageSize, this);
+    this.#flow = new ReadFlow(
+      role,
+      resolved.maxQueuedBytes,
+      this.#inbound,
+      this.#outbound,
+      this,
+    );
+  }
+
+  // The hooks of the parts, as methods (no closures per socket). Internal.
+
+  /** Outbound: reading a Blob or compressing failed. */
+  sendFailed(error: unknown, reason: string): void {
+    this.#fail(CloseCode.InternalError, reason, error);
+  }
+  /** Outbound: a write failed. */
+  writeFailed(error: unknown): void {
+    this.#onTransportError(error);
+  }
+  /** Outbound: the writer went idle. */
+  outboundIdle(): void {
+    this.#maybeFinish();
+  }
+  /** Keepalive: send a ping now. */
+  keepalivePing(): void {
+    this.#flow.pinged();
+    // The peer's close may be queued behind a message being inflated.
+    if (this.#outbound.protocol.closeSent) return;
+    this.#outbound.protocol.ping();
+    this.#outbound.flush();
+  }
+  /** Keepalive: the peer did not answer. */
+  keepaliveDrop(error: Error): void {
+    this.#finish(abnormalEnding(error));
+  }
+  /** Keepalive: nothing arrived for the idle timeout. */
+  keepaliveIdle(): void {
+    this.#beginClose(CloseCode.GoingAway, "idle timeout");
+  }
+  /** Keepalive: whether silence is excused. */
+  keepalivePaused(): boolean {
+    return this.#flow.silenceExcused();
+  }
+  /** InboundQueue: the next event. */
+  inboundDeliver(event: InboundEvent): void {
+    this.#handleEvent(event);
+  }
+  /** InboundQueue: whether a compressed message is still wanted. */
+  inboundWanted(): boolean {
+    return this.#delivers();
+  }
+  /** InboundQueue: inflating or decoding failed. */
+  inboundError(error: unknown): void {
+    this.#failInbound(error);
+  }
+  /** InboundQueue: nothing waits any more. */
+  inboundIdle(): void {
+    this.#outbound.flush();
+    this.#maybeFinish();
+  }
+  /** ReadFlow: the iterator's buffer. */
+  flowMessages(): MessageBuffer | null {
+    return this.#messages;
+  }
+  /** ReadFlow: whether messages are delivered. */
+  flowDelivers(): boolean {
+    return this.#delivers();
+  }
+  /** SocketReader: bytes arrived. */
+  readerData(chunk: Uint8Array): void {
+    this.#receive(chunk);
+  }
+  /** SocketReader: the peer ended its side. */
+  readerEnd(): void {
+    this.#onEndOfStream();
+  }
+  /** SocketReader: a read failed. */
+  readerError(error: unknown): void {
+    this.#onTransportError(error);
+  }
+  /** SocketReader: what to wait for before the next read. */
+  readerPause(): Promise<void> | null {
+    return this.#flow.pause();
+  }
+  /** SocketReader: whether the socket is closed. */
+  readerClosed(): boolean {
+    return this.#readyState === CLOSED;
+  }
+
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
+  get readyState(): number {
+    return this.#readyState;
+  }
+
+  /** The subprotocol, extensions and URL (url always set) once attached. */
+  get negotiated(): NegotiatedConnection {
+    return this.#negotiated;
+  }
+
+  /** See `WebSocketConnection.bufferedAmount`. */
+  get bufferedAmount(): number {
+    return this.#outbound.bufferedAmount;
+  }
+
+  /**
+   * Queues a message, or counts it as discarded once closing began.
+   *
+   * @param item the message (not while CONNECTING)
+   */
+  send(item: SendItem): void {
+    if (this.#readyState !== OPEN) this.#outbound.discard(item);
+    else this.#enqueue(item);
+  }
+
+  /**
+   * Queues a pre-encoded frame like a send.
+   *
+   * @param frame the frame
+   * @returns whether it was queued and the socket is still OPEN
+   */
+  queueEncoded(frame: Uint8Array): boolean {
+    if (this.#readyState !== OPEN) return false;
+    this.#enqueue({ kind: "encoded", data: frame });
+    return this.#readyState === OPEN;
+  }
+
+  /**
+   * Starts the close handshake (or schedules it while CONNECTING).
+   *
+   * @param code checked by the caller
+   * @param reason checked by the caller
+   */
+  close(code: number | undefined, reason: string): void {
+    if (this.#readyState === CONNECTING) {
+      this.#readyState = CLOSING;
+      this.#closeOnOpen = { code, reason };
+    } else if (this.#readyState === OPEN) {
+      this.#beginClose(code, reason);
+    }
+  }
+
+  /**
+   * Closes for a server shutdown: like {@linkcode close}, but messages that
+   * arrive before the peer's close frame are still delivered (the peer sent
+   * them before it knew).
+   *
+   * @param code the close code
+   * @param reason the close reason
+   */
+  closeForShutdown(code: number, reason: string): void {
+    if (this.#readyState === OPEN) this.#deliverUntilPeerCloses = true;
+    this.close(code, reason);
+  }
+
+  /**
+   * Sends a ping unless closing began.
+   *
+   * @param data at most 125 bytes
+   * @throws {RangeError} for a longer payload
+   */
+  ping(data: Uint8Array): void {
+    const protocol = this.#outbound.protocol;
+    if (this.#readyState !== OPEN || protocol.closeSent) return;
+    protocol.ping(data);
+    this.#outbound.flush();
+  }
+
+  /**
+   * See `WebSocketConnection.drained`.
+   *
+   * @returns a promise that never rejects
+   */
+  drained(): Promise<void> {
+    if (this.#readyState === CLOSED) return Promise.resolve();
+    return this.#outbound.drained();
+  }
+
+  /**
+   * See `WebSocketConnection[Symbol.asyncIterator]`.
+   *
+   * @returns the iterator
+   * @throws {TypeError} when another iteration is running
+   */
+  iterate(): AsyncIterableIterator<IteratedMessage> {
+    if (this.#messages !== null) {
+      throw new TypeError("the socket is already being iterated");
+    }
+    const messages = new MessageBuffer();
+    if (this.#readyState === CLOSED) messages.end();
+    else this.#messages = messages;
+    return messages.iterate(() => {
+      if (this.#messages === messages) this.#messages = null;
+    });
+  }
+
+  /**
+   * Fails a socket whose connection never came: see `abortPendingSocket`.
+   *
+   * @param reason the error event's message
+   */
+  abort(reason: string): void {
+    if (this.#reader !== null) return;
+    this.#finish(abnormalEnding(new Error(reason)));
+  }
+
+  /**
+   * Opens the socket over `conn`: see `attachConnection`.
+   *
+   * @param conn the connection
+   * @param leftover bytes read past the handshake
+   * @param negotiated what the handshake agreed
+   * @returns a promise that resolves once the connection is closed
+   */
+  attach(
+    conn: ByteConn,
+    leftover: Uint8Array,
+    negotiated: NegotiatedConnection,
+  ): Promise<void> {
+    if (this.#reader !== null || this.#readyState === CLOSED) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      return Promise.resolve();
+    }
+    if (negotiated.perMessageDeflate !== undefined) {
+      this.#enableDeflate(negotiated.perMessageDeflate);
+    }
+    const settled = new Promise<void>((resolve) => this.#settle = resolve);
+    this.#reader = new SocketReader(conn, this.#options.readBufferSize, this);
+    this.#negotiated = {
+      protocol: negotiated.protocol,
+      extensions: negotiated.extensions,
+      url: negotiated.url ?? "",
+    };
+    this.#origin = originOf(this.#negotiated.url ?? "");
+    this.#outbound.attach(conn);
+    if (this.#closeOnOpen !== null) {
+      this.#beginClose(this.#closeOnOpen.code, this.#closeOnOpen.reason);
+      this.#closeOnOpen = null;
+    } else {
+      this.#readyState = OPEN;
+      this.#keepalive.start();
+      this.#hooks.emit(new Event("open"));
+    }
+    if (leftover.length > 0 && this.#readyState !== CLOSED) {
+      this.#receive(leftover);
+    }
+    if (this.#readyState !== CLOSED) this.#reader.start();
+    return settled;
+  }
+
+  /** Nothing was sent or received yet, so the protocol can be replaced. */
+  #enableDeflate(deflate: NegotiatedDeflate): void {
+    this.#outbound.compressFrom(deflate.threshold);
+    this.#outbound.protocol = this.#newProtocol(true);
+  }
+
+  /** A protocol with the socket's limits. */
+  #newProtocol(perMessageDeflate: boolean): Protocol {
+    const options = this.#options;
+    return new Protocol({
+      role: this.#role,
+      maxMessageSize: options.maxMessageSize,
+      maxFrameSize: options.maxFrameSize,
+      maxFragments: options.maxFragments,
+      perMessageDeflate,
+    });
+  }
+
+  /** Queues in call order; fails the socket with 1008 past maxQueuedBytes. */
+  #enqueue(item: SendItem): void {
+    if (!this.#outbound.send(item)) this.#failQueueFull("messages");
+  }
+
+  /** More than maxQueuedBytes wait to be written: fail with 1008. */
+  #failQueueFull(what: string): void {
+    const error = new Error(
+      `more than ${this.#options.maxQueuedBytes} bytes (${what}) wait to be written: the peer does not read fast enough`,
+    );
+    this.#fail(CloseCode.PolicyViolation, "send queue full", error);
+  }
+
+  #receive(chunk: Uint8Array): void {
+    this.#keepalive.received();
+    const outbound = this.#outbound;
+    const queuedBefore = outbound.queuedBytes;
+    let events: ProtocolEvent[];
+    try {
+      events = outbound.protocol.receive(chunk);
+    } catch (error) {
+      return this.#onTransportError(error);
+    }
+    this.#inbound.push(events);
+    outbound.flush();
+    // Pongs count against the cap like sends; a close echo ends the
+    // connection anyway (nothing is read after it).
+    if (
+      queuedBefore > 0 && outbound.queuedBytes > this.#options.maxQueuedBytes &&
+      this.#readyState === OPEN && !outbound.protocol.closeSent
+    ) {
+      this.#failQueueFull("pongs to pings");
+    }
+    this.#maybeFinish();
+  }
+
+  #handleEvent(event: InboundEvent): void {
+    switch (event.type) {
+      case "text":
+      case "binary": {
+        if (!this.#delivers()) return;
+        // Binary bytes may be a view into the reused read buffer: the event
+        // data (ArrayBuffer or Blob) is a copy, and so is what waits for
+        // the async iterator (one copy serves both).
+        const data = event.type === "binary" && this.#messages !== null
+          ? ownedBytes(event.data)
+          : event.data;
+        this.#hooks.emit(
+          new MessageEvent("message", {
+            data: messageEventData(data, this.#hooks.binaryType()),
+            origin: this.#origin,
+          }),
+        );
+        this.#messages?.push(data);
+        return;
+      }
+      case "ping":
+      case "pong":
+        this.#hooks.emit(new MessageEvent(event.type, { data: event.data }));
+        return;
+      case "close":
+        this.#closing.peerClosed(event.code, event.reason);
+        return this.#enterClosing();
+      case "error":
+        this.#closing.failed(
+          event.error.closeCode,
+          event.error.message,
+          event.error,
+        );
+        return this.#enterClosing();
+    }
+  }
+
+  /**
+   * Whether a message that arrives now is handed to the application: while
+   * OPEN, and while closing for a shutdown until the peer's close frame.
+   * Messages that arrive after `close()` are dropped (as the WHATWG spec
+   * says), and so is everything once the connection failed.
+   */
+  #delivers(): boolean {
+    return this.#readyState === OPEN ||
+      (this.#readyState === CLOSING && this.#deliverUntilPeerCloses);
+  }
+
+  /** close() or the idle timer: send our close frame, then wait for the peer's. */
+  #beginClose(code: number | undefined, reason: string): void {
+    this.#readyState = CLOSING;
+    this.#keepalive.stop();
+    this.#outbound.close(code, reason);
+    this.#startCloseTimer();
+    this.#messages?.wake();
+  }
+
+  /** The peer closed or broke the protocol: nothing more can be sent. */
+  #enterClosing(): void {
+    this.#readyState = CLOSING;
+    this.#deliverUntilPeerCloses = false;
+    this.#keepalive.stop();
+    this.#outbound.dropPending();
+    this.#startCloseTimer();
+    this.#messages?.wake();
+  }
+
+  #startCloseTimer(): void {
+    this.#closing.startTimer(
+      this.#options.closeTimeout,
+      (error) => this.#onTransportError(error),
+    );
+  }
+
+  /** A received message could not be inflated or decoded: 1007 or 1009. */
+  #failInbound(error: unknown): void {
+    const reason = fitCloseReason(
+      error instanceof Error ? error.message : String(error),
+    );
+    this.#fail(inboundFailureCode(error), reason, error);
+  }
+
+  /** Fails the connection from this side: drop the queue, send close, hang up. */
+  #fail(code: number, reason: string, error: unknown): void {
+    if (this.#readyState === CLOSED) return;
+    this.#closing.failed(code, reason, error);
+    // Nothing more is delivered; a message being inflated is discarded.
+    this.#inbound.clear();
+    this.#enterClosing();
+    this.#outbound.dropUnwritten();
+    this.#outbound.protocol.close(code, reason);
+    this.#outbound.flush();
+    this.#maybeFinish();
+  }
+
+  /**
+   * Ends the connection once the close handshake allows it. A connection
+   * this side failed lingers (see `CLOSE_LINGER_TIMEOUT`): its close frame is
+   * written, but the peer may still be sending.
+   */
+  #maybeFinish(): void {
+    if (this.#readyState === CLOSED || !this.#outbound.flushed) return;
+    const ending = this.#closing.whenFlushed();
+    if (ending !== null) this.#finish(ending, !ending.wasClean);
+  }
+
+  #onEndOfStream(): void {
+    const ending = this.#closing.endOfStream();
+    if (ending !== null) this.#finish(ending);
+    else this.#maybeFinish();
+  }
+
+  /** A read or write failed, or the close timeout passed: end now. */
+  #onTransportError(error: unknown): void {
+    if (this.#readyState !== CLOSED) this.#finish(this.#closing.broken(error));
+  }
+
+  #finish(ending: Ending, linger = false): void {
+    if (this.#readyState === CLOSED) return;
+    this.#readyState = CLOSED;
+    this.#hooks.closed();
+    this.#closing.stopTimer();
+    this.#keepalive.stop();
+    this.#inbound.clear();
+    this.#outbound.closeAll();
+    const connClosed = this.#reader?.finish(linger);
+    if (!ending.wasClean) this.#hooks.emit(createErrorEvent(ending.error));
+    this.#hooks.emit(createCloseEvent(ending));
+    this.#messages?.end();
+    this.#messages = null;
+    // attachConnection's promise waits for a lingering connection to close.
+    const settle = this.#settle;
+    if (settle !== null) void connClosed?.then(settle);
+  }
+}
+
+/**
+ * The origin a "message" event reports, as the WHATWG WebSocket standard
+ * sets it: the serialized origin of the socket's URL ("ws://host:port"),
+ * or "" for a server-side socket, which has no URL.
+ */
+function originOf(url: string): string {
+  if (url === "") return "";
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "";
+  }
+}

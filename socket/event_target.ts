@@ -1,0 +1,252 @@
+/**
+ * The browser-facing shape of a WebSocket that does not depend on the
+ * connection: the readyState constants, the `onopen`/`onmessage`/`onerror`/
+ * `onclose` handler properties with DOM semantics, and event listener
+ * typings.
+ *
+ * @module
+ */
+
+import { reportError } from "./events.ts";
+
+/** The events of a WebSocket connection, by type. */
+export interface WebSocketEventMap {
+  /** The connection opened. */
+  open: Event;
+  /** A message arrived: data is a string, a Blob or an ArrayBuffer. */
+  message: MessageEvent;
+  /** The connection failed; a "close" event always follows. */
+  error: Event;
+  /** The connection closed. */
+  close: CloseEvent;
+  /** A ping arrived (the pong is sent automatically); data is its payload. */
+  ping: MessageEvent<Uint8Array>;
+  /** A pong arrived; data is its payload. */
+  pong: MessageEvent<Uint8Array>;
+}
+
+/** An `on<event>` handler; `this` is the socket. */
+export type WebSocketEventHandler<Target, E extends Event> =
+  | ((this: Target, event: E) => unknown)
+  | null;
+
+type AnyHandler = (this: unknown, event: Event) => unknown;
+type HandlerType = "open" | "message" | "error" | "close";
+
+let handlerOf: (target: WebSocketEventTarget, type: HandlerType) =>
+  | AnyHandler
+  | null;
+
+// One listener function per event type, shared by every socket: the
+// runtime calls it with `this` set to the socket (the current target).
+function openListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "open")?.call(this, event);
+}
+function messageListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "message")?.call(this, event);
+}
+function errorListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "error")?.call(this, event);
+}
+function closeListener(this: WebSocketEventTarget, event: Event): unknown {
+  return handlerOf(this, "close")?.call(this, event);
+}
+const sharedListeners: Record<HandlerType, (event: Event) => unknown> = {
+  open: openListener,
+  message: messageListener,
+  error: errorListener,
+  close: closeListener,
+};
+
+/**
+ * An `EventTarget` with a WebSocket's constants and handler properties.
+ * Setting a handler property replaces the previous handler and keeps its
+ * place among the listeners; setting null removes it, as in the DOM. A
+ * listener that throws is reported (by the runtime's `EventTarget`) and
+ * does not stop the others or the socket.
+ */
+export class WebSocketEventTarget extends EventTarget {
+  /** readyState before the connection opens. */
+  static readonly CONNECTING = 0;
+  /** readyState while messages flow. */
+  static readonly OPEN = 1;
+  /** readyState once the close handshake began. */
+  static readonly CLOSING = 2;
+  /** readyState once the connection is closed. */
+  static readonly CLOSED = 3;
+
+  #onopen: AnyHandler | null = null;
+  #onmessage: AnyHandler | null = null;
+  #onerror: AnyHandler | null = null;
+  #onclose: AnyHandler | null = null;
+
+  static {
+    handlerOf = (target, type) => {
+      switch (type) {
+        case "open":
+          return target.#onopen;
+        case "message":
+          return target.#onmessage;
+        case "error":
+          return target.#onerror;
+        case "close":
+          return target.#onclose;
+      }
+    };
+  }
+
+  /** readyState before the connection opens. */
+  get CONNECTING(): 0 {
+    return 0;
+  }
+  /** readyState while messages flow. */
+  get OPEN(): 1 {
+    return 1;
+  }
+  /** readyState once the close handshake began. */
+  get CLOSING(): 2 {
+    return 2;
+  }
+  /** readyState once the connection is closed. */
+  get CLOSED(): 3 {
+    return 3;
+  }
+
+  /** Handler for "open". */
+  get onopen(): WebSocketEventHandler<this, Event> {
+    return this.#getHandler("open");
+  }
+  set onopen(handler: WebSocketEventHandler<this, Event>) {
+    this.#setHandler("open", handler);
+  }
+
+  /** Handler for "message". */
+  get onmessage(): WebSocketEventHandler<this, MessageEvent> {
+    return this.#getHandler("message");
+  }
+  set onmessage(handler: WebSocketEventHandler<this, MessageEvent>) {
+    this.#setHandler("message", handler);
+  }
+
+  /** Handler for "error". */
+  get onerror(): WebSocketEventHandler<this, Event> {
+    return this.#getHandler("error");
+  }
+  set onerror(handler: WebSocketEventHandler<this, Event>) {
+    this.#setHandler("error", handler);
+  }
+
+  /** Handler for "close". */
+  get onclose(): WebSocketEventHandler<this, CloseEvent> {
+    return this.#getHandler("close");
+  }
+  set onclose(handler: WebSocketEventHandler<this, CloseEvent>) {
+    this.#setHandler("close", handler);
+  }
+
+  /**
+   * Adds a listener; typed for the events in {@linkcode WebSocketEventMap}.
+   *
+   * @param type the event type
+   * @param listener the function or object to call
+   * @param options capture, once, passive, signal
+   */
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: this, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  /**
+   * Adds a listener for any event type.
+   *
+   * @param type the event type
+   * @param listener the function or object to call
+   * @param options capture, once, passive, signal
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  /**
+   * Removes a listener added with {@linkcode addEventListener}.
+   *
+   * @param type the event type
+   * @param listener the function or object to remove
+   * @param options capture
+   */
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: this, event: WebSocketEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  /**
+   * Removes a listener of any event type.
+   *
+   * @param type the event type
+   * @param listener the function or object to remove
+   * @param options capture
+   */
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+  }
+
+  /**
+   * Dispatches an event the socket produced. Never throws: whatever escapes
+   * the runtime's dispatch is reported.
+   *
+   * @param event the event
+   */
+  protected emit(event: Event): void {
+    try {
+      this.dispatchEvent(event);
+    } catch (error) {
+      reportError(error);
+    }
+  }
+
+  #getHandler<T>(type: HandlerType): T | null {
+    return handlerOf(this, type) as T | null;
+  }
+
+  #setHandler(type: HandlerType, handler: unknown): void {
+    const previous = handlerOf(this, type);
+    const next = typeof handler === "function" ? handler as AnyHandler : null;
+    switch (type) {
+      case "open":
+        this.#onopen = next;
+        break;
+      case "message":
+        this.#onmessage = next;
+        break;
+      case "error":
+        this.#onerror = next;
+        break;
+      case "close":
+        this.#onclose = next;
+        break;
+    }
+    if (previous === null && next !== null) {
+      super.addEventListener(type, sharedListeners[type]);
+    } else if (previous !== null && next === null) {
+      super.removeEventListener(type, sharedListeners[type]);
+    }
+  }
+}

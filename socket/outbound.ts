@@ -1,0 +1,282 @@
+/**
+ * The sending half of a socket: messages go through the send FIFO (Blobs
+ * and compression keep their place, see `send_queue.ts`), are framed by
+ * the protocol, and wait in the write queue until the connection took
+ * them. This module counts what waits (`bufferedAmount`, the
+ * `maxQueuedBytes` cap), what was dropped, and tells waiters when the
+ * queue drains or falls below a mark.
+ *
+ * @module
+ */
+
+import type { Protocol } from "../protocol/protocol.ts";
+import {
+  type OutgoingMessage,
+  type SendItem,
+  sendItemSize,
+  SendQueue,
+  type SendQueueCallbacks,
+} from "./send_queue.ts";
+import {
+  type ByteWriter,
+  WriteQueue,
+  type WriteQueueCallbacks,
+} from "./write_queue.ts";
+
+/** What an {@linkcode Outbound} reports to its socket. */
+export interface OutboundHooks {
+  /** Reading a Blob or compressing a message failed; `reason` says which. */
+  sendFailed(error: unknown, reason: string): void;
+  /** A write failed: the connection is broken. */
+  writeFailed(error: unknown): void;
+  /** The writer went idle or the send FIFO emptied: maybe end now. */
+  outboundIdle(): void;
+}
+
+/** A waiter for the queue to fall to a mark. */
+interface MarkWaiter {
+  mark: number;
+  resolve: () => void;
+}
+
+/** The outgoing messages and bytes of one socket. */
+export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
+  /** Replaced once by the socket when permessage-deflate was agreed. */
+  protocol: Protocol;
+  readonly #maxQueuedBytes: number;
+  readonly #hooks: OutboundHooks;
+  readonly #sends: SendQueue;
+  #writer: WriteQueue | null = null;
+  /** Bytes of sends dropped after closing began or never written. */
+  #discardedBytes = 0;
+  /** Bytes the connection took so far. */
+  #writtenBytes = 0;
+  #drainWaiters: Array<() => void> = [];
+  #markWaiters: MarkWaiter[] = [];
+
+  /**
+   * @param protocol frames the messages
+   * @param maxQueuedBytes the cap {@linkcode send} checks
+   * @param hooks where failures and idleness go
+   */
+  constructor(
+    protocol: Protocol,
+    maxQueuedBytes: number,
+    hooks: OutboundHooks,
+  ) {
+    this.protocol = protocol;
+    this.#maxQueuedBytes = maxQueuedBytes;
+    this.#hooks = hooks;
+    this.#sends = new SendQueue(this);
+  }
+
+  /** Bytes sent (with frame headers) and not yet taken by the connection. */
+  get queuedBytes(): number {
+    return (this.#writer?.bufferedAmount ?? 0) + this.#sends.bytes;
+  }
+
+  /** {@linkcode queuedBytes} plus every byte dropped: `bufferedAmount`. */
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.#discardedBytes;
+  }
+
+  /** Bytes the connection took so far: grows while the peer reads. */
+  get writtenBytes(): number {
+    return this.#writtenBytes;
+  }
+
+  /** Whether sends wait behind a Blob or a compression. */
+  get busy(): boolean {
+    return this.#sends.busy;
+  }
+
+  /** Whether every byte queued so far is written (false before attach). */
+  get flushed(): boolean {
+    return !this.#sends.busy && this.#writer !== null && this.#writer.idle;
+  }
+
+  /**
+   * Starts writing to the connection.
+   *
+   * @param writer the connection
+   */
+  attach(writer: ByteWriter): void {
+    this.#writer = new WriteQueue(writer, this);
+  }
+
+  /**
+   * Compresses messages of at least `threshold` bytes from now on.
+   *
+   * @param threshold see `SendQueue.compressFrom`
+   * @throws {RangeError} for an invalid threshold
+   */
+  compressFrom(threshold: number): void {
+    this.#sends.compressFrom(threshold);
+  }
+
+  /**
+   * Counts a send that is dropped (the socket is closing) in
+   * `bufferedAmount`.
+   *
+   * @param item the message
+   */
+  discard(item: SendItem): void {
+    this.#discardedBytes += sendItemSize(item);
+  }
+
+  /**
+   * Queues a send in call order.
+   *
+   * @param item the message
+   * @returns false when it made more than `maxQueuedBytes` wait while bytes
+   * were already waiting (the socket must fail the connection)
+   */
+  send(item: SendItem): boolean {
+    const queuedBefore = this.queuedBytes;
+    if (
+      item.kind === "blob" || this.#sends.busy || this.#sends.willCompress(item)
+    ) {
+      this.#sends.push(item);
+    } else this.sendNow(item);
+    return queuedBefore === 0 || this.queuedBytes <= this.#maxQueuedBytes;
+  }
+
+  /**
+   * Queues the close frame after every message sent before it.
+   *
+   * @param code the close code, or undefined for an empty close frame
+   * @param reason the close reason
+   */
+  close(code: number | undefined, reason: string): void {
+    const message: OutgoingMessage = { kind: "close", code, reason };
+    if (this.#sends.busy) this.#sends.push(message);
+    else this.sendNow(message);
+  }
+
+  /**
+   * Frames a message now and hands it to the writer.
+   *
+   * @param message the message
+   */
+  sendNow(message: OutgoingMessage): void {
+    const protocol = this.protocol;
+    if (message.kind !== "close" && protocol.closeSent) {
+      // The peer's close frame came in the same read as the message being
+      // handled (or waits behind one being inflated): its echo is queued
+      // and nothing may follow it. Dropped, as sends after close() are.
+      this.#discardedBytes += sendItemSize(message);
+      return;
+    }
+    if (message.kind === "text") protocol.sendText(message.data);
+    else if (message.kind === "binary") protocol.sendBinary(message.data);
+    else if (message.kind === "compressed") {
+      protocol.sendCompressed(message.messageType, message.data);
+    } else if (message.kind === "encoded") {
+      protocol.sendEncodedFrame(message.data);
+    } else protocol.close(message.code, message.reason);
+    this.flush();
+  }
+
+  /** Hands whatever the protocol queued (pongs, close echoes) to the writer. */
+  flush(): void {
+    const outgoing = this.protocol.takeOutgoing();
+    if (outgoing.length > 0) this.#writer?.push(outgoing);
+  }
+
+  /** Drops the sends not yet framed (the peer closed: nothing may follow). */
+  dropPending(): void {
+    this.#discardedBytes += this.#sends.clear();
+    this.#wakeMarkWaiters();
+  }
+
+  /**
+   * Drops everything not yet handed to the connection; the frame being
+   * written is finished. Used before a failure's close frame.
+   */
+  dropUnwritten(): void {
+    this.#discardedBytes += this.#writer?.discardQueued() ?? 0;
+    this.#wakeMarkWaiters();
+  }
+
+  /** Stops for good: drops everything and releases every waiter. */
+  closeAll(): void {
+    this.#discardedBytes += this.#sends.clear() + (this.#writer?.close() ?? 0);
+    this.#resolveDrained();
+    this.#wakeMarkWaiters(true);
+  }
+
+  /**
+   * Resolves once nothing waits to be written, or {@linkcode closeAll}.
+   *
+   * @returns a promise that never rejects
+   */
+  drained(): Promise<void> {
+    if (this.queuedBytes === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Resolves once at most `mark` bytes wait, or {@linkcode closeAll}.
+   *
+   * @param mark the level to fall to
+   * @returns a promise that never rejects
+   */
+  whenAtMost(mark: number): Promise<void> {
+    if (this.queuedBytes <= mark) return Promise.resolve();
+    return new Promise((resolve) => this.#markWaiters.push({ mark, resolve }));
+  }
+
+  /** SendQueue: the next message in order. */
+  sendQueueDeliver(message: OutgoingMessage): void {
+    this.sendNow(message);
+  }
+
+  /** SendQueue: reading a Blob or compressing failed. */
+  sendQueueError(error: unknown, reason: string): void {
+    this.#hooks.sendFailed(error, reason);
+  }
+
+  /** SendQueue: every queued item was delivered. */
+  sendQueueEmpty(): void {
+    this.#onIdle();
+  }
+
+  /** WriteQueue: every queued byte was written. */
+  writeIdle(): void {
+    this.#onIdle();
+  }
+
+  /** WriteQueue: a write failed. */
+  writeError(error: unknown): void {
+    this.#hooks.writeFailed(error);
+  }
+
+  /** WriteQueue: the connection took `count` bytes. */
+  writeTaken(count: number): void {
+    this.#writtenBytes += count;
+    this.#wakeMarkWaiters();
+  }
+
+  #onIdle(): void {
+    if (this.queuedBytes === 0) this.#resolveDrained();
+    this.#wakeMarkWaiters();
+    this.#hooks.outboundIdle();
+  }
+
+  #resolveDrained(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #wakeMarkWaiters(all = false): void {
+    if (this.#markWaiters.length === 0) return;
+    const queued = this.queuedBytes;
+    const waiting: MarkWaiter[] = [];
+    for (const waiter of this.#markWaiters) {
+      if (all || queued <= waiter.mark) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#markWaiters = waiting;
+  }
+}

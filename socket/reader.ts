@@ -1,0 +1,212 @@
+/**
+ * The reading half of a socket's connection: one read at a time into a
+ * buffer (fixed, or growing while reads fill it and shrinking when they use
+ * little of it), each chunk handed to the socket, with reading
+ * paused whenever the socket says so (a message being inflated, a slow
+ * `for await` loop, writes backing up), so a peer is slowed down by TCP
+ * flow control instead of growing memory.
+ *
+ * When the socket ends a connection it failed, the peer may still be
+ * sending (the rest of an oversized message): closing at once with unread
+ * bytes makes the kernel send a TCP reset, which can destroy the close
+ * frame before the peer reads it. So the reader can linger: end our
+ * sending side (`closeWrite`), read and discard what still arrives for at
+ * most {@linkcode CLOSE_LINGER_TIMEOUT} and {@linkcode CLOSE_LINGER_MAX_BYTES}, then
+ * close.
+ *
+ * @module
+ */
+
+import {
+  type ByteConn,
+  DEFAULT_READ_BUFFER_SIZE,
+  INITIAL_READ_BUFFER_SIZE,
+} from "./options.ts";
+
+/**
+ * How long a failed connection keeps reading and discarding after its
+ * close frame was written and its sending side ended, before it is
+ * closed: 1 second.
+ */
+export const CLOSE_LINGER_TIMEOUT = 1_000;
+
+/**
+ * Most bytes a failed connection reads and discards while it lingers
+ * before it is closed: 1 MiB.
+ */
+export const CLOSE_LINGER_MAX_BYTES = 1024 * 1024;
+
+/** Reads in a row that use less than a sixteenth of an adaptive read
+ * buffer before it is halved: 8 (a burst of large messages keeps it). */
+const SMALL_READS_BEFORE_SHRINK = 8;
+
+/** What a {@linkcode SocketReader} asks of and reports to its socket. */
+export interface SocketReaderHooks {
+  /** Bytes arrived; the buffer is reused for the next read. */
+  readerData(chunk: Uint8Array): void;
+  /** The peer ended its sending side. */
+  readerEnd(): void;
+  /** A read failed while the socket was open. */
+  readerError(error: unknown): void;
+  /**
+   * A promise to wait for before the next read, or null to read now. The
+   * socket must settle it when it closes.
+   */
+  readerPause(): Promise<void> | null;
+  /** Whether the socket is closed: reading stops (or lingers). */
+  readerClosed(): boolean;
+}
+
+/** Reads a connection for a socket until the socket closes. */
+export class SocketReader {
+  readonly #conn: ByteConn;
+  readonly #adaptive: boolean;
+  #buffer: Uint8Array;
+  #smallReads = 0;
+  readonly #hooks: SocketReaderHooks;
+  #running = false;
+  #peerEnded = false;
+  #lingering = false;
+  #connClosed = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Created when finish() asks for it. */
+  #connClosedSignal: PromiseWithResolvers<void> | null = null;
+
+  /**
+   * @param conn the connection
+   * @param bufferSize bytes per read, or 0 for the adaptive buffer
+   * @param hooks where chunks go and when to pause
+   */
+  constructor(conn: ByteConn, bufferSize: number, hooks: SocketReaderHooks) {
+    this.#conn = conn;
+    this.#adaptive = bufferSize === 0;
+    this.#buffer = new Uint8Array(
+      this.#adaptive ? INITIAL_READ_BUFFER_SIZE : bufferSize,
+    );
+    this.#hooks = hooks;
+  }
+
+  /** Starts reading; call once. */
+  start(): void {
+    this.#running = true;
+    void this.#run();
+  }
+
+  /**
+   * Ends the connection once the socket is closed: at once, or, with
+   * `linger`, after ending our sending side and discarding what the peer
+   * still sends (bounded by {@linkcode CLOSE_LINGER_TIMEOUT} and
+   * {@linkcode CLOSE_LINGER_MAX_BYTES}). Lingering is skipped when the peer
+   * already ended its side, reading is not running, or the connection has
+   * no `closeWrite`.
+   *
+   * @param linger whether to linger
+   * @returns a promise that resolves (never rejects) once the connection
+   * is closed
+   */
+  finish(linger: boolean): Promise<void> {
+    const conn = this.#conn;
+    if (
+      !linger || this.#peerEnded || !this.#running || this.#connClosed ||
+      typeof conn.closeWrite !== "function"
+    ) {
+      this.#closeConn();
+    } else {
+      this.#lingering = true;
+      this.#timer = setTimeout(() => this.#closeConn(), CLOSE_LINGER_TIMEOUT);
+      try {
+        conn.closeWrite().catch(() => this.#closeConn());
+      } catch {
+        this.#closeConn(); // already closed, or not connected any more
+      }
+    }
+    if (this.#connClosedSignal === null) {
+      this.#connClosedSignal = Promise.withResolvers<void>();
+      if (this.#connClosed) this.#connClosedSignal.resolve();
+    }
+    return this.#connClosedSignal.promise;
+  }
+
+  /** One async frame per connection while it waits for bytes: the loop
+   * is inline rather than a second awaited method. */
+  async #run(): Promise<void> {
+    const hooks = this.#hooks;
+    try {
+      while (!hooks.readerClosed()) {
+        const pause = hooks.readerPause();
+        if (pause !== null) {
+          await pause;
+          continue;
+        }
+        const count = await this.#conn.read(this.#buffer);
+        if (count === null) this.#peerEnded = true;
+        if (hooks.readerClosed()) break;
+        if (count === null) {
+          hooks.readerEnd();
+          break;
+        }
+        // The socket copies whatever it keeps, so the buffer is reused.
+        if (count > 0) hooks.readerData(this.#buffer.subarray(0, count));
+        if (this.#adaptive) this.#resize(count);
+      }
+      if (this.#lingering && !this.#peerEnded) await this.#discard();
+    } catch (error) {
+      if (!hooks.readerClosed()) hooks.readerError(error);
+    } finally {
+      this.#running = false;
+      if (hooks.readerClosed()) this.#closeConn();
+    }
+  }
+
+  /** Doubles an adaptive buffer after a read that filled it; halves it after
+   * {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row that each used less
+   * than a sixteenth of it, never below the initial size. */
+  #resize(count: number): void {
+    const size = this.#buffer.length;
+    if (count === size && size < DEFAULT_READ_BUFFER_SIZE) {
+      this.#buffer = new Uint8Array(
+        Math.min(size * 2, DEFAULT_READ_BUFFER_SIZE),
+      );
+      this.#smallReads = 0;
+    } else if (count < size / 16 && size > INITIAL_READ_BUFFER_SIZE) {
+      if (++this.#smallReads < SMALL_READS_BEFORE_SHRINK) return;
+      this.#buffer = new Uint8Array(
+        Math.max(size / 2, INITIAL_READ_BUFFER_SIZE),
+      );
+      this.#smallReads = 0;
+    } else {
+      this.#smallReads = 0;
+    }
+  }
+
+  /** Reads and drops what the peer still sends, within the bounds. */
+  async #discard(): Promise<void> {
+    let discarded = 0;
+    while (!this.#connClosed && discarded < CLOSE_LINGER_MAX_BYTES) {
+      const count = await this.#conn.read(this.#buffer);
+      if (count === null) return;
+      discarded += count;
+    }
+  }
+
+  #closeConn(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#connClosed) return;
+    this.#connClosed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed: nothing left to release.
+    }
+    this.#connClosedSignal?.resolve();
+  }
+
+  /**
+   * Closes the connection now, reading or not (a socket that never
+   * started reading, or one cut short).
+   */
+  close(): void {
+    this.#closeConn();
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * The outgoing half of a connection: encoded frames wait here until the
+ * transport has taken every byte. Frames queued in the same tick go out in
+ * one `write` call, short writes are resumed where they stopped, and the
+ * queue counts the bytes not yet written so a socket can report
+ * `bufferedAmount` and enforce a cap.
+ *
+ * @module
+ */
+
+import { reportError } from "./events.ts";
+import { releaseFrameBytes } from "../frame/pool.ts";
+
+/** The writing half of a byte stream; `write` resolves to the bytes taken. */
+export interface ByteWriter {
+  /**
+   * Writes some or all of `data`.
+   *
+   * @param data the bytes to write
+   * @returns how many bytes of `data` were written (at least 1)
+   */
+  write(data: Uint8Array): Promise<number>;
+}
+
+/**
+ * Small frames waiting together are copied into one buffer and written with
+ * one call, up to this many bytes per call: 64 KiB. A frame at least this
+ * large is written on its own, without a copy.
+ */
+export const MAX_COALESCED_WRITE = 64 * 1024;
+
+/** Chunks already taken are cut from the front of the queue in batches. */
+const COMPACT_AFTER = 1024;
+
+const EMPTY = new Uint8Array(0);
+
+/** What a {@linkcode WriteQueue} reports to its owner. */
+export interface WriteQueueCallbacks {
+  /** Every queued byte has been written. */
+  writeIdle(): void;
+  /** `write` rejected or misbehaved; the queue is closed and empty. */
+  writeError(error: unknown): void;
+  /**
+   * A `write` call took `count` bytes ({@linkcode WriteQueue.bufferedAmount}
+   * fell by that much).
+   */
+  writeTaken?(count: number): void;
+}
+
+/**
+ * A FIFO of byte chunks written in order to a {@linkcode ByteWriter}, one
+ * write at a time. Never rejects: failures go to `onError`.
+ */
+export class WriteQueue {
+  readonly #writer: ByteWriter;
+  readonly #callbacks: WriteQueueCallbacks;
+  #chunks: Uint8Array[] = [];
+  /** Index of the first chunk not yet taken for writing. */
+  #head = 0;
+  #queuedBytes = 0;
+  /** Bytes of the batch being written that the writer has not taken yet. */
+  #inFlightBytes = 0;
+  /** True from the moment a write is scheduled until the queue is empty. */
+  #running = false;
+  #closed = false;
+
+  /**
+   * @param writer where the bytes go
+   * @param callbacks told when the queue empties or a write fails
+   */
+  constructor(writer: ByteWriter, callbacks: WriteQueueCallbacks) {
+    this.#writer = writer;
+    this.#callbacks = callbacks;
+  }
+
+  /** Bytes queued or being written that the writer has not taken yet. */
+  get bufferedAmount(): number {
+    return this.#queuedBytes + this.#inFlightBytes;
+  }
+
+  /** True when nothing is queued and no write is in progress. */
+  get idle(): boolean {
+    return !this.#running;
+  }
+
+  /** True once {@linkcode close} was called or a write failed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Queues chunks to write after everything queued before. The first push
+   * in a tick schedules the write for the end of that tick, so pushes made
+   * in the same tick share one `write` call. The queue keeps the chunks as
+   * given: do not modify them afterwards.
+   *
+   * @param chunks the bytes to write, in order
+   */
+  push(chunks: readonly Uint8Array[]): void {
+    if (this.#closed) return;
+    for (const chunk of chunks) {
+      if (chunk.length === 0) continue;
+      this.#chunks.push(chunk);
+      this.#queuedBytes += chunk.length;
+    }
+    if (!this.#running && this.#queuedBytes > 0) {
+      this.#running = true;
+      queueMicrotask(() => {
+        this.#run().catch(reportError);
+      });
+    }
+  }
+
+  /**
+   * Drops every chunk not yet handed to the writer. The batch being written
+   * (if any) is finished, so frames on the wire are never cut.
+   *
+   * @returns the number of bytes dropped
+   */
+  discardQueued(): number {
+    const dropped = this.#queuedBytes;
+    this.#chunks = [];
+    this.#head = 0;
+    this.#queuedBytes = 0;
+    return dropped;
+  }
+
+  /**
+   * Stops writing for good and drops everything queued. A write in progress
+   * is abandoned (close the transport to end it).
+   *
+   * @returns the number of bytes that were never written
+   */
+  close(): number {
+    const unwritten = this.bufferedAmount;
+    this.#closed = true;
+    this.discardQueued();
+    this.#inFlightBytes = 0;
+    return unwritten;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (!this.#closed && this.#head < this.#chunks.length) {
+        const batch = this.#takeBatch();
+        this.#inFlightBytes = batch.length;
+        let written = 0;
+        while (written < batch.length) {
+          const view = written === 0 ? batch : batch.subarray(written);
+          const count = await this.#writer.write(view);
+          if (this.#closed) return;
+          if (!Number.isInteger(count) || count <= 0 || count > view.length) {
+            throw new Error(
+              `write reported ${count} bytes written of ${view.length}`,
+            );
+          }
+          written += count;
+          this.#inFlightBytes = batch.length - written;
+          this.#callbacks.writeTaken?.(count);
+          if (this.#closed) return;
+        }
+        // Written: a buffer lent for this frame may carry another one now.
+        releaseFrameBytes(batch);
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#running = false;
+      this.#callbacks.writeError(error);
+      return;
+    }
+    this.#running = false;
+    if (!this.#closed) this.#callbacks.writeIdle();
+  }
+
+  /** Takes the next chunk, or several small ones joined into one buffer. */
+  #takeBatch(): Uint8Array {
+    const chunks = this.#chunks;
+    const start = this.#head;
+    const first = chunks[start];
+    let end = start + 1;
+    let total = first.length;
+    if (first.length < MAX_COALESCED_WRITE) {
+      while (
+        end < chunks.length &&
+        total + chunks[end].length <= MAX_COALESCED_WRITE
+      ) {
+        total += chunks[end].length;
+        end++;
+      }
+    }
+    let batch = first;
+    if (end - start > 1 && contiguous(chunks, start, end)) {
+      // Frames cut one after another from the same slab: one view, no copy.
+      batch = new Uint8Array(first.buffer, first.byteOffset, total);
+    } else if (end - start > 1) {
+      batch = new Uint8Array(total);
+      let offset = 0;
+      for (let index = start; index < end; index++) {
+        batch.set(chunks[index], offset);
+        offset += chunks[index].length;
+        releaseFrameBytes(chunks[index]); // copied: its buffer may be reused
+      }
+    }
+    this.#queuedBytes -= total;
+    if (end === chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    } else if (end >= COMPACT_AFTER) {
+      this.#chunks = chunks.slice(end);
+      this.#head = 0;
+    } else {
+      // Drop references to taken chunks so their memory can be reclaimed.
+      for (let index = start; index < end; index++) chunks[index] = EMPTY;
+      this.#head = end;
+    }
+    return batch;
+  }
+}
+
+/** Whether `chunks[start..end)` lie back to back in one buffer. */
+function contiguous(
+  chunks: readonly Uint8Array[],
+  start: number,
+  end: number,
+): boolean {
+  let previous = chunks[start];
+  for (let index = start + 1; index < end; index++) {
+    const chunk = chunks[index];
+    if (
+      chunk.buffer !== previous.buffer ||
+      chunk.byteOffset !== previous.byteOffset + previous.length
+    ) {
+      return false;
+    }
+    previous = chunk;
+  }
+  return true;
+}

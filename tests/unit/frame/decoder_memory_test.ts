@@ -1,0 +1,79 @@
+/**
+ * The decoder's memory follows the bytes that arrive, not the lengths that
+ * headers announce, and it holds nothing once it failed.
+ *
+ * @module
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import {
+  encodeFrame,
+  FrameDecoder,
+  Opcode,
+  PAYLOAD_INITIAL_BYTES,
+} from "../../../frame/encoder.ts";
+
+/** A masked binary frame header announcing `length` bytes (64-bit form). */
+function bigFrameHeader(length: number): Uint8Array {
+  const header = new Uint8Array(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  new DataView(header.buffer).setBigUint64(2, BigInt(length));
+  header.set([1, 2, 3, 4], 10);
+  return header;
+}
+
+describe("FrameDecoder memory", () => {
+  test("announcing 60 MiB and sending 10 bytes allocates far less than 60 MiB", () => {
+    const announced = 60 * 1024 * 1024;
+    const decoders: FrameDecoder[] = [];
+    const before = process.memoryUsage().external;
+    for (let index = 0; index < 50; index++) {
+      const decoder = new FrameDecoder({ expectMasked: true });
+      decoder.push(bigFrameHeader(announced));
+      assert.equal(decoder.next(), undefined);
+      decoder.push(new Uint8Array(10));
+      assert.equal(decoder.next(), undefined);
+      assert.equal(decoder.bufferedBytes, 10);
+      decoders.push(decoder);
+    }
+    const grown = process.memoryUsage().external - before;
+    // 50 x 60 MiB were reserved up front before; now 50 x 64 KiB at most.
+    assert.ok(
+      grown < 50 * PAYLOAD_INITIAL_BYTES * 2,
+      `array buffers grew by ${grown} bytes`,
+    );
+    assert.equal(decoders.length, 50);
+  });
+
+  test("a large payload in small pieces is gathered exactly", () => {
+    const payload = new Uint8Array(5 * PAYLOAD_INITIAL_BYTES + 123);
+    for (let index = 0; index < payload.length; index++) {
+      payload[index] = (index * 31) & 0xff;
+    }
+    const frame = encodeFrame(Opcode.Binary, payload, { mask: true });
+    const decoder = new FrameDecoder({ expectMasked: true });
+    let decoded: Uint8Array | undefined;
+    for (let start = 0; start < frame.length; start += 1000) {
+      decoder.push(frame.slice(start, start + 1000));
+      const next = decoder.next();
+      if (next !== undefined) decoded = next.payload;
+    }
+    assert.ok(decoded !== undefined);
+    assert.equal(decoded.length, payload.length);
+    assert.deepEqual(decoded, payload);
+  });
+
+  test("a failed decoder holds no bytes", () => {
+    // A header split across pushes whose second byte lacks the mask bit.
+    const failing = new FrameDecoder({ expectMasked: true });
+    failing.push(new Uint8Array([0x82]));
+    assert.equal(failing.next(), undefined);
+    assert.equal(failing.bufferedBytes, 1);
+    failing.push(new Uint8Array([0x00, 0x81, 0x80, 1, 2, 3, 4]));
+    assert.throws(() => failing.next());
+    assert.equal(failing.bufferedBytes, 0);
+  });
+});

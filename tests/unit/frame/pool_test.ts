@@ -1,0 +1,224 @@
+/**
+ * Small outgoing frames share slabs: no two frames may share a byte, text
+ * frames give back what they did not use, and the write queue writes frames
+ * that lie back to back as one view, without copying them.
+ *
+ * @module
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  allocateFrameBytes,
+  POOL_MAX_FRAME_BYTES,
+  releaseFrameBytes,
+  releaseUnusedFrameBytes,
+  SLAB_BYTES,
+  SLAB_MAX_FRAME_BYTES,
+} from "../../../frame/pool.ts";
+import { FrameDecoder, Opcode } from "../../../frame/encoder.ts";
+import { Protocol } from "../../../protocol/protocol.ts";
+import { WriteQueue } from "../../../socket/write_queue.ts";
+
+/** Whether two views share any byte of memory. */
+function overlap(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.length &&
+    b.byteOffset < a.byteOffset + a.length;
+}
+
+describe("allocateFrameBytes", () => {
+  test("small frames come from one slab, never overlapping", () => {
+    const taken: Uint8Array[] = [];
+    for (let size = 1; size < 200; size += 7) {
+      const bytes = allocateFrameBytes(size);
+      assert.equal(bytes.length, size);
+      bytes.fill(0xab);
+      taken.push(bytes);
+    }
+    for (let i = 0; i < taken.length; i++) {
+      for (let j = i + 1; j < taken.length; j++) {
+        assert.equal(overlap(taken[i], taken[j]), false, `${i} and ${j}`);
+      }
+    }
+    assert.ok(taken.some((bytes) => bytes.buffer.byteLength === SLAB_BYTES));
+  });
+
+  test("a frame past the pool's largest gets a buffer of its own", () => {
+    const bytes = allocateFrameBytes(POOL_MAX_FRAME_BYTES + 1);
+    assert.equal(bytes.buffer.byteLength, POOL_MAX_FRAME_BYTES + 1);
+    releaseFrameBytes(bytes); // not lent: ignored
+    const next = allocateFrameBytes(POOL_MAX_FRAME_BYTES + 1);
+    assert.notEqual(next.buffer, bytes.buffer);
+  });
+
+  test("a larger frame is lent from the pool and reused once given back", () => {
+    const size = 65536 + 10;
+    const first = allocateFrameBytes(size);
+    assert.equal(first.length, size);
+    assert.equal(first.byteOffset, 0);
+    const second = allocateFrameBytes(size);
+    assert.notEqual(second.buffer, first.buffer, "both lent at once");
+    releaseFrameBytes(first);
+    releaseFrameBytes(first); // twice: the second is ignored
+    const third = allocateFrameBytes(size - 1); // the same size class
+    assert.equal(third.buffer, first.buffer, "the given-back buffer is reused");
+    const fourth = allocateFrameBytes(size);
+    assert.notEqual(fourth.buffer, first.buffer, "never lent twice at once");
+    for (const frame of [second, third, fourth]) releaseFrameBytes(frame);
+  });
+
+  test("a full slab is replaced, not reused", () => {
+    const first = allocateFrameBytes(SLAB_MAX_FRAME_BYTES);
+    first.fill(1);
+    const later: Uint8Array[] = [];
+    for (
+      let index = 0;
+      index < (2 * SLAB_BYTES) / SLAB_MAX_FRAME_BYTES;
+      index++
+    ) {
+      later.push(allocateFrameBytes(SLAB_MAX_FRAME_BYTES));
+    }
+    assert.ok(first.every((byte) => byte === 1), "nothing wrote over it");
+    assert.ok(later.some((bytes) => bytes.buffer !== first.buffer));
+    for (const bytes of later) assert.equal(overlap(bytes, first), false);
+  });
+
+  test("the unused end of the last allocation is given back", () => {
+    const text = allocateFrameBytes(90);
+    releaseUnusedFrameBytes(text, 30);
+    const next = allocateFrameBytes(10);
+    if (next.buffer === text.buffer) {
+      assert.equal(next.byteOffset, text.byteOffset + 30);
+    }
+    // Not the last allocation any more: nothing is given back.
+    releaseUnusedFrameBytes(text, 0);
+    const after = allocateFrameBytes(10);
+    assert.equal(overlap(after, next), false);
+    assert.equal(overlap(after, text.subarray(0, 30)), false);
+  });
+});
+
+describe("Protocol frames from slabs", () => {
+  test("many small messages encode to frames that never share a byte", () => {
+    const protocol = new Protocol({ role: "server" });
+    const sent: string[] = [];
+    for (let index = 0; index < 3000; index++) {
+      const message = "é".repeat(index % 50) + index;
+      sent.push(message);
+      if (index % 2 === 0) protocol.sendText(message);
+      else protocol.sendBinary(new TextEncoder().encode(message));
+    }
+    const frames = protocol.takeOutgoing();
+    const sorted = [...frames].sort((a, b) => a.byteOffset - b.byteOffset);
+    for (let index = 1; index < sorted.length; index++) {
+      assert.equal(overlap(sorted[index - 1], sorted[index]), false);
+    }
+    const decoder = new FrameDecoder({ expectMasked: false });
+    const received: string[] = [];
+    for (const frame of frames) {
+      decoder.push(frame);
+      const decoded = decoder.next();
+      assert.ok(decoded !== undefined);
+      assert.equal(
+        decoded.opcode,
+        received.length % 2 === 0 ? Opcode.Text : Opcode.Binary,
+      );
+      received.push(new TextDecoder().decode(decoded.payload));
+    }
+    assert.deepEqual(received, sent);
+  });
+});
+
+describe("text frames from slabs", () => {
+  test("short texts whose header shrinks still lie back to back", () => {
+    // 50 characters: the worst case (150 bytes) needs a 4-byte header, the
+    // real frame a 2-byte one.
+    const protocol = new Protocol({ role: "server" });
+    protocol.sendText("a".repeat(50));
+    protocol.sendText("b".repeat(50));
+    const [first, second] = protocol.takeOutgoing();
+    assert.equal(first.length, 52);
+    assert.equal(first[1], 50);
+    assert.equal(new TextDecoder().decode(second.subarray(2)), "b".repeat(50));
+    if (first.buffer === second.buffer) {
+      assert.equal(second.byteOffset, first.byteOffset + first.length);
+    }
+  });
+});
+
+describe("WriteQueue coalescing", () => {
+  /** A writer that records every write and settles at once. */
+  function recordingWriter() {
+    const writes: Uint8Array[] = [];
+    let idle = Promise.withResolvers<void>();
+    const queue = new WriteQueue({
+      write: (data) => {
+        writes.push(data);
+        return Promise.resolve(data.length);
+      },
+    }, {
+      writeIdle: () => idle.resolve(),
+      writeError: (error) => assert.fail(String(error)),
+    });
+    return {
+      writes,
+      queue,
+      idle: () => idle.promise.then(() => idle = Promise.withResolvers()),
+    };
+  }
+
+  test("frames back to back in one buffer go out as one view of it", async () => {
+    const { writes, queue, idle } = recordingWriter();
+    const backing = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    queue.push([
+      backing.subarray(1, 3),
+      backing.subarray(3, 4),
+      backing.subarray(4, 8),
+    ]);
+    await idle();
+    assert.equal(writes.length, 1);
+    assert.deepEqual(writes[0], new Uint8Array([2, 3, 4, 5, 6, 7, 8]));
+    assert.equal(writes[0].buffer, backing.buffer, "no copy");
+  });
+
+  test("a lent frame goes back to the pool only once its write finished", async () => {
+    let finishWrite = (_count: number) => {};
+    const writes: Uint8Array[] = [];
+    const idle = Promise.withResolvers<void>();
+    const queue = new WriteQueue({
+      write: (data) => {
+        writes.push(data);
+        return new Promise((resolve) => finishWrite = resolve);
+      },
+    }, {
+      writeIdle: () => idle.resolve(),
+      writeError: (error) => assert.fail(String(error)),
+    });
+    const size = 3 * SLAB_MAX_FRAME_BYTES;
+    const frame = allocateFrameBytes(size);
+    frame.fill(7);
+    queue.push([frame]);
+    await Promise.resolve(); // the write starts at the end of the tick
+    assert.equal(writes.length, 1);
+    const during = allocateFrameBytes(size);
+    assert.notEqual(during.buffer, frame.buffer, "still being written");
+    finishWrite(size);
+    await idle.promise;
+    const after = allocateFrameBytes(size);
+    assert.equal(after.buffer, frame.buffer, "given back after the write");
+    releaseFrameBytes(during);
+    releaseFrameBytes(after);
+  });
+
+  test("frames apart (a gap, another buffer) are joined into a copy", async () => {
+    const { writes, queue, idle } = recordingWriter();
+    const backing = new Uint8Array([1, 2, 3, 4, 5, 6]);
+    const other = new Uint8Array([7, 8]);
+    queue.push([backing.subarray(0, 2), backing.subarray(3, 5), other]);
+    await idle();
+    assert.equal(writes.length, 1);
+    assert.deepEqual(writes[0], new Uint8Array([1, 2, 4, 5, 7, 8]));
+    assert.notEqual(writes[0].buffer, backing.buffer);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * NodeNetConn: a node:net socket as ByteConn reads and writes, over a real
+ * loopback connection (node:net runs in Deno and Bun alike).
+ *
+ * @module
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { NODE_READ_HIGH_WATER_BYTES, NodeNetConn } from "../../../node/conn.ts";
+
+/** A connected pair: our side wrapped, the peer a plain socket. */
+async function pair(): Promise<
+  { conn: NodeNetConn; peer: net.Socket; close(): Promise<void> }
+> {
+  const accepted = Promise.withResolvers<net.Socket>();
+  const server = net.createServer((socket) => accepted.resolve(socket));
+  await new Promise<void>((resolve) =>
+    server.listen({ port: 0, host: "127.0.0.1" }, resolve)
+  );
+  const { port } = server.address() as net.AddressInfo;
+  const peer = net.connect(port, "127.0.0.1");
+  const conn = new NodeNetConn(await accepted.promise);
+  return {
+    conn,
+    peer,
+    async close() {
+      conn.close();
+      peer.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function readExactly(conn: NodeNetConn, total: number) {
+  const received = new Uint8Array(total);
+  let filled = 0;
+  while (filled < total) {
+    const count = await conn.read(received.subarray(filled));
+    assert.notEqual(count, null, "ended early");
+    filled += count!;
+  }
+  return received;
+}
+
+describe("NodeNetConn", () => {
+  test("reads into small buffers keep the remainder, in order", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      const sent = new Uint8Array(10_000).map((_, i) => i & 0xff);
+      peer.write(sent);
+      const small = new Uint8Array(7);
+      const first = await conn.read(small);
+      assert.ok(first !== null && first > 0 && first <= 7);
+      const rest = await readExactly(conn, sent.length - first!);
+      assert.deepEqual(small.subarray(0, first!), sent.subarray(0, first!));
+      assert.deepEqual(rest, sent.subarray(first!));
+    } finally {
+      await close();
+    }
+  });
+
+  test("writes resolve with their length and arrive in order", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      const chunks: Uint8Array[] = [];
+      const all = new Promise<void>((resolve) => {
+        let size = 0;
+        peer.on("data", (data: Uint8Array) => {
+          chunks.push(data);
+          size += data.length;
+          if (size === 3) resolve();
+        });
+      });
+      assert.equal(await conn.write(new Uint8Array([1, 2])), 2);
+      assert.equal(await conn.write(new Uint8Array([3])), 1);
+      await all;
+      assert.deepEqual([...chunks.flatMap((chunk) => [...chunk])], [1, 2, 3]);
+    } finally {
+      await close();
+    }
+  });
+
+  test("the peer's end is null after the last bytes", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      peer.end(new Uint8Array([9, 9]));
+      assert.deepEqual(await readExactly(conn, 2), new Uint8Array([9, 9]));
+      assert.equal(await conn.read(new Uint8Array(10)), null);
+    } finally {
+      await close();
+    }
+  });
+
+  test("a burst far past the high-water mark (pause, resume) arrives intact", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      const total = NODE_READ_HIGH_WATER_BYTES * 8;
+      const sent = new Uint8Array(total).map((_, i) => (i * 13) & 0xff);
+      peer.write(sent);
+      const received = await readExactly(conn, total);
+      assert.deepEqual(received, sent);
+    } finally {
+      await close();
+    }
+  });
+
+  test("many small writes read through a tiny buffer arrive intact", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      // 3000 small writes, read 5 bytes at a time: the queue mostly holds a
+      // partly read chunk (the case its compaction is for).
+      const total = 3000 * 7;
+      const sent = new Uint8Array(total).map((_, i) => (i * 31) & 0xff);
+      for (let start = 0; start < total; start += 7) {
+        peer.write(sent.subarray(start, start + 7));
+      }
+      const received = new Uint8Array(total);
+      let filled = 0;
+      while (filled < total) {
+        const count = await conn.read(received.subarray(filled, filled + 5));
+        assert.notEqual(count, null);
+        filled += count!;
+      }
+      assert.deepEqual(received, sent);
+    } finally {
+      await close();
+    }
+  });
+
+  test("close() ends a pending read and later writes fail", async () => {
+    const { conn, close } = await pair();
+    try {
+      const pending = conn.read(new Uint8Array(10));
+      conn.close();
+      await assert.rejects(pending);
+      await assert.rejects(conn.write(new Uint8Array([1])));
+    } finally {
+      await close();
+    }
+  });
+});

@@ -1,0 +1,76 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { SocketReader } from "../../../socket/reader.ts";
+import {
+  type ByteConn,
+  DEFAULT_READ_BUFFER_SIZE,
+  INITIAL_READ_BUFFER_SIZE,
+} from "../../../socket/options.ts";
+
+/**
+ * A connection that answers reads from a script of chunk sizes, recording
+ * the size of every buffer it was handed, then ends.
+ */
+function scriptedConn(sizes: number[]): { conn: ByteConn; seen: number[] } {
+  const seen: number[] = [];
+  let next = 0;
+  const conn: ByteConn = {
+    read(buffer: Uint8Array): Promise<number | null> {
+      seen.push(buffer.length);
+      if (next >= sizes.length) return Promise.resolve(null);
+      const count = Math.min(sizes[next++], buffer.length);
+      buffer.fill(7, 0, count);
+      return Promise.resolve(count);
+    },
+    write: (data: Uint8Array) => Promise.resolve(data.length),
+    close: () => {},
+  };
+  return { conn, seen };
+}
+
+function readAll(sizes: number[], fixedSize = 0): Promise<{
+  seen: number[];
+  received: number;
+}> {
+  const { conn, seen } = scriptedConn(sizes);
+  let received = 0;
+  return new Promise((resolve) => {
+    const reader = new SocketReader(conn, fixedSize, {
+      readerData: (chunk) => received += chunk.length,
+      readerEnd: () => resolve({ seen, received }),
+      readerError: (error) => {
+        throw error;
+      },
+      readerPause: () => null,
+      readerClosed: () => false,
+    });
+    reader.start();
+  });
+}
+
+describe("the read buffer", () => {
+  test("starts small, doubles while reads fill it, stops at the maximum", async () => {
+    const { seen, received } = await readAll(Array(12).fill(1 << 20));
+    const expected: number[] = [];
+    for (let size = INITIAL_READ_BUFFER_SIZE; expected.length < 12; size *= 2) {
+      expected.push(Math.min(size, DEFAULT_READ_BUFFER_SIZE));
+    }
+    assert.ok(expected[0] < DEFAULT_READ_BUFFER_SIZE / 8, "several doublings");
+    assert.deepEqual(seen.slice(0, 12), expected);
+    assert.equal(received, expected.reduce((sum, size) => sum + size, 0));
+  });
+
+  test("halves only after a run of small reads", async () => {
+    // Grow to 4x the start, then 7 small reads keep it, the 8th halves it.
+    const start = INITIAL_READ_BUFFER_SIZE;
+    const { seen } = await readAll([start, start * 2, ...Array(9).fill(10)]);
+    assert.equal(seen[2], start * 4);
+    assert.equal(seen[9], start * 4);
+    assert.equal(seen[10], start * 2);
+  });
+
+  test("a fixed size given as an option never changes", async () => {
+    const { seen } = await readAll([100, 100, 100], 100);
+    assert.deepEqual(seen, [100, 100, 100, 100]);
+  });
+});
