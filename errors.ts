@@ -172,3 +172,26 @@ export class InvalidStateError extends Error {
     this.name = "InvalidStateError";
   }
 }
+
+/**
+ * A request that the server refuses at the HTTP level. `status` is the
+ * response status to answer with (400, 408, 413, 431, 501, 505); the
+ * connection is closed after the answer, since the framing can no longer be
+ * trusted.
+ */
+export class HttpError extends Error {
+  /** The HTTP status to answer with. */
+  readonly status: number;
+
+  /**
+   * Create an error that answers the request with `status`.
+   *
+   * @param status the HTTP status to answer with
+   * @param message why the request was refused (sent as the response body)
+   */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}

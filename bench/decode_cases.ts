@@ -13,7 +13,7 @@
  */
 
 import type { Buffer } from "node:buffer";
-import { FrameDecoder } from "../frame/encoder.ts";
+import { FrameDecoder } from "../frame/decoder.ts";
 import { Protocol } from "../protocol/protocol.ts";
 import type { BenchCase } from "./bench_case.ts";
 import {

@@ -11,7 +11,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { encodeFrame, frameHeaderLength, Opcode } from "../frame/encoder.ts";
+import { encodeFrame, frameHeaderLength } from "../frame/encoder.ts";
+import { Opcode } from "../frame/types.ts";
 import { Protocol } from "../protocol/protocol.ts";
 import type { BenchCase } from "./bench_case.ts";
 import {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { encodeFrame, Opcode } from "../frame/encoder.ts";
+import { encodeFrame } from "../frame/encoder.ts";
+import { Opcode } from "../frame/types.ts";
 
 /** The payload sizes every frame benchmark covers. */
 export const PAYLOAD_SIZES: readonly number[] = [

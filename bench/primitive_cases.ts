@@ -15,8 +15,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { applyMask } from "../frame/encoder.ts";
-import { computeAcceptKey, WEBSOCKET_GUID } from "../handshake/handshake.ts";
+import { applyMask } from "../frame/mask.ts";
+import { computeAcceptKey, WEBSOCKET_GUID } from "../handshake.ts";
 import { decodeUtf8, isValidUtf8, Utf8Validator } from "../frame/utf8.ts";
 import type { BenchCase } from "./bench_case.ts";
 import { buildText, sameBytes, sink, sizeLabel, Xorshift } from "./fixtures.ts";

@@ -18,10 +18,11 @@
 import { TopicRegistry } from "../socket/pubsub.ts";
 import {
   attachConnection,
-  type ByteConn,
   createPendingSocket,
+  queueEncodedFrame,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
+import type { ByteConn } from "../socket/transport.ts";
 
 /** How many subscribers the message fans out to. */
 export const SUBSCRIBERS = 1_000;
@@ -68,7 +69,7 @@ class SinkConn implements ByteConn {
 }
 
 const counter = new WriteCounter();
-const topics = new TopicRegistry();
+const topics = new TopicRegistry(queueEncodedFrame);
 const sockets: WebSocketConnection[] = [];
 for (let index = 0; index < SUBSCRIBERS; index++) {
   const socket = createPendingSocket("server", { pingInterval: 0 }, topics);

@@ -1,20 +1,9 @@
 /**
- * A WebSocket client for `ws://` and `wss://` URLs over Deno's TCP and TLS
- * (`Deno.connect`, `Deno.startTls`): {@linkcode connect} performs the
- * opening handshake (RFC 6455 section 4.1) and resolves with an open
- * {@linkcode WebSocketConnection}, the same socket the server side uses.
- *
- * ```ts ignore
- * import { connect } from "@rfc6455/websocket";
- *
- * const socket = await connect("ws://127.0.0.1:8080/chat", {
- *   protocols: ["chat"],
- * });
- * socket.onmessage = (event) => console.log(event.data);
- * socket.send("hello");
- * ```
- *
- * This module and `server.ts` are the only ones doing Deno I/O.
+ * A WebSocket client over any transport: {@linkcode connectWith} dials with
+ * the {@linkcode Dialer} it is given (Deno's in `deno/dial.ts`), performs
+ * the opening handshake (RFC 6455 section 4.1) and resolves with an open
+ * `WebSocketConnection`, the same socket the server side uses. No I/O of
+ * its own.
  *
  * @module
  */
@@ -29,45 +18,36 @@ import {
 import { HandshakeError } from "../errors.ts";
 import {
   createClientHandshake,
+  verifyServerResponse,
+} from "../handshake/client.ts";
+import {
   type ExtensionOffer,
   formatExtensions,
   parseExtensions,
-  verifyServerResponse,
-} from "../handshake/handshake.ts";
-import { encodeLatin1 } from "../http1/request.ts";
+} from "../http1/header_grammar.ts";
+import { encodeLatin1 } from "../http1/head.ts";
 import {
   type ResponseHead,
   responseHeaders,
   ResponseHeadParser,
 } from "../http1/response.ts";
+import { type ByteConn, writeAll } from "../socket/transport.ts";
 import {
   attachConnection,
-  type ByteConn,
   createPendingSocket,
-  type NegotiatedConnection,
   type WebSocketConnection,
-  type WebSocketOptions,
 } from "../socket/websocket.ts";
-
-export type {
-  WebSocketConnection,
+import type {
+  NegotiatedConnection,
   WebSocketOptions,
-} from "../socket/websocket.ts";
-export type { PerMessageDeflateOptions } from "../deflate/negotiation.ts";
-export {
-  MAX_RESPONSE_HEAD_BYTES,
-  MAX_RESPONSE_HEADER_COUNT,
-} from "../http1/response.ts";
-
-/** Default {@linkcode ConnectOptions.handshakeTimeout}: 10 seconds, the same
- * time the server gives a client for its request head. */
-export const DEFAULT_HANDSHAKE_TIMEOUT: number = 10_000;
+} from "../socket/options.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** How many bytes each read of the handshake response asks for. Bytes read
  * past the head are handed to the socket, never lost. */
 const RESPONSE_READ_SIZE = 16 * 1024;
 
-/** Options for {@linkcode connect}: the socket's limits and timers
+/** Options for `connect`: the socket's limits and timers
  * ({@linkcode WebSocketOptions}) plus what the handshake needs. */
 export interface ConnectOptions extends WebSocketOptions {
   /** Subprotocols to offer in `Sec-WebSocket-Protocol`, in order of
@@ -79,7 +59,7 @@ export interface ConnectOptions extends WebSocketOptions {
    * `User-Agent`, ...). They may not repeat the handshake's own headers. */
   headers?: HeadersInit;
   /**
-   * Aborts the handshake: {@linkcode connect} rejects with the signal's
+   * Aborts the handshake: `connect` rejects with the signal's
    * `reason` and the TCP connection is closed. It has no effect once
    * `connect` resolved; close the socket with `close()` then.
    */
@@ -87,18 +67,19 @@ export interface ConnectOptions extends WebSocketOptions {
   /**
    * Milliseconds the whole handshake may take: name resolution, TCP connect,
    * TLS, sending the request and receiving the response head. Then
-   * {@linkcode connect} rejects with a `DOMException` named
+   * `connect` rejects with a `DOMException` named
    * "TimeoutError" (as `AbortSignal.timeout` does) and the connection is
-   * closed. 0 turns it off. Default {@linkcode DEFAULT_HANDSHAKE_TIMEOUT}.
+   * closed. 0 turns it off. Default `DEFAULTS.client.handshakeTimeout`.
    */
   handshakeTimeout?: number;
   /** Extra root certificates (PEM) trusted for `wss://`, in addition to the
-   * default roots, as `Deno.connectTls` takes them. Ignored for `ws://`. */
+   * default roots, as `Deno.connectTls` takes them. Ignored for `ws://`;
+   * the dialer applies them. */
   caCerts?: string[];
   /**
    * Offer permessage-deflate (RFC 7692): `true` or options (the size
    * threshold below which messages are sent uncompressed, default
-   * 1024 bytes, `DEFAULT_COMPRESSION_THRESHOLD`). Default off, since the
+   * 1024 bytes, `DEFAULTS.deflate.threshold`). Default off, since the
    * platform's compression streams cost a tenth of a millisecond or more per
    * message. The offer asks for no context takeover both ways (the platform
    * streams cannot keep a context); `socket.extensions` tells whether the
@@ -120,55 +101,47 @@ const SUPPORTED_EXTENSIONS: ReadonlySet<string> = new Set<string>([
   PERMESSAGE_DEFLATE,
 ]);
 
+/** Where and how to dial, as {@linkcode connectWith} asks a
+ * {@linkcode Dialer}. */
+export interface DialTarget {
+  /** Whether to speak TLS (`wss://`). */
+  readonly secure: boolean;
+  /** A host name or IP address (IPv6 without brackets). */
+  readonly hostname: string;
+  /** The TCP port. */
+  readonly port: number;
+  /** Extra root certificates (PEM) for TLS, from the options. */
+  readonly caCerts: readonly string[] | undefined;
+  /** Aborts when the handshake is stopped (the caller's signal, or the
+   * handshake timeout). */
+  readonly signal: AbortSignal;
+  /**
+   * Hands over a connection as soon as it exists, so that it is closed
+   * if the handshake is stopped or fails (at once, if it already was).
+   *
+   * @param conn the connection just made
+   */
+  track(conn: ByteConn): void;
+}
+
 /**
- * Opens a WebSocket connection to a `ws://` or `wss://` URL (`http://` and
- * `https://` are mapped to them, as browsers do).
- *
- * The promise resolves once the server accepted the handshake, with a
- * socket that is already OPEN. Its "open" event was dispatched before the
- * promise resolved, so an `onopen` handler assigned afterwards never runs:
- * the resolved promise is the open notification (as `WebSocketStream`'s
- * `opened`). Nothing is lost by that: the socket starts reading one task
- * after the promise resolved, so "message" handlers and `for await` loops
- * set up right after `await connect(...)` (before awaiting anything else)
- * see every message, including any the server sent together with its 101
- * response. `binaryType` is "blob", as in browsers; set it to
- * "arraybuffer" the same way.
- *
- * Redirects are not followed: a 3xx answer is a `HandshakeError` like any
- * other status but 101, and its message names the `Location`.
- *
- * @example
- * ```ts ignore
- * const socket = await connect("wss://example.com/feed", {
- *   headers: { Authorization: "Bearer abc" },
- *   signal: AbortSignal.timeout(5_000),
- * });
- * for await (const message of socket) console.log(message);
- * ```
- *
- * @param url the server's URL; credentials in it are not sent
- * @param options subprotocols, extra headers, abort signal, handshake
- * timeout, CA certificates and the socket's options
- * @returns the open socket
- * @throws {TypeError} for an invalid URL or scheme, a fragment, a
- * subprotocol that is not a token or is repeated, or an invalid or reserved
- * extra header; {@linkcode RangeError} for an invalid option. Both before
- * any connection is made.
- * @throws {HandshakeError} when the server answered with anything but a valid
- * 101: `status` is the response's status (0 when no valid status line
- * arrived) and `headers` are the response's header lines as sent (so a
- * redirect's `Location` or a 401's `WWW-Authenticate` can be read); also
- * for a response head over {@linkcode MAX_RESPONSE_HEAD_BYTES} bytes or
- * {@linkcode MAX_RESPONSE_HEADER_COUNT} headers.
- * @throws the connection's error when connecting, TLS, writing or reading
- * failed (`Deno.errors.ConnectionRefused`, `Deno.errors.UnexpectedEof` when
- * the server closed before its answer was complete, a certificate error,
- * ...); the signal's reason when `signal` aborted; a "TimeoutError"
- * `DOMException` after `handshakeTimeout`. On every failure the connection
- * is closed.
+ * Opens the byte stream a client socket runs over: TCP, then TLS when
+ * `target.secure`, with the TLS handshake complete (so a certificate
+ * problem is reported as such). Rejects when `target.signal` aborts.
  */
-export async function connect(
+export type Dialer = (target: DialTarget) => Promise<ByteConn>;
+
+/**
+ * The client handshake over what `dial` opens: `connect` for a runtime is
+ * this with its dialer. See the runtime's `connect` for the behaviour.
+ *
+ * @param dial opens the connection
+ * @param url the server's URL
+ * @param options as for `connect`
+ * @returns the open socket
+ */
+export async function connectWith(
+  dial: Dialer,
   url: string | URL,
   options: ConnectOptions = {},
 ): Promise<WebSocketConnection> {
@@ -176,7 +149,7 @@ export async function connect(
     protocols,
     headers,
     signal,
-    handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT,
+    handshakeTimeout = DEFAULTS.client.handshakeTimeout,
     caCerts,
     extensions,
     perMessageDeflate,
@@ -210,7 +183,14 @@ export async function connect(
 
   const guard = new HandshakeGuard(signal, handshakeTimeout);
   try {
-    const conn = await openConnection(endpoint, caCerts, guard);
+    const conn = await dial({
+      secure: endpoint.secure,
+      hostname: endpoint.hostname,
+      port: endpoint.port,
+      caCerts,
+      signal: guard.signal,
+      track: (conn) => guard.track(conn),
+    });
     await writeAll(conn, encodeLatin1(handshake.head));
     const { head, rest } = await readResponseHead(conn);
     const negotiated = await checkResponse(head, {
@@ -271,7 +251,7 @@ class HandshakeGuard {
   readonly #controller = new AbortController();
   readonly #outer: AbortSignal | undefined;
   readonly #onOuterAbort = () => this.#stop(this.#outer?.reason);
-  readonly #conns: Deno.Conn[] = [];
+  readonly #conns: ByteConn[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(outer: AbortSignal | undefined, timeout: number) {
@@ -296,10 +276,9 @@ class HandshakeGuard {
   }
 
   /** Close `conn` when the handshake is stopped (at once if it was). */
-  track<T extends Deno.Conn>(conn: T): T {
+  track(conn: ByteConn): void {
     this.#conns.push(conn);
     if (this.signal.aborted) closeQuietly(conn);
-    return conn;
   }
 
   /** The handshake ended: stop watching the signal and the clock. */
@@ -321,47 +300,16 @@ class HandshakeGuard {
   }
 }
 
-/** TCP, then TLS for `wss://`; the TLS handshake completes here so that a
- * certificate problem is reported as such. */
-async function openConnection(
-  endpoint: Endpoint,
-  caCerts: string[] | undefined,
-  guard: HandshakeGuard,
-): Promise<Deno.Conn> {
-  const { hostname, port } = endpoint;
-  const tcp = guard.track(
-    await Deno.connect({ hostname, port, signal: guard.signal }),
-  );
-  if (!endpoint.secure) return tcp;
-  const tls = guard.track(
-    await Deno.startTls(
-      tcp,
-      caCerts === undefined ? { hostname } : {
-        hostname,
-        caCerts,
-      },
-    ),
-  );
-  await tls.handshake();
-  return tls;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    offset += await conn.write(bytes.subarray(offset));
-  }
-}
-
 async function readResponseHead(
-  conn: Deno.Conn,
+  conn: ByteConn,
 ): Promise<{ head: ResponseHead; rest: Uint8Array }> {
   const parser = new ResponseHeadParser();
   const buffer = new Uint8Array(RESPONSE_READ_SIZE);
   while (true) {
     const count = await conn.read(buffer);
     if (count === null) {
-      throw new Deno.errors.UnexpectedEof(
+      throw new HandshakeError(
+        0,
         parser.bytesReceived === 0
           ? "the server closed the connection without answering the WebSocket handshake"
           : "the server closed the connection in the middle of its handshake response",
@@ -456,15 +404,22 @@ function negotiateExtensions(
  * the bytes read past the handshake response, then reads the connection.
  */
 class HandoverConn implements ByteConn {
-  readonly #conn: Deno.Conn;
+  readonly #conn: ByteConn;
   #leftover: Uint8Array;
   #handover: Promise<void> | null;
   #release: () => void = () => {};
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  constructor(conn: Deno.Conn, leftover: Uint8Array) {
+  /** Half-closes, so a failed connection can linger for the peer's bytes;
+   * present when the connection has it. */
+  readonly closeWrite?: () => Promise<void>;
+
+  constructor(conn: ByteConn, leftover: Uint8Array) {
     this.#conn = conn;
+    if (conn.closeWrite !== undefined) {
+      this.closeWrite = () => conn.closeWrite!();
+    }
     this.#leftover = leftover;
     this.#handover = new Promise((resolve) => {
       this.#release = resolve;
@@ -491,11 +446,6 @@ class HandoverConn implements ByteConn {
     return this.#conn.write(data);
   }
 
-  /** Half-closes, so a failed connection can linger for the peer's bytes. */
-  closeWrite(): Promise<void> {
-    return this.#conn.closeWrite();
-  }
-
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
@@ -504,7 +454,7 @@ class HandoverConn implements ByteConn {
   }
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: ByteConn): void {
   try {
     conn.close();
   } catch {

@@ -33,8 +33,7 @@ import {
   formatExtensions,
   parseExtensions,
 } from "../http1/header_grammar.ts";
-
-export type { ExtensionOffer } from "../http1/header_grammar.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** The extension token (RFC 7692 section 7). */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
@@ -46,24 +45,13 @@ export const MIN_WINDOW_BITS = 8;
  * and the window used when none is named. */
 export const MAX_WINDOW_BITS = 15;
 
-/**
- * Default smallest message, in bytes (UTF-8 bytes for text), that is sent
- * compressed: 1024. Smaller messages go out uncompressed (RSV1 clear, which
- * RFC 7692 section 6 allows for any message). Below about 1 KiB deflate saves
- * a few dozen bytes at best, often none, while every compressed message pays
- * a fixed cost for setting up a stream and its promise round trips; a
- * message this small also fits one TCP segment either way. Same default as
- * the `ws` package.
- */
-export const DEFAULT_COMPRESSION_THRESHOLD = 1024;
-
 /** Options for `permessage-deflate`. */
 export interface PerMessageDeflateOptions {
   /** Whether to negotiate the extension at all. Default true. */
   enabled?: boolean;
   /**
    * Smallest message in bytes that is sent compressed; default
-   * {@linkcode DEFAULT_COMPRESSION_THRESHOLD}. 0 compresses every message.
+   * `DEFAULTS.deflate.threshold`. 0 compresses every message.
    *
    * There are deliberately no `serverNoContextTakeover` /
    * `clientNoContextTakeover` options: both are always agreed, because the
@@ -88,7 +76,7 @@ export interface ResolvedDeflateOptions {
 export function resolveDeflateOptions(
   options: PerMessageDeflateOptions = {},
 ): ResolvedDeflateOptions {
-  const threshold = options.threshold ?? DEFAULT_COMPRESSION_THRESHOLD;
+  const threshold = options.threshold ?? DEFAULTS.deflate.threshold;
   if (!Number.isSafeInteger(threshold) || threshold < 0) {
     throw new RangeError(
       `permessage-deflate threshold must be a non-negative safe integer, got ${threshold}`,
@@ -265,14 +253,6 @@ interface OfferScan {
   declined: string[];
 }
 
-/**
- * At most this many `permessage-deflate` offers in one header are considered
- * (browsers send one or two). Each declined offer costs a parse and an
- * exception, so a header of thousands would otherwise buy a client
- * milliseconds of server CPU per handshake.
- */
-export const MAX_DEFLATE_OFFERS = 16;
-
 /** Walk the `permessage-deflate` elements of a header in order until one is
  * acceptable, noting why each earlier one was declined. */
 function scanOffers(header: string): OfferScan {
@@ -281,9 +261,9 @@ function scanOffers(header: string): OfferScan {
   for (const element of splitExtensionElements(header)) {
     // Other extensions and empty list elements are skipped unparsed.
     if (leadingName(element) !== PERMESSAGE_DEFLATE) continue;
-    if (++considered > MAX_DEFLATE_OFFERS) {
+    if (++considered > DEFAULTS.limits.maxDeflateOffers) {
       declined.push(
-        `more than ${MAX_DEFLATE_OFFERS} permessage-deflate offers; the rest are ignored`,
+        `more than ${DEFAULTS.limits.maxDeflateOffers} permessage-deflate offers; the rest are ignored`,
       );
       break;
     }

@@ -21,6 +21,7 @@ import {
   RSV2,
   RSV3,
 } from "./types.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** Options of {@linkcode FrameDecoder}. */
 export interface FrameDecoderOptions {
@@ -44,13 +45,6 @@ export interface FrameDecoderOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/**
- * A payload that spans reads is gathered in a buffer that starts at this
- * many bytes (or the frame's length, if smaller) and quadruples as bytes
- * arrive: 64 KiB.
- */
-export const PAYLOAD_INITIAL_BYTES = 64 * 1024;
 
 /**
  * An incremental frame decoder. `push` bytes as they arrive, then call
@@ -183,7 +177,9 @@ export class FrameDecoder {
       // Memory follows the bytes that actually arrive, not the length the
       // header announced: a peer that announces 64 MiB and sends 10 bytes
       // gets a small buffer.
-      this.#payload = new Uint8Array(Math.min(length, PAYLOAD_INITIAL_BYTES));
+      this.#payload = new Uint8Array(
+        Math.min(length, DEFAULTS.limits.payloadInitialBytes),
+      );
       this.#payloadFilled = 0;
     }
     const take = Math.min(

@@ -23,23 +23,10 @@
  *
  * @module
  */
-import { applyMask, randomMaskKey, resolveMaskKey } from "./mask.ts";
+import { applyMask, resolveMaskKey } from "./mask.ts";
 import { Opcode } from "./types.ts";
 
-export { applyMask, randomMaskKey };
-export {
-  type Frame,
-  MAX_CONTROL_PAYLOAD,
-  Opcode,
-  RSV1,
-  RSV2,
-  RSV3,
-} from "./types.ts";
-export {
-  FrameDecoder,
-  type FrameDecoderOptions,
-  PAYLOAD_INITIAL_BYTES,
-} from "./decoder.ts";
+export { FrameDecoder, type FrameDecoderOptions } from "./decoder.ts";
 
 /** Options of {@linkcode encodeFrame}. */
 export interface EncodeOptions {

@@ -11,23 +11,9 @@
  */
 
 import { isFieldValueChar, trimOptionalWhitespace } from "./header_grammar.ts";
-import { headerValues, HttpError, type RequestHead } from "./request.ts";
-
-/** Default limit on the size of a request body in bytes (the decoded data of
- * a chunked body). Default 1 MiB: this server's HTTP side exists to accept
- * WebSocket upgrades and small requests, not uploads. A larger body is
- * answered with 413. */
-export const MAX_BODY_BYTES: number = 1024 * 1024;
-
-/** Limit on one chunk-size line of a chunked body (the size in hex, any
- * chunk extensions, without the CRLF). Default 4096 bytes; a longer line is
- * answered with 400. */
-export const MAX_CHUNK_LINE_BYTES: number = 4096;
-
-/** Limit on the trailer section of a chunked body, CRLFs included. Trailer
- * fields are skipped, never exposed. Default 16 KiB; more is answered with
- * 431. */
-export const MAX_TRAILER_BYTES: number = 16 * 1024;
+import { HttpError } from "../errors.ts";
+import { headerValues, type RequestHead } from "./request.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** How a request body is delimited. */
 export type BodyFraming =
@@ -55,7 +41,7 @@ const MAX_LENGTH_DIGITS = 15; // stays below Number.MAX_SAFE_INTEGER
  */
 export function requestBodyFraming(
   head: RequestHead,
-  maxBodyBytes: number = MAX_BODY_BYTES,
+  maxBodyBytes: number = DEFAULTS.limits.maxBodyBytes,
 ): BodyFraming {
   const transferEncodings = headerValues(head, "transfer-encoding");
   const contentLengths = headerValues(head, "content-length");
@@ -231,8 +217,8 @@ function hexValue(byte: number): number {
  * Decodes `Transfer-Encoding: chunked` (RFC 9112 section 7.1) one byte of
  * framing at a time, so any split of the input decodes the same. Chunk
  * extensions and trailer fields are skipped. Line endings must be CRLF.
- * Limits: {@linkcode MAX_CHUNK_LINE_BYTES} per size line (400),
- * {@linkcode MAX_TRAILER_BYTES} of trailers (431) and `maxBodyBytes` of
+ * Limits: `DEFAULTS.limits.maxChunkLineBytes` per size line (400),
+ * `DEFAULTS.limits.maxTrailerBytes` of trailers (431) and `maxBodyBytes` of
  * data (413, raised as soon as a chunk size would pass it).
  */
 export class ChunkedBodyDecoder implements BodyDecoder {
@@ -248,9 +234,9 @@ export class ChunkedBodyDecoder implements BodyDecoder {
   /**
    * Create a decoder for one chunked body.
    *
-   * @param maxBodyBytes limit on the decoded body; default MAX_BODY_BYTES
+   * @param maxBodyBytes limit on the decoded body; default DEFAULTS.limits.maxBodyBytes
    */
-  constructor(maxBodyBytes: number = MAX_BODY_BYTES) {
+  constructor(maxBodyBytes: number = DEFAULTS.limits.maxBodyBytes) {
     this.#maxBodyBytes = maxBodyBytes;
   }
 
@@ -296,8 +282,10 @@ export class ChunkedBodyDecoder implements BodyDecoder {
 
   #countSizeLineByte(): void {
     this.#lineLength++;
-    if (this.#lineLength > MAX_CHUNK_LINE_BYTES) {
-      this.#fail(`chunk size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`);
+    if (this.#lineLength > DEFAULTS.limits.maxChunkLineBytes) {
+      this.#fail(
+        `chunk size line longer than ${DEFAULTS.limits.maxChunkLineBytes} bytes`,
+      );
     }
   }
 
@@ -391,10 +379,10 @@ export class ChunkedBodyDecoder implements BodyDecoder {
 
   #countTrailerByte(): void {
     this.#trailerBytes++;
-    if (this.#trailerBytes > MAX_TRAILER_BYTES) {
+    if (this.#trailerBytes > DEFAULTS.limits.maxTrailerBytes) {
       throw new HttpError(
         431,
-        `trailer section exceeds ${MAX_TRAILER_BYTES} bytes`,
+        `trailer section exceeds ${DEFAULTS.limits.maxTrailerBytes} bytes`,
       );
     }
   }
@@ -403,7 +391,7 @@ export class ChunkedBodyDecoder implements BodyDecoder {
 /** The decoder for `framing`; `null` when the request has no body. */
 export function createBodyDecoder(
   framing: BodyFraming,
-  maxBodyBytes: number = MAX_BODY_BYTES,
+  maxBodyBytes: number = DEFAULTS.limits.maxBodyBytes,
 ): BodyDecoder | null {
   switch (framing.kind) {
     case "none":

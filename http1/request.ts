@@ -21,49 +21,10 @@ import {
   type HttpVersion,
   parseFieldLine,
 } from "./head.ts";
+import { DEFAULTS } from "../defaults.ts";
+import { HttpError } from "../errors.ts";
 
-export type { HttpVersion } from "./head.ts";
 // Re-exported for client.ts, which writes its request head with it.
-export { encodeLatin1 } from "./head.ts";
-
-/** Default limit on the size of a request head in bytes: the request line,
- * every header line and the empty line that ends the head, CRLFs included
- * (empty lines before the request line count too). Default 16 KiB; a larger
- * head is answered with 431. */
-export const MAX_HEAD_BYTES: number = 16 * 1024;
-
-/** Default limit on the number of header lines in a request head. Default
- * 100; more are answered with 431. */
-export const MAX_HEADER_COUNT: number = 100;
-
-/** Limit on the length of a request method. The longest registered method
- * (`UPDATEREDIRECTREF`) has 17 characters; a longer run of token characters
- * before the first space is answered with 501 Not Implemented (RFC 9112
- * section 3) as soon as its 33rd byte arrives. 32. */
-export const MAX_METHOD_LENGTH: number = 32;
-
-/**
- * A request that the server refuses at the HTTP level. `status` is the
- * response status to answer with (400, 408, 413, 431, 501, 505); the
- * connection is closed after the answer, since the framing can no longer be
- * trusted.
- */
-export class HttpError extends Error {
-  /** The HTTP status to answer with. */
-  readonly status: number;
-
-  /**
-   * Create an error that answers the request with `status`.
-   *
-   * @param status the HTTP status to answer with
-   * @param message why the request was refused (sent as the response body)
-   */
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "HttpError";
-    this.status = status;
-  }
-}
 
 /** A parsed request head. Header names keep the case they were sent in and
  * values are trimmed of surrounding whitespace; bytes above 0x7F are kept as
@@ -90,9 +51,9 @@ export interface ParsedHead {
 
 /** Limits for {@linkcode RequestHeadParser}. */
 export interface HeadParserOptions {
-  /** Maximum head size in bytes; default {@linkcode MAX_HEAD_BYTES}. */
+  /** Maximum head size in bytes; default `DEFAULTS.limits.maxHeadBytes`. */
   maxHeadBytes?: number;
-  /** Maximum number of header lines; default {@linkcode MAX_HEADER_COUNT}. */
+  /** Maximum number of header lines; default `DEFAULTS.limits.maxHeaderCount`. */
   maxHeaderCount?: number;
 }
 
@@ -112,7 +73,7 @@ const DIGIT_ZERO = 0x30;
  * byte), a bare CR or LF at once, each header line as it ends.
  *
  * @throws {HttpError} from `push`: 400 malformed, 431 too large or too many
- * headers, 501 a method longer than {@linkcode MAX_METHOD_LENGTH}, 505
+ * headers, 501 a method longer than `DEFAULTS.limits.maxMethodLength`, 505
  * unsupported version (including the HTTP/2 preface).
  */
 export class RequestHeadParser {
@@ -129,9 +90,10 @@ export class RequestHeadParser {
    * @param options limits; the defaults are the exported constants
    */
   constructor(options: HeadParserOptions = {}) {
-    this.#maxHeaderCount = options.maxHeaderCount ?? MAX_HEADER_COUNT;
+    this.#maxHeaderCount = options.maxHeaderCount ??
+      DEFAULTS.limits.maxHeaderCount;
     this.#lines = new HeadLineReader({
-      maxHeadBytes: options.maxHeadBytes ?? MAX_HEAD_BYTES,
+      maxHeadBytes: options.maxHeadBytes ?? DEFAULTS.limits.maxHeadBytes,
       checkStartLineByte: this.#requestLineChecker.check,
     }, REQUEST_HEAD_PROBLEMS);
   }
@@ -204,7 +166,7 @@ const VERSION_PATTERN = "HTTP/#.#";
  * Checks a request line (RFC 9112 section 3) byte by byte as it arrives and
  * refuses it at the first byte that cannot belong to one: a method byte
  * that is not a token character, a method longer than
- * {@linkcode MAX_METHOD_LENGTH}, a control or non-ASCII byte in the target,
+ * `DEFAULTS.limits.maxMethodLength`, a control or non-ASCII byte in the target,
  * a version that is not `HTTP/` digit `.` digit.
  */
 class RequestLineChecker {
@@ -221,11 +183,11 @@ class RequestLineChecker {
         this.#nextPart("target");
       } else if (!isTokenChar(byte)) {
         malformed("invalid character in method");
-      } else if (++this.#partLength > MAX_METHOD_LENGTH) {
+      } else if (++this.#partLength > DEFAULTS.limits.maxMethodLength) {
         // RFC 9112 section 3: a method longer than any implemented is 501.
         throw new HttpError(
           501,
-          `request method longer than ${MAX_METHOD_LENGTH} bytes: not implemented`,
+          `request method longer than ${DEFAULTS.limits.maxMethodLength} bytes: not implemented`,
         );
       }
     } else if (this.#part === "target") {

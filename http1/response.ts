@@ -19,17 +19,7 @@ import {
   type HttpVersion,
   parseFieldLine,
 } from "./head.ts";
-
-export type { HttpVersion } from "./head.ts";
-
-/** Default limit on the size of a response head in bytes: the status line,
- * every header line and the empty line that ends the head, CRLFs included.
- * Default 16 KiB. */
-export const MAX_RESPONSE_HEAD_BYTES: number = 16 * 1024;
-
-/** Default limit on the number of header lines in a response head.
- * Default 100. */
-export const MAX_RESPONSE_HEADER_COUNT: number = 100;
+import { DEFAULTS } from "../defaults.ts";
 
 /** A parsed response head. Header names keep the case they were sent in;
  * values are trimmed of surrounding whitespace; bytes above 0x7F are kept as
@@ -55,10 +45,10 @@ export interface ParsedResponseHead {
 
 /** Limits for {@linkcode ResponseHeadParser}. */
 export interface ResponseHeadParserOptions {
-  /** Maximum head size in bytes; default {@linkcode MAX_RESPONSE_HEAD_BYTES}. */
+  /** Maximum head size in bytes; default `DEFAULTS.limits.maxResponseHeadBytes`. */
   maxHeadBytes?: number;
   /** Maximum number of header lines; default
-   * {@linkcode MAX_RESPONSE_HEADER_COUNT}. */
+   * `DEFAULTS.limits.maxResponseHeaderCount`. */
   maxHeaderCount?: number;
 }
 
@@ -90,9 +80,13 @@ export class ResponseHeadParser {
    * @param options limits; the defaults are the exported constants
    */
   constructor(options: ResponseHeadParserOptions = {}) {
-    this.#maxHeaderCount = options.maxHeaderCount ?? MAX_RESPONSE_HEADER_COUNT;
+    this.#maxHeaderCount = options.maxHeaderCount ??
+      DEFAULTS.limits.maxResponseHeaderCount;
     this.#lines = new HeadLineReader(
-      { maxHeadBytes: options.maxHeadBytes ?? MAX_RESPONSE_HEAD_BYTES },
+      {
+        maxHeadBytes: options.maxHeadBytes ??
+          DEFAULTS.limits.maxResponseHeadBytes,
+      },
       {
         tooLarge: (limit) =>
           this.#fail(`the response head exceeds ${limit} bytes`),

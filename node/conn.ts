@@ -14,7 +14,7 @@
  */
 
 import type { Socket } from "node:net";
-import type { ByteConn } from "../socket/options.ts";
+import type { ByteConn } from "../socket/transport.ts";
 
 /** Bytes pushed by the socket and not yet read past which it is paused: 64 KiB. */
 export const NODE_READ_HIGH_WATER_BYTES = 64 * 1024;

@@ -22,15 +22,14 @@ import {
   ProtocolError,
   WebSocketError,
 } from "../errors.ts";
+import { encodeFrame, encodeTextFrame } from "../frame/encoder.ts";
 import {
-  encodeFrame,
-  encodeTextFrame,
   type Frame,
-  FrameDecoder,
   MAX_CONTROL_PAYLOAD,
   Opcode,
   RSV1,
-} from "../frame/encoder.ts";
+} from "../frame/types.ts";
+import { FrameDecoder } from "../frame/decoder.ts";
 import { decodeUtf8, Utf8Validator } from "../frame/utf8.ts";
 import { allocateFrameBytes, releaseUnusedFrameBytes } from "../frame/pool.ts";
 import {
@@ -39,22 +38,13 @@ import {
   isValidCloseCode,
 } from "../frame/close_payload.ts";
 import {
-  DEFAULT_MAX_FRAGMENTS,
-  DEFAULT_MAX_MESSAGE_SIZE,
   type ProtocolEvent,
   type ProtocolOptions,
   ReadyState,
   type Role,
 } from "./types.ts";
+import { DEFAULTS } from "../defaults.ts";
 
-export {
-  DEFAULT_MAX_FRAGMENTS,
-  DEFAULT_MAX_MESSAGE_SIZE,
-  type ProtocolEvent,
-  type ProtocolOptions,
-  ReadyState,
-  type Role,
-} from "./types.ts";
 export {
   encodeClosePayload,
   fitCloseReason,
@@ -108,12 +98,13 @@ export class Protocol {
    */
   constructor(options: ProtocolOptions) {
     this.role = options.role;
-    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#maxMessageSize = options.maxMessageSize ??
+      DEFAULTS.socket.maxMessageSize;
     this.#maxFrameSize = Math.min(
       options.maxFrameSize ?? this.#maxMessageSize,
       this.#maxMessageSize,
     );
-    this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.#maxFragments = options.maxFragments ?? DEFAULTS.socket.maxFragments;
     for (
       const [name, value] of [
         ["maxMessageSize", this.#maxMessageSize],

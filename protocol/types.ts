@@ -26,24 +26,15 @@ export const ReadyState = {
 /** One of the {@linkcode ReadyState} values. */
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
-/** Default largest message accepted: 64 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
-
-/**
- * Default largest number of frames one message may arrive in (empty frames
- * count): 131,072. Bounds the work a flood of tiny fragments can cause.
- */
-export const DEFAULT_MAX_FRAGMENTS = 128 * 1024;
-
 /** Options of `Protocol`. */
 export interface ProtocolOptions {
   /** `"server"` expects masked frames and sends unmasked ones; `"client"` the reverse. */
   role: Role;
-  /** Largest message in bytes; default {@linkcode DEFAULT_MAX_MESSAGE_SIZE}. Exceeding it closes with 1009. */
+  /** Largest message in bytes; default `DEFAULTS.socket.maxMessageSize`. Exceeding it closes with 1009. */
   maxMessageSize?: number;
   /** Largest single frame payload in bytes; default the message limit. Exceeding it closes with 1009. */
   maxFrameSize?: number;
-  /** Most frames per message; default {@linkcode DEFAULT_MAX_FRAGMENTS}. Exceeding it closes with 1009. */
+  /** Most frames per message; default `DEFAULTS.socket.maxFragments`. Exceeding it closes with 1009. */
   maxFragments?: number;
   /**
    * Whether permessage-deflate (RFC 7692) was agreed. Then RSV1 may mark the

@@ -8,11 +8,9 @@
  * @module
  */
 
-import { HttpError } from "../http1/request.ts";
+import { HttpError } from "../errors.ts";
 import { type BodyDecoder, LengthBodyDecoder } from "../http1/body.ts";
 import type { WriteAll } from "./response.ts";
-
-export type { WriteAll } from "./response.ts";
 
 /** What {@linkcode ConnReader.read} returns when its deadline passed first. */
 export const TIMED_OUT: unique symbol = Symbol("timed out");

@@ -10,16 +10,15 @@
  * @module
  */
 
-import { HandshakeError } from "../errors.ts";
+import { HandshakeError, HttpError } from "../errors.ts";
+import { computeAcceptKey } from "../handshake/accept_key.ts";
 import {
   buildUpgradeResponseHead,
-  computeAcceptKey,
   refusalResponse,
-} from "../handshake/handshake.ts";
+} from "../handshake/server.ts";
 import { listContainsToken } from "../http1/header_grammar.ts";
 import {
   headerValues,
-  HttpError,
   type RequestHead,
   RequestHeadParser,
 } from "../http1/request.ts";
@@ -41,10 +40,11 @@ import {
 import {
   abortPendingSocket,
   attachConnection,
-  type ByteConn,
   closeSocketForShutdown,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
+import type { ByteConn } from "../socket/transport.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** What a connection needs from the server that accepted it. */
 export interface ConnectionHost {
@@ -57,14 +57,6 @@ export interface ConnectionHost {
   /** Whether the server is shutting down (no keep-alive, no upgrades). */
   readonly shuttingDown: boolean;
 }
-
-/** Bytes of an unread request body the server reads and discards to keep
- * the connection alive; beyond this the connection is closed. 64 KiB. */
-export const MAX_DRAIN_BYTES: number = 64 * 1024;
-
-/** How long a connection refused with an error status keeps reading (and
- * discarding) before it closes, in milliseconds. 1 second. */
-export const LINGER_TIMEOUT: number = 1_000;
 
 /** The user's handler, with the connection's info already bound. */
 export type BoundHandler = (request: Request) => Response | Promise<Response>;
@@ -238,19 +230,22 @@ export class HttpConnection {
    * (a huge head, an unread body) would get a TCP reset from a plain close,
    * and a reset can discard our response before the client reads it. So
    * end our side first, then read and discard what is still arriving,
-   * bounded by {@linkcode LINGER_TIMEOUT} and {@linkcode MAX_DRAIN_BYTES}.
+   * bounded by `DEFAULTS.limits.lingerTimeout` and `DEFAULTS.limits.maxDrainBytes`.
    */
   async #lingerThenClose(): Promise<void> {
     const conn = this.#conn as ByteConn & { closeWrite?: () => Promise<void> };
     if (typeof conn.closeWrite === "function" && !this.#closed) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-        timer = setTimeout(() => resolve(TIMED_OUT), LINGER_TIMEOUT);
+        timer = setTimeout(
+          () => resolve(TIMED_OUT),
+          DEFAULTS.limits.lingerTimeout,
+        );
       });
       try {
         await conn.closeWrite();
         let discarded = 0;
-        while (discarded <= MAX_DRAIN_BYTES) {
+        while (discarded <= DEFAULTS.limits.maxDrainBytes) {
           const chunk = await this.#reader.read(deadline);
           if (chunk === null || chunk === TIMED_OUT) break;
           discarded += chunk.length;
@@ -426,7 +421,7 @@ export class HttpConnection {
       !listContainsToken(requestConnection, "close") &&
       !listContainsToken(responseConnection, "close") &&
       !this.#host.shuttingDown && !this.#framingBroken;
-    if (body !== undefined && !body.canDrain(MAX_DRAIN_BYTES)) {
+    if (body !== undefined && !body.canDrain(DEFAULTS.limits.maxDrainBytes)) {
       keepAlive = false;
     }
     const context = {
@@ -460,7 +455,9 @@ export class HttpConnection {
     if (outcome.kind !== "complete" || !outcome.reusable || !keepAlive) {
       return "close";
     }
-    if (body !== undefined && !(await body.drain(MAX_DRAIN_BYTES))) {
+    if (
+      body !== undefined && !(await body.drain(DEFAULTS.limits.maxDrainBytes))
+    ) {
       return "close";
     }
     return "keep-alive";

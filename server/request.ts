@@ -6,9 +6,8 @@
  * @module
  */
 
-import { headerValues, HttpError, type RequestHead } from "../http1/request.ts";
-
-export type { HttpVersion, RequestHead } from "../http1/request.ts";
+import { HttpError } from "../errors.ts";
+import { headerValues, type RequestHead } from "../http1/request.ts";
 
 /** Methods a `Request` cannot carry (the Fetch standard forbids them):
  * answered with 501. */

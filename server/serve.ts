@@ -25,54 +25,19 @@
  */
 
 import { type ConnectionHost, HttpConnection } from "./connection.ts";
+import type {
+  AcceptedConn,
+  ConnectionSource,
+  ListenOptions,
+} from "./listener.ts";
+import type { NetAddr } from "../socket/transport.ts";
+import { type PublishData, TopicRegistry } from "../socket/pubsub.ts";
 import {
-  type AcceptedConn,
-  type ConnectionSource,
-  listenDeno,
-  listenNodeNet,
-} from "./listeners.ts";
-import {
-  bindRequestTopics,
-  type PublishData,
-  TopicRegistry,
-} from "../socket/pubsub.ts";
-
-export { HttpError } from "../http1/request.ts";
-export {
-  type UpgradeOptions,
-  type UpgradeResult,
-  upgradeWebSocket,
+  queueEncodedFrame,
   type WebSocketConnection,
-  type WebSocketOptions,
-} from "./upgrade.ts";
-
-/** How long a client may take to send a complete request head, in
- * milliseconds. Default 10 seconds; then the server answers 408 and closes.
- * An idle keep-alive connection that sends nothing is closed silently after
- * the same time. */
-export const DEFAULT_HEADERS_TIMEOUT: number = 10_000;
-
-/** Most connections a server holds at once, HTTP and WebSocket alike:
- * 10,000. A connection accepted beyond it is answered at once, before any
- * request is read, with `503 Service Unavailable` and
- * {@linkcode OVERLOAD_RETRY_AFTER_SECONDS} in `Retry-After`, then closed. It
- * bounds the file descriptors and memory a flood of connections can take
- * (an idle open WebSocket holds about 17 KiB of RSS: `deno task scale`
- * measures it). */
-export const DEFAULT_MAX_CONNECTIONS: number = 10_000;
-
-/** The `Retry-After` (seconds) of the 503 sent past `maxConnections`: 5. */
-export const OVERLOAD_RETRY_AFTER_SECONDS: number = 5;
-
-/** Most 503 answers past `maxConnections` in progress at once (each waits
- * up to `LINGER_TIMEOUT` for the client to read it): 128. Beyond that, an
- * extra connection is closed without an answer. */
-export const MAX_OVERLOAD_REFUSALS: number = 128;
-
-/** How long {@linkcode Server.shutdown} waits for in-flight responses and
- * WebSocket close handshakes before closing every connection, in
- * milliseconds. Default 10 seconds. */
-export const DEFAULT_SHUTDOWN_TIMEOUT: number = 10_000;
+} from "../socket/websocket.ts";
+import { bindRequestTopics } from "./upgrade.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** Options for {@linkcode serve}, named as for `Deno.serve`. */
 export interface ServeOptions {
@@ -83,19 +48,19 @@ export interface ServeOptions {
   /** Aborting it shuts the server down, like calling `shutdown()`. */
   signal?: AbortSignal;
   /** Called once listening; by default logs the address. */
-  onListen?: (addr: Deno.NetAddr) => void;
+  onListen?: (addr: NetAddr) => void;
   /** PEM certificate chain; with `key`, the server listens with TLS. */
   cert?: string;
   /** PEM private key for `cert`. */
   key?: string;
   /** Milliseconds for a complete request head; default
-   * {@linkcode DEFAULT_HEADERS_TIMEOUT}. */
+   * `DEFAULTS.server.headersTimeout`. */
   headersTimeout?: number;
   /** Milliseconds graceful shutdown may take before connections are closed
-   * forcibly; default {@linkcode DEFAULT_SHUTDOWN_TIMEOUT}. */
+   * forcibly; default `DEFAULTS.server.shutdownTimeout`. */
   shutdownTimeout?: number;
   /** Most connections held at once (a positive integer, or `Infinity`);
-   * default {@linkcode DEFAULT_MAX_CONNECTIONS}. Past it, new connections
+   * default `DEFAULTS.server.maxConnections`. Past it, new connections
    * get `503 Service Unavailable` with `Retry-After` and are closed. */
   maxConnections?: number;
 }
@@ -103,7 +68,7 @@ export interface ServeOptions {
 /** What a handler learns about the connection, as with `Deno.serve`. */
 export interface ServeHandlerInfo {
   /** The client's address. */
-  readonly remoteAddr: Deno.NetAddr;
+  readonly remoteAddr: NetAddr;
 }
 
 /** A request handler. A `HandshakeError` it throws (from
@@ -118,7 +83,7 @@ export type ServeHandler = (
 export interface Server {
   /** The address the server listens on (with the real port when 0 was
    * asked for). */
-  readonly addr: Deno.NetAddr;
+  readonly addr: NetAddr;
   /** Settles once the server has shut down and every connection closed. */
   readonly finished: Promise<void>;
   /**
@@ -148,7 +113,7 @@ export interface Server {
   subscriberCount(topic: string): number;
 }
 
-function formatAuthority(addr: Deno.NetAddr): string {
+function formatAuthority(addr: NetAddr): string {
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;
@@ -156,85 +121,17 @@ function formatAuthority(addr: Deno.NetAddr): string {
 }
 
 /**
- * Listen and serve HTTP/1.1 (and WebSocket upgrades through
- * {@linkcode upgradeWebSocket}), like `Deno.serve`. With `cert` and `key`
- * the server speaks TLS (https and wss).
+ * Checks options before an adapter listens, so a bad option leaves nothing
+ * open.
  *
- * @example
- * ```ts ignore
- * const server = serve({ port: 0, onListen() {} }, () => new Response("hi"));
- * await fetch(`http://127.0.0.1:${server.addr.port}/`);
- * await server.shutdown();
- * ```
+ * @param options what the caller passed to `serve`
+ * @returns where to listen, with the defaults filled in
+ * @throws {RangeError} for an invalid `maxConnections`
+ * @throws {TypeError} when only one of `cert` and `key` is given
  */
-export function serve(handler: ServeHandler): Server;
-/** Listen with `options` and serve with `handler`. */
-export function serve(options: ServeOptions, handler: ServeHandler): Server;
-export function serve(
-  optionsOrHandler: ServeOptions | ServeHandler,
-  maybeHandler?: ServeHandler,
-): Server {
-  const options = typeof optionsOrHandler === "function"
-    ? {}
-    : optionsOrHandler;
-  const handler = typeof optionsOrHandler === "function"
-    ? optionsOrHandler
-    : maybeHandler;
-  if (typeof handler !== "function") {
-    throw new TypeError("serve: a handler function is required");
-  }
-  checkOptions(options);
-  const source = listenDeno({
-    port: options.port ?? 8000,
-    hostname: options.hostname ?? "0.0.0.0",
-    cert: options.cert,
-    key: options.key,
-  });
-  return new RunningServer(options, handler, source);
-}
-
-/**
- * Like {@linkcode serve}, on `node:net` sockets instead of `Deno.Conn`
- * (plain TCP only: no `cert`/`key`). Choose it for many busy connections:
- * Deno's `node:net` serves every connection in turn, where `Deno.Conn`
- * reads leave most of 10,000 busy connections waiting for seconds (see
- * `server_listeners.ts`); at a hundred connections {@linkcode serve} costs
- * less CPU per message. It resolves once listening, since `node:net` learns
- * its port asynchronously.
- *
- * @example
- * ```ts ignore
- * const server = await serveNodeNet({ port: 0 }, (request) => {
- *   const { socket, response } = upgradeWebSocket(request);
- *   socket.onmessage = (event) => socket.send(event.data);
- *   return response;
- * });
- * ```
- *
- * @param options as for {@linkcode serve}, without `cert` and `key`
- * @param handler the request handler
- * @returns the running server
- */
-export async function serveNodeNet(
-  options: ServeOptions,
-  handler: ServeHandler,
-): Promise<Server> {
-  if (typeof handler !== "function") {
-    throw new TypeError("serveNodeNet: a handler function is required");
-  }
-  checkOptions(options);
-  const source = await listenNodeNet({
-    port: options.port ?? 8000,
-    hostname: options.hostname ?? "0.0.0.0",
-    cert: options.cert,
-    key: options.key,
-  });
-  return new RunningServer(options, handler, source);
-}
-
-/** Throws for options no server can start with. */
-function checkOptions(options: ServeOptions): void {
-  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+export function checkServeOptions(options: ServeOptions): ListenOptions {
+  const maxConnections = options.maxConnections ??
+    DEFAULTS.server.maxConnections;
   if (
     maxConnections !== Infinity &&
     (!Number.isSafeInteger(maxConnections) || maxConnections < 1)
@@ -246,10 +143,33 @@ function checkOptions(options: ServeOptions): void {
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError("serve: cert and key must be given together");
   }
+  return {
+    port: options.port ?? 8000,
+    hostname: options.hostname ?? "0.0.0.0",
+    cert: options.cert,
+    key: options.key,
+  };
+}
+
+/**
+ * Serves what `source` accepts with `handler`: the part of `serve` that
+ * every adapter shares once it listens.
+ *
+ * @param options the options given to `serve` (already checked)
+ * @param handler the request handler
+ * @param source the adapter's listener
+ * @returns the running server
+ */
+export function startServer(
+  options: ServeOptions,
+  handler: ServeHandler,
+  source: ConnectionSource,
+): Server {
+  return new RunningServer(options, handler, source);
 }
 
 class RunningServer implements Server {
-  readonly addr: Deno.NetAddr;
+  readonly addr: NetAddr;
   readonly finished: Promise<void>;
   readonly #source: ConnectionSource;
   readonly #handler: ServeHandler;
@@ -261,7 +181,7 @@ class RunningServer implements Server {
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.shutdown();
   readonly #acceptLoop: Promise<void>;
-  readonly #topics = new TopicRegistry();
+  readonly #topics = new TopicRegistry<WebSocketConnection>(queueEncodedFrame);
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -272,9 +192,12 @@ class RunningServer implements Server {
     source: ConnectionSource,
   ) {
     this.#handler = handler;
-    this.#shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
-    this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    const headersTimeout = options.headersTimeout ?? DEFAULT_HEADERS_TIMEOUT;
+    this.#shutdownTimeout = options.shutdownTimeout ??
+      DEFAULTS.server.shutdownTimeout;
+    this.#maxConnections = options.maxConnections ??
+      DEFAULTS.server.maxConnections;
+    const headersTimeout = options.headersTimeout ??
+      DEFAULTS.server.headersTimeout;
     this.#source = source;
     const secure = source.secure;
     this.addr = source.addr;
@@ -334,7 +257,7 @@ class RunningServer implements Server {
 
   /** Past maxConnections: 503 with Retry-After, then close; bounded. */
   #refuseOverloaded(conn: AcceptedConn, host: ConnectionHost): void {
-    if (this.#refusals.size >= MAX_OVERLOAD_REFUSALS) {
+    if (this.#refusals.size >= DEFAULTS.limits.maxOverloadRefusals) {
       try {
         conn.close();
       } catch {
@@ -348,7 +271,7 @@ class RunningServer implements Server {
     const refusing = connection.refuse(
       503,
       "too many connections, retry later",
-      [["retry-after", String(OVERLOAD_RETRY_AFTER_SECONDS)]],
+      [["retry-after", String(DEFAULTS.limits.overloadRetryAfterSeconds)]],
     ).finally(() => this.#refusals.delete(connection));
     this.#refusals.set(connection, refusing);
   }

@@ -9,24 +9,18 @@
  */
 
 import { HandshakeError } from "../errors.ts";
-import { validateUpgradeRequest } from "../handshake/handshake.ts";
+import { validateUpgradeRequest } from "../handshake/server.ts";
 import {
   negotiateDeflate,
   type PerMessageDeflateOptions,
   resolveDeflateOptions,
 } from "../deflate/negotiation.ts";
-import { requestTopics } from "../socket/pubsub.ts";
+import type { TopicRegistry } from "../socket/pubsub.ts";
 import {
   createPendingSocket,
-  type NegotiatedDeflate,
   type WebSocketConnection,
-  type WebSocketOptions,
 } from "../socket/websocket.ts";
-
-export type {
-  WebSocketConnection,
-  WebSocketOptions,
-} from "../socket/websocket.ts";
+import type { NegotiatedDeflate, WebSocketOptions } from "../socket/options.ts";
 
 /** Options for {@linkcode upgradeWebSocket}: the socket's options plus the
  * subprotocol to answer with and whether to accept compression. */
@@ -208,4 +202,36 @@ function toDeflateOptions(
   if (option === undefined || option === false) return { enabled: false };
   if (option === true) return {};
   return option;
+}
+
+const requestRegistries = new WeakMap<
+  Request,
+  TopicRegistry<WebSocketConnection>
+>();
+
+/**
+ * Records which server's registry a request belongs to, so that
+ * `upgradeWebSocket` can give the socket it creates that registry.
+ * `serve()` calls this before the handler runs.
+ *
+ * @param request a request received by `serve()`
+ * @param registry that server's topics
+ */
+export function bindRequestTopics(
+  request: Request,
+  registry: TopicRegistry<WebSocketConnection>,
+): void {
+  requestRegistries.set(request, registry);
+}
+
+/**
+ * The registry recorded by {@linkcode bindRequestTopics}.
+ *
+ * @param request the request being upgraded
+ * @returns the server's topics, or undefined
+ */
+export function requestTopics(
+  request: Request,
+): TopicRegistry<WebSocketConnection> | undefined {
+  return requestRegistries.get(request);
 }

@@ -15,7 +15,7 @@
  */
 
 import { CloseCode } from "../errors.ts";
-import type { Role } from "../protocol/protocol.ts";
+import type { Role } from "../protocol/types.ts";
 
 /** How a connection ended: what its "close" event reports. */
 export interface Ending {

@@ -10,11 +10,8 @@
  * @module
  */
 
-import {
-  Protocol,
-  type ProtocolEvent,
-  type Role,
-} from "../protocol/protocol.ts";
+import { Protocol } from "../protocol/protocol.ts";
+import type { ProtocolEvent, Role } from "../protocol/types.ts";
 import { CloseCode } from "../errors.ts";
 import { Outbound, type OutboundHooks } from "./outbound.ts";
 import { SocketReader, type SocketReaderHooks } from "./reader.ts";
@@ -42,13 +39,13 @@ import {
 } from "./events.ts";
 import {
   type BinaryType,
-  type ByteConn,
   type NegotiatedConnection,
   type NegotiatedDeflate,
   type ResolvedWebSocketOptions,
   resolveWebSocketOptions,
   type WebSocketOptions,
 } from "./options.ts";
+import type { ByteConn } from "./transport.ts";
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -529,7 +526,7 @@ export class SocketEngine
 
   /**
    * Ends the connection once the close handshake allows it. A connection
-   * this side failed lingers (see `CLOSE_LINGER_TIMEOUT`): its close frame is
+   * this side failed lingers (see `DEFAULTS.limits.lingerTimeout`): its close frame is
    * written, but the peer may still be sending.
    */
   #maybeFinish(): void {

@@ -12,7 +12,7 @@ import {
   isValidCloseCode,
   MAX_CLOSE_REASON_BYTES,
 } from "../frame/close_payload.ts";
-import type { Role } from "../protocol/protocol.ts";
+import type { Role } from "../protocol/types.ts";
 import { utf8ByteLength } from "../frame/utf8.ts";
 
 /** The fields of a `CloseEvent`. */

@@ -4,7 +4,7 @@
  * instead: while a received message is being inflated (`inbound_queue.ts`),
  * while the messages waiting for a `for await` loop are over their
  * high-water mark (`message_buffer.ts`) and, on the server side, while
- * more than {@linkcode WRITE_HIGH_WATER_BYTES} wait to be written. Also
+ * more than `DEFAULTS.limits.writeHighWaterBytes` wait to be written. Also
  * tells the keepalive whether such a pause excuses the peer's silence.
  *
  * @module
@@ -12,9 +12,9 @@
 
 import type { InboundQueue } from "./inbound_queue.ts";
 import type { MessageBuffer } from "./message_buffer.ts";
-import type { Role } from "../protocol/protocol.ts";
+import type { Role } from "../protocol/types.ts";
 import type { Outbound } from "./outbound.ts";
-import { WRITE_HIGH_WATER_BYTES } from "./options.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** What {@linkcode ReadFlow} looks at. */
 export interface ReadFlowSources {
@@ -29,7 +29,7 @@ export class ReadFlow {
   readonly #sources: ReadFlowSources;
   readonly #inbound: InboundQueue;
   readonly #outbound: Outbound;
-  /** Infinity on the client side: see `WRITE_HIGH_WATER_BYTES`. */
+  /** Infinity on the client side: see `DEFAULTS.limits.writeHighWaterBytes`. */
   readonly #writeHighWater: number;
   /** Bytes written when the last keepalive ping was sent. */
   #writtenAtPing = 0;
@@ -50,7 +50,10 @@ export class ReadFlow {
     this.#inbound = inbound;
     this.#outbound = outbound;
     this.#writeHighWater = role === "server"
-      ? Math.min(WRITE_HIGH_WATER_BYTES, Math.floor(maxQueuedBytes / 2))
+      ? Math.min(
+        DEFAULTS.limits.writeHighWaterBytes,
+        Math.floor(maxQueuedBytes / 2),
+      )
       : Infinity;
   }
 

@@ -12,7 +12,7 @@
 
 import { inflateMessage } from "../deflate/payload.ts";
 import { CloseCode, WebSocketError } from "../errors.ts";
-import type { ProtocolEvent } from "../protocol/protocol.ts";
+import type { ProtocolEvent } from "../protocol/types.ts";
 import { decodeUtf8 } from "../frame/utf8.ts";
 
 /** A protocol event as the socket sees it: compressed messages inflated. */

@@ -8,21 +8,10 @@
  * @module
  */
 
+import { DEFAULTS } from "../defaults.ts";
+
 /** A message as the async iterator yields it. */
 export type IteratedMessage = string | Uint8Array;
-
-/**
- * The socket stops reading from the connection while the messages waiting
- * for an async iterator hold at least this many bytes (text counted by
- * string length): 1 MiB.
- */
-export const MESSAGE_BUFFER_HIGH_WATER_BYTES = 1024 * 1024;
-
-/**
- * The socket also stops reading while this many messages wait for an async
- * iterator, whatever their size: 1024.
- */
-export const MESSAGE_BUFFER_HIGH_WATER_COUNT = 1024;
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
@@ -38,8 +27,8 @@ export class MessageBuffer {
   /** True when the reader should stop reading until there is space. */
   get full(): boolean {
     const count = this.#messages.length - this.#head;
-    return !this.#ended && (count >= MESSAGE_BUFFER_HIGH_WATER_COUNT ||
-      this.#bytes >= MESSAGE_BUFFER_HIGH_WATER_BYTES);
+    return !this.#ended && (count >= DEFAULTS.limits.iteratorHighWaterCount ||
+      this.#bytes >= DEFAULTS.limits.iteratorHighWaterBytes);
   }
 
   /**

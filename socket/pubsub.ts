@@ -12,13 +12,33 @@
  *
  * Every `serve()` has one {@linkcode TopicRegistry}; its sockets reach it
  * through `socket.subscribe()`, `socket.publish()` and `server.publish()`.
+ * The registry knows its subscribers only as {@linkcode Subscriber}s and
+ * queues frames through the function it was built with, so it depends on
+ * no socket class.
  *
  * @module
  */
 
-import { encodeFrame, Opcode } from "../frame/encoder.ts";
+import { encodeFrame } from "../frame/encoder.ts";
+import { Opcode } from "../frame/types.ts";
+import { ReadyState } from "../protocol/types.ts";
 import { toSendItem } from "./send_queue.ts";
-import { queueEncodedFrame, type WebSocketConnection } from "./websocket.ts";
+
+/** What a {@linkcode TopicRegistry} needs to see of a subscriber. */
+export interface Subscriber {
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
+  readonly readyState: number;
+}
+
+/**
+ * Queues one pre-encoded frame to a subscriber, as `send()` would.
+ *
+ * @returns whether it was queued and the subscriber is still OPEN
+ */
+export type FrameQueuer<S extends Subscriber> = (
+  subscriber: S,
+  frame: Uint8Array,
+) => boolean;
 
 /** What may be published: text, or bytes (copied when published). */
 export type PublishData = string | ArrayBufferLike | ArrayBufferView;
@@ -55,14 +75,24 @@ function checkTopic(topic: string): void {
  *
  * @example
  * ```ts ignore
- * const topics = new TopicRegistry();
+ * const topics = new TopicRegistry(queueEncodedFrame);
  * topics.subscribe(socket, "news");
  * topics.publish("news", "hello"); // 1: queued to one socket
  * ```
  */
-export class TopicRegistry {
-  readonly #subscribers = new Map<string, Set<WebSocketConnection>>();
-  readonly #topicsOf = new Map<WebSocketConnection, Set<string>>();
+export class TopicRegistry<S extends Subscriber = Subscriber> {
+  readonly #subscribers = new Map<string, Set<S>>();
+  readonly #topicsOf = new Map<S, Set<string>>();
+  readonly #queue: FrameQueuer<S>;
+
+  /**
+   * Creates an empty registry.
+   *
+   * @param queue queues a published frame to one subscriber
+   */
+  constructor(queue: FrameQueuer<S>) {
+    this.#queue = queue;
+  }
 
   /** How many topics have at least one subscriber. */
   get topicCount(): number {
@@ -77,9 +107,9 @@ export class TopicRegistry {
    * @param topic any string
    * @returns true when the socket was not subscribed before
    */
-  subscribe(socket: WebSocketConnection, topic: string): boolean {
+  subscribe(socket: S, topic: string): boolean {
     checkTopic(topic);
-    if (socket.readyState === socket.CLOSED) return false;
+    if (socket.readyState === ReadyState.CLOSED) return false;
     let sockets = this.#subscribers.get(topic);
     if (sockets === undefined) {
       sockets = new Set();
@@ -104,7 +134,7 @@ export class TopicRegistry {
    * @param topic the topic
    * @returns true when the socket was subscribed
    */
-  unsubscribe(socket: WebSocketConnection, topic: string): boolean {
+  unsubscribe(socket: S, topic: string): boolean {
     checkTopic(topic);
     const topics = this.#topicsOf.get(socket);
     if (topics === undefined || !topics.delete(topic)) return false;
@@ -119,7 +149,7 @@ export class TopicRegistry {
    *
    * @param socket the subscriber
    */
-  unsubscribeAll(socket: WebSocketConnection): void {
+  unsubscribeAll(socket: S): void {
     const topics = this.#topicsOf.get(socket);
     if (topics === undefined) return;
     this.#topicsOf.delete(socket);
@@ -133,7 +163,7 @@ export class TopicRegistry {
    * @param topic the topic
    * @returns true when subscribed
    */
-  isSubscribed(socket: WebSocketConnection, topic: string): boolean {
+  isSubscribed(socket: S, topic: string): boolean {
     return this.#topicsOf.get(socket)?.has(topic) ?? false;
   }
 
@@ -143,7 +173,7 @@ export class TopicRegistry {
    * @param socket the socket
    * @returns a new array
    */
-  subscriptionsOf(socket: WebSocketConnection): string[] {
+  subscriptionsOf(socket: S): string[] {
     return [...(this.#topicsOf.get(socket) ?? [])];
   }
 
@@ -172,7 +202,7 @@ export class TopicRegistry {
   publish(
     topic: string,
     data: PublishData,
-    exclude?: WebSocketConnection,
+    exclude?: S,
   ): number {
     checkTopic(topic);
     const sockets = this.#subscribers.get(topic);
@@ -182,44 +212,17 @@ export class TopicRegistry {
     // Deleting from a Set while iterating it is safe: a socket that closes
     // during the loop (and unsubscribes) is simply not visited.
     for (const socket of sockets) {
-      if (socket === exclude || socket.readyState !== socket.OPEN) continue;
+      if (socket === exclude || socket.readyState !== ReadyState.OPEN) continue;
       frame ??= encodePublished(data);
-      if (queueEncodedFrame(socket, frame)) queued++;
+      if (this.#queue(socket, frame)) queued++;
     }
     return queued;
   }
 
-  #removeSubscriber(topic: string, socket: WebSocketConnection): void {
+  #removeSubscriber(topic: string, socket: S): void {
     const sockets = this.#subscribers.get(topic);
     if (sockets === undefined) return;
     sockets.delete(socket);
     if (sockets.size === 0) this.#subscribers.delete(topic);
   }
-}
-
-const requestRegistries = new WeakMap<Request, TopicRegistry>();
-
-/**
- * Records which server's registry a request belongs to, so that
- * `upgradeWebSocket` can give the socket it creates that registry.
- * `serve()` calls this before the handler runs.
- *
- * @param request a request received by `serve()`
- * @param registry that server's topics
- */
-export function bindRequestTopics(
-  request: Request,
-  registry: TopicRegistry,
-): void {
-  requestRegistries.set(request, registry);
-}
-
-/**
- * The registry recorded by {@linkcode bindRequestTopics}.
- *
- * @param request the request being upgraded
- * @returns the server's topics, or undefined
- */
-export function requestTopics(request: Request): TopicRegistry | undefined {
-  return requestRegistries.get(request);
 }

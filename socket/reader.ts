@@ -11,30 +11,14 @@
  * bytes makes the kernel send a TCP reset, which can destroy the close
  * frame before the peer reads it. So the reader can linger: end our
  * sending side (`closeWrite`), read and discard what still arrives for at
- * most {@linkcode CLOSE_LINGER_TIMEOUT} and {@linkcode CLOSE_LINGER_MAX_BYTES}, then
+ * most `DEFAULTS.limits.lingerTimeout` and `DEFAULTS.limits.lingerMaxBytes`, then
  * close.
  *
  * @module
  */
 
-import {
-  type ByteConn,
-  DEFAULT_READ_BUFFER_SIZE,
-  INITIAL_READ_BUFFER_SIZE,
-} from "./options.ts";
-
-/**
- * How long a failed connection keeps reading and discarding after its
- * close frame was written and its sending side ended, before it is
- * closed: 1 second.
- */
-export const CLOSE_LINGER_TIMEOUT = 1_000;
-
-/**
- * Most bytes a failed connection reads and discards while it lingers
- * before it is closed: 1 MiB.
- */
-export const CLOSE_LINGER_MAX_BYTES = 1024 * 1024;
+import type { ByteConn } from "./transport.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** Reads in a row that use less than a sixteenth of an adaptive read
  * buffer before it is halved: 8 (a burst of large messages keeps it). */
@@ -81,7 +65,7 @@ export class SocketReader {
     this.#conn = conn;
     this.#adaptive = bufferSize === 0;
     this.#buffer = new Uint8Array(
-      this.#adaptive ? INITIAL_READ_BUFFER_SIZE : bufferSize,
+      this.#adaptive ? DEFAULTS.limits.initialReadBufferSize : bufferSize,
     );
     this.#hooks = hooks;
   }
@@ -95,8 +79,8 @@ export class SocketReader {
   /**
    * Ends the connection once the socket is closed: at once, or, with
    * `linger`, after ending our sending side and discarding what the peer
-   * still sends (bounded by {@linkcode CLOSE_LINGER_TIMEOUT} and
-   * {@linkcode CLOSE_LINGER_MAX_BYTES}). Lingering is skipped when the peer
+   * still sends (bounded by `DEFAULTS.limits.lingerTimeout` and
+   * `DEFAULTS.limits.lingerMaxBytes`). Lingering is skipped when the peer
    * already ended its side, reading is not running, or the connection has
    * no `closeWrite`.
    *
@@ -113,7 +97,10 @@ export class SocketReader {
       this.#closeConn();
     } else {
       this.#lingering = true;
-      this.#timer = setTimeout(() => this.#closeConn(), CLOSE_LINGER_TIMEOUT);
+      this.#timer = setTimeout(
+        () => this.#closeConn(),
+        DEFAULTS.limits.lingerTimeout,
+      );
       try {
         conn.closeWrite().catch(() => this.#closeConn());
       } catch {
@@ -163,15 +150,17 @@ export class SocketReader {
    * than a sixteenth of it, never below the initial size. */
   #resize(count: number): void {
     const size = this.#buffer.length;
-    if (count === size && size < DEFAULT_READ_BUFFER_SIZE) {
+    if (count === size && size < DEFAULTS.limits.maxReadBufferSize) {
       this.#buffer = new Uint8Array(
-        Math.min(size * 2, DEFAULT_READ_BUFFER_SIZE),
+        Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize),
       );
       this.#smallReads = 0;
-    } else if (count < size / 16 && size > INITIAL_READ_BUFFER_SIZE) {
+    } else if (
+      count < size / 16 && size > DEFAULTS.limits.initialReadBufferSize
+    ) {
       if (++this.#smallReads < SMALL_READS_BEFORE_SHRINK) return;
       this.#buffer = new Uint8Array(
-        Math.max(size / 2, INITIAL_READ_BUFFER_SIZE),
+        Math.max(size / 2, DEFAULTS.limits.initialReadBufferSize),
       );
       this.#smallReads = 0;
     } else {
@@ -182,7 +171,7 @@ export class SocketReader {
   /** Reads and drops what the peer still sends, within the bounds. */
   async #discard(): Promise<void> {
     let discarded = 0;
-    while (!this.#connClosed && discarded < CLOSE_LINGER_MAX_BYTES) {
+    while (!this.#connClosed && discarded < DEFAULTS.limits.lingerMaxBytes) {
       const count = await this.#conn.read(this.#buffer);
       if (count === null) return;
       discarded += count;

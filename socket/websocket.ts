@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Role } from "../protocol/protocol.ts";
+import type { Role } from "../protocol/types.ts";
 import { CloseCode } from "../errors.ts";
 import { SocketEngine } from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
@@ -26,27 +26,14 @@ import type { PublishData, TopicRegistry } from "./pubsub.ts";
 import { checkCloseArguments, domException } from "./events.ts";
 import type {
   BinaryType,
-  ByteConn,
   NegotiatedConnection,
   WebSocketOptions,
   WebSocketSendData,
 } from "./options.ts";
+import type { ByteConn } from "./transport.ts";
 
-export type { IteratedMessage } from "./message_buffer.ts";
-export type { Role } from "../protocol/protocol.ts";
-export {
-  type WebSocketEventHandler,
-  type WebSocketEventMap,
-  WebSocketEventTarget,
-} from "./event_target.ts";
-export type {
-  BinaryType,
-  ByteConn,
-  NegotiatedConnection,
-  NegotiatedDeflate,
-  WebSocketOptions,
-  WebSocketSendData,
-} from "./options.ts";
+export type { Role } from "../protocol/types.ts";
+export type { ByteConn, NetAddr } from "./transport.ts";
 
 const textEncoder = new TextEncoder();
 
@@ -59,6 +46,10 @@ let attach: (
 let abort: (socket: WebSocketConnection, reason: string) => void;
 let queueEncoded: (socket: WebSocketConnection, frame: Uint8Array) => boolean;
 let closeForShutdown: (socket: WebSocketConnection, reason: string) => void;
+let bindTopics: (
+  socket: WebSocketConnection,
+  topics: TopicRegistry<WebSocketConnection>,
+) => void;
 
 /**
  * A WHATWG-`WebSocket`-like socket (an `EventTarget`). Created in CONNECTING
@@ -87,24 +78,18 @@ export class WebSocketConnection extends WebSocketEventTarget
   readonly #engine: SocketEngine;
   #binaryType: BinaryType;
   /** The server's pub/sub topics; null for a socket without a server. */
-  readonly #topics: TopicRegistry | null;
+  #topics: TopicRegistry<WebSocketConnection> | null = null;
 
   /**
    * Use {@linkcode createPendingSocket}, or the server's `upgradeWebSocket`.
    *
    * @param role "server" or "client"
    * @param options limits and timers
-   * @param topics the server's pub/sub registry (see `pubsub.ts`)
    * @throws {RangeError} when an option is invalid
    */
-  constructor(
-    role: Role,
-    options?: WebSocketOptions,
-    topics?: TopicRegistry,
-  ) {
+  constructor(role: Role, options?: WebSocketOptions) {
     super();
     this.#role = role;
-    this.#topics = topics ?? null;
     this.#binaryType = role === "server" ? "arraybuffer" : "blob";
     this.#engine = new SocketEngine(role, options, {
       emit: (event) => this.emit(event),
@@ -247,7 +232,7 @@ export class WebSocketConnection extends WebSocketEventTarget
     return this.#registry().publish(topic, data, this);
   }
 
-  #registry(): TopicRegistry {
+  #registry(): TopicRegistry<WebSocketConnection> {
     if (this.#topics !== null) return this.#topics;
     throw new TypeError(
       "pub/sub needs a socket from serve()'s upgradeWebSocket",
@@ -270,7 +255,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    * Uint8Array for binary, whatever `binaryType` says) until the socket
    * closes, however it closes; "message" events still fire. When the loop
    * falls behind, the socket stops reading from the connection (see
-   * `MESSAGE_BUFFER_HIGH_WATER_BYTES`), which slows the sender down. Leaving
+   * `DEFAULTS.limits.iteratorHighWaterBytes`), which slows the sender down. Leaving
    * the loop early does not close the socket. One iteration at a time.
    *
    * @returns the iterator
@@ -285,6 +270,7 @@ export class WebSocketConnection extends WebSocketEventTarget
       socket.#engine.attach(conn, leftover, negotiated);
     abort = (socket, reason) => socket.#engine.abort(reason);
     queueEncoded = (socket, frame) => socket.#engine.queueEncoded(frame);
+    bindTopics = (socket, topics) => socket.#topics = topics;
     closeForShutdown = (socket, reason) =>
       socket.#engine.closeForShutdown(CloseCode.GoingAway, reason);
   }
@@ -303,9 +289,11 @@ export class WebSocketConnection extends WebSocketEventTarget
 export function createPendingSocket(
   role: Role,
   options?: WebSocketOptions,
-  topics?: TopicRegistry,
+  topics?: TopicRegistry<WebSocketConnection>,
 ): WebSocketConnection {
-  return new WebSocketConnection(role, options, topics);
+  const socket = new WebSocketConnection(role, options);
+  if (topics !== undefined) bindTopics(socket, topics);
+  return socket;
 }
 
 /**

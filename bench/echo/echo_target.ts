@@ -21,7 +21,7 @@
  */
 
 import process from "node:process";
-import { serve, upgradeWebSocket } from "../../server/serve.ts";
+import { serve, upgradeWebSocket } from "../../mod.ts";
 import { startNativeEchoServer } from "../../tests/interop/peers/echo_server.ts";
 
 /** Which server a process runs. */

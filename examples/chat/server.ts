@@ -15,7 +15,7 @@
  * @module
  */
 
-import { serve, type Server, upgradeWebSocket } from "../../server/serve.ts";
+import { serve, type Server, upgradeWebSocket } from "../../mod.ts";
 import type { WebSocketConnection } from "../../socket/websocket.ts";
 import {
   type ChatErrorCode,

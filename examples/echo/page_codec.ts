@@ -24,30 +24,22 @@
  * @module
  */
 
-import {
-  encodeFrame,
-  FrameDecoder,
-  frameHeaderLength,
-  Opcode,
-  RSV1,
-  RSV2,
-  RSV3,
-} from "../../frame/encoder.ts";
+import { encodeFrame, frameHeaderLength } from "../../frame/encoder.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
+import { Opcode, RSV1, RSV2, RSV3 } from "../../frame/types.ts";
 
 import { deflateMessage, inflateMessage } from "../../deflate/payload.ts";
-import {
-  DEFAULT_COMPRESSION_THRESHOLD,
-  PERMESSAGE_DEFLATE,
-} from "../../deflate/negotiation.ts";
+import { PERMESSAGE_DEFLATE } from "../../deflate/negotiation.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
-export { Opcode } from "../../frame/encoder.ts";
+export { Opcode } from "../../frame/types.ts";
 export { DEFLATE_TAIL } from "../../deflate/payload.ts";
 
 /** The smallest message, in bytes, that the echo server sends compressed:
- * `echo_server.ts` passes `DEFAULT_COMPRESSION_THRESHOLD` (1024) to
+ * `echo_server.ts` passes `DEFAULTS.deflate.threshold` (1024) to
  * `upgradeWebSocket`. */
 export const ECHO_SERVER_COMPRESSION_THRESHOLD: number =
-  DEFAULT_COMPRESSION_THRESHOLD;
+  DEFAULTS.deflate.threshold;
 
 /** How many payload bytes {@linkcode describeFrame} keeps for display by
  * default; longer payloads are cut there (the page says how many bytes it

@@ -34,11 +34,11 @@
 import {
   serve,
   type ServeHandler,
-  serveNodeNet,
   type ServeOptions,
   type Server,
   upgradeWebSocket,
-} from "../../server/serve.ts";
+} from "../../mod.ts";
+import { serveNodeNet } from "../../node.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
 import { StaticFiles } from "../static_files.ts";
 

@@ -9,14 +9,11 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { HttpError } from "../../http1/request.ts";
-import {
-  ChunkedBodyDecoder,
-  MAX_CHUNK_LINE_BYTES,
-  MAX_TRAILER_BYTES,
-} from "../../http1/body.ts";
+import { HttpError } from "../../errors.ts";
+import { ChunkedBodyDecoder } from "../../http1/body.ts";
 import { concat } from "./bytes.ts";
 import { latin1 } from "./http_heads.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 /** One data chunk as written on the wire. */
 export interface ChunkSpec {
@@ -133,9 +130,10 @@ export const bodyBreakArbitrary: fc.Arbitrary<
       " ",
       "\x7f",
     ),
-    fc.constantFrom(MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES).map((size) =>
-      ";" + "e".repeat(size)
-    ),
+    fc.constantFrom(
+      DEFAULTS.limits.maxChunkLineBytes,
+      DEFAULTS.limits.maxTrailerBytes,
+    ).map((size) => ";" + "e".repeat(size)),
   ),
 });
 

@@ -7,7 +7,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { WebSocketError } from "../../errors.ts";
-import { type Frame, FrameDecoder, RSV1 } from "../../frame/encoder.ts";
+import { type Frame, RSV1 } from "../../frame/types.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
 import {
   type ByteMutation,
   byteMutationArbitrary,

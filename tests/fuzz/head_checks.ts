@@ -7,11 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { HandshakeError } from "../../errors.ts";
-import {
-  HttpError,
-  type RequestHead,
-  RequestHeadParser,
-} from "../../http1/request.ts";
+import { HttpError } from "../../errors.ts";
+import { type RequestHead, RequestHeadParser } from "../../http1/request.ts";
 import { type ResponseHead, ResponseHeadParser } from "../../http1/response.ts";
 import { concat } from "./bytes.ts";
 import { latin1 } from "./http_heads.ts";

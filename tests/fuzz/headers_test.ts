@@ -15,7 +15,6 @@ import {
   acceptDeflateResponse,
   describeDeclinedOffers,
   evaluateDeflateOffer,
-  MAX_DEFLATE_OFFERS,
   negotiateDeflate,
   PERMESSAGE_DEFLATE,
 } from "../../deflate/negotiation.ts";
@@ -28,7 +27,7 @@ import {
   parseExtensions,
   parseProtocols,
 } from "../../http1/header_grammar.ts";
-import { validateUpgradeRequest } from "../../handshake/handshake.ts";
+import { validateUpgradeRequest } from "../../handshake.ts";
 import { parameters, runs } from "./config.ts";
 import { isTokenText } from "./head_checks.ts";
 import {
@@ -41,6 +40,7 @@ import {
   textMutationArbitrary,
   wellFormedExtensionsArbitrary,
 } from "./header_values.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 const PROTOTYPES_BEFORE = prototypeSnapshot();
 
@@ -309,11 +309,15 @@ describe("16 KiB pathological header values finish (linear-time parsers)", () =>
       assert.equal(negotiateDeflate(value), undefined, label);
       const declined = describeDeclinedOffers(value);
       if (label === "permessage-deflate;x, ... (declined offers)") {
-        // Only the first MAX_DEFLATE_OFFERS are parsed; one line says the
+        // Only the first DEFAULTS.limits.maxDeflateOffers are parsed; one line says the
         // rest were ignored.
         const offers = value.split(",").length - 1;
-        assert.ok(offers > MAX_DEFLATE_OFFERS);
-        assert.equal(declined.length, MAX_DEFLATE_OFFERS + 1, label);
+        assert.ok(offers > DEFAULTS.limits.maxDeflateOffers);
+        assert.equal(
+          declined.length,
+          DEFAULTS.limits.maxDeflateOffers + 1,
+          label,
+        );
       }
     }
   });

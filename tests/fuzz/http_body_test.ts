@@ -9,11 +9,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { HttpError, type RequestHead } from "../../http1/request.ts";
+import { HttpError } from "../../errors.ts";
+import type { RequestHead } from "../../http1/request.ts";
 import {
   type BodyFraming,
   LengthBodyDecoder,
-  MAX_BODY_BYTES,
   requestBodyFraming,
 } from "../../http1/body.ts";
 import {
@@ -32,6 +32,7 @@ import {
 } from "./chunked_bodies.ts";
 import { parameters, runs } from "./config.ts";
 import { latin1 } from "./http_heads.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 /** What follows a body: nothing, or the next pipelined request. */
 const nextRequestArbitrary = fc.constantFrom(
@@ -89,7 +90,7 @@ describe("fuzz: chunked request bodies", () => {
       spec: chunkedArbitrary,
       breaks: fc.array(bodyBreakArbitrary, { maxLength: 2 }),
       mutations: fc.array(byteMutationArbitrary, { maxLength: 2 }),
-      limit: fc.constantFrom(16, 1000, MAX_BODY_BYTES),
+      limit: fc.constantFrom(16, 1000, DEFAULTS.limits.maxBodyBytes),
     }).map(({ spec, breaks, mutations, limit }) => {
       let bytes = serializeChunked(spec);
       for (const { at, text } of breaks) {
@@ -286,7 +287,7 @@ describe("fuzz: requestBodyFraming", () => {
   }));
 
   function check(head: RequestHead): void {
-    const expected = expectedFraming(head, MAX_BODY_BYTES);
+    const expected = expectedFraming(head, DEFAULTS.limits.maxBodyBytes);
     let framing: BodyFraming;
     try {
       framing = requestBodyFraming(head);

@@ -10,12 +10,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { HandshakeError } from "../../errors.ts";
-import { validateUpgradeRequest } from "../../handshake/handshake.ts";
-import {
-  MAX_HEAD_BYTES,
-  MAX_HEADER_COUNT,
-  type RequestHead,
-} from "../../http1/request.ts";
+import { validateUpgradeRequest } from "../../handshake.ts";
+import type { RequestHead } from "../../http1/request.ts";
 import { bytewise, concat, cutsArbitrary, split } from "./bytes.ts";
 import { parameters, runs } from "./config.ts";
 import {
@@ -31,6 +27,7 @@ import {
   upgradeRequestArbitrary,
 } from "./http_heads.ts";
 import { mutatedHeadArbitrary, trailerArbitrary } from "./mutated_heads.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 /** Statuses `validateUpgradeRequest` documents. */
 const UPGRADE_STATUSES = new Set([400, 405, 426, 505]);
@@ -160,7 +157,7 @@ describe("fuzz: request heads (server)", () => {
     at: fc.nat(),
   }).map(({ spec, how, excess, at }) => {
     const base = serializeHead(spec).length;
-    const needed = MAX_HEAD_BYTES - base + excess;
+    const needed = DEFAULTS.limits.maxHeadBytes - base + excess;
     const headers = [...spec.headers];
     let startLine = spec.startLine;
     if (how === "value") {
@@ -181,7 +178,7 @@ describe("fuzz: request heads (server)", () => {
       }
     }
     const bytes = serializeHead({ ...spec, startLine, headers });
-    assert.ok(bytes.length > MAX_HEAD_BYTES);
+    assert.ok(bytes.length > DEFAULTS.limits.maxHeadBytes);
     return bytes;
   });
 
@@ -193,7 +190,7 @@ describe("fuzz: request heads (server)", () => {
           assert.equal(outcome.kind, "error");
           if (outcome.kind === "error") {
             assert.equal(outcome.status, 431, outcome.message);
-            assert.ok(outcome.consumed <= MAX_HEAD_BYTES);
+            assert.ok(outcome.consumed <= DEFAULTS.limits.maxHeadBytes);
           }
         }
       }),
@@ -208,7 +205,7 @@ describe("fuzz: request heads (server)", () => {
       at: fc.nat(),
     }).map(({ spec, extra, at }) => {
       const headers = [...spec.headers];
-      while (headers.length < MAX_HEADER_COUNT + extra) {
+      while (headers.length < DEFAULTS.limits.maxHeaderCount + extra) {
         headers.splice(at % (headers.length + 1), 0, {
           name: `X-${headers.length}`,
           value: "v",
@@ -218,13 +215,13 @@ describe("fuzz: request heads (server)", () => {
     });
     fc.assert(
       fc.property(arbitrary, cutsArbitrary, (bytes, cuts) => {
-        assert.ok(bytes.length <= MAX_HEAD_BYTES);
+        assert.ok(bytes.length <= DEFAULTS.limits.maxHeadBytes);
         for (const pieces of [split(bytes, cuts), bytewise(bytes)]) {
           const outcome = parseRequest(pieces);
           assert.equal(outcome.kind, "error");
           if (outcome.kind === "error") {
             assert.equal(outcome.status, 431, outcome.message);
-            assert.ok(outcome.consumed <= MAX_HEAD_BYTES);
+            assert.ok(outcome.consumed <= DEFAULTS.limits.maxHeadBytes);
           }
         }
       }),
@@ -235,17 +232,18 @@ describe("fuzz: request heads (server)", () => {
   test("exactly 16,384 bytes and exactly 100 headers are accepted; one more is not", () => {
     const base = "GET / HTTP/1.1\r\nHost: a\r\n";
     for (const extra of [0, 1]) {
-      const padding = MAX_HEAD_BYTES - base.length - "X: \r\n\r\n".length +
+      const padding = DEFAULTS.limits.maxHeadBytes - base.length -
+        "X: \r\n\r\n".length +
         extra;
       const bytes = latin1(`${base}X: ${"a".repeat(padding)}\r\n\r\n`);
-      assert.equal(bytes.length, MAX_HEAD_BYTES + extra);
+      assert.equal(bytes.length, DEFAULTS.limits.maxHeadBytes + extra);
       const outcome = parseRequest(bytewise(bytes));
       assert.equal(outcome.kind, extra === 0 ? "head" : "error");
       if (outcome.kind === "error") assert.equal(outcome.status, 431);
     }
     for (const extra of [0, 1]) {
       let text = base;
-      for (let i = 1; i < MAX_HEADER_COUNT + extra; i++) {
+      for (let i = 1; i < DEFAULTS.limits.maxHeaderCount + extra; i++) {
         text += `X-${i}: v\r\n`;
       }
       const outcome = parseRequest(bytewise(latin1(text + "\r\n")));

@@ -14,12 +14,8 @@ import {
   createDeflateOffer,
 } from "../../deflate/negotiation.ts";
 import { HandshakeError } from "../../errors.ts";
-import { verifyServerResponse } from "../../handshake/handshake.ts";
-import {
-  MAX_RESPONSE_HEAD_BYTES,
-  type ResponseHead,
-  responseHeaders,
-} from "../../http1/response.ts";
+import { verifyServerResponse } from "../../handshake.ts";
+import { type ResponseHead, responseHeaders } from "../../http1/response.ts";
 import { bytewise, concat, cutsArbitrary, split } from "./bytes.ts";
 import { parameters, runs } from "./config.ts";
 import {
@@ -34,6 +30,7 @@ import {
   upgradeResponseArbitrary,
 } from "./http_heads.ts";
 import { mutatedHeadArbitrary, trailerArbitrary } from "./mutated_heads.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 /** The response outcome, after the checks every outcome must pass. */
 function checkResponseOutcome(
@@ -168,7 +165,8 @@ describe("fuzz: response heads (client)", () => {
         fc.integer({ min: 1, max: 8000 }),
         cutsArbitrary,
         (spec, excess, cuts) => {
-          const padding = MAX_RESPONSE_HEAD_BYTES - serializeHead(spec).length +
+          const padding = DEFAULTS.limits.maxResponseHeadBytes -
+            serializeHead(spec).length +
             excess;
           const bytes = serializeHead({
             ...spec,
@@ -182,7 +180,9 @@ describe("fuzz: response heads (client)", () => {
             assert.equal(outcome.kind, "error");
             if (outcome.kind === "error") {
               assert.equal(outcome.status, 101, outcome.message);
-              assert.ok(outcome.consumed <= MAX_RESPONSE_HEAD_BYTES);
+              assert.ok(
+                outcome.consumed <= DEFAULTS.limits.maxResponseHeadBytes,
+              );
             }
           }
         },

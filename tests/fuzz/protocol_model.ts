@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ProtocolEvent } from "../../protocol/protocol.ts";
+import type { ProtocolEvent } from "../../protocol/types.ts";
 import { concat } from "./bytes.ts";
 import { type FrameSpec, type FuzzConfig, limitsOf } from "./ws_streams.ts";
 

@@ -10,12 +10,10 @@
  */
 import assert from "node:assert/strict";
 import { WebSocketError } from "../../errors.ts";
-import { type Frame, FrameDecoder } from "../../frame/encoder.ts";
-import {
-  Protocol,
-  type ProtocolEvent,
-  ReadyState,
-} from "../../protocol/protocol.ts";
+import type { Frame } from "../../frame/types.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
+import { Protocol } from "../../protocol/protocol.ts";
+import { type ProtocolEvent, ReadyState } from "../../protocol/types.ts";
 import { isValidUtf8 } from "../../frame/utf8.ts";
 import { concat } from "./bytes.ts";
 import { type PlainEvent, plainEvent } from "./protocol_model.ts";

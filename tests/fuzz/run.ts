@@ -4,7 +4,7 @@
  * - `count`: cases per property (sets `FUZZ_RUNS`; `_` separators and
  *   `1e6` are accepted). Default 1,000,000.
  * - `suite`: `frame`, `http`, `headers` or `deflate`, meaning the files
- *   `tests/fuzz_<suite>*_test.ts`; all of them when none is named.
+ *   `tests/fuzz/<suite>*_test.ts`; all of them when none is named.
  *
  * `FUZZ_SEED` is passed through to replay a failure fast-check reported.
  * Prints the count, the suites and the wall time at the end, and exits
@@ -41,11 +41,11 @@ for (const argument of Deno.args) {
 if (suites.length === 0) suites.push(...SUITES);
 
 const files: string[] = [];
-for await (const entry of Deno.readDir("tests")) {
+for await (const entry of Deno.readDir("tests/fuzz")) {
   const name = entry.name;
   if (!entry.isFile || !name.endsWith("_test.ts")) continue;
-  if (suites.some((suite) => name.startsWith(`fuzz_${suite}`))) {
-    files.push(`tests/${name}`);
+  if (suites.some((suite) => name.startsWith(suite))) {
+    files.push(`tests/fuzz/${name}`);
   }
 }
 files.sort();

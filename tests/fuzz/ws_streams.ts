@@ -13,8 +13,9 @@
  * @module
  */
 import fc from "fast-check";
-import { encodeFrame, type Opcode } from "../../frame/encoder.ts";
-import type { ProtocolOptions, Role } from "../../protocol/protocol.ts";
+import { encodeFrame } from "../../frame/encoder.ts";
+import type { Opcode } from "../../frame/types.ts";
+import type { ProtocolOptions, Role } from "../../protocol/types.ts";
 import { concat } from "./bytes.ts";
 
 const textEncoder = new TextEncoder();

@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import { WebSocketServer } from "ws";
-import { connect } from "../../client/connect.ts";
-import { serve, upgradeWebSocket } from "../../server/serve.ts";
+import { connect } from "../../mod.ts";
+import { serve, upgradeWebSocket } from "../../mod.ts";
 import type { WebSocketConnection } from "../../socket/websocket.ts";
 import { HandshakeError } from "../../errors.ts";
 

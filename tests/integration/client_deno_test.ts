@@ -3,14 +3,14 @@
 // leftover bytes, masking), and over TLS. Servers nobody here wrote are in
 // client_interop_deno_test.ts. Bun's run excludes tests/*_deno_test.ts.
 import assert from "node:assert/strict";
-import { connect, DEFAULT_HANDSHAKE_TIMEOUT } from "../../client/connect.ts";
+import { connect } from "../../mod.ts";
 import { HandshakeError } from "../../errors.ts";
 import {
   serve,
   type ServeHandler,
   type ServeOptions,
   upgradeWebSocket,
-} from "../../server/serve.ts";
+} from "../../mod.ts";
 import { startRfc6455EchoServer } from "../interop/peers/rfc6455_echo_server.ts";
 import {
   closeAndWait,
@@ -28,6 +28,7 @@ import {
   TEST_KEY,
   withRawServer,
 } from "../support/client_deno.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 defineClientChecks("this library's serve()", startRfc6455EchoServer);
 
@@ -180,7 +181,7 @@ describe("connect() with this library's serve()", () => {
   });
 
   test("the default handshake timeout is 10 seconds", () => {
-    assert.equal(DEFAULT_HANDSHAKE_TIMEOUT, 10_000);
+    assert.equal(DEFAULTS.client.handshakeTimeout, 10_000);
   });
 });
 
@@ -327,7 +328,8 @@ describe("connect() against raw TCP servers", () => {
       await peer.write("HTTP/1.1 101 Switching");
       peer.close();
       await assert.rejects(connecting, (error: unknown) => {
-        assert.ok(error instanceof Deno.errors.UnexpectedEof, String(error));
+        assert.ok(error instanceof HandshakeError, String(error));
+        assert.equal(error.status, 0);
         assert.match(error.message, /in the middle of its handshake response/);
         return true;
       });

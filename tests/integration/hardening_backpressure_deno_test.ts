@@ -5,11 +5,7 @@
 // that falls behind and a message being inflated pause reading too.
 // Deno.test, so the sanitizers check that nothing leaks.
 import assert from "node:assert/strict";
-import { Opcode } from "../../frame/encoder.ts";
-import {
-  DEFAULT_READ_BUFFER_SIZE,
-  WRITE_HIGH_WATER_BYTES,
-} from "../../socket/options.ts";
+import { Opcode } from "../../frame/types.ts";
 import { deflateMessage } from "../../deflate/payload.ts";
 import { encodeFrame } from "../../frame/encoder.ts";
 import {
@@ -36,6 +32,7 @@ import {
   signal,
   writeOrStall,
 } from "../support/hardening_deno.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 /** A batch of pings the flood writes at a time: 1000 frames, 131 kB. */
 const PINGS_PER_BATCH = 1000;
@@ -43,7 +40,7 @@ const PINGS_PER_BATCH = 1000;
 const FLOOD_LIMIT = 128 * 1024 * 1024;
 /** One read's worth of pongs: a read of pings (at most the largest read
  * buffer) adds at most this much. */
-const ONE_READ_OF_PONGS = DEFAULT_READ_BUFFER_SIZE;
+const ONE_READ_OF_PONGS = DEFAULTS.limits.maxReadBufferSize;
 
 Deno.test("pongs that a read adds past maxQueuedBytes while bytes wait fail the connection with 1008", async () => {
   // A fixed 16 KiB read buffer: the ten pings below arrive in one read.
@@ -105,7 +102,7 @@ Deno.test("a client-side socket's pongs count against maxQueuedBytes too", async
 });
 
 Deno.test("serve: a ping flood from a client that does not read is pushed back, and every ping is answered once it reads", async () => {
-  const highWater = WRITE_HIGH_WATER_BYTES; // maxQueuedBytes is the default
+  const highWater = DEFAULTS.limits.writeHighWaterBytes; // maxQueuedBytes is the default
   let peakBacklog = 0;
   const target = new HardeningServer({}, (socket) => {
     socket.addEventListener("ping", () => {

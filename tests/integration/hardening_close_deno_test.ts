@@ -4,17 +4,12 @@
 // half-closes and drains for a bounded time); a peer that sends a close and
 // vanishes, or stops answering (half-open), is released.
 import assert from "node:assert/strict";
-import { Opcode } from "../../frame/encoder.ts";
-import {
-  CLOSE_LINGER_MAX_BYTES,
-  CLOSE_LINGER_TIMEOUT,
-} from "../../socket/reader.ts";
+import { Opcode } from "../../frame/types.ts";
 import {
   attachConnection,
   createPendingSocket,
 } from "../../socket/websocket.ts";
 import { closeCodeOf, FakeConn, record } from "../support/websocket.ts";
-import { WRITE_HIGH_WATER_BYTES } from "../../socket/options.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";
 import {
   clientFrame,
@@ -28,6 +23,7 @@ import {
   signal,
   writeAll,
 } from "../support/hardening_deno.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 const MAX_MESSAGE_SIZE = 64 * 1024;
 
@@ -80,28 +76,31 @@ Deno.test("a failed connection half-closes after its close frame and is closed o
   assert.equal(log.at(-1), "close:1002:reserved opcode 0x3:unclean");
 });
 
-Deno.test("a failed connection whose peer keeps sending is closed after CLOSE_LINGER_MAX_BYTES", async () => {
+Deno.test("a failed connection whose peer keeps sending is closed after DEFAULTS.limits.lingerMaxBytes", async () => {
   const { conn, done } = failedSocket();
   await conn.halfClosed;
   const readsBefore = conn.reads;
-  conn.push(new Uint8Array(4 * CLOSE_LINGER_MAX_BYTES));
+  conn.push(new Uint8Array(4 * DEFAULTS.limits.lingerMaxBytes));
   await done;
   assert.deepEqual(conn.steps, ["closeWrite", "close event", "close"]);
   const readBytes = (conn.reads - readsBefore) * 16 * 1024;
   assert.ok(
-    readBytes <= CLOSE_LINGER_MAX_BYTES + 32 * 1024,
+    readBytes <= DEFAULTS.limits.lingerMaxBytes + 32 * 1024,
     `read ${readBytes} bytes while lingering`,
   );
 });
 
-Deno.test("a failed connection whose peer stays silent is closed after CLOSE_LINGER_TIMEOUT", async () => {
+Deno.test("a failed connection whose peer stays silent is closed after DEFAULTS.limits.lingerTimeout", async () => {
   const { conn, done } = failedSocket();
   await conn.halfClosed;
   const started = performance.now();
   await done; // nothing else happens: only the linger timer ends it
   const waited = performance.now() - started;
   assert.deepEqual(conn.steps, ["closeWrite", "close event", "close"]);
-  assert.ok(waited >= CLOSE_LINGER_TIMEOUT - 50, `closed after ${waited} ms`);
+  assert.ok(
+    waited >= DEFAULTS.limits.lingerTimeout - 50,
+    `closed after ${waited} ms`,
+  );
 });
 /** Well over the limit, and all of it within what the server drains. */
 const OVERSIZED = 12 * MAX_MESSAGE_SIZE;
@@ -165,7 +164,7 @@ Deno.test("serve: a client that keeps sending after the failure is cut off after
     let written = 0;
     const cutOff = (async () => {
       try {
-        while (written < 64 * CLOSE_LINGER_MAX_BYTES) {
+        while (written < 64 * DEFAULTS.limits.lingerMaxBytes) {
           written += await client.conn.write(chunk);
         }
         return false;
@@ -249,7 +248,7 @@ Deno.test("serve: a peer that neither reads nor answers while the server has a b
     assert.deepEqual(report, { code: 1006, reason: "", wasClean: false });
     const unwritten = target.side(path).socket.bufferedAmount;
     assert.ok(
-      unwritten > WRITE_HIGH_WATER_BYTES,
+      unwritten > DEFAULTS.limits.writeHighWaterBytes,
       `the backlog was there to the end: ${unwritten} bytes never written`,
     );
   } finally {

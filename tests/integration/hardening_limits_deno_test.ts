@@ -5,13 +5,9 @@
 // size and maxQueuedBytes have their own tests (server_bad_input_deno_test,
 // hardening_backpressure_deno_test).
 import assert from "node:assert/strict";
-import { connect } from "../../client/connect.ts";
-import { Opcode } from "../../frame/encoder.ts";
-import {
-  DEFAULT_MAX_CONNECTIONS,
-  OVERLOAD_RETRY_AFTER_SECONDS,
-  serve,
-} from "../../server/serve.ts";
+import { connect } from "../../mod.ts";
+import { Opcode } from "../../frame/types.ts";
+import { serve } from "../../mod.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";
 import {
   clientFrame,
@@ -21,9 +17,10 @@ import {
   upgradeHead,
 } from "../support/raw_ws_client_deno.ts";
 import { EVENT_DEADLINE, HardeningServer } from "../support/hardening_deno.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 Deno.test("serve: maxConnections has a default of 10,000 and refuses nonsense", () => {
-  assert.equal(DEFAULT_MAX_CONNECTIONS, 10_000);
+  assert.equal(DEFAULTS.server.maxConnections, 10_000);
   for (const bad of [0, -1, 1.5, Number.NaN]) {
     assert.throws(
       () =>
@@ -54,7 +51,7 @@ Deno.test("serve: past maxConnections a new connection gets 503 with Retry-After
         assert.equal(response.status, 503, response.statusLine);
         assert.equal(
           response.headers.get("retry-after"),
-          String(OVERLOAD_RETRY_AFTER_SECONDS),
+          String(DEFAULTS.limits.overloadRetryAfterSeconds),
         );
         assert.equal(response.headers.get("connection"), "close");
         await extra.expectEnd();

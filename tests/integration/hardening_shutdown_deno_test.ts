@@ -7,7 +7,7 @@
 // timer, op or resource is left behind.
 import assert from "node:assert/strict";
 import { constants as zlib, inflateRawSync } from "node:zlib";
-import { Opcode } from "../../frame/encoder.ts";
+import { Opcode } from "../../frame/types.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";
 import {
   clientFrame,

@@ -2,7 +2,7 @@
 // with Deno's own WebSocket as the client. Checks that a socket created by
 // upgradeWebSocket reaches its server's topics, and only its server's.
 import assert from "node:assert/strict";
-import { type Server, upgradeWebSocket } from "../../server/serve.ts";
+import { type Server, upgradeWebSocket } from "../../mod.ts";
 import type { WebSocketConnection } from "../../socket/websocket.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";
 import { describe, startServer, test } from "../support/server_deno.ts";

@@ -7,7 +7,7 @@
 // nothing leaks; Bun's run excludes tests/*_deno_test.ts.
 import assert from "node:assert/strict";
 import { constants as zlibConstants, inflateRawSync } from "node:zlib";
-import { Opcode } from "../../frame/encoder.ts";
+import { Opcode } from "../../frame/types.ts";
 import { EchoServerUnderAttack } from "../support/bad_input_server_deno.ts";
 import {
   bytes,
@@ -33,7 +33,7 @@ const MAX_MESSAGE_SIZE = 64 * 1024;
 /** The server sockets' closeTimeout: longer than any read deadline, so a
  * server that waits for it instead of closing TCP at once fails the test. */
 const CLOSE_TIMEOUT = 60_000;
-/** DEFAULT_MAX_FRAGMENTS in protocol.ts, written out independently. */
+/** DEFAULTS.socket.maxFragments in protocol.ts, written out independently. */
 const MAX_FRAGMENTS = 128 * 1024;
 
 /** Host values a header line may carry but a URL authority may not. */

@@ -2,8 +2,7 @@
 // excludes tests/*_deno_test.ts. Plain HTTP, refusals and the lifecycle;
 // upgrades and TLS are in server_upgrade_deno_test.ts.
 import assert from "node:assert/strict";
-import { type ServeHandler, upgradeWebSocket } from "../../server/serve.ts";
-import { MAX_HEAD_BYTES } from "../../http1/request.ts";
+import { type ServeHandler, upgradeWebSocket } from "../../mod.ts";
 import {
   capturingErrors,
   describe,
@@ -14,6 +13,7 @@ import {
   test,
   withServer,
 } from "../support/server_deno.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 describe("serve: plain HTTP", () => {
   test("GET with fetch()", async () => {
@@ -189,7 +189,7 @@ describe("serve: plain HTTP", () => {
     );
   });
 
-  test("a body over MAX_BODY_BYTES -> 413 and close", async () => {
+  test("a body over DEFAULTS.limits.maxBodyBytes -> 413 and close", async () => {
     await withServer(echoInfo, {}, async (_server, connect) => {
       const client = await connect();
       await client.send(
@@ -331,12 +331,12 @@ describe("serve: refusals", () => {
     });
   });
 
-  test("a head over MAX_HEAD_BYTES -> 431", async () => {
+  test("a head over DEFAULTS.limits.maxHeadBytes -> 431", async () => {
     await withServer(echoInfo, {}, async (_server, connect) => {
       const client = await connect();
       await client.send(
         `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${
-          "b".repeat(MAX_HEAD_BYTES)
+          "b".repeat(DEFAULTS.limits.maxHeadBytes)
         }\r\n\r\n`,
       );
       const response = await client.readResponse();

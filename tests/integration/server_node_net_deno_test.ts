@@ -3,11 +3,11 @@
 import assert from "node:assert/strict";
 import {
   type ServeHandler,
-  serveNodeNet,
   type ServeOptions,
   type Server,
   upgradeWebSocket,
-} from "../../server/serve.ts";
+} from "../../mod.ts";
+import { serveNodeNet } from "../../node.ts";
 import {
   clientFrame,
   describe,

@@ -1,7 +1,7 @@
 // Deno only: WebSocket upgrades and TLS through serve() on real sockets.
 // Bun's run excludes tests/*_deno_test.ts.
 import assert from "node:assert/strict";
-import { type ServeHandler, upgradeWebSocket } from "../../server/serve.ts";
+import { type ServeHandler, upgradeWebSocket } from "../../mod.ts";
 import {
   capturingErrors,
   clientFrame,

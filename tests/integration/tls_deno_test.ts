@@ -11,8 +11,8 @@ import {
   runPeerProcess,
 } from "../interop/peers/peer_runner.ts";
 import assert from "node:assert/strict";
-import { serve, type Server, upgradeWebSocket } from "../../server/serve.ts";
-import { Opcode } from "../../frame/encoder.ts";
+import { serve, type Server, upgradeWebSocket } from "../../mod.ts";
+import { Opcode } from "../../frame/types.ts";
 import { parseCloseCommand } from "../interop/peers/echo_server.ts";
 import {
   IN_CI,

@@ -12,14 +12,11 @@ import {
   type DeflateEchoServer,
   startDeflateEchoServer,
 } from "./peers/deflate_echo_server.ts";
-import {
-  encodeFrame,
-  FrameDecoder,
-  Opcode,
-  RSV1,
-} from "../../frame/encoder.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE } from "../../protocol/protocol.ts";
+import { encodeFrame } from "../../frame/encoder.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
+import { Opcode, RSV1 } from "../../frame/types.ts";
 import { concat, encoder } from "../support/bytes.ts";
+import { DEFAULTS } from "../../defaults.ts";
 
 /** A raw connection to the server, with the 101 read and a frame reader. */
 async function rawUpgrade(
@@ -174,7 +171,7 @@ describe("permessage-deflate against a raw client", () => {
     assert.ok(closed.elapsed < 10_000, "closed within 10 s");
     // Inflating it all would take a GiB; the limit stops it near 64 MiB.
     assert.ok(
-      rssGrowth < 8 * DEFAULT_MAX_MESSAGE_SIZE,
+      rssGrowth < 8 * DEFAULTS.socket.maxMessageSize,
       `RSS grew by ${rssGrowth} bytes`,
     );
     assert.equal(server.server.get("/?check=bomb-1g")?.messages, 0);

@@ -5,11 +5,8 @@
 // a well-behaved client (Deno's built-in WebSocket) that must still be
 // served. Deno only.
 import assert from "node:assert/strict";
-import type { Server } from "../../server/serve.ts";
-import {
-  upgradeWebSocket,
-  type WebSocketConnection,
-} from "../../server/serve.ts";
+import type { Server } from "../../mod.ts";
+import { upgradeWebSocket, type WebSocketConnection } from "../../mod.ts";
 import { startServer } from "./server_deno.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";
 import { clientFrame, concat, RawWebSocket } from "./raw_ws_client_deno.ts";

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { encodeFrame, type Opcode } from "../../frame/encoder.ts";
+import { encodeFrame } from "../../frame/encoder.ts";
+import type { Opcode } from "../../frame/types.ts";
 
 /** One shared UTF-8 encoder. */
 export const encoder: TextEncoder = new TextEncoder();

@@ -5,7 +5,7 @@
 // nobody here wrote in client_interop_deno_test.ts.
 
 import assert from "node:assert/strict";
-import { connect } from "../../client/connect.ts";
+import { connect } from "../../mod.ts";
 import { HandshakeError } from "../../errors.ts";
 import type { WebSocketConnection } from "../../socket/websocket.ts";
 import type { RunningEchoServer } from "../interop/peers/echo_server.ts";

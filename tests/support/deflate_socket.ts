@@ -13,10 +13,11 @@ import {
   attachConnection,
   createPendingSocket,
   type WebSocketConnection,
-  type WebSocketOptions,
 } from "../../socket/websocket.ts";
-import { encodeFrame, type Frame, Opcode, RSV1 } from "../../frame/encoder.ts";
-import type { Role } from "../../protocol/protocol.ts";
+import type { WebSocketOptions } from "../../socket/options.ts";
+import { encodeFrame } from "../../frame/encoder.ts";
+import { type Frame, Opcode, RSV1 } from "../../frame/types.ts";
+import type { Role } from "../../protocol/types.ts";
 import { decoder, encoder, FakeConn } from "./websocket.ts";
 
 /** What the socket agreed in these tests. */

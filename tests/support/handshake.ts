@@ -12,7 +12,7 @@ import {
   type ExtensionOffer,
   HandshakeError,
   type UpgradeRequestInfo,
-} from "../../handshake/handshake.ts";
+} from "../../handshake.ts";
 
 /** The key of RFC 6455 section 1.3. */
 export const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -3,8 +3,8 @@
 // writes that tell a peer that stopped reading from one that is slow;
 // ping frames that carry a sequence number.
 import assert from "node:assert/strict";
-import type { ServeOptions, Server } from "../../server/serve.ts";
-import { type UpgradeOptions, upgradeWebSocket } from "../../server/serve.ts";
+import type { ServeOptions, Server } from "../../mod.ts";
+import { type UpgradeOptions, upgradeWebSocket } from "../../mod.ts";
 import type { WebSocketConnection } from "../../socket/websocket.ts";
 import { startServer } from "./server_deno.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";

@@ -4,7 +4,8 @@
 // encodeFrame; compressed payloads come from the platform's
 // CompressionStream, not from the code under test. Deno only (it builds on
 // raw_ws_client_deno.ts).
-import { encodeFrame, Opcode } from "../../frame/encoder.ts";
+import { encodeFrame } from "../../frame/encoder.ts";
+import { Opcode } from "../../frame/types.ts";
 import {
   clientFrame,
   closePayload,

@@ -8,13 +8,14 @@
  */
 
 import assert from "node:assert/strict";
+import { Protocol } from "../../protocol/protocol.ts";
 import {
-  Protocol,
   type ProtocolEvent,
   type ProtocolOptions,
   ReadyState,
-} from "../../protocol/protocol.ts";
-import { FrameDecoder, Opcode } from "../../frame/encoder.ts";
+} from "../../protocol/types.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
+import { Opcode } from "../../frame/types.ts";
 
 /** A frame the protocol queued for sending, decoded. */
 export interface SentFrame {

@@ -5,13 +5,9 @@
 // Every read is bounded by a deadline, so a server that never answers fails
 // the test with a message instead of hanging it. Deno only.
 import assert from "node:assert/strict";
-import {
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  Opcode,
-  RSV1,
-} from "../../frame/encoder.ts";
+import { encodeFrame } from "../../frame/encoder.ts";
+import { type Frame, Opcode, RSV1 } from "../../frame/types.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
 import { concat, encoder } from "./bytes.ts";
 
 export { concat, encoder } from "./bytes.ts";

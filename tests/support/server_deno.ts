@@ -9,7 +9,7 @@ import {
   type ServeHandler,
   type ServeOptions,
   type Server,
-} from "../../server/serve.ts";
+} from "../../mod.ts";
 
 export const encoder = new TextEncoder();
 

@@ -8,13 +8,15 @@
 
 import {
   attachConnection,
-  type ByteConn,
   createPendingSocket,
   type WebSocketConnection,
-  type WebSocketOptions,
 } from "../../socket/websocket.ts";
-import { type Frame, FrameDecoder, Opcode } from "../../frame/encoder.ts";
-import { encodeClosePayload, type Role } from "../../protocol/protocol.ts";
+import type { ByteConn } from "../../socket/transport.ts";
+import type { WebSocketOptions } from "../../socket/options.ts";
+import { type Frame, Opcode } from "../../frame/types.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
+import { encodeClosePayload } from "../../frame/close_payload.ts";
+import type { Role } from "../../protocol/types.ts";
 import { concat, maskedFrame } from "./bytes.ts";
 
 export { decoder, encoder, maskedFrame } from "./bytes.ts";

@@ -6,13 +6,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  encodeFrame,
-  encodeTextFrame,
-  FrameDecoder,
-  Opcode,
-} from "../../frame/encoder.ts";
-import { Protocol, type ProtocolEvent } from "../../protocol/protocol.ts";
+import { encodeFrame, encodeTextFrame } from "../../frame/encoder.ts";
+import { FrameDecoder } from "../../frame/decoder.ts";
+import { Opcode } from "../../frame/types.ts";
+import { Protocol } from "../../protocol/protocol.ts";
+import type { ProtocolEvent } from "../../protocol/types.ts";
 import { isValidUtf8, Utf8Validator } from "../../frame/utf8.ts";
 
 /** Streams checked per property; the decoder property must see at least 10,000. */

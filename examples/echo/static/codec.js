@@ -357,9 +357,57 @@ var MessageTooBigError = class extends WebSocketError {
   }
 };
 
+// defaults.ts
+var KiB = 1024;
+var MiB = 1024 * KiB;
+var DEFAULTS = Object.freeze({
+  socket: Object.freeze({
+    maxMessageSize: 64 * MiB,
+    maxFragments: 128 * KiB,
+    pingInterval: 3e4,
+    idleTimeout: 0,
+    closeTimeout: 5e3,
+    maxQueuedBytes: 16 * MiB,
+  }),
+  server: Object.freeze({
+    port: 8e3,
+    hostname: "0.0.0.0",
+    headersTimeout: 1e4,
+    shutdownTimeout: 1e4,
+    maxConnections: 1e4,
+  }),
+  client: Object.freeze({
+    handshakeTimeout: 1e4,
+  }),
+  deflate: Object.freeze({
+    threshold: 1024,
+  }),
+  limits: Object.freeze({
+    payloadInitialBytes: 64 * KiB,
+    maxHeadBytes: 16 * KiB,
+    maxHeaderCount: 100,
+    maxMethodLength: 32,
+    maxBodyBytes: 1 * MiB,
+    maxChunkLineBytes: 4096,
+    maxTrailerBytes: 16 * KiB,
+    maxResponseHeadBytes: 16 * KiB,
+    maxResponseHeaderCount: 100,
+    maxDeflateOffers: 16,
+    writeHighWaterBytes: 1 * MiB,
+    initialReadBufferSize: 512,
+    maxReadBufferSize: 64 * KiB,
+    iteratorHighWaterBytes: 1 * MiB,
+    iteratorHighWaterCount: 1024,
+    lingerTimeout: 1e3,
+    lingerMaxBytes: 1 * MiB,
+    maxDrainBytes: 64 * KiB,
+    overloadRetryAfterSeconds: 5,
+    maxOverloadRefusals: 128,
+  }),
+});
+
 // frame/decoder.ts
 var EMPTY = new Uint8Array(0);
-var PAYLOAD_INITIAL_BYTES = 64 * 1024;
 var FrameDecoder = class {
   /** The largest data-frame payload accepted (see the option). */
   maxPayloadLength;
@@ -465,7 +513,9 @@ var FrameDecoder = class {
         if (this.#masked) applyMask(payload2, this.#maskKey);
         return this.#emit(payload2);
       }
-      this.#payload = new Uint8Array(Math.min(length, PAYLOAD_INITIAL_BYTES));
+      this.#payload = new Uint8Array(
+        Math.min(length, DEFAULTS.limits.payloadInitialBytes),
+      );
       this.#payloadFilled = 0;
     }
     const take = Math.min(
@@ -1282,10 +1332,9 @@ function buildTokenTable() {
 
 // deflate/negotiation.ts
 var PERMESSAGE_DEFLATE = "permessage-deflate";
-var DEFAULT_COMPRESSION_THRESHOLD = 1024;
 
 // examples/echo/page_codec.ts
-var ECHO_SERVER_COMPRESSION_THRESHOLD = DEFAULT_COMPRESSION_THRESHOLD;
+var ECHO_SERVER_COMPRESSION_THRESHOLD = DEFAULTS.deflate.threshold;
 var DEFAULT_PREVIEW_BYTES = 64;
 function opcodeName(opcode) {
   switch (opcode) {

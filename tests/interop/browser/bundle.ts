@@ -1,11 +1,24 @@
 /**
- * Bundles a TypeScript entry point into one browser ES module with
- * `deno bundle` (esbuild, fetched from npm on first use).
+ * Bundles a TypeScript entry point into one browser ES module, with
+ * `deno bundle` or with the npm `esbuild` (a dev dependency), each told the
+ * platform is the browser: a `node:` import or a reference to a Node
+ * builtin fails the bundle.
  *
  * @module
  */
 
+import { fileURLToPath } from "node:url";
 import { runBounded } from "../peers/bounded.ts";
+
+/** The bundlers the browser check runs. */
+export const BUNDLERS = ["deno bundle", "esbuild"] as const;
+
+/** One of {@linkcode BUNDLERS}. */
+export type Bundler = (typeof BUNDLERS)[number];
+
+const ESBUILD = fileURLToPath(
+  new URL("../../../node_modules/.bin/esbuild", import.meta.url),
+);
 
 /** How long bundling may take. */
 export const BUNDLE_TIMEOUT_MS = 60_000;
@@ -14,15 +27,26 @@ export const BUNDLE_TIMEOUT_MS = 60_000;
  * Bundles `entry` for the browser and returns the JavaScript.
  *
  * @param entry path of the entry module
+ * @param bundler which bundler
  * @returns the bundled ES module source
  */
-export async function bundleForBrowser(entry: string): Promise<string> {
+export async function bundleForBrowser(
+  entry: string,
+  bundler: Bundler,
+): Promise<string> {
   const outDir = await Deno.makeTempDir({ prefix: "rfc6455-bundle-" });
   try {
     const outFile = `${outDir}/bundle.js`;
-    const result = await runBounded(
-      Deno.execPath(),
-      [
+    const [command, args] = bundler === "esbuild"
+      ? [ESBUILD, [
+        entry,
+        "--bundle",
+        "--platform=browser",
+        "--format=esm",
+        "--log-level=warning",
+        `--outfile=${outFile}`,
+      ]]
+      : [Deno.execPath(), [
         "bundle",
         "--quiet",
         "--platform=browser",
@@ -30,13 +54,13 @@ export async function bundleForBrowser(entry: string): Promise<string> {
         "--output",
         outFile,
         entry,
-      ],
-      BUNDLE_TIMEOUT_MS,
-      { NO_COLOR: "1" },
-    );
+      ]];
+    const result = await runBounded(command, args, BUNDLE_TIMEOUT_MS, {
+      NO_COLOR: "1",
+    });
     if (result.code !== 0) {
       throw new Error(
-        `deno bundle failed (exit ${result.code}${
+        `${bundler} failed (exit ${result.code}${
           result.timedOut ? ", timed out" : ""
         }):\n${result.stderr}${result.stdout}`,
       );

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { serve, upgradeWebSocket } from "../../../server/serve.ts";
+import { serve, upgradeWebSocket } from "../../../mod.ts";
 import { withDeadline } from "./bounded.ts";
 import { startWireProxy, type WireRecord } from "./deflate_wire_proxy.ts";
 

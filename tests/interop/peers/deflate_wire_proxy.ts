@@ -12,7 +12,8 @@
  * @module
  */
 
-import { FrameDecoder, Opcode, RSV1 } from "../../../frame/encoder.ts";
+import { FrameDecoder } from "../../../frame/decoder.ts";
+import { Opcode, RSV1 } from "../../../frame/types.ts";
 
 /** One frame as seen on the wire. */
 export interface WireFrame {

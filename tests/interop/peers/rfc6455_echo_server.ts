@@ -6,7 +6,7 @@
  * @module
  */
 
-import { serve, upgradeWebSocket } from "../../../server/serve.ts";
+import { serve, upgradeWebSocket } from "../../../mod.ts";
 import {
   closeOnCommand,
   type EchoServerUnderTest,

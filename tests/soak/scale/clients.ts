@@ -3,7 +3,9 @@
 // for its echo (then it counts as served), stays open answering pings, and
 // on request runs the close handshake. Frames are built with encodeFrame
 // and read with FrameDecoder; the handshake response is checked by hand.
-import { encodeFrame, FrameDecoder, Opcode } from "../../../frame/encoder.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { FrameDecoder } from "../../../frame/decoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

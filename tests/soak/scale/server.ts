@@ -6,7 +6,7 @@
 //
 //   deno run --allow-net --v8-flags=--expose-gc tests/scale/server.ts \
 //     [--max-connections N] [--headers-timeout MS] [--hostname H]
-import { serve, upgradeWebSocket } from "../../../server/serve.ts";
+import { serve, upgradeWebSocket } from "../../../mod.ts";
 
 /** What GET /stats answers. */
 export interface ServerStats {

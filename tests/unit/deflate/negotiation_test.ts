@@ -4,10 +4,8 @@ import { createRequire } from "node:module";
 import {
   acceptDeflateResponse,
   createDeflateOffer,
-  DEFAULT_COMPRESSION_THRESHOLD,
   describeDeclinedOffers,
   evaluateDeflateOffer,
-  MAX_DEFLATE_OFFERS,
   MAX_WINDOW_BITS,
   negotiateDeflate,
   PERMESSAGE_DEFLATE,
@@ -20,7 +18,8 @@ import {
   HandshakeError,
   parseExtensions,
   verifyServerResponse,
-} from "../../../handshake/handshake.ts";
+} from "../../../handshake.ts";
+import { DEFAULTS } from "../../../defaults.ts";
 
 // ws's own header grammar and permessage-deflate negotiation, as a second
 // implementation to check ours against. Its package exports only its main
@@ -284,9 +283,9 @@ describe("options", () => {
   test("defaults", () => {
     assert.deepEqual(resolveDeflateOptions(), {
       enabled: true,
-      threshold: DEFAULT_COMPRESSION_THRESHOLD,
+      threshold: DEFAULTS.deflate.threshold,
     });
-    assert.equal(DEFAULT_COMPRESSION_THRESHOLD, 1024);
+    assert.equal(DEFAULTS.deflate.threshold, 1024);
     assert.deepEqual(resolveDeflateOptions({ enabled: false, threshold: 0 }), {
       enabled: false,
       threshold: 0,
@@ -476,8 +475,10 @@ describe("against ws's negotiation", () => {
 });
 
 describe("offer scanning bounds", () => {
-  test("only the first MAX_DEFLATE_OFFERS permessage-deflate offers are considered", () => {
-    const bad = Array(MAX_DEFLATE_OFFERS).fill("permessage-deflate; x=1");
+  test("only the first DEFAULTS.limits.maxDeflateOffers permessage-deflate offers are considered", () => {
+    const bad = Array(DEFAULTS.limits.maxDeflateOffers).fill(
+      "permessage-deflate; x=1",
+    );
     const good = "permessage-deflate";
     assert.equal(
       negotiateDeflate([...bad.slice(1), good].join(", "))?.response !==
@@ -486,7 +487,7 @@ describe("offer scanning bounds", () => {
     );
     assert.equal(negotiateDeflate([...bad, good].join(", ")), undefined);
     const declined = describeDeclinedOffers([...bad, good].join(", "));
-    assert.equal(declined.length, MAX_DEFLATE_OFFERS + 1);
+    assert.equal(declined.length, DEFAULTS.limits.maxDeflateOffers + 1);
     assert.match(declined.at(-1)!, /more than 16/);
   });
 

@@ -8,7 +8,7 @@ import {
   attachConnection,
   createPendingSocket,
 } from "../../../socket/websocket.ts";
-import { Opcode } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { deflateMessage } from "../../../deflate/payload.ts";
 import {
   closeCodeOf,

@@ -4,7 +4,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { deflateMessage } from "../../../deflate/payload.ts";
 import {
   closeCodeOf,

@@ -6,8 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { queueEncodedFrame } from "../../../socket/websocket.ts";
-import { encodeFrame, Opcode } from "../../../frame/encoder.ts";
-import { encodeClosePayload } from "../../../protocol/protocol.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
+import { encodeClosePayload } from "../../../frame/close_payload.ts";
 import { deflateMessage, inflateMessage } from "../../../deflate/payload.ts";
 import { closeFrame, decoder, text } from "../../support/websocket.ts";
 import {

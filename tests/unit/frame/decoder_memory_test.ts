@@ -8,12 +8,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import {
-  encodeFrame,
-  FrameDecoder,
-  Opcode,
-  PAYLOAD_INITIAL_BYTES,
-} from "../../../frame/encoder.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { FrameDecoder } from "../../../frame/decoder.ts";
+import { Opcode } from "../../../frame/types.ts";
+import { DEFAULTS } from "../../../defaults.ts";
 
 /** A masked binary frame header announcing `length` bytes (64-bit form). */
 function bigFrameHeader(length: number): Uint8Array {
@@ -42,14 +40,16 @@ describe("FrameDecoder memory", () => {
     const grown = process.memoryUsage().external - before;
     // 50 x 60 MiB were reserved up front before; now 50 x 64 KiB at most.
     assert.ok(
-      grown < 50 * PAYLOAD_INITIAL_BYTES * 2,
+      grown < 50 * DEFAULTS.limits.payloadInitialBytes * 2,
       `array buffers grew by ${grown} bytes`,
     );
     assert.equal(decoders.length, 50);
   });
 
   test("a large payload in small pieces is gathered exactly", () => {
-    const payload = new Uint8Array(5 * PAYLOAD_INITIAL_BYTES + 123);
+    const payload = new Uint8Array(
+      5 * DEFAULTS.limits.payloadInitialBytes + 123,
+    );
     for (let index = 0; index < payload.length; index++) {
       payload[index] = (index * 31) & 0xff;
     }

@@ -1,15 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  applyMask,
-  encodeFrame,
-  type Frame,
-  FrameDecoder,
-  frameHeaderLength,
-  Opcode,
-  randomMaskKey,
-  RSV1,
-} from "../../../frame/encoder.ts";
+import { applyMask, randomMaskKey } from "../../../frame/mask.ts";
+import { encodeFrame, frameHeaderLength } from "../../../frame/encoder.ts";
+import { type Frame, Opcode, RSV1 } from "../../../frame/types.ts";
+import { FrameDecoder } from "../../../frame/decoder.ts";
 import { MessageTooBigError, WebSocketError } from "../../../errors.ts";
 
 const hello = new TextEncoder().encode("Hello");

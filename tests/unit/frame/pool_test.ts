@@ -16,7 +16,8 @@ import {
   SLAB_BYTES,
   SLAB_MAX_FRAME_BYTES,
 } from "../../../frame/pool.ts";
-import { FrameDecoder, Opcode } from "../../../frame/encoder.ts";
+import { FrameDecoder } from "../../../frame/decoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { Protocol } from "../../../protocol/protocol.ts";
 import { WriteQueue } from "../../../socket/write_queue.ts";
 

@@ -8,7 +8,7 @@ import {
   generateKey,
   validateUpgradeRequest,
   WEBSOCKET_GUID,
-} from "../../../handshake/handshake.ts";
+} from "../../../handshake.ts";
 import {
   base64ToBytes,
   bytesToBase64,

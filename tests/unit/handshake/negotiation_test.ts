@@ -10,7 +10,7 @@ import {
   parseExtensions,
   parseProtocols,
   selectProtocol,
-} from "../../../handshake/handshake.ts";
+} from "../../../handshake.ts";
 import { assertRefused, summarizeOffers } from "../../support/handshake.ts";
 
 describe("selectProtocol", () => {

@@ -10,7 +10,7 @@ import {
   HandshakeError,
   refusalResponse,
   validateUpgradeRequest,
-} from "../../../handshake/handshake.ts";
+} from "../../../handshake.ts";
 import {
   assertRefused,
   base64ToBytes,

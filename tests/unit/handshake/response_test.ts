@@ -14,7 +14,7 @@ import {
   selectProtocol,
   validateUpgradeRequest,
   verifyServerResponse,
-} from "../../../handshake/handshake.ts";
+} from "../../../handshake.ts";
 import {
   parseHead,
   RFC_ACCEPT,

@@ -1,22 +1,17 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { concat } from "../../support/bytes.ts";
-import {
-  HttpError,
-  type RequestHead,
-  RequestHeadParser,
-} from "../../../http1/request.ts";
+import { HttpError } from "../../../errors.ts";
+import { type RequestHead, RequestHeadParser } from "../../../http1/request.ts";
 import {
   type BodyDecoder,
   ChunkedBodyDecoder,
   encodeChunk,
   LAST_CHUNK,
   LengthBodyDecoder,
-  MAX_BODY_BYTES,
-  MAX_CHUNK_LINE_BYTES,
-  MAX_TRAILER_BYTES,
   requestBodyFraming,
 } from "../../../http1/body.ts";
+import { DEFAULTS } from "../../../defaults.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -117,7 +112,7 @@ describe("requestBodyFraming", () => {
     ["empty Transfer-Encoding", "Transfer-Encoding: ", 400],
     [
       "Content-Length over the body limit",
-      `Content-Length: ${MAX_BODY_BYTES + 1}`,
+      `Content-Length: ${DEFAULTS.limits.maxBodyBytes + 1}`,
       413,
     ],
   ];
@@ -130,11 +125,11 @@ describe("requestBodyFraming", () => {
 
   test("Content-Length of exactly the body limit passes", () => {
     const head = headOf(
-      `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${MAX_BODY_BYTES}\r\n\r\n`,
+      `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${DEFAULTS.limits.maxBodyBytes}\r\n\r\n`,
     );
     assert.deepEqual(requestBodyFraming(head), {
       kind: "length",
-      length: MAX_BODY_BYTES,
+      length: DEFAULTS.limits.maxBodyBytes,
     });
   });
 
@@ -250,7 +245,7 @@ describe("ChunkedBodyDecoder", () => {
     ["bare LF in trailer", "0\r\nX: 1\n\r\n", 400],
     [
       "chunk over the body limit",
-      `${(MAX_BODY_BYTES + 1).toString(16)}\r\n`,
+      `${(DEFAULTS.limits.maxBodyBytes + 1).toString(16)}\r\n`,
       413,
     ],
     ["huge size", "ffffffffffffffffffff\r\n", 413],
@@ -277,14 +272,18 @@ describe("ChunkedBodyDecoder", () => {
     assert.deepEqual(result, { body: "abcdefghij", rest: "" });
   });
 
-  test(`size line of exactly MAX_CHUNK_LINE_BYTES (${MAX_CHUNK_LINE_BYTES}) passes, one more fails`, () => {
+  test(`size line of exactly DEFAULTS.limits.maxChunkLineBytes (${DEFAULTS.limits.maxChunkLineBytes}) passes, one more fails`, () => {
     const extension = (length: number) => "1;" + "e".repeat(length - 2);
-    const fits = `${extension(MAX_CHUNK_LINE_BYTES)}\r\nx\r\n0\r\n\r\n`;
+    const fits = `${
+      extension(DEFAULTS.limits.maxChunkLineBytes)
+    }\r\nx\r\n0\r\n\r\n`;
     assert.deepEqual(decodeAll(new ChunkedBodyDecoder(), [bytes(fits)]), {
       body: "x",
       rest: "",
     });
-    const tooLong = `${extension(MAX_CHUNK_LINE_BYTES + 1)}\r\nx\r\n0\r\n\r\n`;
+    const tooLong = `${
+      extension(DEFAULTS.limits.maxChunkLineBytes + 1)
+    }\r\nx\r\n0\r\n\r\n`;
     assertHttpError(
       () => decodeAll(new ChunkedBodyDecoder(), [bytes(tooLong)]),
       400,
@@ -292,26 +291,29 @@ describe("ChunkedBodyDecoder", () => {
   });
 
   test("leading zeros count toward the size line limit", () => {
-    const zeros = "0".repeat(MAX_CHUNK_LINE_BYTES) + "1\r\nx\r\n";
+    const zeros = "0".repeat(DEFAULTS.limits.maxChunkLineBytes) + "1\r\nx\r\n";
     assertHttpError(
       () => decodeAll(new ChunkedBodyDecoder(), [bytes(zeros)]),
       400,
     );
   });
 
-  test(`trailers of exactly MAX_TRAILER_BYTES (${MAX_TRAILER_BYTES}) pass, one more gives 431`, () => {
+  test(`trailers of exactly DEFAULTS.limits.maxTrailerBytes (${DEFAULTS.limits.maxTrailerBytes}) pass, one more gives 431`, () => {
     // Trailer section = one field line + CRLF + the final CRLF.
     const trailer = (size: number) =>
       "X: " + "t".repeat(size - 3 - 4) + "\r\n\r\n";
-    assert.equal(trailer(MAX_TRAILER_BYTES).length, MAX_TRAILER_BYTES);
+    assert.equal(
+      trailer(DEFAULTS.limits.maxTrailerBytes).length,
+      DEFAULTS.limits.maxTrailerBytes,
+    );
     const fits = decodeAll(new ChunkedBodyDecoder(), [
-      bytes("0\r\n" + trailer(MAX_TRAILER_BYTES)),
+      bytes("0\r\n" + trailer(DEFAULTS.limits.maxTrailerBytes)),
     ]);
     assert.deepEqual(fits, { body: "", rest: "" });
     assertHttpError(
       () =>
         decodeAll(new ChunkedBodyDecoder(), [
-          bytes("0\r\n" + trailer(MAX_TRAILER_BYTES + 1)),
+          bytes("0\r\n" + trailer(DEFAULTS.limits.maxTrailerBytes + 1)),
         ]),
       431,
     );

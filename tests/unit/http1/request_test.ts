@@ -1,15 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { concat } from "../../support/bytes.ts";
+import { HttpError } from "../../../errors.ts";
 import {
-  HttpError,
-  MAX_HEAD_BYTES,
-  MAX_HEADER_COUNT,
-  MAX_METHOD_LENGTH,
   type ParsedHead,
   RequestHeadParser,
   serializeResponseHead,
 } from "../../../http1/request.ts";
+import { DEFAULTS } from "../../../defaults.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -155,7 +153,9 @@ describe("RequestHeadParser", () => {
     // do ~134 million byte comparisons here; this must stay fast.
     const filler = "X-Fill: " + "a".repeat(200) + "\r\n";
     let text = "GET / HTTP/1.1\r\nHost: a\r\n";
-    while (text.length + filler.length + 2 <= MAX_HEAD_BYTES) text += filler;
+    while (text.length + filler.length + 2 <= DEFAULTS.limits.maxHeadBytes) {
+      text += filler;
+    }
     const head = bytes(text + "\r\n");
     const parser = new RequestHeadParser();
     const started = performance.now();
@@ -272,14 +272,17 @@ describe("RequestHeadParser", () => {
       });
     }
 
-    test(`a method of MAX_METHOD_LENGTH (${MAX_METHOD_LENGTH}) bytes is served, one more byte is refused at once`, () => {
-      const longest = "M".repeat(MAX_METHOD_LENGTH);
+    test(`a method of DEFAULTS.limits.maxMethodLength (${DEFAULTS.limits.maxMethodLength}) bytes is served, one more byte is refused at once`, () => {
+      const longest = "M".repeat(DEFAULTS.limits.maxMethodLength);
       const result = parseText(`${longest} / HTTP/1.1\r\nHost: a\r\n\r\n`);
       assert.equal(result.head.method, longest);
       // No space and no line end ever comes: the length alone refuses it.
       // RFC 9112 section 3: 501 for a method longer than any implemented.
-      const endless = latin1("M".repeat(MAX_METHOD_LENGTH + 100));
-      assert.equal(refusedAfter(endless, 501), MAX_METHOD_LENGTH + 1);
+      const endless = latin1("M".repeat(DEFAULTS.limits.maxMethodLength + 100));
+      assert.equal(
+        refusedAfter(endless, 501),
+        DEFAULTS.limits.maxMethodLength + 1,
+      );
     });
 
     test("a line with no target or no version is refused at its CRLF", () => {
@@ -322,15 +325,18 @@ describe("RequestHeadParser", () => {
       return bytes(start + "p".repeat(padding) + end);
     }
 
-    test(`a head of exactly MAX_HEAD_BYTES (${MAX_HEAD_BYTES}) passes`, () => {
-      const head = headOfSize(MAX_HEAD_BYTES);
-      assert.equal(head.length, MAX_HEAD_BYTES);
+    test(`a head of exactly DEFAULTS.limits.maxHeadBytes (${DEFAULTS.limits.maxHeadBytes}) passes`, () => {
+      const head = headOfSize(DEFAULTS.limits.maxHeadBytes);
+      assert.equal(head.length, DEFAULTS.limits.maxHeadBytes);
       const result = feed([concat(head, bytes("extra"))]);
       assert.equal(decoder.decode(result.rest), "extra");
     });
 
-    test("a head one byte over MAX_HEAD_BYTES gives 431", () => {
-      assertHttpError(() => feed([headOfSize(MAX_HEAD_BYTES + 1)]), 431);
+    test("a head one byte over DEFAULTS.limits.maxHeadBytes gives 431", () => {
+      assertHttpError(
+        () => feed([headOfSize(DEFAULTS.limits.maxHeadBytes + 1)]),
+        431,
+      );
     });
 
     test("431 arrives before the end of an endless head", () => {
@@ -353,14 +359,14 @@ describe("RequestHeadParser", () => {
       return text + "\r\n";
     }
 
-    test(`exactly MAX_HEADER_COUNT (${MAX_HEADER_COUNT}) headers pass`, () => {
-      const result = parseText(headWithHeaders(MAX_HEADER_COUNT));
-      assert.equal(result.head.headers.length, MAX_HEADER_COUNT);
+    test(`exactly DEFAULTS.limits.maxHeaderCount (${DEFAULTS.limits.maxHeaderCount}) headers pass`, () => {
+      const result = parseText(headWithHeaders(DEFAULTS.limits.maxHeaderCount));
+      assert.equal(result.head.headers.length, DEFAULTS.limits.maxHeaderCount);
     });
 
-    test("one header over MAX_HEADER_COUNT gives 431", () => {
+    test("one header over DEFAULTS.limits.maxHeaderCount gives 431", () => {
       assertHttpError(
-        () => parseText(headWithHeaders(MAX_HEADER_COUNT + 1)),
+        () => parseText(headWithHeaders(DEFAULTS.limits.maxHeaderCount + 1)),
         431,
       );
     });

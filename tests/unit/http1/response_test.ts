@@ -1,13 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  MAX_RESPONSE_HEAD_BYTES,
-  MAX_RESPONSE_HEADER_COUNT,
   type ParsedResponseHead,
   responseHeaders,
   ResponseHeadParser,
 } from "../../../http1/response.ts";
 import { HandshakeError } from "../../../errors.ts";
+import { DEFAULTS } from "../../../defaults.ts";
 
 const encoder = new TextEncoder();
 
@@ -160,13 +159,13 @@ describe("ResponseHeadParser", () => {
   });
 
   test("the default byte limit is 16 KiB", () => {
-    assert.equal(MAX_RESPONSE_HEAD_BYTES, 16 * 1024);
+    assert.equal(DEFAULTS.limits.maxResponseHeadBytes, 16 * 1024);
     const huge = "HTTP/1.1 200 OK\r\nX: " + "v".repeat(16 * 1024);
     assertRefused(huge, 200, "exceeds 16384 bytes");
   });
 
   test("the header count limit allows exactly that many headers", () => {
-    assert.equal(MAX_RESPONSE_HEADER_COUNT, 100);
+    assert.equal(DEFAULTS.limits.maxResponseHeaderCount, 100);
     const lines = (count: number) => "X: y\r\n".repeat(count);
     const start = "HTTP/1.1 101 OK\r\n";
     const atLimit = parse(start + lines(100) + "\r\n");

@@ -7,7 +7,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { serveNodeNet, upgradeWebSocket } from "../../../server/serve.ts";
+import { serveNodeNet, upgradeWebSocket } from "../../../node.ts";
 
 describe("serveNodeNet in this runtime", () => {
   test("echoes text and binary, and shutdown() closes the client with 1001", async () => {

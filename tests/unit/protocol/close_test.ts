@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import {
   encodeClosePayload,
   isValidCloseCode,
-  Protocol,
-  ReadyState,
-} from "../../../protocol/protocol.ts";
-import { Opcode } from "../../../frame/encoder.ts";
+} from "../../../frame/close_payload.ts";
+import { Protocol } from "../../../protocol/protocol.ts";
+import { ReadyState } from "../../../protocol/types.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { InvalidStateError } from "../../../errors.ts";
 import { concat, maskedFrame } from "../../support/bytes.ts";
 import {

@@ -5,7 +5,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
-import { encodeFrame, Opcode } from "../../../frame/encoder.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { concat, encoder, maskedFrame } from "../../support/bytes.ts";
 import { assertFailed, serverReceives } from "../../support/protocol.ts";
 

@@ -4,7 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
-import { encodeFrame, Opcode } from "../../../frame/encoder.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { InvalidStateError } from "../../../errors.ts";
 import { encoder } from "../../support/bytes.ts";
 import { decodeSent } from "../../support/protocol.ts";

@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
-import { Opcode } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { concat, maskedFrame } from "../../support/bytes.ts";
 import { assertFailed, serverReceives } from "../../support/protocol.ts";
 

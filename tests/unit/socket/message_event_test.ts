@@ -11,7 +11,8 @@ import {
   attachConnection,
   createPendingSocket,
 } from "../../../socket/websocket.ts";
-import { encodeFrame, Opcode } from "../../../frame/encoder.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { FakeConn, text } from "../../support/websocket.ts";
 
 /** Attaches a socket over a fake connection and returns its first message. */

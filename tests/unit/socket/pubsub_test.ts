@@ -3,14 +3,15 @@
 // encoding for every subscriber and per-subscriber backpressure.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { TopicRegistry } from "../../../socket/pubsub.ts";
 import {
   attachConnection,
   createPendingSocket,
+  queueEncodedFrame,
   type WebSocketConnection,
-  type WebSocketOptions,
 } from "../../../socket/websocket.ts";
+import type { WebSocketOptions } from "../../../socket/options.ts";
 import {
   closeCodeOf,
   decoder,
@@ -35,7 +36,7 @@ interface Subscriber {
 }
 
 function openSubscriber(
-  topics: TopicRegistry,
+  topics: TopicRegistry<WebSocketConnection>,
   options: WebSocketOptions = {},
 ): Subscriber {
   const socket = createPendingSocket(
@@ -66,7 +67,7 @@ async function closeAll(subscribers: Subscriber[]): Promise<void> {
 
 describe("pub/sub", () => {
   test("a published message reaches every subscriber of its topic only", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const subscribers = Array.from({ length: 5 }, () => openSubscriber(topics));
     for (const { socket } of subscribers) socket.subscribe("news");
     const other = openSubscriber(topics);
@@ -83,7 +84,7 @@ describe("pub/sub", () => {
   });
 
   test("socket.publish skips the publisher; server-wide publish does not", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const [alice, bob, carol] = [1, 2, 3].map(() => openSubscriber(topics));
     for (const { socket } of [alice, bob, carol]) socket.subscribe("room");
     assert.equal(alice.socket.publish("room", "from alice"), 2);
@@ -98,7 +99,7 @@ describe("pub/sub", () => {
   });
 
   test("binary data is sent as a binary frame, copied at publish time", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const subscriber = openSubscriber(topics);
     subscriber.socket.subscribe("bytes");
     const data = new Uint8Array([1, 2, 3, 4]);
@@ -112,7 +113,7 @@ describe("pub/sub", () => {
   });
 
   test("unsubscribe stops delivery; a topic without subscribers is removed", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const [first, second] = [1, 2].map(() => openSubscriber(topics));
     first.socket.subscribe("t");
     second.socket.subscribe("t");
@@ -134,7 +135,7 @@ describe("pub/sub", () => {
   });
 
   test("closing drops every subscription; a closed socket cannot subscribe", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const leaving = openSubscriber(topics);
     const staying = openSubscriber(topics);
     leaving.socket.subscribe("a");
@@ -154,7 +155,7 @@ describe("pub/sub", () => {
   });
 
   test("a socket subscribed while CONNECTING gets nothing until it opens", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const socket = createPendingSocket("server", { pingInterval: 0 }, topics);
     socket.subscribe("early");
     assert.equal(topics.subscriberCount("early"), 1);
@@ -175,7 +176,7 @@ describe("pub/sub", () => {
   });
 
   test("published and direct sends keep call order, also behind a Blob", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const subscriber = openSubscriber(topics);
     const { socket } = subscriber;
     socket.subscribe("t");
@@ -198,7 +199,7 @@ describe("pub/sub", () => {
   });
 
   test("the message is encoded once: every subscriber writes the same bytes", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const subscribers = Array.from({ length: 3 }, () => openSubscriber(topics));
     for (const { socket } of subscribers) socket.subscribe("t");
     topics.publish("t", "x".repeat(1000));
@@ -214,7 +215,7 @@ describe("pub/sub", () => {
   });
 
   test("a slow subscriber past maxQueuedBytes fails with 1008; the others get everything", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const slow = openSubscriber(topics, { maxQueuedBytes: 3000 });
     const fast = [1, 2].map(() => openSubscriber(topics));
     for (const { socket } of [slow, ...fast]) socket.subscribe("feed");
@@ -248,7 +249,7 @@ describe("pub/sub", () => {
   });
 
   test("rejects a Blob and a topic that is not a string; sockets without a server cannot publish", async () => {
-    const topics = new TopicRegistry();
+    const topics = new TopicRegistry(queueEncodedFrame);
     const subscriber = openSubscriber(topics);
     subscriber.socket.subscribe("t");
     assert.throws(

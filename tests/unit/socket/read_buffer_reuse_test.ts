@@ -9,8 +9,10 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Protocol, type ProtocolEvent } from "../../../protocol/protocol.ts";
-import { encodeFrame, Opcode } from "../../../frame/encoder.ts";
+import { Protocol } from "../../../protocol/protocol.ts";
+import type { ProtocolEvent } from "../../../protocol/types.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import { deflateMessage } from "../../../deflate/payload.ts";
 import {
   type InboundEvent,

@@ -1,11 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SocketReader } from "../../../socket/reader.ts";
-import {
-  type ByteConn,
-  DEFAULT_READ_BUFFER_SIZE,
-  INITIAL_READ_BUFFER_SIZE,
-} from "../../../socket/options.ts";
+import type { ByteConn } from "../../../socket/transport.ts";
+import { DEFAULTS } from "../../../defaults.ts";
 
 /**
  * A connection that answers reads from a script of chunk sizes, recording
@@ -52,17 +49,24 @@ describe("the read buffer", () => {
   test("starts small, doubles while reads fill it, stops at the maximum", async () => {
     const { seen, received } = await readAll(Array(12).fill(1 << 20));
     const expected: number[] = [];
-    for (let size = INITIAL_READ_BUFFER_SIZE; expected.length < 12; size *= 2) {
-      expected.push(Math.min(size, DEFAULT_READ_BUFFER_SIZE));
+    for (
+      let size = DEFAULTS.limits.initialReadBufferSize;
+      expected.length < 12;
+      size *= 2
+    ) {
+      expected.push(Math.min(size, DEFAULTS.limits.maxReadBufferSize));
     }
-    assert.ok(expected[0] < DEFAULT_READ_BUFFER_SIZE / 8, "several doublings");
+    assert.ok(
+      expected[0] < DEFAULTS.limits.maxReadBufferSize / 8,
+      "several doublings",
+    );
     assert.deepEqual(seen.slice(0, 12), expected);
     assert.equal(received, expected.reduce((sum, size) => sum + size, 0));
   });
 
   test("halves only after a run of small reads", async () => {
     // Grow to 4x the start, then 7 small reads keep it, the 8th halves it.
-    const start = INITIAL_READ_BUFFER_SIZE;
+    const start = DEFAULTS.limits.initialReadBufferSize;
     const { seen } = await readAll([start, start * 2, ...Array(9).fill(10)]);
     assert.equal(seen[2], start * 4);
     assert.equal(seen[9], start * 4);

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 import {
   closeCodeOf,
   closeFrame,

@@ -5,8 +5,9 @@ import {
   attachConnection,
   createPendingSocket,
 } from "../../../socket/websocket.ts";
-import { encodeFrame, Opcode } from "../../../frame/encoder.ts";
-import { encodeClosePayload } from "../../../protocol/protocol.ts";
+import { encodeFrame } from "../../../frame/encoder.ts";
+import { Opcode } from "../../../frame/types.ts";
+import { encodeClosePayload } from "../../../frame/close_payload.ts";
 import {
   barrier,
   closeCodeOf,

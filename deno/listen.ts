@@ -1,0 +1,59 @@
+/**
+ * Listening with `Deno.listen` (or `Deno.listenTls` given a certificate):
+ * the Deno adapter's half of `serve()`.
+ *
+ * @module
+ */
+
+import type {
+  AcceptedConn,
+  ConnectionSource,
+  ListenOptions,
+} from "../server/listener.ts";
+import type { NetAddr } from "../socket/transport.ts";
+
+function isAcceptStopped(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted;
+}
+
+/**
+ * Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is
+ * given.
+ *
+ * @param options where to listen, and the certificate for TLS
+ * @returns the listening source
+ */
+export function listenDeno(options: ListenOptions): ConnectionSource {
+  const { port, hostname, cert, key } = options;
+  const secure = cert !== undefined && key !== undefined;
+  const listener = secure
+    ? Deno.listenTls({ port, hostname, cert, key })
+    : Deno.listen({ port, hostname });
+  let closed = false;
+  return {
+    addr: listener.addr as NetAddr,
+    secure,
+    async accept(onConnection) {
+      while (!closed) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch (error) {
+          if (closed || isAcceptStopped(error)) return;
+          console.error("rfc6455 serve: accept failed:", error);
+          continue;
+        }
+        onConnection(conn as AcceptedConn);
+      }
+    },
+    close() {
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}

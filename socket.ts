@@ -1,0 +1,82 @@
+/**
+ * The WHATWG-shaped WebSocket ({@linkcode WebSocketConnection}) over any
+ * byte stream, for writing an adapter of your own (a new runtime's TCP, a
+ * test double, a tunnel). It uses no runtime-specific API: the adapter does
+ * the handshake, then hands the socket a {@linkcode ByteConn} with
+ * {@linkcode attachConnection}; the socket drives the protocol machine,
+ * reads with flow control, writes with backpressure, and runs the close
+ * handshake and the keepalive timers.
+ *
+ * Servers and clients built on it are in `./server`, `./node` and
+ * `./client`; most users want those.
+ *
+ * @example A socket over an in-memory connection
+ * ```ts
+ * import {
+ *   attachConnection,
+ *   type ByteConn,
+ *   createPendingSocket,
+ * } from "@rfc6455/websocket/socket";
+ *
+ * // A client frame "hi" (masked with a zero key), then the peer goes away.
+ * const incoming = [new Uint8Array([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69])];
+ * const written: Uint8Array[] = [];
+ * const conn: ByteConn = {
+ *   read(buffer) {
+ *     const chunk = incoming.shift();
+ *     if (chunk === undefined) return Promise.resolve(null);
+ *     buffer.set(chunk);
+ *     return Promise.resolve(chunk.length);
+ *   },
+ *   write(data) {
+ *     written.push(data.slice());
+ *     return Promise.resolve(data.length);
+ *   },
+ *   close() {},
+ * };
+ * const socket = createPendingSocket("server");
+ * socket.onmessage = (event) => socket.send(`echo: ${event.data}`);
+ * await attachConnection(socket, conn, new Uint8Array(0), {
+ *   protocol: "",
+ *   extensions: "",
+ * });
+ * // written[0] is the text frame "echo: hi"
+ * ```
+ *
+ * @module
+ */
+
+export {
+  abortPendingSocket,
+  attachConnection,
+  createPendingSocket,
+  WebSocketConnection,
+} from "./socket/websocket.ts";
+export {
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
+  WebSocketEventTarget,
+} from "./socket/event_target.ts";
+export type { IteratedMessage } from "./socket/message_buffer.ts";
+export type {
+  BinaryType,
+  NegotiatedConnection,
+  NegotiatedDeflate,
+  WebSocketOptions,
+  WebSocketSendData,
+} from "./socket/options.ts";
+export type { ByteConn, NetAddr } from "./socket/transport.ts";
+export {
+  type FrameQueuer,
+  type PublishData,
+  type Subscriber,
+  TopicRegistry,
+} from "./socket/pubsub.ts";
+export type { Role } from "./protocol/types.ts";
+export {
+  CloseCode,
+  InvalidStateError,
+  type ProtocolRule,
+  WebSocketError,
+} from "./errors.ts";
+export { DEFAULTS } from "./defaults.ts";
