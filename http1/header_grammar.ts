@@ -233,7 +233,11 @@ export function formatProtocols(protocols: readonly string[]): string {
 /** A left-to-right reader over one `Sec-WebSocket-Extensions` value. */
 class ExtensionScanner {
   position = 0;
-  constructor(readonly text: string) {}
+  readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
 
   atEnd(): boolean {
     return this.position >= this.text.length;

@@ -27,12 +27,15 @@ export class LoadConnection {
   sendMessages: (count: number) => void = () => {};
   /** Closes the transport (set by the link). */
   close: () => void = () => {};
+  /** The connection's index in the whole run. */
+  readonly index: number;
 
   /**
    * @param index the connection's index in the whole run
    * @param depth messages in flight
    */
-  constructor(readonly index: number, depth: number) {
+  constructor(index: number, depth: number) {
+    this.index = index;
     this.sentAt = new Float64Array(depth);
   }
 }

@@ -113,11 +113,19 @@ class FrameReader {
   #pendingLength = 0;
   #fragments: Uint8Array[] = [];
 
+  readonly onMessage: (payload: Uint8Array) => void;
+  readonly onControl: (opcode: number, payload: Uint8Array) => void;
+  readonly onBad: (reason: string) => void;
+
   constructor(
-    readonly onMessage: (payload: Uint8Array) => void,
-    readonly onControl: (opcode: number, payload: Uint8Array) => void,
-    readonly onBad: (reason: string) => void,
-  ) {}
+    onMessage: (payload: Uint8Array) => void,
+    onControl: (opcode: number, payload: Uint8Array) => void,
+    onBad: (reason: string) => void,
+  ) {
+    this.onMessage = onMessage;
+    this.onControl = onControl;
+    this.onBad = onBad;
+  }
 
   push(chunk: Uint8Array): void {
     if (this.#pendingLength === 0) {

@@ -87,7 +87,11 @@ export class RawPeer {
   #buffered = new Uint8Array(0);
   #ended = false;
 
-  constructor(readonly conn: Deno.Conn) {}
+  readonly conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
 
   /** Read more; false at end of stream (a reset counts as the end). */
   async #fill(): Promise<boolean> {

@@ -70,7 +70,11 @@ export interface RawResponse {
 export class RawClient {
   #received = "";
   #ended = false;
-  constructor(readonly conn: Deno.Conn) {}
+  readonly conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
 
   static async connect(server: Server): Promise<RawClient> {
     return new RawClient(

@@ -87,13 +87,22 @@ class DirectionWatcher {
   #decoder: FrameDecoder;
   #stopped = false;
 
+  readonly onHead: (head: string) => void;
+  readonly onFrame: (frame: WireFrame) => void;
+  readonly onBytes: (count: number) => void;
+  readonly onProblem: (problem: string) => void;
+
   constructor(
     masked: boolean,
-    readonly onHead: (head: string) => void,
-    readonly onFrame: (frame: WireFrame) => void,
-    readonly onBytes: (count: number) => void,
-    readonly onProblem: (problem: string) => void,
+    onHead: (head: string) => void,
+    onFrame: (frame: WireFrame) => void,
+    onBytes: (count: number) => void,
+    onProblem: (problem: string) => void,
   ) {
+    this.onHead = onHead;
+    this.onFrame = onFrame;
+    this.onBytes = onBytes;
+    this.onProblem = onProblem;
     this.#decoder = new FrameDecoder({
       expectMasked: masked,
       allowedReservedBits: RSV1,
