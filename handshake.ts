@@ -20,18 +20,22 @@
  *   validateUpgradeRequest,
  * } from "@rfc6455/websocket/handshake";
  *
- * const request = new Request("http://example.com/chat", {
- *   headers: {
+ * // The request of RFC 6455 section 1.3, as a server received it.
+ * const { key } = validateUpgradeRequest({
+ *   method: "GET",
+ *   httpVersion: "1.1",
+ *   headers: new Headers({
+ *     Host: "server.example.com",
  *     Upgrade: "websocket",
  *     Connection: "Upgrade",
  *     "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
  *     "Sec-WebSocket-Version": "13",
- *   },
+ *   }),
  * });
- * const { key } = validateUpgradeRequest(request);
  * const head = buildUpgradeResponseHead(await computeAcceptKey(key));
- * // head starts with "HTTP/1.1 101 Switching Protocols\r\n" and carries
- * // "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+ * if (!head.includes("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")) {
+ *   throw new Error("not the RFC's answer");
+ * }
  * ```
  *
  * @module

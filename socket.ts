@@ -40,7 +40,8 @@
  *   protocol: "",
  *   extensions: "",
  * });
- * // written[0] is the text frame "echo: hi"
+ * const echo = new TextDecoder().decode(written[0].subarray(2, 10));
+ * if (echo !== "echo: hi") throw new Error(`wrote ${echo}`);
  * ```
  *
  * @module

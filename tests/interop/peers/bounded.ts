@@ -59,6 +59,7 @@ export interface ProcessResult {
  * @param args its arguments
  * @param milliseconds the deadline
  * @param env extra environment variables
+ * @param cwd the working directory; default the current one
  * @returns its exit code and output
  */
 export async function runBounded(
@@ -66,10 +67,12 @@ export async function runBounded(
   args: string[],
   milliseconds: number,
   env: Record<string, string> = {},
+  cwd?: string,
 ): Promise<ProcessResult> {
   const child = new Deno.Command(program, {
     args,
     env,
+    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,266 @@
+/**
+ * The architecture, checked: reads the import graph of every library module
+ * (the package entries, `errors.ts`, `defaults.ts` and the layer folders)
+ * with the TypeScript parser and fails when a module imports a layer above
+ * its own, when a pure module imports `node:` or a package or touches
+ * `Deno`, when anything but the runtime adapters (`deno/`, `node/`) does,
+ * or when the graph has a cycle (type-only imports count).
+ *
+ * @module
+ */
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import ts from "typescript";
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** The layer of each library folder (or top-level file), bottom first. */
+const LAYER_OF: Record<string, string> = {
+  "errors.ts": "base",
+  "defaults.ts": "base",
+  "frame": "frame",
+  "protocol": "protocol",
+  "http1": "http1",
+  "handshake": "handshake",
+  "deflate": "deflate",
+  "codec.ts": "pure entry",
+  "frame.ts": "pure entry",
+  "handshake.ts": "pure entry",
+  "socket": "socket",
+  "server": "server",
+  "client": "client",
+  "deno": "deno",
+  "node": "node",
+  "socket.ts": "entry",
+  "server.ts": "entry",
+  "client.ts": "entry",
+  "node.ts": "entry",
+  "mod.ts": "entry",
+};
+
+const NEUTRAL = ["base", "frame", "protocol", "http1", "handshake", "deflate"];
+
+/** Which layers each layer may import from (its own always included). */
+const MAY_IMPORT: Record<string, string[]> = {
+  "base": ["base"],
+  "frame": ["base", "frame"],
+  "protocol": ["base", "frame", "protocol"],
+  "http1": ["base", "http1"],
+  "handshake": ["base", "http1", "handshake"],
+  "deflate": ["base", "http1", "deflate"],
+  "pure entry": [...NEUTRAL, "pure entry"],
+  "socket": ["base", "frame", "protocol", "deflate", "socket"],
+  "server": [...NEUTRAL, "socket", "server"],
+  "client": [...NEUTRAL, "socket", "client"],
+  "deno": [...NEUTRAL, "socket", "server", "client", "deno"],
+  "node": [...NEUTRAL, "socket", "server", "client", "node"],
+  "entry": [
+    ...NEUTRAL,
+    "pure entry",
+    "socket",
+    "server",
+    "client",
+    "deno",
+    "node",
+    "entry",
+  ],
+};
+
+/** Layers that may run anywhere: no `node:`, no packages, no `Deno`. */
+const PURE = new Set([...NEUTRAL, "pure entry"]);
+/** Layers that may reference `Deno` / import `node:` (besides entries that
+ * only re-export them). */
+const USES_DENO = new Set(["deno"]);
+const USES_NODE = new Set(["node"]);
+
+interface Module {
+  path: string;
+  layer: string;
+  /** Relative imports, resolved to repository paths. */
+  imports: string[];
+  /** Non-relative specifiers (`node:net`, `npm:x`, bare names). */
+  external: string[];
+  /** Whether the identifier `Deno` appears in code (not comments). */
+  touchesDeno: boolean;
+}
+
+function layerOf(path: string): string | undefined {
+  return LAYER_OF[path] ?? LAYER_OF[path.split("/")[0]];
+}
+
+async function listLibrary(): Promise<string[]> {
+  const paths: string[] = [];
+  for (const key of Object.keys(LAYER_OF)) {
+    if (key.endsWith(".ts")) {
+      paths.push(key);
+      continue;
+    }
+    const entries = await readdir(new URL(`${key}/`, ROOT), {
+      withFileTypes: true,
+    });
+    for (const entry of entries) {
+      if (entry.isFile() && entry.name.endsWith(".ts")) {
+        paths.push(`${key}/${entry.name}`);
+      }
+    }
+  }
+  return paths.sort();
+}
+
+function resolve(from: string, specifier: string): string {
+  const parts = from.split("/").slice(0, -1);
+  for (const part of specifier.split("/")) {
+    if (part === "." || part === "") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return parts.join("/");
+}
+
+async function parseModule(path: string): Promise<Module> {
+  const text = await readFile(new URL(path, ROOT), "utf8");
+  const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
+  const specifiers: string[] = [];
+  let touchesDeno = false;
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier !== undefined &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      specifiers.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments.length > 0 &&
+      ts.isStringLiteralLike(node.arguments[0])
+    ) {
+      specifiers.push(node.arguments[0].text);
+    } else if (
+      ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
+      specifiers.push(node.argument.literal.text);
+    } else if (ts.isIdentifier(node) && node.text === "Deno") {
+      touchesDeno = true;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  const imports: string[] = [];
+  const external: string[] = [];
+  for (const specifier of specifiers) {
+    if (specifier.startsWith(".")) imports.push(resolve(path, specifier));
+    else external.push(specifier);
+  }
+  return { path, layer: layerOf(path)!, imports, external, touchesDeno };
+}
+
+const modules = new Map<string, Module>();
+for (const path of await listLibrary()) {
+  modules.set(path, await parseModule(path));
+}
+
+/** A cycle in the graph, as a path list, or null. */
+function findCycle(graph: Map<string, Module>): string[] | null {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (path: string): string[] | null => {
+    state.set(path, "open");
+    stack.push(path);
+    for (const next of graph.get(path)?.imports ?? []) {
+      if (state.get(next) === "open") {
+        return [...stack.slice(stack.indexOf(next)), next];
+      }
+      if (!state.has(next)) {
+        const cycle = visit(next);
+        if (cycle !== null) return cycle;
+      }
+    }
+    stack.pop();
+    state.set(path, "done");
+    return null;
+  };
+  for (const path of graph.keys()) {
+    if (state.has(path)) continue;
+    const cycle = visit(path);
+    if (cycle !== null) return cycle;
+  }
+  return null;
+}
+
+describe("layering", () => {
+  test("the library has modules in every layer", () => {
+    const layers = new Set([...modules.values()].map((module) => module.layer));
+    for (const layer of Object.keys(MAY_IMPORT)) {
+      assert.ok(layers.has(layer), `no module in layer ${layer}`);
+    }
+  });
+
+  test("every relative import is a library module", () => {
+    for (const module of modules.values()) {
+      for (const target of module.imports) {
+        assert.ok(
+          modules.has(target),
+          `${module.path} imports ${target}, which is not a library module`,
+        );
+      }
+    }
+  });
+
+  test("no module imports a layer it may not", () => {
+    for (const module of modules.values()) {
+      const allowed = MAY_IMPORT[module.layer];
+      for (const target of module.imports) {
+        const layer = modules.get(target)?.layer ?? "?";
+        assert.ok(
+          allowed.includes(layer),
+          `${module.path} (${module.layer}) imports ${target} (${layer})`,
+        );
+      }
+    }
+  });
+
+  test("pure modules import no node: module or package and never touch Deno", () => {
+    for (const module of modules.values()) {
+      if (!PURE.has(module.layer)) continue;
+      assert.deepEqual(module.external, [], `${module.path} imports`);
+      assert.equal(module.touchesDeno, false, `${module.path} touches Deno`);
+    }
+  });
+
+  test("only deno/ touches Deno and only node/ imports node:", () => {
+    for (const module of modules.values()) {
+      if (!USES_DENO.has(module.layer)) {
+        assert.equal(module.touchesDeno, false, `${module.path} touches Deno`);
+      }
+      for (const specifier of module.external) {
+        assert.ok(
+          USES_NODE.has(module.layer) && specifier.startsWith("node:"),
+          `${module.path} imports ${specifier}`,
+        );
+      }
+    }
+  });
+
+  test("the import graph has no cycle", () => {
+    assert.deepEqual(findCycle(modules), null);
+  });
+
+  test("the cycle check finds a cycle", () => {
+    const a: Module = {
+      path: "a.ts",
+      layer: "base",
+      imports: ["b.ts"],
+      external: [],
+      touchesDeno: false,
+    };
+    const b: Module = { ...a, path: "b.ts", imports: ["a.ts"] };
+    assert.deepEqual(
+      findCycle(new Map([["a.ts", a], ["b.ts", b]])),
+      ["a.ts", "b.ts", "a.ts"],
+    );
+  });
+});
