@@ -30,7 +30,7 @@ import {
 } from "../http1/body.ts";
 import { ConnReader, RequestBody, TIMED_OUT } from "./body.ts";
 import { checkMethod, requestUrl, textResponse } from "./request.ts";
-import { writeResponse } from "./response.ts";
+import { type WriteAll, writeResponse } from "./response.ts";
 import {
   isUpgradeResponse,
   type PendingUpgrade,
@@ -43,7 +43,7 @@ import {
   closeSocketForShutdown,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
-import type { ByteConn } from "../socket/transport.ts";
+import { type ByteConn, writeAll } from "../socket/transport.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** What a connection needs from the server that accepted it. */
@@ -177,12 +177,7 @@ export class HttpConnection {
     }
   }
 
-  #write = async (bytes: Uint8Array): Promise<void> => {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#conn.write(bytes.subarray(offset));
-    }
-  };
+  readonly #write: WriteAll = (bytes) => writeAll(this.#conn, bytes);
 
   /**
    * Answer with an error status before reading anything (the server is
