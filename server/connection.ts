@@ -43,6 +43,7 @@ import {
   closeSocketForShutdown,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
+import { lingerThenClose } from "../socket/linger.ts";
 import { type ByteConn, writeAll } from "../socket/transport.ts";
 import { DEFAULTS } from "../defaults.ts";
 
@@ -220,38 +221,20 @@ export class HttpConnection {
     await this.#lingerThenClose();
   }
 
-  /**
-   * Close after an error response without losing it: a client still sending
-   * (a huge head, an unread body) would get a TCP reset from a plain close,
-   * and a reset can discard our response before the client reads it. So
-   * end our side first, then read and discard what is still arriving,
-   * bounded by `DEFAULTS.limits.lingerTimeout` and `DEFAULTS.limits.maxDrainBytes`.
-   */
+  /** Close after an error response without a reset destroying it (the
+   * client may still be sending a head or a body): see `lingerThenClose`. */
   async #lingerThenClose(): Promise<void> {
-    const conn = this.#conn as ByteConn & { closeWrite?: () => Promise<void> };
-    if (typeof conn.closeWrite === "function" && !this.#closed) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-        timer = setTimeout(
-          () => resolve(TIMED_OUT),
-          DEFAULTS.limits.lingerTimeout,
-        );
-      });
-      try {
-        await conn.closeWrite();
-        let discarded = 0;
-        while (discarded <= DEFAULTS.limits.maxDrainBytes) {
-          const chunk = await this.#reader.read(deadline);
-          if (chunk === null || chunk === TIMED_OUT) break;
-          discarded += chunk.length;
-        }
-      } catch {
-        // The connection failed; close it below.
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    this.#close();
+    if (this.#closed) return;
+    await lingerThenClose(
+      this.#conn,
+      () => this.#readToDiscard(),
+      () => this.#close(),
+    );
+  }
+
+  async #readToDiscard(): Promise<number | null> {
+    const chunk = await this.#reader.read();
+    return chunk === null || chunk === TIMED_OUT ? null : chunk.length;
   }
 
   /** Read the next head; `undefined` when the connection ended or was
