@@ -4,15 +4,9 @@
  * (`"deflate-raw"`), inflate one message with the DEFLATE decoder of
  * `inflate.ts`, so it runs unchanged in Deno, Bun and browsers.
  *
- * Inflating does not use `DecompressionStream`. A receiver should read a
- * message as the zlib-based peers (`ws`, Node) read it: up to the end of a
- * final block, ignoring what follows, or else up to the end of the data.
- * `DecompressionStream` fails on bytes after the end, with an error that
- * differs from the one for invalid data by its runtime-specific message
- * alone; Deno never frees a stream whose write failed (every refused
- * message, and every message ending with a final block, leaked its
- * inflater); and setting up a stream costs far more than inflating a short
- * message.
+ * Inflating does not use `DecompressionStream`: a message is read as the
+ * zlib-based peers (`ws`, Node) read it, up to the end of a final block,
+ * ignoring what follows, or else up to the end of the data.
  *
  * Every message uses a fresh state: no LZ77 window is kept from one message
  * to the next, which is why negotiation (see `negotiation.ts`)
