@@ -195,3 +195,46 @@ export class HttpError extends Error {
     this.status = status;
   }
 }
+
+/**
+ * Where a server failure happened, for a {@linkcode ServerError}:
+ * - `accept`: accepting a connection failed (the listener stays open);
+ * - `connection`: serving a connection failed outside a handler (a read or
+ *   a write);
+ * - `response`: a response could not be sent, or its body stream failed
+ *   midway;
+ * - `upgrade`: the `101 Switching Protocols` response could not be built;
+ * - `shutdown`: closing a WebSocket when the server shut down failed;
+ * - `onError`: the server's `onError` threw, or returned something other
+ *   than a `Response` for a handler's error.
+ */
+export type ServerErrorPhase =
+  | "accept"
+  | "connection"
+  | "response"
+  | "upgrade"
+  | "shutdown"
+  | "onError";
+
+/**
+ * A server failure not caused by a request's handler, handed to the
+ * server's `onError` option (whose returned response is then ignored).
+ * `phase` says where it happened; `cause` is the original error.
+ */
+export class ServerError extends Error {
+  /** Where the failure happened. */
+  readonly phase: ServerErrorPhase;
+
+  /**
+   * Creates a server error.
+   *
+   * @param phase where the failure happened
+   * @param message what failed
+   * @param cause the original error
+   */
+  constructor(phase: ServerErrorPhase, message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = "ServerError";
+    this.phase = phase;
+  }
+}

@@ -75,6 +75,8 @@ export {
   MessageTooBigError,
   ProtocolError,
   type ProtocolRule,
+  ServerError,
+  type ServerErrorPhase,
   WebSocketError,
 } from "./errors.ts";
 export { DEFAULTS, type Defaults } from "./defaults.ts";

@@ -63,6 +63,8 @@ export {
   MessageTooBigError,
   ProtocolError,
   type ProtocolRule,
+  ServerError,
+  type ServerErrorPhase,
   WebSocketError,
 } from "./errors.ts";
 export { DEFAULTS, type Defaults } from "./defaults.ts";

@@ -6,7 +6,7 @@
  * (the web platform's streams cannot flush, so no LZ77 window survives from
  * one message to the next) and inflates every message on its own with the
  * DEFLATE decoder of `inflate.ts`, which keeps no window either (see
- * `deflate.ts`). Negotiation is shaped by that:
+ * `payload.ts`). Negotiation is shaped by that:
  *
  * - As a server we always answer `server_no_context_takeover` (we compress
  *   each message on its own anyway, and saying so lets the client drop its
@@ -32,6 +32,8 @@ import {
   type ExtensionOffer,
   formatExtensions,
   parseExtensions,
+  splitList,
+  trimOptionalWhitespace,
 } from "../http1/header_grammar.ts";
 import { DEFAULTS } from "../defaults.ts";
 
@@ -216,35 +218,11 @@ export function evaluateDeflateOffer(
   };
 }
 
-/**
- * Split a `Sec-WebSocket-Extensions` value at the commas between elements,
- * skipping commas inside quoted strings.
- */
-function splitExtensionElements(value: string): string[] {
-  const elements: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const char = value[i];
-    if (quoted) {
-      if (char === "\\") i++;
-      else if (char === '"') quoted = false;
-    } else if (char === '"') {
-      quoted = true;
-    } else if (char === ",") {
-      elements.push(value.slice(start, i));
-      start = i + 1;
-    }
-  }
-  elements.push(value.slice(start));
-  return elements;
-}
-
 /** The extension name at the start of an element, for elements that do not
- * parse: the characters before the first `;`, trimmed. */
+ * parse: the characters before the first `;`, without optional whitespace. */
 function leadingName(element: string): string {
   const end = element.indexOf(";");
-  return (end === -1 ? element : element.slice(0, end)).trim();
+  return trimOptionalWhitespace(end === -1 ? element : element.slice(0, end));
 }
 
 /** What a scan of a client's header found. */
@@ -258,7 +236,7 @@ interface OfferScan {
 function scanOffers(header: string): OfferScan {
   const declined: string[] = [];
   let considered = 0;
-  for (const element of splitExtensionElements(header)) {
+  for (const element of splitList(header)) {
     // Other extensions and empty list elements are skipped unparsed.
     if (leadingName(element) !== PERMESSAGE_DEFLATE) continue;
     if (++considered > DEFAULTS.limits.maxDeflateOffers) {

@@ -4,23 +4,18 @@
  * (`"deflate-raw"`), inflate one message with the DEFLATE decoder of
  * `inflate.ts`, so it runs unchanged in Deno, Bun and browsers.
  *
- * Inflating does not use `DecompressionStream`. A receiver should read a
- * message as the zlib-based peers (`ws`, Node) read it: up to the end of a
- * final block, ignoring what follows, or else up to the end of the data.
- * `DecompressionStream` fails on bytes after the end, with an error that
- * differs from the one for invalid data by its runtime-specific message
- * alone; Deno never frees a stream whose write failed (every refused
- * message, and every message ending with a final block, leaked its
- * inflater); and setting up a stream costs far more than inflating a short
- * message.
+ * Inflating does not use `DecompressionStream`: a message is read as the
+ * zlib-based peers (`ws`, Node) read it, up to the end of a final block,
+ * ignoring what follows, or else up to the end of the data.
  *
  * Every message uses a fresh state: no LZ77 window is kept from one message
- * to the next, which is why negotiation (see `deflate_negotiation.ts`)
+ * to the next, which is why negotiation (see `negotiation.ts`)
  * always agrees `server_no_context_takeover` and `client_no_context_takeover`.
  *
  * @module
  */
 
+import { concatBytes } from "../frame/bytes.ts";
 import { inflateRaw } from "./inflate.ts";
 
 /** The four bytes a sender strips from the end of a compressed message and
@@ -56,19 +51,6 @@ async function collect(
   } catch {
     return chunks;
   }
-}
-
-/** The chunks joined into one array with `spare` zero bytes after them. */
-function join(chunks: readonly Uint8Array[], spare: number): Uint8Array {
-  let length = spare;
-  for (const chunk of chunks) length += chunk.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
 }
 
 function endsWithTail(bytes: Uint8Array): boolean {
@@ -114,7 +96,8 @@ export async function deflateMessage(data: Uint8Array): Promise<Uint8Array> {
     const reason = failure instanceof Error ? failure.message : failure;
     throw new TypeError(`cannot compress the message: ${reason}`);
   }
-  const compressed = join(chunks, 1); // the last byte stays 0x00
+  // One zero byte after the output: kept when no tail is found.
+  const compressed = concatBytes([...chunks, new Uint8Array(1)]);
   if (endsWithTail(compressed.subarray(0, compressed.length - 1))) {
     return compressed.subarray(0, compressed.length - 1 - DEFLATE_TAIL.length);
   }

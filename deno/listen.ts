@@ -34,14 +34,14 @@ export function listenDeno(options: ListenOptions): ConnectionSource {
   return {
     addr: listener.addr as NetAddr,
     secure,
-    async accept(onConnection) {
+    async accept(onConnection, onAcceptError) {
       while (!closed) {
         let conn: Deno.Conn;
         try {
           conn = await listener.accept();
         } catch (error) {
           if (closed || isAcceptStopped(error)) return;
-          console.error("rfc6455 serve: accept failed:", error);
+          onAcceptError(error);
           continue;
         }
         onConnection(conn as AcceptedConn);

@@ -12,6 +12,7 @@ import {
   ProtocolError,
   type WebSocketError,
 } from "../errors.ts";
+import { concatBytes } from "./bytes.ts";
 import { applyMask } from "./mask.ts";
 import {
   type Frame,
@@ -109,10 +110,7 @@ export class FrameDecoder {
       this.#chunk = chunk;
     } else {
       // Only when the caller pushes before draining `next()`.
-      const joined = new Uint8Array(remaining + chunk.length);
-      joined.set(this.#chunk.subarray(this.#offset));
-      joined.set(chunk, remaining);
-      this.#chunk = joined;
+      this.#chunk = concatBytes([this.#chunk.subarray(this.#offset), chunk]);
     }
     this.#offset = 0;
   }

@@ -139,19 +139,29 @@ function isWhitespace(code: number): boolean {
 
 /**
  * Split a comma-separated header value (RFC 9110 section 5.6.1 `#rule`) into its
- * elements with optional whitespace trimmed. Empty elements are kept as `""`
- * so the caller decides whether they are allowed. Commas inside quoted
- * strings are not special-cased: use this only for token lists.
+ * elements with optional whitespace trimmed. A comma inside a quoted string
+ * (backslash escapes included) does not split, so an element such as
+ * `x; a="1,2"` stays whole; an unterminated quote runs to the end. Empty
+ * elements are kept as `""` so the caller decides whether they are allowed.
+ * Elements are not otherwise checked.
  */
 export function splitList(value: string): string[] {
   const elements: string[] = [];
   let start = 0;
-  for (let i = 0; i <= value.length; i++) {
-    if (i === value.length || value.charCodeAt(i) === COMMA) {
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (quoted) {
+      if (code === BACKSLASH) i++;
+      else if (code === DOUBLE_QUOTE) quoted = false;
+    } else if (code === DOUBLE_QUOTE) {
+      quoted = true;
+    } else if (code === COMMA) {
       elements.push(trimOptionalWhitespace(value.slice(start, i)));
       start = i + 1;
     }
   }
+  elements.push(trimOptionalWhitespace(value.slice(start)));
   return elements;
 }
 

@@ -29,7 +29,10 @@ export async function listenNodeNet(
     throw new TypeError("serveNodeNet: TLS is not supported, use serve()");
   }
   let onConnection: ((conn: AcceptedConn) => void) | null = null;
+  let onAcceptError: ((error: unknown) => void) | null = null;
+  // What arrives before accept() is called, handed over then.
   let waiting: AcceptedConn[] = [];
+  let earlyErrors: unknown[] = [];
   // Half-open: a client that ends its side after the request still gets
   // the response (NodeNetConn ends ours when the connection closes).
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
@@ -50,17 +53,22 @@ export async function listenNodeNet(
     );
   });
   server.on("error", (error) => {
-    console.error("rfc6455 serve: accept failed:", error);
+    if (onAcceptError === null) earlyErrors.push(error);
+    else onAcceptError(error);
   });
   const address = server.address() as net.AddressInfo;
   return {
     addr: { transport: "tcp", hostname: address.address, port: address.port },
     secure: false,
-    accept(callback) {
+    accept(callback, errorCallback) {
       onConnection = callback;
+      onAcceptError = errorCallback;
       const early = waiting;
       waiting = [];
       for (const conn of early) callback(conn);
+      const errors = earlyErrors;
+      earlyErrors = [];
+      for (const error of errors) errorCallback(error);
       return stopped.promise;
     },
     close() {

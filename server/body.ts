@@ -9,6 +9,7 @@
  */
 
 import { HttpError } from "../errors.ts";
+import { concatBytes } from "../frame/bytes.ts";
 import { type BodyDecoder, LengthBodyDecoder } from "../http1/body.ts";
 import type { WriteAll } from "./response.ts";
 
@@ -53,10 +54,7 @@ export class ConnReader {
       this.#pending = bytes.slice();
       return;
     }
-    const joined = new Uint8Array(this.#pending.length + bytes.length);
-    joined.set(this.#pending);
-    joined.set(bytes, this.#pending.length);
-    this.#pending = joined;
+    this.#pending = concatBytes([this.#pending, bytes]);
   }
 
   /** Take every byte put back; an empty array when there are none. */
@@ -118,19 +116,6 @@ export interface RequestBodyOptions {
 const CONTINUE_RESPONSE = new TextEncoder().encode(
   "HTTP/1.1 100 Continue\r\n\r\n",
 );
-
-function joinCopy(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0].slice();
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
-}
 
 /**
  * A request body read from the connection on demand: nothing is read until
@@ -233,7 +218,7 @@ export class RequestBody {
       }
       const progress = this.#decoder.push(bytes);
       if (progress.rest !== null) this.#reader.unread(progress.rest);
-      if (progress.data.length > 0) return joinCopy(progress.data);
+      if (progress.data.length > 0) return concatBytes(progress.data);
       if (progress.rest !== null) return null;
     }
   }

@@ -4,13 +4,13 @@
  * alive between requests, and hand it to a WebSocket after a 101.
  *
  * Uses no runtime-specific API: the connection is a structural
- * {@linkcode ByteConn} (a `Deno.Conn` satisfies it), and `serve()` in
- * `server.ts` does the listening.
+ * {@linkcode ByteConn} (a `Deno.Conn` satisfies it); `startServer` in
+ * `serve.ts` and a runtime adapter do the listening.
  *
  * @module
  */
 
-import { HandshakeError, HttpError } from "../errors.ts";
+import { HandshakeError, HttpError, ServerError } from "../errors.ts";
 import { computeAcceptKey } from "../handshake/accept_key.ts";
 import {
   buildUpgradeResponseHead,
@@ -30,7 +30,8 @@ import {
 } from "../http1/body.ts";
 import { ConnReader, RequestBody, TIMED_OUT } from "./body.ts";
 import { checkMethod, requestUrl, textResponse } from "./request.ts";
-import { writeResponse } from "./response.ts";
+import { type ErrorHook, internalServerError } from "./on_error.ts";
+import { type WriteAll, writeResponse } from "./response.ts";
 import {
   isUpgradeResponse,
   type PendingUpgrade,
@@ -43,7 +44,8 @@ import {
   closeSocketForShutdown,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
-import type { ByteConn } from "../socket/transport.ts";
+import { lingerThenClose } from "../socket/linger.ts";
+import { type ByteConn, writeAll } from "../socket/transport.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** What a connection needs from the server that accepted it. */
@@ -56,6 +58,8 @@ export interface ConnectionHost {
   readonly headersTimeout: number;
   /** Whether the server is shutting down (no keep-alive, no upgrades). */
   readonly shuttingDown: boolean;
+  /** Where handler errors and the server's own failures go. */
+  readonly errors: ErrorHook;
 }
 
 /** The user's handler, with the connection's info already bound. */
@@ -128,7 +132,9 @@ export class HttpConnection {
       }
     } catch (error) {
       if (!this.#closed) {
-        console.error("rfc6455 serve: connection failed:", error);
+        this.#host.errors.report(
+          new ServerError("connection", "a connection failed", error),
+        );
       }
     } finally {
       this.#requestAbort?.abort();
@@ -144,7 +150,9 @@ export class HttpConnection {
       try {
         closeSocketForShutdown(this.#socket, "server shutting down");
       } catch (error) {
-        console.error("rfc6455 serve: closing a WebSocket failed:", error);
+        this.#host.errors.report(
+          new ServerError("shutdown", "closing a WebSocket failed", error),
+        );
       }
     } else if (this.#idle) {
       this.#close();
@@ -177,12 +185,7 @@ export class HttpConnection {
     }
   }
 
-  #write = async (bytes: Uint8Array): Promise<void> => {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#conn.write(bytes.subarray(offset));
-    }
-  };
+  readonly #write: WriteAll = (bytes) => writeAll(this.#conn, bytes);
 
   /**
    * Answer with an error status before reading anything (the server is
@@ -225,38 +228,20 @@ export class HttpConnection {
     await this.#lingerThenClose();
   }
 
-  /**
-   * Close after an error response without losing it: a client still sending
-   * (a huge head, an unread body) would get a TCP reset from a plain close,
-   * and a reset can discard our response before the client reads it. So
-   * end our side first, then read and discard what is still arriving,
-   * bounded by `DEFAULTS.limits.lingerTimeout` and `DEFAULTS.limits.maxDrainBytes`.
-   */
+  /** Close after an error response without a reset destroying it (the
+   * client may still be sending a head or a body): see `lingerThenClose`. */
   async #lingerThenClose(): Promise<void> {
-    const conn = this.#conn as ByteConn & { closeWrite?: () => Promise<void> };
-    if (typeof conn.closeWrite === "function" && !this.#closed) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-        timer = setTimeout(
-          () => resolve(TIMED_OUT),
-          DEFAULTS.limits.lingerTimeout,
-        );
-      });
-      try {
-        await conn.closeWrite();
-        let discarded = 0;
-        while (discarded <= DEFAULTS.limits.maxDrainBytes) {
-          const chunk = await this.#reader.read(deadline);
-          if (chunk === null || chunk === TIMED_OUT) break;
-          discarded += chunk.length;
-        }
-      } catch {
-        // The connection failed; close it below.
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    this.#close();
+    if (this.#closed) return;
+    await lingerThenClose(
+      this.#conn,
+      () => this.#readToDiscard(),
+      () => this.#close(),
+    );
+  }
+
+  async #readToDiscard(): Promise<number | null> {
+    const chunk = await this.#reader.read();
+    return chunk === null || chunk === TIMED_OUT ? null : chunk.length;
   }
 
   /** Read the next head; `undefined` when the connection ended or was
@@ -365,12 +350,6 @@ export class HttpConnection {
         response = textResponse(503, "the server is shutting down");
       }
     }
-    if (isUpgradeResponse(response)) {
-      console.error(
-        "rfc6455 serve: the handler returned the upgrade response of another request",
-      );
-      response = textResponse(500, "Internal Server Error");
-    }
     const outcome = await this.#respond(head, request, response, body);
     this.#requestAbort = undefined;
     if (outcome === "close" && body !== undefined && !body.done) {
@@ -389,10 +368,20 @@ export class HttpConnection {
       pending.catch(() => {}); // reported below, or moot once forced
       const response = await Promise.race([pending, this.#forced]);
       returned = true;
-      if (response === FORCED || response instanceof Response) return response;
-      throw new TypeError(
-        `the handler returned ${typeof response}, not a Response`,
-      );
+      if (response === FORCED) return response;
+      if (!(response instanceof Response)) {
+        throw new TypeError(
+          `the handler returned ${typeof response}, not a Response`,
+        );
+      }
+      if (
+        isUpgradeResponse(response) && response !== context.upgrade?.response
+      ) {
+        throw new TypeError(
+          "the handler returned the upgrade response of another request",
+        );
+      }
+      return response;
     } catch (error) {
       if (context.upgrade !== undefined && !returned) {
         abortPendingSocket(context.upgrade.socket, "the handler threw");
@@ -404,8 +393,11 @@ export class HttpConnection {
         this.#framingBroken = true;
         return textResponse(error.status, error.message);
       }
-      console.error("rfc6455 serve: the handler threw:", error);
-      return textResponse(500, "Internal Server Error");
+      // onError may hang as a handler may: a forced close ends the wait.
+      return await Promise.race([
+        this.#host.errors.respond(error),
+        this.#forced,
+      ]);
     }
   }
 
@@ -432,22 +424,28 @@ export class HttpConnection {
     };
     let outcome = await writeResponse(this.#write, response, context);
     if (outcome.kind === "unsent") {
-      console.error(
-        "rfc6455 serve: the response could not be sent:",
-        outcome.error,
+      this.#host.errors.report(
+        new ServerError(
+          "response",
+          "the response could not be sent",
+          outcome.error,
+        ),
       );
       keepAlive = false;
       outcome = await writeResponse(
         this.#write,
-        textResponse(500, "Internal Server Error"),
+        internalServerError(),
         { ...context, keepAlive },
       );
     }
     if (outcome.kind === "cut") {
       if (!this.#closed) {
-        console.error(
-          "rfc6455 serve: the response body failed:",
-          outcome.error,
+        this.#host.errors.report(
+          new ServerError(
+            "response",
+            "the response body failed",
+            outcome.error,
+          ),
         );
       }
       return "close";
@@ -477,9 +475,12 @@ export class HttpConnection {
       });
     } catch (error) {
       abortPendingSocket(upgrade.socket, "the 101 response could not be built");
-      console.error(
-        "rfc6455 serve: the 101 response could not be built:",
-        error,
+      this.#host.errors.report(
+        new ServerError(
+          "upgrade",
+          "the 101 response could not be built",
+          error,
+        ),
       );
       await this.#refuse(500, "Internal Server Error");
       return "close";

@@ -26,9 +26,13 @@ export interface ConnectionSource {
    * {@linkcode ConnectionSource.close}; call once.
    *
    * @param onConnection takes each accepted connection
+   * @param onAcceptError told when accepting failed and goes on
    * @returns a promise that settles (never rejects) once accepting stopped
    */
-  accept(onConnection: (conn: AcceptedConn) => void): Promise<void>;
+  accept(
+    onConnection: (conn: AcceptedConn) => void,
+    onAcceptError: (error: unknown) => void,
+  ): Promise<void>;
   /** Stops accepting; accepted connections are not touched. */
   close(): void;
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { concatBytes } from "../frame/bytes.ts";
 import { serializeResponseHead } from "../http1/request.ts";
 import { encodeChunk, LAST_CHUNK } from "../http1/body.ts";
 
@@ -128,21 +129,11 @@ async function gatherReadyBody(
   return gathered;
 }
 
-function join(parts: Uint8Array[], size: number): Uint8Array {
-  const joined = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
-}
-
 async function writeParts(write: WriteAll, parts: Uint8Array[]): Promise<void> {
   let size = 0;
   for (const part of parts) size += part.length;
   if (size <= SINGLE_WRITE_BYTES) {
-    await write(join(parts, size));
+    await write(concatBytes(parts));
     return;
   }
   for (const part of parts) {

@@ -17,9 +17,9 @@
  * await server.finished;
  * ```
  *
- * Listening happens in `server_listeners.ts` (`Deno.listen`,
- * `Deno.listenTls`, or `node:net` for {@linkcode serveNodeNet});
- * connections are served by `server_connection.ts`.
+ * Listening happens in an adapter (`deno/listen.ts` with `Deno.listen` or
+ * `Deno.listenTls`, `node/listen.ts` with `node:net`); connections are
+ * served by `connection.ts`.
  *
  * @module
  */
@@ -37,6 +37,8 @@ import {
   type WebSocketConnection,
 } from "../socket/websocket.ts";
 import { bindRequestTopics } from "./upgrade.ts";
+import { ErrorHook } from "./on_error.ts";
+import { ServerError } from "../errors.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** Options for {@linkcode serve}, named as for `Deno.serve`. */
@@ -63,6 +65,18 @@ export interface ServeOptions {
    * default `DEFAULTS.server.maxConnections`. Past it, new connections
    * get `503 Service Unavailable` with `Retry-After` and are closed. */
   maxConnections?: number;
+  /**
+   * Called, as with `Deno.serve`, when the handler throws or its promise
+   * rejects (or it returns something other than a `Response`); the
+   * response it returns is sent instead. The server's own failures (accept,
+   * a connection, a response that could not be written, closing a socket
+   * at shutdown, `onError` itself failing) come here too as a
+   * `ServerError`, and what is returned for them is ignored. A
+   * `HandshakeError` from `upgradeWebSocket` and a malformed request body
+   * are answered with their own status instead. Default: log the error
+   * and answer `500 Internal Server Error`.
+   */
+  onError?: (error: unknown) => Response | Promise<Response>;
 }
 
 /** What a handler learns about the connection, as with `Deno.serve`. */
@@ -73,7 +87,8 @@ export interface ServeHandlerInfo {
 
 /** A request handler. A `HandshakeError` it throws (from
  * `upgradeWebSocket`) is answered with the refusal (400, 426, ...); any
- * other error is logged and answered with 500. */
+ * other error goes to `ServeOptions.onError` (by default logged and
+ * answered with 500). */
 export type ServeHandler = (
   request: Request,
   info: ServeHandlerInfo,
@@ -127,7 +142,8 @@ function formatAuthority(addr: NetAddr): string {
  * @param options what the caller passed to `serve`
  * @returns where to listen, with the defaults filled in
  * @throws {RangeError} for an invalid `maxConnections`
- * @throws {TypeError} when only one of `cert` and `key` is given
+ * @throws {TypeError} when only one of `cert` and `key` is given, or
+ * `onError` is not a function
  */
 export function checkServeOptions(options: ServeOptions): ListenOptions {
   const maxConnections = options.maxConnections ??
@@ -142,6 +158,9 @@ export function checkServeOptions(options: ServeOptions): ListenOptions {
   }
   if ((options.cert === undefined) !== (options.key === undefined)) {
     throw new TypeError("serve: cert and key must be given together");
+  }
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    throw new TypeError("serve: onError must be a function");
   }
   return {
     port: options.port ?? 8000,
@@ -206,6 +225,7 @@ class RunningServer implements Server {
     });
     const scheme = secure ? "https" : "http";
     const isShuttingDown = () => this.#shuttingDown;
+    const errors = new ErrorHook(options.onError);
     const host: ConnectionHost = {
       scheme,
       localAuthority: formatAuthority(this.addr),
@@ -213,8 +233,15 @@ class RunningServer implements Server {
       get shuttingDown(): boolean {
         return isShuttingDown();
       },
+      errors,
     };
-    this.#acceptLoop = source.accept((conn) => this.#onConnection(conn, host));
+    this.#acceptLoop = source.accept(
+      (conn) => this.#onConnection(conn, host),
+      (error) =>
+        errors.report(
+          new ServerError("accept", "accepting a connection failed", error),
+        ),
+    );
     if (options.onListen !== undefined) {
       options.onListen(this.addr);
     } else {

@@ -6,17 +6,14 @@
  * `for await` loop, writes backing up), so a peer is slowed down by TCP
  * flow control instead of growing memory.
  *
- * When the socket ends a connection it failed, the peer may still be
- * sending (the rest of an oversized message): closing at once with unread
- * bytes makes the kernel send a TCP reset, which can destroy the close
- * frame before the peer reads it. So the reader can linger: end our
- * sending side (`closeWrite`), read and discard what still arrives for at
- * most `DEFAULTS.limits.lingerTimeout` and `DEFAULTS.limits.lingerMaxBytes`, then
- * close.
+ * A connection the socket failed is ended with `lingerThenClose`
+ * (`linger.ts`), the reader supplying the reads, so a peer still sending
+ * does not get a TCP reset that destroys the close frame.
  *
  * @module
  */
 
+import { lingerThenClose } from "./linger.ts";
 import type { ByteConn } from "./transport.ts";
 import { DEFAULTS } from "../defaults.ts";
 
@@ -52,7 +49,8 @@ export class SocketReader {
   #peerEnded = false;
   #lingering = false;
   #connClosed = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Settles when the read loop has ended. */
+  #stopped: Promise<void> | undefined;
   /** Created when finish() asks for it. */
   #connClosedSignal: PromiseWithResolvers<void> | null = null;
 
@@ -73,7 +71,7 @@ export class SocketReader {
   /** Starts reading; call once. */
   start(): void {
     this.#running = true;
-    void this.#run();
+    this.#stopped = this.#run();
   }
 
   /**
@@ -97,15 +95,11 @@ export class SocketReader {
       this.#closeConn();
     } else {
       this.#lingering = true;
-      this.#timer = setTimeout(
+      void lingerThenClose(
+        conn,
+        () => this.#readToDiscard(),
         () => this.#closeConn(),
-        DEFAULTS.limits.lingerTimeout,
       );
-      try {
-        conn.closeWrite().catch(() => this.#closeConn());
-      } catch {
-        this.#closeConn(); // already closed, or not connected any more
-      }
     }
     if (this.#connClosedSignal === null) {
       this.#connClosedSignal = Promise.withResolvers<void>();
@@ -136,12 +130,11 @@ export class SocketReader {
         if (count > 0) hooks.readerData(this.#buffer.subarray(0, count));
         if (this.#adaptive) this.#resize(count);
       }
-      if (this.#lingering && !this.#peerEnded) await this.#discard();
     } catch (error) {
       if (!hooks.readerClosed()) hooks.readerError(error);
     } finally {
       this.#running = false;
-      if (hooks.readerClosed()) this.#closeConn();
+      if (hooks.readerClosed() && !this.#lingering) this.#closeConn();
     }
   }
 
@@ -168,19 +161,14 @@ export class SocketReader {
     }
   }
 
-  /** Reads and drops what the peer still sends, within the bounds. */
-  async #discard(): Promise<void> {
-    let discarded = 0;
-    while (!this.#connClosed && discarded < DEFAULTS.limits.lingerMaxBytes) {
-      const count = await this.#conn.read(this.#buffer);
-      if (count === null) return;
-      discarded += count;
-    }
+  /** A read for lingering, once the read loop (and its read) ended. */
+  async #readToDiscard(): Promise<number | null> {
+    await this.#stopped;
+    if (this.#peerEnded || this.#connClosed) return null;
+    return await this.#conn.read(this.#buffer);
   }
 
   #closeConn(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     if (this.#connClosed) return;
     this.#connClosed = true;
     try {

@@ -11,19 +11,10 @@
  * @module
  */
 import fc from "fast-check";
+import { concatBytes } from "../../frame/bytes.ts";
 
 /** Joins byte arrays into one new array. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
-}
+export const concat: (parts: readonly Uint8Array[]) => Uint8Array = concatBytes;
 
 /**
  * Cuts `bytes` at the given positions (taken modulo its length + 1) into

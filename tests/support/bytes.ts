@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatBytes } from "../../frame/bytes.ts";
 import { encodeFrame } from "../../frame/encoder.ts";
 import type { Opcode } from "../../frame/types.ts";
 
@@ -16,15 +17,7 @@ export const decoder: TextDecoder = new TextDecoder();
 
 /** Joins byte arrays into one new array. */
 export function concat(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
+  return concatBytes(parts);
 }
 
 /** A masked frame (random key), as a client sends it; text is UTF-8 encoded. */

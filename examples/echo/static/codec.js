@@ -357,6 +357,19 @@ var MessageTooBigError = class extends WebSocketError {
   }
 };
 
+// frame/bytes.ts
+function concatBytes(parts) {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}
+
 // defaults.ts
 var KiB = 1024;
 var MiB = 1024 * KiB;
@@ -452,10 +465,10 @@ var FrameDecoder = class {
     if (remaining === 0) {
       this.#chunk = chunk;
     } else {
-      const joined = new Uint8Array(remaining + chunk.length);
-      joined.set(this.#chunk.subarray(this.#offset));
-      joined.set(chunk, remaining);
-      this.#chunk = joined;
+      this.#chunk = concatBytes([
+        this.#chunk.subarray(this.#offset),
+        chunk,
+      ]);
     }
     this.#offset = 0;
   }
@@ -1254,17 +1267,6 @@ async function collect(reader) {
     return chunks;
   }
 }
-function join(chunks, spare) {
-  let length = spare;
-  for (const chunk of chunks) length += chunk.length;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return joined;
-}
 function endsWithTail(bytes) {
   if (bytes.length < DEFLATE_TAIL.length) return false;
   const start = bytes.length - DEFLATE_TAIL.length;
@@ -1294,7 +1296,10 @@ async function deflateMessage(data) {
     const reason = failure instanceof Error ? failure.message : failure;
     throw new TypeError(`cannot compress the message: ${reason}`);
   }
-  const compressed = join(chunks, 1);
+  const compressed = concatBytes([
+    ...chunks,
+    new Uint8Array(1),
+  ]);
   if (endsWithTail(compressed.subarray(0, compressed.length - 1))) {
     return compressed.subarray(0, compressed.length - 1 - DEFLATE_TAIL.length);
   }

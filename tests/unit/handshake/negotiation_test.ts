@@ -11,6 +11,7 @@ import {
   parseProtocols,
   selectProtocol,
 } from "../../../handshake.ts";
+import { listContainsToken, splitList } from "../../../http1/header_grammar.ts";
 import { assertRefused, summarizeOffers } from "../../support/handshake.ts";
 
 describe("selectProtocol", () => {
@@ -45,6 +46,31 @@ describe("selectProtocol", () => {
     assert.throws(() => selectProtocol(offered, () => "other"), TypeError);
     assert.throws(() => selectProtocol(offered, () => ""), TypeError);
     assert.throws(() => selectProtocol([], () => "chat"), TypeError);
+  });
+});
+
+describe("splitList", () => {
+  test("splits at commas, trims optional whitespace, keeps empty elements", () => {
+    assert.deepEqual(splitList(" a ,\tb,, c"), ["a", "b", "", "c"]);
+    assert.deepEqual(splitList(""), [""]);
+  });
+
+  test("a comma inside a quoted string does not split", () => {
+    assert.deepEqual(splitList('x; a="1, 2", y'), ['x; a="1, 2"', "y"]);
+    // An escaped backslash does not hide the closing quote; an escaped
+    // quote does.
+    assert.deepEqual(splitList('x; a="\\\\", y'), ['x; a="\\\\"', "y"]);
+    assert.deepEqual(splitList('x; a="\\", y'), ['x; a="\\", y']);
+    assert.deepEqual(splitList('x; a="\\"", y'), ['x; a="\\""', "y"]);
+    assert.deepEqual(splitList('x; a="open, y'), ['x; a="open, y']);
+  });
+
+  test("listContainsToken does not look inside quoted strings", () => {
+    assert.equal(
+      listContainsToken('keep-alive, "x, upgrade"', "upgrade"),
+      false,
+    );
+    assert.equal(listContainsToken('"x, y", Upgrade', "upgrade"), true);
   });
 });
 
