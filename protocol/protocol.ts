@@ -16,6 +16,7 @@
 
 import {
   CloseCode,
+  FragmentSequenceError,
   InvalidPayloadError,
   InvalidStateError,
   MessageTooBigError,
@@ -82,6 +83,8 @@ export class Protocol {
   #closeReceived = false;
   #outgoing: Uint8Array[] = [];
   #outgoingBytes = 0;
+  /** A fragmented message is being sent: only its continuations may follow. */
+  #sendingFragments = false;
 
   /** Opcode of the message being reassembled; 0 when none is open. */
   #messageOpcode = 0;
@@ -177,9 +180,10 @@ export class Protocol {
    *
    * @param text the message
    * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
    */
   sendText(text: string): void {
-    this.#assertCanSendData();
+    this.#assertCanStartMessage();
     this.#queue(
       encodeTextFrame(
         text,
@@ -195,9 +199,10 @@ export class Protocol {
    *
    * @param data the message
    * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
    */
   sendBinary(data: Uint8Array): void {
-    this.#assertCanSendData();
+    this.#assertCanStartMessage();
     this.#queue(
       encodeFrame(Opcode.Binary, data, {
         mask: this.#mask,
@@ -209,13 +214,20 @@ export class Protocol {
   /**
    * Queues one frame of a message sent in fragments: the first with
    * `Opcode.Text` or `Opcode.Binary`, the rest with `Opcode.Continuation`,
-   * the last with `fin` true. The caller keeps the sequence valid.
+   * the last with `fin` true. Until the last, only continuations and control
+   * frames may be sent.
    *
    * @param opcode Text, Binary or Continuation
    * @param payload the fragment's bytes (copied)
    * @param fin whether this is the final fragment
    * @param compressed set RSV1 on a first fragment: the message is deflated
    * (only when permessage-deflate was agreed)
+   * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} for a Text or Binary frame while a
+   * fragmented message is being sent, a continuation with none being sent,
+   * or a compressed continuation
+   * @throws {TypeError} for a control or reserved opcode, or `compressed`
+   * when permessage-deflate was not agreed
    */
   sendFragment(
     opcode: Opcode,
@@ -223,9 +235,26 @@ export class Protocol {
     fin: boolean,
     compressed = false,
   ): void {
-    this.#assertCanSendData();
-    if (opcode >= 0x8) throw new TypeError("control frames are not fragments");
-    if (compressed) this.#assertCanCompress(opcode);
+    if (opcode === Opcode.Continuation) {
+      this.#assertCanSendData();
+      if (!this.#sendingFragments) {
+        throw new FragmentSequenceError(
+          "UnexpectedContinuation",
+          "a continuation frame with no fragmented message to continue",
+        );
+      }
+      if (compressed) {
+        throw new FragmentSequenceError(
+          "ReservedBitsSet",
+          "only a message's first frame is marked compressed",
+        );
+      }
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      this.#assertCanStartMessage();
+      if (compressed) this.#assertCanCompress();
+    } else {
+      throw new TypeError(`opcode ${opcode} does not start or continue data`);
+    }
     this.#queue(
       encodeFrame(opcode, payload, {
         fin,
@@ -234,6 +263,7 @@ export class Protocol {
         allocate: allocateFrameBytes,
       }),
     );
+    this.#sendingFragments = !fin;
   }
 
   /**
@@ -242,6 +272,7 @@ export class Protocol {
    * @param messageType whether the uncompressed message is text or binary
    * @param deflated the deflate payload without the 0x00 0x00 0xff 0xff tail
    * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
    * @throws {TypeError} when permessage-deflate was not agreed
    */
   sendCompressed(messageType: "text" | "binary", deflated: Uint8Array): void {
@@ -259,15 +290,24 @@ export class Protocol {
    * every client frame needs its own masking key. The bytes are not copied;
    * they must not change afterwards.
    *
-   * @param frame one complete, unmasked data frame from
+   * @param frame one complete, unmasked text or binary frame from
    * {@linkcode encodeFrame}, with FIN set
    * @throws {InvalidStateError} once the close handshake has begun
-   * @throws {TypeError} on the client role
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
+   * @throws {TypeError} on the client role, or for a frame that is not a
+   * whole, uncompressed text or binary message
    */
   sendEncodedFrame(frame: Uint8Array): void {
-    this.#assertCanSendData();
+    this.#assertCanStartMessage();
     if (this.#mask) {
       throw new TypeError("a client must mask every frame with a fresh key");
+    }
+    // FIN set, RSV bits clear, and a Text or Binary opcode.
+    const first = frame.length > 0 ? frame[0] : 0;
+    if (first !== (0x80 | Opcode.Text) && first !== (0x80 | Opcode.Binary)) {
+      throw new TypeError(
+        "a pre-encoded frame is a whole, uncompressed text or binary message",
+      );
     }
     this.#queue(frame);
   }
@@ -521,12 +561,9 @@ export class Protocol {
     this.#queue(encodeFrame(opcode, data, { mask: this.#mask }));
   }
 
-  #assertCanCompress(opcode: Opcode): void {
+  #assertCanCompress(): void {
     if (!this.#perMessageDeflate) {
       throw new TypeError("permessage-deflate was not agreed");
-    }
-    if (opcode === Opcode.Continuation) {
-      throw new TypeError("only a message's first frame is marked compressed");
     }
   }
 
@@ -534,6 +571,16 @@ export class Protocol {
     if (this.#closeSent || this.#readyState !== ReadyState.OPEN) {
       throw new InvalidStateError(
         "cannot send data: the close handshake has begun",
+      );
+    }
+  }
+
+  #assertCanStartMessage(): void {
+    this.#assertCanSendData();
+    if (this.#sendingFragments) {
+      throw new FragmentSequenceError(
+        "ExpectedContinuation",
+        "a fragmented message is being sent: its continuations come first",
       );
     }
   }

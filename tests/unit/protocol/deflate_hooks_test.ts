@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
 import { encodeFrame } from "../../../frame/encoder.ts";
 import { Opcode } from "../../../frame/types.ts";
+import { FragmentSequenceError } from "../../../errors.ts";
 import { concat, encoder, maskedFrame } from "../../support/bytes.ts";
 import { assertFailed, serverReceives } from "../../support/protocol.ts";
 
@@ -109,10 +110,11 @@ describe("permessage-deflate hooks (RSV1)", () => {
       () => plain.sendCompressed("text", new Uint8Array(1)),
       TypeError,
     );
+    server.sendFragment(Opcode.Text, new Uint8Array(1), false, true);
     assert.throws(
       () =>
         server.sendFragment(Opcode.Continuation, new Uint8Array(1), true, true),
-      TypeError,
+      FragmentSequenceError,
     );
   });
 });
