@@ -5,10 +5,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Opcode } from "../../../frame/types.ts";
+import {
+  attachConnection,
+  createPendingSocket,
+} from "../../../socket/websocket.ts";
 import { deflateMessage } from "../../../deflate/payload.ts";
 import {
   closeCodeOf,
   closeFrame,
+  FakeConn,
   maskedFrame,
   text,
 } from "../../support/websocket.ts";
@@ -17,6 +22,7 @@ import {
   bytesOf,
   chatLog,
   compressedFrame,
+  EventLog,
   openDeflateSocket,
   syncFlushedStoredBlock,
 } from "../../support/deflate_socket.ts";
@@ -40,6 +46,24 @@ describe("permessage-deflate: receiving", () => {
     ]);
     conn.push(closeFrame(1000));
     await done;
+  });
+
+  test("a compressed message read with the handshake (leftover) arrives inflated", async () => {
+    const socket = createPendingSocket("server", { pingInterval: 0 });
+    const log = new EventLog(socket);
+    const conn = new FakeConn();
+    const leftover = compressedFrame(
+      Opcode.Text,
+      syncFlushedStoredBlock("early"),
+    );
+    const done = attachConnection(socket, conn, leftover, {
+      protocol: "",
+      extensions: AGREED,
+      perMessageDeflate: { threshold: 0 },
+    });
+    conn.push(closeFrame(1000));
+    await done;
+    assert.deepEqual(log.entries, ["open", "text:early", "close:1000:clean"]);
   });
 
   test("compressed binary arrives inflated, with the exact bytes", async () => {
