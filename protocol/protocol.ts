@@ -9,7 +9,9 @@
  * may arrive between fragments), UTF-8 in text messages (failing inside a
  * fragment, not only at the end), automatic pongs, the close handshake with
  * close-code and reason validation, and size limits decided before payload
- * bytes are buffered.
+ * bytes are buffered. An agreed extension (`ProtocolOptions.extension`,
+ * such as permessage-deflate) decodes compressed messages inside
+ * `receive`, under the same limits and UTF-8 check.
  *
  * @module
  */
@@ -44,6 +46,7 @@ import {
   ReadyState,
   type Role,
 } from "./types.ts";
+import type { Extension } from "./extension.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 export {
@@ -76,7 +79,8 @@ export class Protocol {
   readonly #maxFragments: number;
   readonly #decoder: FrameDecoder;
   readonly #mask: boolean;
-  readonly #perMessageDeflate: boolean;
+  /** Owns RSV1; null when no extension was agreed. */
+  readonly #extension: Extension | null;
 
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
@@ -97,7 +101,7 @@ export class Protocol {
   /**
    * Creates the protocol state of a connection whose handshake is done.
    *
-   * @param options role and limits
+   * @param options role, limits and the agreed extension
    */
   constructor(options: ProtocolOptions) {
     this.role = options.role;
@@ -120,11 +124,11 @@ export class Protocol {
       }
     }
     this.#mask = this.role === "client";
-    this.#perMessageDeflate = options.perMessageDeflate ?? false;
+    this.#extension = options.extension ?? null;
     this.#decoder = new FrameDecoder({
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,
-      allowedReservedBits: this.#perMessageDeflate ? RSV1 : 0,
+      allowedReservedBits: this.#extension === null ? 0 : RSV1,
     });
   }
 
@@ -220,14 +224,14 @@ export class Protocol {
    * @param opcode Text, Binary or Continuation
    * @param payload the fragment's bytes (copied)
    * @param fin whether this is the final fragment
-   * @param compressed set RSV1 on a first fragment: the message is deflated
-   * (only when permessage-deflate was agreed)
+   * @param compressed set RSV1 on a first fragment: the message is encoded
+   * by the agreed extension (deflated, for permessage-deflate)
    * @throws {InvalidStateError} once the close handshake has begun
    * @throws {FragmentSequenceError} for a Text or Binary frame while a
    * fragmented message is being sent, a continuation with none being sent,
    * or a compressed continuation
    * @throws {TypeError} for a control or reserved opcode, or `compressed`
-   * when permessage-deflate was not agreed
+   * when no extension was agreed
    */
   sendFragment(
     opcode: Opcode,
@@ -273,7 +277,7 @@ export class Protocol {
    * @param deflated the deflate payload without the 0x00 0x00 0xff 0xff tail
    * @throws {InvalidStateError} once the close handshake has begun
    * @throws {FragmentSequenceError} while a fragmented message is being sent
-   * @throws {TypeError} when permessage-deflate was not agreed
+   * @throws {TypeError} when no extension was agreed
    */
   sendCompressed(messageType: "text" | "binary", deflated: Uint8Array): void {
     this.sendFragment(
@@ -385,8 +389,8 @@ export class Protocol {
             "a new message started before the previous one finished",
           );
         }
-        if (frame.fin && !frame.rsv1) {
-          events.push(this.#singleFrameMessage(frame.opcode, frame.payload));
+        if (frame.fin) {
+          events.push(this.#message(frame.opcode, frame.payload, frame.rsv1));
         } else {
           this.#messageOpcode = frame.opcode;
           this.#messageCompressed = frame.rsv1;
@@ -394,7 +398,6 @@ export class Protocol {
             this.#utf8 = new Utf8Validator();
           }
           this.#appendFragment(frame.payload);
-          if (frame.fin) events.push(this.#finishMessage());
         }
         break;
       case Opcode.Continuation:
@@ -426,7 +429,20 @@ export class Protocol {
     this.#updatePayloadLimit();
   }
 
-  #singleFrameMessage(opcode: Opcode, payload: Uint8Array): ProtocolEvent {
+  /**
+   * A complete message, decoded by the extension when it arrived compressed
+   * (RSV1 gets this far only with an extension; its WebSocketErrors, 1007
+   * and 1009, fail the connection in receive()). Text is decoded strictly,
+   * so it also fails on a message that ends inside a character.
+   */
+  #message(
+    opcode: number,
+    payload: Uint8Array,
+    compressed: boolean,
+  ): ProtocolEvent {
+    if (compressed) {
+      payload = this.#extension!.decode(payload, this.#maxMessageSize);
+    }
     if (opcode === Opcode.Text) {
       return { type: "text", data: decodeUtf8(payload) };
     }
@@ -463,21 +479,9 @@ export class Protocol {
     const opcode = this.#messageOpcode;
     const compressed = this.#messageCompressed;
     const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
+    // The buffer is dropped here, so a binary view of it is the caller's.
     this.#resetMessage();
-    if (compressed) {
-      return {
-        type: "compressed",
-        messageType: opcode === Opcode.Text ? "text" : "binary",
-        data: ownedBytes(bytes),
-      };
-    }
-    if (opcode === Opcode.Text) {
-      // The fragments were checked as they came; the strict decode also
-      // refuses a message that ends inside a character.
-      return { type: "text", data: decodeUtf8(bytes) };
-    }
-    // The buffer was dropped by #resetMessage, so the view is the caller's.
-    return { type: "binary", data: bytes };
+    return this.#message(opcode, bytes, compressed);
   }
 
   /** Keeps the decoder's limit at what the current message may still grow by. */
@@ -562,8 +566,8 @@ export class Protocol {
   }
 
   #assertCanCompress(): void {
-    if (!this.#perMessageDeflate) {
-      throw new TypeError("permessage-deflate was not agreed");
+    if (this.#extension === null) {
+      throw new TypeError("no extension was agreed to set RSV1");
     }
   }
 
@@ -589,9 +593,4 @@ export class Protocol {
     this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;
   }
-}
-
-/** `bytes` itself when it spans its whole buffer, else an exact copy. */
-function ownedBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice();
 }

@@ -1,16 +1,18 @@
 /**
  * The connection state machine behind a `WebSocketConnection`: it drives
- * the sans-I/O {@linkcode Protocol} over a {@linkcode ByteConn}, reads with
- * flow control (`socket_reader.ts`), writes with backpressure
- * (`socket_outbound.ts`), inflates in order (`inbound_queue.ts`), runs the
- * close handshake (`close_handshake.ts`) and the keepalive timers
- * (`keepalive.ts`). The public class in `websocket.ts` is the browser-like
- * API over it; events go out through {@linkcode SocketEngineHooks.emit}.
+ * the sans-I/O {@linkcode Protocol} (with permessage-deflate's receiving
+ * side as its extension, when agreed) over a {@linkcode ByteConn}, reads
+ * with flow control (`reader.ts`, `flow.ts`), writes with backpressure
+ * (`outbound.ts`), runs the close handshake (`close_handshake.ts`) and the
+ * keepalive timers (`keepalive.ts`). The public class in `websocket.ts` is
+ * the browser-like API over it; events go out through
+ * {@linkcode SocketEngineHooks.emit}.
  *
  * @module
  */
 
 import { Protocol } from "../protocol/protocol.ts";
+import { PerMessageDeflate } from "../deflate/extension.ts";
 import {
   type ProtocolEvent,
   ReadyState,
@@ -20,12 +22,6 @@ import { CloseCode } from "../errors.ts";
 import { Outbound, type OutboundHooks } from "./outbound.ts";
 import { SocketReader, type SocketReaderHooks } from "./reader.ts";
 import { ReadFlow, type ReadFlowSources } from "./flow.ts";
-import {
-  type InboundEvent,
-  inboundFailureCode,
-  InboundQueue,
-  type InboundQueueCallbacks,
-} from "./inbound_queue.ts";
 import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
 import { Keepalive, type KeepaliveHooks } from "./keepalive.ts";
 import {
@@ -34,7 +30,6 @@ import {
   type Ending,
 } from "./close_handshake.ts";
 import type { SendItem } from "./send_queue.ts";
-import { fitCloseReason } from "../frame/close_payload.ts";
 import {
   createCloseEvent,
   createErrorEvent,
@@ -62,20 +57,13 @@ export interface SocketEngineHooks {
 
 /** The state of one socket and its connection. */
 export class SocketEngine
-  implements
-    OutboundHooks,
-    KeepaliveHooks,
-    InboundQueueCallbacks,
-    ReadFlowSources,
-    SocketReaderHooks {
+  implements OutboundHooks, KeepaliveHooks, ReadFlowSources, SocketReaderHooks {
   readonly #role: Role;
   readonly #options: ResolvedWebSocketOptions;
   readonly #hooks: SocketEngineHooks;
   readonly #keepalive: Keepalive;
   /** Sends, framing and writes; it gets the protocol at attach. */
   readonly #outbound: Outbound;
-  /** Received events in order, compressed messages inflated first. */
-  readonly #inbound: InboundQueue;
   readonly #closing: CloseHandshake;
   /**
    * The socket's lifecycle, as `WebSocket.readyState` reports it:
@@ -128,11 +116,9 @@ export class SocketEngine
       resolved.idleTimeout,
       this,
     );
-    this.#inbound = new InboundQueue(resolved.maxMessageSize, this);
     this.#flow = new ReadFlow(
       role,
       resolved.maxQueuedBytes,
-      this.#inbound,
       this.#outbound,
       this,
     );
@@ -155,7 +141,6 @@ export class SocketEngine
   /** Keepalive: send a ping now. */
   keepalivePing(): void {
     this.#flow.pinged();
-    // The peer's close may be queued behind a message being inflated.
     const protocol = this.#protocol;
     if (protocol === null || protocol.closeSent) return;
     protocol.ping();
@@ -172,23 +157,6 @@ export class SocketEngine
   /** Keepalive: whether silence is excused. */
   keepalivePaused(): boolean {
     return this.#flow.silenceExcused();
-  }
-  /** InboundQueue: the next event. */
-  inboundDeliver(event: InboundEvent): void {
-    this.#handleEvent(event);
-  }
-  /** InboundQueue: whether a compressed message is still wanted. */
-  inboundWanted(): boolean {
-    return this.#delivers();
-  }
-  /** InboundQueue: inflating or decoding failed. */
-  inboundError(error: unknown): void {
-    this.#failInbound(error);
-  }
-  /** InboundQueue: nothing waits any more. */
-  inboundIdle(): void {
-    this.#outbound.flush();
-    this.#maybeFinish();
   }
   /** ReadFlow: the iterator's buffer. */
   flowMessages(): MessageBuffer | null {
@@ -395,15 +363,15 @@ export class SocketEngine
     return this.#readyState === ReadyState.CLOSED;
   }
 
-  /** A protocol with the socket's limits. */
-  #newProtocol(perMessageDeflate: boolean): Protocol {
+  /** A protocol with the socket's limits, inflating when deflate was agreed. */
+  #newProtocol(deflate: boolean): Protocol {
     const options = this.#options;
     return new Protocol({
       role: this.#role,
       maxMessageSize: options.maxMessageSize,
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
-      perMessageDeflate,
+      extension: deflate ? new PerMessageDeflate() : undefined,
     });
   }
 
@@ -432,7 +400,12 @@ export class SocketEngine
     } catch (error) {
       return this.#onTransportError(error);
     }
-    this.#inbound.push(events);
+    for (const event of events) {
+      // A listener may have failed or closed the socket: nothing more is
+      // delivered then.
+      if (this.#isClosed() || this.#closing.hasFailed) break;
+      this.#handleEvent(event);
+    }
     outbound.flush();
     // Pongs count against the cap like sends; a close echo ends the
     // connection anyway (nothing is read after it).
@@ -445,7 +418,7 @@ export class SocketEngine
     this.#maybeFinish();
   }
 
-  #handleEvent(event: InboundEvent): void {
+  #handleEvent(event: ProtocolEvent): void {
     switch (event.type) {
       case "text":
       case "binary": {
@@ -519,20 +492,10 @@ export class SocketEngine
     );
   }
 
-  /** A received message could not be inflated or decoded: 1007 or 1009. */
-  #failInbound(error: unknown): void {
-    const reason = fitCloseReason(
-      error instanceof Error ? error.message : String(error),
-    );
-    this.#fail(inboundFailureCode(error), reason, error);
-  }
-
   /** Fails the connection from this side: drop the queue, send close, hang up. */
   #fail(code: number, reason: string, error: unknown): void {
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#closing.failed(code, reason, error);
-    // Nothing more is delivered; a message being inflated is discarded.
-    this.#inbound.clear();
     this.#enterClosing();
     this.#outbound.dropUnwritten();
     this.#protocol?.close(code, reason);
@@ -572,7 +535,6 @@ export class SocketEngine
     this.#hooks.closed();
     this.#closing.stopTimer();
     this.#keepalive.stop();
-    this.#inbound.clear();
     this.#outbound.closeAll();
     const connClosed = this.#reader?.finish(linger);
     if (!ending.wasClean) this.#hooks.emit(createErrorEvent(ending.error));

@@ -161,8 +161,8 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     if (protocol === null) return; // not attached: see attach()
     if (message.kind !== "close" && protocol.closeSent) {
       // The peer's close frame came in the same read as the message being
-      // handled (or waits behind one being inflated): its echo is queued
-      // and nothing may follow it. Dropped, as sends after close() are.
+      // handled: its echo is queued and nothing may follow it. Dropped, as
+      // sends after close() are.
       this.#discardedBytes += sendItemSize(message);
       return;
     }

@@ -4,6 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
+import { PerMessageDeflate } from "../../../deflate/extension.ts";
 import { encodeFrame } from "../../../frame/encoder.ts";
 import { Opcode } from "../../../frame/types.ts";
 import { FragmentSequenceError, InvalidStateError } from "../../../errors.ts";
@@ -97,7 +98,10 @@ describe("pre-encoded frames (fan-out)", () => {
 describe("sending: fragment order (RFC 6455 section 5.4)", () => {
   /** A server protocol in the middle of a fragmented text message. */
   function midMessage(): Protocol {
-    const server = new Protocol({ role: "server", perMessageDeflate: true });
+    const server = new Protocol({
+      role: "server",
+      extension: new PerMessageDeflate(),
+    });
     server.sendFragment(Opcode.Text, encoder.encode("ab"), false);
     return server;
   }
