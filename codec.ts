@@ -35,6 +35,7 @@ export * from "./handshake.ts";
 export * from "./errors.ts";
 export { Protocol } from "./protocol/protocol.ts";
 export type { Extension } from "./protocol/extension.ts";
+export type { FrameAllocator } from "./frame/pool.ts";
 export { PerMessageDeflate } from "./deflate/extension.ts";
 export {
   type ProtocolEvent,

@@ -14,7 +14,7 @@
  */
 
 import type { Socket } from "node:net";
-import type { ByteConn } from "../socket/transport.ts";
+import { type ByteConn, markPoolSafe } from "../socket/transport.ts";
 import { Fifo } from "../socket/fifo.ts";
 
 /** Bytes pushed by the socket and not yet read past which it is paused: 64 KiB. */
@@ -64,6 +64,8 @@ export class NodeNetConn implements ByteConn {
       port: socket.remotePort ?? 0,
     };
     socket.setNoDelay(true);
+    // write() settles once the bytes were taken by the kernel (see write).
+    markPoolSafe(this);
     socket.on("data", (data: Uint8Array) => this.#onData(data));
     socket.on("end", () => {
       this.#ended = true;
@@ -94,7 +96,8 @@ export class NodeNetConn implements ByteConn {
       return Promise.reject(new Error("the connection is closed"));
     }
     return new Promise((resolve, reject) => {
-      // The callback comes once the bytes left for the kernel.
+      // The callback comes once the kernel took the bytes (Node, Bun and
+      // Deno's node:net alike): only then may their memory be reused.
       this.#socket.write(data, (error) => {
         if (error) reject(error);
         else resolve(data.length);

@@ -34,7 +34,7 @@ import {
 } from "../frame/types.ts";
 import { FrameDecoder } from "../frame/decoder.ts";
 import { decodeUtf8, Utf8Validator } from "../frame/utf8.ts";
-import { allocateFrameBytes, releaseUnusedFrameBytes } from "../frame/pool.ts";
+import { freshFrames } from "../frame/pool.ts";
 import {
   encodeClosePayload,
   fitCloseReason,
@@ -81,6 +81,9 @@ export class Protocol {
   readonly #mask: boolean;
   /** Owns RSV1; null when no extension was agreed. */
   readonly #extension: Extension | null;
+  /** Memory for data frames and pongs (see `ProtocolOptions.frameAllocator`). */
+  readonly #allocate: (size: number) => Uint8Array;
+  readonly #trimLast: (bytes: Uint8Array, used: number) => void;
 
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
@@ -125,6 +128,9 @@ export class Protocol {
     }
     this.#mask = this.role === "client";
     this.#extension = options.extension ?? null;
+    const frames = options.frameAllocator ?? freshFrames;
+    this.#allocate = (size) => frames.allocate(size);
+    this.#trimLast = (bytes, used) => frames.trimLast(bytes, used);
     this.#decoder = new FrameDecoder({
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,
@@ -189,12 +195,7 @@ export class Protocol {
   sendText(text: string): void {
     this.#assertCanStartMessage();
     this.#queue(
-      encodeTextFrame(
-        text,
-        this.#mask,
-        allocateFrameBytes,
-        releaseUnusedFrameBytes,
-      ),
+      encodeTextFrame(text, this.#mask, this.#allocate, this.#trimLast),
     );
   }
 
@@ -210,7 +211,7 @@ export class Protocol {
     this.#queue(
       encodeFrame(Opcode.Binary, data, {
         mask: this.#mask,
-        allocate: allocateFrameBytes,
+        allocate: this.#allocate,
       }),
     );
   }
@@ -264,7 +265,7 @@ export class Protocol {
         fin,
         rsv1: compressed,
         mask: this.#mask,
-        allocate: allocateFrameBytes,
+        allocate: this.#allocate,
       }),
     );
     this.#sendingFragments = !fin;
@@ -356,8 +357,7 @@ export class Protocol {
 
   /**
    * Takes the bytes queued for sending, oldest first, and empties the queue.
-   * Small frames are slices of slabs shared with other frames (see
-   * `frame_slab.ts`): write them, do not modify them.
+   * With the default `frameAllocator`, each frame is memory of its own.
    *
    * @returns frames to write to the transport in order
    */
@@ -415,7 +415,7 @@ export class Protocol {
         if (!this.#closeSent) {
           this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
             mask: this.#mask,
-            allocate: allocateFrameBytes,
+            allocate: this.#allocate,
           }));
         }
         break;

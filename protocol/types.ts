@@ -8,6 +8,7 @@
 
 import type { WebSocketError } from "../errors.ts";
 import type { Extension } from "./extension.ts";
+import type { FrameAllocator } from "../frame/pool.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
 export type Role = "server" | "client";
@@ -44,6 +45,13 @@ export interface ProtocolOptions {
    * plain text or binary event. Default none: RSV1 fails the connection.
    */
   extension?: Extension;
+  /**
+   * Where the frames it encodes get their memory. Default a new buffer per
+   * frame, so the frames from `takeOutgoing` may be kept, changed or
+   * transferred. A pooling allocator is only safe when frames are given
+   * back once the transport is done with their bytes.
+   */
+  frameAllocator?: FrameAllocator;
 }
 
 /** What `Protocol.receive` reports. */

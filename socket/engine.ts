@@ -43,7 +43,12 @@ import {
   resolveWebSocketOptions,
   type WebSocketOptions,
 } from "./options.ts";
-import type { ByteConn } from "./transport.ts";
+import { type ByteConn, isPoolSafe } from "./transport.ts";
+import {
+  type FrameAllocator,
+  freshFrames,
+  pooledFrames,
+} from "../frame/pool.ts";
 
 /** What a {@linkcode SocketEngine} needs from the socket it runs. */
 export interface SocketEngineHooks {
@@ -334,7 +339,10 @@ export class SocketEngine
     const deflate = negotiated.perMessageDeflate;
     // First, as it may throw: the socket and conn stay untouched.
     if (deflate !== undefined) this.#outbound.compressFrom(deflate.threshold);
-    this.#protocol = this.#newProtocol(deflate !== undefined);
+    // Reused frame memory would reach a transport that may still refer to
+    // the bytes of a settled write, unless the transport is known not to.
+    const frames = isPoolSafe(conn) ? pooledFrames : freshFrames;
+    this.#protocol = this.#newProtocol(deflate !== undefined, frames);
     const settled = new Promise<void>((resolve) => this.#settle = resolve);
     this.#reader = new SocketReader(conn, this.#options.readBufferSize, this);
     this.#negotiated = {
@@ -343,7 +351,7 @@ export class SocketEngine
       url: negotiated.url ?? "",
     };
     this.#origin = originOf(this.#negotiated.url ?? "");
-    this.#outbound.attach(conn, this.#protocol);
+    this.#outbound.attach(conn, this.#protocol, frames);
     if (this.#closeOnOpen !== null) {
       this.#beginClose(this.#closeOnOpen.code, this.#closeOnOpen.reason);
       this.#closeOnOpen = null;
@@ -364,7 +372,7 @@ export class SocketEngine
   }
 
   /** A protocol with the socket's limits, inflating when deflate was agreed. */
-  #newProtocol(deflate: boolean): Protocol {
+  #newProtocol(deflate: boolean, frames: FrameAllocator): Protocol {
     const options = this.#options;
     return new Protocol({
       role: this.#role,
@@ -372,6 +380,7 @@ export class SocketEngine
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
       extension: deflate ? new PerMessageDeflate() : undefined,
+      frameAllocator: frames,
     });
   }
 

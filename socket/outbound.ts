@@ -10,6 +10,7 @@
  */
 
 import type { Protocol } from "../protocol/protocol.ts";
+import type { FrameAllocator } from "../frame/pool.ts";
 import {
   type OutgoingMessage,
   type SendItem,
@@ -96,10 +97,12 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    *
    * @param writer the connection
    * @param protocol the connection's protocol
+   * @param frames the allocator `protocol` encodes frames with, given each
+   * frame back once written
    */
-  attach(writer: ByteWriter, protocol: Protocol): void {
+  attach(writer: ByteWriter, protocol: Protocol, frames: FrameAllocator): void {
     this.#protocol = protocol;
-    this.#writer = new WriteQueue(writer, this);
+    this.#writer = new WriteQueue(writer, this, frames);
   }
 
   /**

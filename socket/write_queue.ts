@@ -9,7 +9,7 @@
  */
 
 import { reportError } from "./events.ts";
-import { releaseFrameBytes } from "../frame/pool.ts";
+import type { FrameAllocator } from "../frame/pool.ts";
 import { Fifo } from "./fifo.ts";
 
 /** The writing half of a byte stream; `write` resolves to the bytes taken. */
@@ -50,6 +50,8 @@ export interface WriteQueueCallbacks {
 export class WriteQueue {
   readonly #writer: ByteWriter;
   readonly #callbacks: WriteQueueCallbacks;
+  /** Where written frames go back to. */
+  readonly #frames: FrameAllocator;
   /** Chunks not yet taken for writing. */
   readonly #chunks = new Fifo<Uint8Array>();
   #queuedBytes = 0;
@@ -62,10 +64,17 @@ export class WriteQueue {
   /**
    * @param writer where the bytes go
    * @param callbacks told when the queue empties or a write fails
+   * @param frames the allocator the frames came from, given each frame back
+   * once `writer` is done with it (its write settled, or it was copied)
    */
-  constructor(writer: ByteWriter, callbacks: WriteQueueCallbacks) {
+  constructor(
+    writer: ByteWriter,
+    callbacks: WriteQueueCallbacks,
+    frames: FrameAllocator,
+  ) {
     this.#writer = writer;
     this.#callbacks = callbacks;
+    this.#frames = frames;
   }
 
   /** Bytes queued or being written that the writer has not taken yet. */
@@ -154,7 +163,7 @@ export class WriteQueue {
           if (this.#closed) return;
         }
         // Written: a buffer lent for this frame may carry another one now.
-        releaseFrameBytes(batch);
+        this.#frames.release(batch);
       }
     } catch (error) {
       if (this.#closed) return;
@@ -196,7 +205,7 @@ export class WriteQueue {
       const chunk = chunks.shift()!;
       batch.set(chunk, offset);
       offset += chunk.length;
-      releaseFrameBytes(chunk); // copied: its buffer may be reused
+      this.#frames.release(chunk); // copied: its buffer may be reused
     }
     return batch;
   }
