@@ -80,11 +80,6 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     return this.#writtenBytes;
   }
 
-  /** Whether sends wait behind a Blob or a compression. */
-  get busy(): boolean {
-    return this.#sends.busy;
-  }
-
   /** Whether every byte queued so far is written (false before attach). */
   get flushed(): boolean {
     return !this.#sends.busy && this.#writer !== null && this.#writer.idle;
