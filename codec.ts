@@ -3,8 +3,9 @@
  * frame codec (`./frame`), the sans-I/O protocol machine
  * ({@linkcode Protocol}: bytes in, events and bytes out), the opening
  * handshake and the permessage-deflate negotiation (`./handshake`),
- * inflation of compressed messages, the typed errors and
- * {@linkcode DEFAULTS}.
+ * permessage-deflate as the protocol's {@linkcode PerMessageDeflate}
+ * extension (messages leave `Protocol.receive` inflated), the typed errors
+ * and {@linkcode DEFAULTS}.
  *
  * It imports nothing runtime-specific and starts nothing when loaded: it
  * runs unchanged in Deno, Bun, Node, browsers and edge runtimes, and
@@ -33,6 +34,9 @@ export * from "./frame.ts";
 export * from "./handshake.ts";
 export * from "./errors.ts";
 export { Protocol } from "./protocol/protocol.ts";
+export type { Extension } from "./protocol/extension.ts";
+export type { FrameAllocator } from "./frame/pool.ts";
+export { PerMessageDeflate } from "./deflate/extension.ts";
 export {
   type ProtocolEvent,
   type ProtocolOptions,

@@ -173,6 +173,38 @@ export class InvalidStateError extends Error {
   }
 }
 
+/** The RFC rules a {@linkcode FragmentSequenceError} keeps this end from breaking. */
+export type FragmentSequenceRule =
+  | "ExpectedContinuation"
+  | "UnexpectedContinuation"
+  | "ReservedBitsSet";
+
+/**
+ * A send that would put an invalid sequence of frames on the wire, which
+ * the peer would fail with the rule named here (RFC 6455 section 5.4, RFC
+ * 7692 section 6.1): a new message while a fragmented one is being sent
+ * ("ExpectedContinuation"), a continuation with no fragmented message to
+ * continue ("UnexpectedContinuation"), or a continuation marked compressed
+ * ("ReservedBitsSet"). Nothing is queued. Control frames may still be sent
+ * between fragments.
+ */
+export class FragmentSequenceError extends InvalidStateError {
+  /** The rule the send would have broken. */
+  readonly rule: FragmentSequenceRule;
+
+  /**
+   * Creates a fragment-sequence error.
+   *
+   * @param rule the rule the send would have broken
+   * @param message what was attempted
+   */
+  constructor(rule: FragmentSequenceRule, message: string) {
+    super(message);
+    this.name = "FragmentSequenceError";
+    this.rule = rule;
+  }
+}
+
 /**
  * A request that the server refuses at the HTTP level. `status` is the
  * response status to answer with (400, 408, 413, 431, 501, 505); the

@@ -96,7 +96,9 @@ export interface DeflateCodec {
 export const ours: DeflateCodec = {
   name: "ours (CompressionStream + inflate.ts)",
   deflate: (message) => deflateMessage(message),
-  inflate: (payload, maxSize) => inflateMessage(payload, maxSize),
+  // Synchronous; wrapped to compare with ws's callback.
+  inflate: (payload, maxSize) =>
+    Promise.resolve(inflateMessage(payload, maxSize)),
 };
 
 const wsDeflater = wsServerSide();

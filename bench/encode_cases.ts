@@ -5,7 +5,9 @@
  * where it is (the socket gets two writes); ours returns one buffer with the
  * payload copied after the header. So the group also times `ws` joined into
  * one buffer, and the ceiling: allocate header + payload and `set` the
- * payload, the least a one-buffer encoder does.
+ * payload, the least a one-buffer encoder does. `Protocol` runs with the
+ * pooled frame memory the socket uses over this package's transports, and
+ * with its default (a buffer per frame) for sans-I/O users.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { Buffer } from "node:buffer";
 import { encodeFrame, frameHeaderLength } from "../frame/encoder.ts";
 import { Opcode } from "../frame/types.ts";
 import { Protocol } from "../protocol/protocol.ts";
+import { pooledFrames } from "../frame/pool.ts";
 import type { BenchCase } from "./bench_case.ts";
 import {
   buildText,
@@ -53,12 +56,18 @@ function binaryCases(ws: WsVariant, payloadSize: number): BenchCase[] {
     readOnly: false,
     rsv1: false,
   };
-  const protocol = new Protocol({ role: "server" });
+  const protocol = new Protocol({
+    role: "server",
+    frameAllocator: pooledFrames,
+  });
+  const fresh = new Protocol({ role: "server" });
 
   const expected = joined(ws.frame(payloadBuffer, options));
   checkSame("encodeFrame", encodeFrame(Opcode.Binary, payload), expected);
   protocol.sendBinary(payload);
   checkSame("Protocol.sendBinary", joined(protocol.takeOutgoing()), expected);
+  fresh.sendBinary(payload);
+  checkSame("Protocol.sendBinary", joined(fresh.takeOutgoing()), expected);
 
   const headerLength = frameHeaderLength(payloadSize, false);
   const common = {
@@ -103,6 +112,15 @@ function binaryCases(ws: WsVariant, payloadSize: number): BenchCase[] {
     },
     {
       ...common,
+      name: "ours Protocol.sendBinary, fresh frames",
+      side: "ours",
+      fn: () => {
+        fresh.sendBinary(payload);
+        sink.value = fresh.takeOutgoing();
+      },
+    },
+    {
+      ...common,
       name: "ceiling: new Uint8Array + set of the payload",
       side: "ceiling",
       fn: () => {
@@ -125,11 +143,17 @@ function textCases(ws: WsVariant, payloadSize: number): BenchCase[] {
     readOnly: false,
     rsv1: false,
   };
-  const protocol = new Protocol({ role: "server" });
+  const protocol = new Protocol({
+    role: "server",
+    frameAllocator: pooledFrames,
+  });
+  const fresh = new Protocol({ role: "server" });
 
   const expected = joined(ws.frame(text, options));
   protocol.sendText(text);
   checkSame("Protocol.sendText", joined(protocol.takeOutgoing()), expected);
+  fresh.sendText(text);
+  checkSame("Protocol.sendText", joined(fresh.takeOutgoing()), expected);
 
   const common = {
     group: `encode ${sizeLabel(payloadSize)} text server frame (mixed UTF-8)`,
@@ -153,6 +177,15 @@ function textCases(ws: WsVariant, payloadSize: number): BenchCase[] {
       fn: () => {
         protocol.sendText(text);
         sink.value = protocol.takeOutgoing();
+      },
+    },
+    {
+      ...common,
+      name: "ours Protocol.sendText, fresh frames",
+      side: "ours",
+      fn: () => {
+        fresh.sendText(text);
+        sink.value = fresh.takeOutgoing();
       },
     },
     {

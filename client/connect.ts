@@ -31,7 +31,12 @@ import {
   responseHeaders,
   ResponseHeadParser,
 } from "../http1/response.ts";
-import { type ByteConn, writeAll } from "../socket/transport.ts";
+import {
+  type ByteConn,
+  isPoolSafe,
+  markPoolSafe,
+  writeAll,
+} from "../socket/transport.ts";
 import {
   attachConnection,
   createPendingSocket,
@@ -417,6 +422,8 @@ class HandoverConn implements ByteConn {
 
   constructor(conn: ByteConn, leftover: Uint8Array) {
     this.#conn = conn;
+    // Writes pass straight through.
+    if (isPoolSafe(conn)) markPoolSafe(this);
     if (conn.closeWrite !== undefined) {
       this.closeWrite = () => conn.closeWrite!();
     }

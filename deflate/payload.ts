@@ -32,7 +32,7 @@ export const MAX_DEFLATE_RATIO = 1032;
 
 const EMPTY_STORED_BLOCK_HEADER = 0x00;
 /** The input buffer (payload and tail) is kept for the next message up to
- * this size. */
+ * this size. Safe to share: inflation is synchronous and never hands it out. */
 const KEPT_INPUT_SIZE = 2 * 1024 * 1024;
 let keptInput = new Uint8Array(4096);
 
@@ -64,6 +64,7 @@ function endsWithTail(bytes: Uint8Array): boolean {
 
 /**
  * Compress one message for a frame with RSV1 set (RFC 7692 section 7.2.1).
+ * Asynchronous: the platform's `CompressionStream` is.
  *
  * The platform compressor cannot flush, so its output always ends with a
  * final (BFINAL) block, which section 7.2.3.4 allows. Section 7.2.1 is then
@@ -134,15 +135,8 @@ export async function deflateMessage(data: Uint8Array): Promise<Uint8Array> {
  * the payload, as above
  * @throws {RangeError} when `maxSize` is not a non-negative safe integer
  */
-export function inflateMessage(
-  data: Uint8Array,
-  maxSize: number,
-): Promise<Uint8Array> {
-  try {
-    return Promise.resolve(inflateRaw(withTail(data), maxSize));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+export function inflateMessage(data: Uint8Array, maxSize: number): Uint8Array {
+  return inflateRaw(withTail(data), maxSize);
 }
 
 /** The payload with the tail appended, in a buffer kept for the next

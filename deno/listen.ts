@@ -10,7 +10,7 @@ import type {
   ConnectionSource,
   ListenOptions,
 } from "../server/listener.ts";
-import type { NetAddr } from "../socket/transport.ts";
+import { markPoolSafe, type NetAddr } from "../socket/transport.ts";
 
 function isAcceptStopped(error: unknown): boolean {
   return error instanceof Deno.errors.BadResource ||
@@ -44,6 +44,8 @@ export function listenDeno(options: ListenOptions): ConnectionSource {
           onAcceptError(error);
           continue;
         }
+        // Deno's write op is done with the bytes once it resolves.
+        markPoolSafe(conn);
         onConnection(conn as AcceptedConn);
       }
     },

@@ -44,8 +44,8 @@ export interface EncodeOptions {
    * Where the frame's bytes come from: called once with the frame's length,
    * it must return that many bytes nothing else uses (the frame overwrites
    * every one of them). Default a new `Uint8Array`. (`Protocol` passes
-   * `allocateFrameBytes` from `frame_slab.ts`, which cuts small frames from
-   * shared slabs.)
+   * its `frameAllocator`'s; over this package's own transports the socket
+   * cuts small frames from shared slabs, see `frame/pool.ts`.)
    */
   allocate?: (length: number) => Uint8Array;
 }

@@ -18,6 +18,16 @@
  * queue gives a lent buffer back with {@linkcode releaseFrameBytes} once
  * the frame is written; one never given back is simply collected.
  *
+ * Reuse is safe only when whoever takes the frames is done with their
+ * bytes once it gives them back (a transport that still refers to them
+ * would send another connection's bytes), and slabs only when nothing
+ * detaches or writes past a frame. So `Protocol` allocates through a
+ * {@linkcode FrameAllocator}: {@linkcode freshFrames} (its default, a
+ * buffer per frame, safe whatever is done with it) or
+ * {@linkcode pooledFrames} (these slabs and this pool), which the socket
+ * picks only for transports known to be done with the bytes when a write
+ * settles (see `socket/transport.ts`).
+ *
  * @module
  */
 
@@ -136,3 +146,54 @@ export function releaseFrameBytes(frame: Uint8Array): void {
     freeBytes += capacity;
   }
 }
+
+/**
+ * Where a `Protocol` gets the memory of the frames it encodes, and where
+ * the writer of those frames gives them back.
+ */
+export interface FrameAllocator {
+  /**
+   * Bytes for one frame, which nothing else refers to.
+   *
+   * @param size the frame's length
+   * @returns `size` writable bytes
+   */
+  allocate(size: number): Uint8Array;
+  /**
+   * Keeps only the first `used` bytes of the most recent allocation (a
+   * text frame is allocated for its worst case).
+   *
+   * @param bytes what {@linkcode FrameAllocator.allocate} returned last
+   * @param used how many of its first bytes the frame kept
+   */
+  trimLast(bytes: Uint8Array, used: number): void;
+  /**
+   * The frame was written and nothing refers to its bytes any more, the
+   * transport included: its memory may carry another frame.
+   *
+   * @param frame a frame from {@linkcode FrameAllocator.allocate}
+   */
+  release(frame: Uint8Array): void;
+}
+
+/**
+ * A new buffer for every frame, never reused or shared: safe whatever is
+ * done with a frame (kept, changed, transferred). The default of
+ * `Protocol`.
+ */
+export const freshFrames: FrameAllocator = {
+  allocate: (size) => new Uint8Array(size),
+  trimLast: () => {},
+  release: () => {},
+};
+
+/**
+ * Slabs for small frames and buffers lent from the pool for larger ones:
+ * for a writer that calls `release` only once its transport is done with
+ * the bytes.
+ */
+export const pooledFrames: FrameAllocator = {
+  allocate: allocateFrameBytes,
+  trimLast: releaseUnusedFrameBytes,
+  release: releaseFrameBytes,
+};

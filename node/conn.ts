@@ -14,7 +14,8 @@
  */
 
 import type { Socket } from "node:net";
-import type { ByteConn } from "../socket/transport.ts";
+import { type ByteConn, markPoolSafe } from "../socket/transport.ts";
+import { Fifo } from "../socket/fifo.ts";
 
 /** Bytes pushed by the socket and not yet read past which it is paused: 64 KiB. */
 export const NODE_READ_HIGH_WATER_BYTES = 64 * 1024;
@@ -40,8 +41,10 @@ export class NodeNetConn implements ByteConn {
   /** The peer's address. */
   readonly remoteAddr: NodeNetAddr;
   readonly #socket: Socket;
-  #chunks: Uint8Array[] = [];
-  #head = 0;
+  /** Chunks pushed by the socket and not yet read, the first maybe in part. */
+  readonly #chunks = new Fifo<Uint8Array>();
+  /** Bytes of the first chunk already read. */
+  #firstOffset = 0;
   #queuedBytes = 0;
   #ended = false;
   #error: Error | null = null;
@@ -61,6 +64,8 @@ export class NodeNetConn implements ByteConn {
       port: socket.remotePort ?? 0,
     };
     socket.setNoDelay(true);
+    // write() settles once the bytes were taken by the kernel (see write).
+    markPoolSafe(this);
     socket.on("data", (data: Uint8Array) => this.#onData(data));
     socket.on("end", () => {
       this.#ended = true;
@@ -91,7 +96,8 @@ export class NodeNetConn implements ByteConn {
       return Promise.reject(new Error("the connection is closed"));
     }
     return new Promise((resolve, reject) => {
-      // The callback comes once the bytes left for the kernel.
+      // The callback comes once the kernel took the bytes (Node, Bun and
+      // Deno's node:net alike): only then may their memory be reused.
       this.#socket.write(data, (error) => {
         if (error) reject(error);
         else resolve(data.length);
@@ -143,34 +149,23 @@ export class NodeNetConn implements ByteConn {
   #take(buffer: Uint8Array): number {
     let filled = 0;
     const chunks = this.#chunks;
-    while (filled < buffer.length && this.#head < chunks.length) {
-      const chunk = chunks[this.#head];
-      const count = Math.min(chunk.length, buffer.length - filled);
+    while (filled < buffer.length && chunks.length > 0) {
+      const chunk = chunks.at(0)!;
+      const start = this.#firstOffset;
+      const count = Math.min(chunk.length - start, buffer.length - filled);
       buffer.set(
-        count === chunk.length ? chunk : chunk.subarray(0, count),
+        count === chunk.length ? chunk : chunk.subarray(start, start + count),
         filled,
       );
       filled += count;
-      if (count === chunk.length) {
-        chunks[this.#head++] = EMPTY;
+      if (start + count === chunk.length) {
+        chunks.shift();
+        this.#firstOffset = 0;
       } else {
-        chunks[this.#head] = chunk.subarray(count);
+        this.#firstOffset = start + count;
       }
-    }
-    if (this.#head === chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (this.#head >= COMPACT_AFTER_CHUNKS) {
-      // A stream that never drains completely: drop the consumed slots.
-      this.#chunks = chunks.slice(this.#head);
-      this.#head = 0;
     }
     this.#queuedBytes -= filled;
     return filled;
   }
 }
-
-const EMPTY = new Uint8Array(0);
-
-/** Consumed chunk slots kept before the queue is compacted. */
-const COMPACT_AFTER_CHUNKS = 1024;

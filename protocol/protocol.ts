@@ -9,13 +9,16 @@
  * may arrive between fragments), UTF-8 in text messages (failing inside a
  * fragment, not only at the end), automatic pongs, the close handshake with
  * close-code and reason validation, and size limits decided before payload
- * bytes are buffered.
+ * bytes are buffered. An agreed extension (`ProtocolOptions.extension`,
+ * such as permessage-deflate) decodes compressed messages inside
+ * `receive`, under the same limits and UTF-8 check.
  *
  * @module
  */
 
 import {
   CloseCode,
+  FragmentSequenceError,
   InvalidPayloadError,
   InvalidStateError,
   MessageTooBigError,
@@ -31,7 +34,7 @@ import {
 } from "../frame/types.ts";
 import { FrameDecoder } from "../frame/decoder.ts";
 import { decodeUtf8, Utf8Validator } from "../frame/utf8.ts";
-import { allocateFrameBytes, releaseUnusedFrameBytes } from "../frame/pool.ts";
+import { freshFrames } from "../frame/pool.ts";
 import {
   encodeClosePayload,
   fitCloseReason,
@@ -43,6 +46,7 @@ import {
   ReadyState,
   type Role,
 } from "./types.ts";
+import type { Extension } from "./extension.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 export {
@@ -75,13 +79,19 @@ export class Protocol {
   readonly #maxFragments: number;
   readonly #decoder: FrameDecoder;
   readonly #mask: boolean;
-  readonly #perMessageDeflate: boolean;
+  /** Owns RSV1; null when no extension was agreed. */
+  readonly #extension: Extension | null;
+  /** Memory for data frames and pongs (see `ProtocolOptions.frameAllocator`). */
+  readonly #allocate: (size: number) => Uint8Array;
+  readonly #trimLast: (bytes: Uint8Array, used: number) => void;
 
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
   #closeReceived = false;
   #outgoing: Uint8Array[] = [];
   #outgoingBytes = 0;
+  /** A fragmented message is being sent: only its continuations may follow. */
+  #sendingFragments = false;
 
   /** Opcode of the message being reassembled; 0 when none is open. */
   #messageOpcode = 0;
@@ -94,7 +104,7 @@ export class Protocol {
   /**
    * Creates the protocol state of a connection whose handshake is done.
    *
-   * @param options role and limits
+   * @param options role, limits and the agreed extension
    */
   constructor(options: ProtocolOptions) {
     this.role = options.role;
@@ -117,11 +127,14 @@ export class Protocol {
       }
     }
     this.#mask = this.role === "client";
-    this.#perMessageDeflate = options.perMessageDeflate ?? false;
+    this.#extension = options.extension ?? null;
+    const frames = options.frameAllocator ?? freshFrames;
+    this.#allocate = (size) => frames.allocate(size);
+    this.#trimLast = (bytes, used) => frames.trimLast(bytes, used);
     this.#decoder = new FrameDecoder({
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,
-      allowedReservedBits: this.#perMessageDeflate ? RSV1 : 0,
+      allowedReservedBits: this.#extension === null ? 0 : RSV1,
     });
   }
 
@@ -177,16 +190,12 @@ export class Protocol {
    *
    * @param text the message
    * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
    */
   sendText(text: string): void {
-    this.#assertCanSendData();
+    this.#assertCanStartMessage();
     this.#queue(
-      encodeTextFrame(
-        text,
-        this.#mask,
-        allocateFrameBytes,
-        releaseUnusedFrameBytes,
-      ),
+      encodeTextFrame(text, this.#mask, this.#allocate, this.#trimLast),
     );
   }
 
@@ -195,13 +204,14 @@ export class Protocol {
    *
    * @param data the message
    * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
    */
   sendBinary(data: Uint8Array): void {
-    this.#assertCanSendData();
+    this.#assertCanStartMessage();
     this.#queue(
       encodeFrame(Opcode.Binary, data, {
         mask: this.#mask,
-        allocate: allocateFrameBytes,
+        allocate: this.#allocate,
       }),
     );
   }
@@ -209,13 +219,20 @@ export class Protocol {
   /**
    * Queues one frame of a message sent in fragments: the first with
    * `Opcode.Text` or `Opcode.Binary`, the rest with `Opcode.Continuation`,
-   * the last with `fin` true. The caller keeps the sequence valid.
+   * the last with `fin` true. Until the last, only continuations and control
+   * frames may be sent.
    *
    * @param opcode Text, Binary or Continuation
    * @param payload the fragment's bytes (copied)
    * @param fin whether this is the final fragment
-   * @param compressed set RSV1 on a first fragment: the message is deflated
-   * (only when permessage-deflate was agreed)
+   * @param compressed set RSV1 on a first fragment: the message is encoded
+   * by the agreed extension (deflated, for permessage-deflate)
+   * @throws {InvalidStateError} once the close handshake has begun
+   * @throws {FragmentSequenceError} for a Text or Binary frame while a
+   * fragmented message is being sent, a continuation with none being sent,
+   * or a compressed continuation
+   * @throws {TypeError} for a control or reserved opcode, or `compressed`
+   * when no extension was agreed
    */
   sendFragment(
     opcode: Opcode,
@@ -223,17 +240,35 @@ export class Protocol {
     fin: boolean,
     compressed = false,
   ): void {
-    this.#assertCanSendData();
-    if (opcode >= 0x8) throw new TypeError("control frames are not fragments");
-    if (compressed) this.#assertCanCompress(opcode);
+    if (opcode === Opcode.Continuation) {
+      this.#assertCanSendData();
+      if (!this.#sendingFragments) {
+        throw new FragmentSequenceError(
+          "UnexpectedContinuation",
+          "a continuation frame with no fragmented message to continue",
+        );
+      }
+      if (compressed) {
+        throw new FragmentSequenceError(
+          "ReservedBitsSet",
+          "only a message's first frame is marked compressed",
+        );
+      }
+    } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      this.#assertCanStartMessage();
+      if (compressed) this.#assertCanCompress();
+    } else {
+      throw new TypeError(`opcode ${opcode} does not start or continue data`);
+    }
     this.#queue(
       encodeFrame(opcode, payload, {
         fin,
         rsv1: compressed,
         mask: this.#mask,
-        allocate: allocateFrameBytes,
+        allocate: this.#allocate,
       }),
     );
+    this.#sendingFragments = !fin;
   }
 
   /**
@@ -242,7 +277,8 @@ export class Protocol {
    * @param messageType whether the uncompressed message is text or binary
    * @param deflated the deflate payload without the 0x00 0x00 0xff 0xff tail
    * @throws {InvalidStateError} once the close handshake has begun
-   * @throws {TypeError} when permessage-deflate was not agreed
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
+   * @throws {TypeError} when no extension was agreed
    */
   sendCompressed(messageType: "text" | "binary", deflated: Uint8Array): void {
     this.sendFragment(
@@ -259,15 +295,24 @@ export class Protocol {
    * every client frame needs its own masking key. The bytes are not copied;
    * they must not change afterwards.
    *
-   * @param frame one complete, unmasked data frame from
+   * @param frame one complete, unmasked text or binary frame from
    * {@linkcode encodeFrame}, with FIN set
    * @throws {InvalidStateError} once the close handshake has begun
-   * @throws {TypeError} on the client role
+   * @throws {FragmentSequenceError} while a fragmented message is being sent
+   * @throws {TypeError} on the client role, or for a frame that is not a
+   * whole, uncompressed text or binary message
    */
   sendEncodedFrame(frame: Uint8Array): void {
-    this.#assertCanSendData();
+    this.#assertCanStartMessage();
     if (this.#mask) {
       throw new TypeError("a client must mask every frame with a fresh key");
+    }
+    // FIN set, RSV bits clear, and a Text or Binary opcode.
+    const first = frame.length > 0 ? frame[0] : 0;
+    if (first !== (0x80 | Opcode.Text) && first !== (0x80 | Opcode.Binary)) {
+      throw new TypeError(
+        "a pre-encoded frame is a whole, uncompressed text or binary message",
+      );
     }
     this.#queue(frame);
   }
@@ -312,8 +357,7 @@ export class Protocol {
 
   /**
    * Takes the bytes queued for sending, oldest first, and empties the queue.
-   * Small frames are slices of slabs shared with other frames (see
-   * `frame_slab.ts`): write them, do not modify them.
+   * With the default `frameAllocator`, each frame is memory of its own.
    *
    * @returns frames to write to the transport in order
    */
@@ -345,8 +389,8 @@ export class Protocol {
             "a new message started before the previous one finished",
           );
         }
-        if (frame.fin && !frame.rsv1) {
-          events.push(this.#singleFrameMessage(frame.opcode, frame.payload));
+        if (frame.fin) {
+          events.push(this.#message(frame.opcode, frame.payload, frame.rsv1));
         } else {
           this.#messageOpcode = frame.opcode;
           this.#messageCompressed = frame.rsv1;
@@ -354,7 +398,6 @@ export class Protocol {
             this.#utf8 = new Utf8Validator();
           }
           this.#appendFragment(frame.payload);
-          if (frame.fin) events.push(this.#finishMessage());
         }
         break;
       case Opcode.Continuation:
@@ -372,7 +415,7 @@ export class Protocol {
         if (!this.#closeSent) {
           this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
             mask: this.#mask,
-            allocate: allocateFrameBytes,
+            allocate: this.#allocate,
           }));
         }
         break;
@@ -386,7 +429,20 @@ export class Protocol {
     this.#updatePayloadLimit();
   }
 
-  #singleFrameMessage(opcode: Opcode, payload: Uint8Array): ProtocolEvent {
+  /**
+   * A complete message, decoded by the extension when it arrived compressed
+   * (RSV1 gets this far only with an extension; its WebSocketErrors, 1007
+   * and 1009, fail the connection in receive()). Text is decoded strictly,
+   * so it also fails on a message that ends inside a character.
+   */
+  #message(
+    opcode: number,
+    payload: Uint8Array,
+    compressed: boolean,
+  ): ProtocolEvent {
+    if (compressed) {
+      payload = this.#extension!.decode(payload, this.#maxMessageSize);
+    }
     if (opcode === Opcode.Text) {
       return { type: "text", data: decodeUtf8(payload) };
     }
@@ -423,21 +479,9 @@ export class Protocol {
     const opcode = this.#messageOpcode;
     const compressed = this.#messageCompressed;
     const bytes = this.#messageBuffer.subarray(0, this.#messageLength);
+    // The buffer is dropped here, so a binary view of it is the caller's.
     this.#resetMessage();
-    if (compressed) {
-      return {
-        type: "compressed",
-        messageType: opcode === Opcode.Text ? "text" : "binary",
-        data: ownedBytes(bytes),
-      };
-    }
-    if (opcode === Opcode.Text) {
-      // The fragments were checked as they came; the strict decode also
-      // refuses a message that ends inside a character.
-      return { type: "text", data: decodeUtf8(bytes) };
-    }
-    // The buffer was dropped by #resetMessage, so the view is the caller's.
-    return { type: "binary", data: bytes };
+    return this.#message(opcode, bytes, compressed);
   }
 
   /** Keeps the decoder's limit at what the current message may still grow by. */
@@ -521,12 +565,9 @@ export class Protocol {
     this.#queue(encodeFrame(opcode, data, { mask: this.#mask }));
   }
 
-  #assertCanCompress(opcode: Opcode): void {
-    if (!this.#perMessageDeflate) {
-      throw new TypeError("permessage-deflate was not agreed");
-    }
-    if (opcode === Opcode.Continuation) {
-      throw new TypeError("only a message's first frame is marked compressed");
+  #assertCanCompress(): void {
+    if (this.#extension === null) {
+      throw new TypeError("no extension was agreed to set RSV1");
     }
   }
 
@@ -538,13 +579,18 @@ export class Protocol {
     }
   }
 
+  #assertCanStartMessage(): void {
+    this.#assertCanSendData();
+    if (this.#sendingFragments) {
+      throw new FragmentSequenceError(
+        "ExpectedContinuation",
+        "a fragmented message is being sent: its continuations come first",
+      );
+    }
+  }
+
   #queue(frame: Uint8Array): void {
     this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;
   }
-}
-
-/** `bytes` itself when it spans its whole buffer, else an exact copy. */
-function ownedBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.length === bytes.buffer.byteLength ? bytes : bytes.slice();
 }

@@ -7,6 +7,8 @@
  */
 
 import type { WebSocketError } from "../errors.ts";
+import type { Extension } from "./extension.ts";
+import type { FrameAllocator } from "../frame/pool.ts";
 
 /** Which end of the connection this is: clients mask, servers do not. */
 export type Role = "server" | "client";
@@ -37,30 +39,33 @@ export interface ProtocolOptions {
   /** Most frames per message; default `DEFAULTS.socket.maxFragments`. Exceeding it closes with 1009. */
   maxFragments?: number;
   /**
-   * Whether permessage-deflate (RFC 7692) was agreed. Then RSV1 may mark the
-   * first frame of a data message as compressed; such messages are reported
-   * as `compressed` events for the caller to inflate. Default false.
+   * The extension agreed in the handshake that owns RSV1, such as a
+   * `PerMessageDeflate` (one per connection). A message whose first frame
+   * has RSV1 set is decoded by it before it is reported, so it arrives as a
+   * plain text or binary event. Default none: RSV1 fails the connection.
    */
-  perMessageDeflate?: boolean;
+  extension?: Extension;
+  /**
+   * Where the frames it encodes get their memory. Default a new buffer per
+   * frame, so the frames from `takeOutgoing` may be kept, changed or
+   * transferred. A pooling allocator is only safe when frames are given
+   * back once the transport is done with their bytes.
+   */
+  frameAllocator?: FrameAllocator;
 }
 
 /** What `Protocol.receive` reports. */
 export type ProtocolEvent =
-  /** A complete text message. */
+  /** A complete text message (decoded by the extension if it was compressed). */
   | { type: "text"; data: string }
   /**
-   * A complete binary message. `data` may share memory with the chunks given
-   * to `Protocol.receive` (a message that arrived in one frame is a
-   * view into its chunk, as `ws` hands out): copy it before that memory is
-   * reused or kept past the chunk's lifetime.
+   * A complete binary message (decoded by the extension if it was
+   * compressed). `data` may share memory with the chunks given to
+   * `Protocol.receive` (a message that arrived in one frame is a view into
+   * its chunk, as `ws` hands out): copy it before that memory is reused or
+   * kept past the chunk's lifetime.
    */
   | { type: "binary"; data: Uint8Array }
-  /**
-   * A complete compressed message (RSV1 set, permessage-deflate agreed):
-   * `data` is the owned deflate payload without the 0x00 0x00 0xff 0xff tail.
-   * The caller inflates it (bounded) and, for text, validates the UTF-8.
-   */
-  | { type: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
   /** A ping; the pong reply is already queued. */
   | { type: "ping"; data: Uint8Array }
   /** A pong. */

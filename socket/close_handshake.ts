@@ -79,6 +79,11 @@ export class CloseHandshake {
     this.#failure = { code, reason, wasClean: false, error };
   }
 
+  /** Whether this side failed the connection. */
+  get hasFailed(): boolean {
+    return this.#failure !== null;
+  }
+
   /**
    * Every queued byte is written: whether to end now.
    *

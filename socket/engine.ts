@@ -1,27 +1,27 @@
 /**
  * The connection state machine behind a `WebSocketConnection`: it drives
- * the sans-I/O {@linkcode Protocol} over a {@linkcode ByteConn}, reads with
- * flow control (`socket_reader.ts`), writes with backpressure
- * (`socket_outbound.ts`), inflates in order (`inbound_queue.ts`), runs the
- * close handshake (`close_handshake.ts`) and the keepalive timers
- * (`keepalive.ts`). The public class in `websocket.ts` is the browser-like
- * API over it; events go out through {@linkcode SocketEngineHooks.emit}.
+ * the sans-I/O {@linkcode Protocol} (with permessage-deflate's receiving
+ * side as its extension, when agreed) over a {@linkcode ByteConn}, reads
+ * with flow control (`reader.ts`, `flow.ts`), writes with backpressure
+ * (`outbound.ts`), runs the close handshake (`close_handshake.ts`) and the
+ * keepalive timers (`keepalive.ts`). The public class in `websocket.ts` is
+ * the browser-like API over it; events go out through
+ * {@linkcode SocketEngineHooks.emit}.
  *
  * @module
  */
 
 import { Protocol } from "../protocol/protocol.ts";
-import type { ProtocolEvent, Role } from "../protocol/types.ts";
+import { PerMessageDeflate } from "../deflate/extension.ts";
+import {
+  type ProtocolEvent,
+  ReadyState,
+  type Role,
+} from "../protocol/types.ts";
 import { CloseCode } from "../errors.ts";
 import { Outbound, type OutboundHooks } from "./outbound.ts";
 import { SocketReader, type SocketReaderHooks } from "./reader.ts";
 import { ReadFlow, type ReadFlowSources } from "./flow.ts";
-import {
-  type InboundEvent,
-  inboundFailureCode,
-  InboundQueue,
-  type InboundQueueCallbacks,
-} from "./inbound_queue.ts";
 import { type IteratedMessage, MessageBuffer } from "./message_buffer.ts";
 import { Keepalive, type KeepaliveHooks } from "./keepalive.ts";
 import {
@@ -30,7 +30,6 @@ import {
   type Ending,
 } from "./close_handshake.ts";
 import type { SendItem } from "./send_queue.ts";
-import { fitCloseReason } from "../frame/close_payload.ts";
 import {
   createCloseEvent,
   createErrorEvent,
@@ -40,17 +39,16 @@ import {
 import {
   type BinaryType,
   type NegotiatedConnection,
-  type NegotiatedDeflate,
   type ResolvedWebSocketOptions,
   resolveWebSocketOptions,
   type WebSocketOptions,
 } from "./options.ts";
-import type { ByteConn } from "./transport.ts";
-
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
+import { type ByteConn, isPoolSafe } from "./transport.ts";
+import {
+  type FrameAllocator,
+  freshFrames,
+  pooledFrames,
+} from "../frame/pool.ts";
 
 /** What a {@linkcode SocketEngine} needs from the socket it runs. */
 export interface SocketEngineHooks {
@@ -64,22 +62,28 @@ export interface SocketEngineHooks {
 
 /** The state of one socket and its connection. */
 export class SocketEngine
-  implements
-    OutboundHooks,
-    KeepaliveHooks,
-    InboundQueueCallbacks,
-    ReadFlowSources,
-    SocketReaderHooks {
+  implements OutboundHooks, KeepaliveHooks, ReadFlowSources, SocketReaderHooks {
   readonly #role: Role;
   readonly #options: ResolvedWebSocketOptions;
   readonly #hooks: SocketEngineHooks;
   readonly #keepalive: Keepalive;
-  /** Sends, framing and writes; its protocol is the socket's. */
+  /** Sends, framing and writes; it gets the protocol at attach. */
   readonly #outbound: Outbound;
-  /** Received events in order, compressed messages inflated first. */
-  readonly #inbound: InboundQueue;
   readonly #closing: CloseHandshake;
-  #readyState = CONNECTING;
+  /**
+   * The socket's lifecycle, as `WebSocket.readyState` reports it:
+   * CONNECTING until a connection is attached, CLOSING from `close()`, the
+   * peer's close frame or a failure, CLOSED once the transport is closed. The
+   * protocol has a state of its own, for the wire: it exists only after
+   * the handshake (so it starts OPEN) and is CLOSED as soon as both close
+   * frames were exchanged or the peer broke a rule, while the socket may
+   * still be writing its last bytes, lingering, or waiting for the
+   * transport to close.
+   */
+  #readyState: ReadyState = ReadyState.CONNECTING;
+  /** The wire protocol: created once at attach, when the handshake's
+   * outcome (extensions) is known. */
+  #protocol: Protocol | null = null;
   /** What the handshake agreed: set when the connection is attached. */
   #negotiated: NegotiatedConnection = { protocol: "", extensions: "" };
   /** `origin` of "message" events: the URL's origin, "" without a URL. */
@@ -111,21 +115,15 @@ export class SocketEngine
     this.#closing = new CloseHandshake(role);
     const resolved = resolveWebSocketOptions(options);
     this.#options = resolved;
-    this.#outbound = new Outbound(
-      this.#newProtocol(false),
-      resolved.maxQueuedBytes,
-      this,
-    );
+    this.#outbound = new Outbound(resolved.maxQueuedBytes, this);
     this.#keepalive = new Keepalive(
       resolved.pingInterval,
       resolved.idleTimeout,
       this,
     );
-    this.#inbound = new InboundQueue(resolved.maxMessageSize, this);
     this.#flow = new ReadFlow(
       role,
       resolved.maxQueuedBytes,
-      this.#inbound,
       this.#outbound,
       this,
     );
@@ -148,9 +146,9 @@ export class SocketEngine
   /** Keepalive: send a ping now. */
   keepalivePing(): void {
     this.#flow.pinged();
-    // The peer's close may be queued behind a message being inflated.
-    if (this.#outbound.protocol.closeSent) return;
-    this.#outbound.protocol.ping();
+    const protocol = this.#protocol;
+    if (protocol === null || protocol.closeSent) return;
+    protocol.ping();
     this.#outbound.flush();
   }
   /** Keepalive: the peer did not answer. */
@@ -164,23 +162,6 @@ export class SocketEngine
   /** Keepalive: whether silence is excused. */
   keepalivePaused(): boolean {
     return this.#flow.silenceExcused();
-  }
-  /** InboundQueue: the next event. */
-  inboundDeliver(event: InboundEvent): void {
-    this.#handleEvent(event);
-  }
-  /** InboundQueue: whether a compressed message is still wanted. */
-  inboundWanted(): boolean {
-    return this.#delivers();
-  }
-  /** InboundQueue: inflating or decoding failed. */
-  inboundError(error: unknown): void {
-    this.#failInbound(error);
-  }
-  /** InboundQueue: nothing waits any more. */
-  inboundIdle(): void {
-    this.#outbound.flush();
-    this.#maybeFinish();
   }
   /** ReadFlow: the iterator's buffer. */
   flowMessages(): MessageBuffer | null {
@@ -208,11 +189,11 @@ export class SocketEngine
   }
   /** SocketReader: whether the socket is closed. */
   readerClosed(): boolean {
-    return this.#readyState === CLOSED;
+    return this.#isClosed();
   }
 
-  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
-  get readyState(): number {
+  /** The socket's lifecycle state (see the field's comment). */
+  get readyState(): ReadyState {
     return this.#readyState;
   }
 
@@ -232,7 +213,7 @@ export class SocketEngine
    * @param item the message (not while CONNECTING)
    */
   send(item: SendItem): void {
-    if (this.#readyState !== OPEN) this.#outbound.discard(item);
+    if (this.#readyState !== ReadyState.OPEN) this.#outbound.discard(item);
     else this.#enqueue(item);
   }
 
@@ -243,9 +224,9 @@ export class SocketEngine
    * @returns whether it was queued and the socket is still OPEN
    */
   queueEncoded(frame: Uint8Array): boolean {
-    if (this.#readyState !== OPEN) return false;
+    if (this.#readyState !== ReadyState.OPEN) return false;
     this.#enqueue({ kind: "encoded", data: frame });
-    return this.#readyState === OPEN;
+    return this.#readyState === ReadyState.OPEN;
   }
 
   /**
@@ -255,10 +236,10 @@ export class SocketEngine
    * @param reason checked by the caller
    */
   close(code: number | undefined, reason: string): void {
-    if (this.#readyState === CONNECTING) {
-      this.#readyState = CLOSING;
+    if (this.#readyState === ReadyState.CONNECTING) {
+      this.#readyState = ReadyState.CLOSING;
       this.#closeOnOpen = { code, reason };
-    } else if (this.#readyState === OPEN) {
+    } else if (this.#readyState === ReadyState.OPEN) {
       this.#beginClose(code, reason);
     }
   }
@@ -272,7 +253,9 @@ export class SocketEngine
    * @param reason the close reason
    */
   closeForShutdown(code: number, reason: string): void {
-    if (this.#readyState === OPEN) this.#deliverUntilPeerCloses = true;
+    if (this.#readyState === ReadyState.OPEN) {
+      this.#deliverUntilPeerCloses = true;
+    }
     this.close(code, reason);
   }
 
@@ -283,8 +266,13 @@ export class SocketEngine
    * @throws {RangeError} for a longer payload
    */
   ping(data: Uint8Array): void {
-    const protocol = this.#outbound.protocol;
-    if (this.#readyState !== OPEN || protocol.closeSent) return;
+    const protocol = this.#protocol;
+    if (
+      this.#readyState !== ReadyState.OPEN || protocol === null ||
+      protocol.closeSent
+    ) {
+      return;
+    }
     protocol.ping(data);
     this.#outbound.flush();
   }
@@ -295,7 +283,7 @@ export class SocketEngine
    * @returns a promise that never rejects
    */
   drained(): Promise<void> {
-    if (this.#readyState === CLOSED) return Promise.resolve();
+    if (this.#readyState === ReadyState.CLOSED) return Promise.resolve();
     return this.#outbound.drained();
   }
 
@@ -310,7 +298,7 @@ export class SocketEngine
       throw new TypeError("the socket is already being iterated");
     }
     const messages = new MessageBuffer();
-    if (this.#readyState === CLOSED) messages.end();
+    if (this.#readyState === ReadyState.CLOSED) messages.end();
     else this.#messages = messages;
     return messages.iterate(() => {
       if (this.#messages === messages) this.#messages = null;
@@ -340,7 +328,7 @@ export class SocketEngine
     leftover: Uint8Array,
     negotiated: NegotiatedConnection,
   ): Promise<void> {
-    if (this.#reader !== null || this.#readyState === CLOSED) {
+    if (this.#reader !== null || this.#readyState === ReadyState.CLOSED) {
       try {
         conn.close();
       } catch {
@@ -348,9 +336,13 @@ export class SocketEngine
       }
       return Promise.resolve();
     }
-    if (negotiated.perMessageDeflate !== undefined) {
-      this.#enableDeflate(negotiated.perMessageDeflate);
-    }
+    const deflate = negotiated.perMessageDeflate;
+    // First, as it may throw: the socket and conn stay untouched.
+    if (deflate !== undefined) this.#outbound.compressFrom(deflate.threshold);
+    // Reused frame memory would reach a transport that may still refer to
+    // the bytes of a settled write, unless the transport is known not to.
+    const frames = isPoolSafe(conn) ? pooledFrames : freshFrames;
+    this.#protocol = this.#newProtocol(deflate !== undefined, frames);
     const settled = new Promise<void>((resolve) => this.#settle = resolve);
     this.#reader = new SocketReader(conn, this.#options.readBufferSize, this);
     this.#negotiated = {
@@ -359,37 +351,36 @@ export class SocketEngine
       url: negotiated.url ?? "",
     };
     this.#origin = originOf(this.#negotiated.url ?? "");
-    this.#outbound.attach(conn);
+    this.#outbound.attach(conn, this.#protocol, frames);
     if (this.#closeOnOpen !== null) {
       this.#beginClose(this.#closeOnOpen.code, this.#closeOnOpen.reason);
       this.#closeOnOpen = null;
     } else {
-      this.#readyState = OPEN;
+      this.#readyState = ReadyState.OPEN;
       this.#keepalive.start();
       this.#hooks.emit(new Event("open"));
     }
-    if (leftover.length > 0 && this.#readyState !== CLOSED) {
-      this.#receive(leftover);
-    }
-    if (this.#readyState !== CLOSED) this.#reader.start();
+    // The "open" listeners may have closed the socket.
+    if (leftover.length > 0 && !this.#isClosed()) this.#receive(leftover);
+    if (!this.#isClosed()) this.#reader.start();
     return settled;
   }
 
-  /** Nothing was sent or received yet, so the protocol can be replaced. */
-  #enableDeflate(deflate: NegotiatedDeflate): void {
-    this.#outbound.compressFrom(deflate.threshold);
-    this.#outbound.protocol = this.#newProtocol(true);
+  /** A method, so that TypeScript does not narrow the state across calls. */
+  #isClosed(): boolean {
+    return this.#readyState === ReadyState.CLOSED;
   }
 
-  /** A protocol with the socket's limits. */
-  #newProtocol(perMessageDeflate: boolean): Protocol {
+  /** A protocol with the socket's limits, inflating when deflate was agreed. */
+  #newProtocol(deflate: boolean, frames: FrameAllocator): Protocol {
     const options = this.#options;
     return new Protocol({
       role: this.#role,
       maxMessageSize: options.maxMessageSize,
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
-      perMessageDeflate,
+      extension: deflate ? new PerMessageDeflate() : undefined,
+      frameAllocator: frames,
     });
   }
 
@@ -410,26 +401,33 @@ export class SocketEngine
     this.#keepalive.received();
     const outbound = this.#outbound;
     const queuedBefore = outbound.queuedBytes;
+    const protocol = this.#protocol;
+    if (protocol === null) return;
     let events: ProtocolEvent[];
     try {
-      events = outbound.protocol.receive(chunk);
+      events = protocol.receive(chunk);
     } catch (error) {
       return this.#onTransportError(error);
     }
-    this.#inbound.push(events);
+    for (const event of events) {
+      // A listener may have failed or closed the socket: nothing more is
+      // delivered then.
+      if (this.#isClosed() || this.#closing.hasFailed) break;
+      this.#handleEvent(event);
+    }
     outbound.flush();
     // Pongs count against the cap like sends; a close echo ends the
     // connection anyway (nothing is read after it).
     if (
       queuedBefore > 0 && outbound.queuedBytes > this.#options.maxQueuedBytes &&
-      this.#readyState === OPEN && !outbound.protocol.closeSent
+      this.#readyState === ReadyState.OPEN && !protocol.closeSent
     ) {
       this.#failQueueFull("pongs to pings");
     }
     this.#maybeFinish();
   }
 
-  #handleEvent(event: InboundEvent): void {
+  #handleEvent(event: ProtocolEvent): void {
     switch (event.type) {
       case "text":
       case "binary": {
@@ -473,13 +471,13 @@ export class SocketEngine
    * says), and so is everything once the connection failed.
    */
   #delivers(): boolean {
-    return this.#readyState === OPEN ||
-      (this.#readyState === CLOSING && this.#deliverUntilPeerCloses);
+    return this.#readyState === ReadyState.OPEN ||
+      (this.#readyState === ReadyState.CLOSING && this.#deliverUntilPeerCloses);
   }
 
   /** close() or the idle timer: send our close frame, then wait for the peer's. */
   #beginClose(code: number | undefined, reason: string): void {
-    this.#readyState = CLOSING;
+    this.#readyState = ReadyState.CLOSING;
     this.#keepalive.stop();
     this.#outbound.close(code, reason);
     this.#startCloseTimer();
@@ -488,7 +486,7 @@ export class SocketEngine
 
   /** The peer closed or broke the protocol: nothing more can be sent. */
   #enterClosing(): void {
-    this.#readyState = CLOSING;
+    this.#readyState = ReadyState.CLOSING;
     this.#deliverUntilPeerCloses = false;
     this.#keepalive.stop();
     this.#outbound.dropPending();
@@ -503,23 +501,13 @@ export class SocketEngine
     );
   }
 
-  /** A received message could not be inflated or decoded: 1007 or 1009. */
-  #failInbound(error: unknown): void {
-    const reason = fitCloseReason(
-      error instanceof Error ? error.message : String(error),
-    );
-    this.#fail(inboundFailureCode(error), reason, error);
-  }
-
   /** Fails the connection from this side: drop the queue, send close, hang up. */
   #fail(code: number, reason: string, error: unknown): void {
-    if (this.#readyState === CLOSED) return;
+    if (this.#readyState === ReadyState.CLOSED) return;
     this.#closing.failed(code, reason, error);
-    // Nothing more is delivered; a message being inflated is discarded.
-    this.#inbound.clear();
     this.#enterClosing();
     this.#outbound.dropUnwritten();
-    this.#outbound.protocol.close(code, reason);
+    this.#protocol?.close(code, reason);
     this.#outbound.flush();
     this.#maybeFinish();
   }
@@ -530,7 +518,9 @@ export class SocketEngine
    * written, but the peer may still be sending.
    */
   #maybeFinish(): void {
-    if (this.#readyState === CLOSED || !this.#outbound.flushed) return;
+    if (this.#readyState === ReadyState.CLOSED || !this.#outbound.flushed) {
+      return;
+    }
     const ending = this.#closing.whenFlushed();
     if (ending !== null) this.#finish(ending, !ending.wasClean);
   }
@@ -543,16 +533,17 @@ export class SocketEngine
 
   /** A read or write failed, or the close timeout passed: end now. */
   #onTransportError(error: unknown): void {
-    if (this.#readyState !== CLOSED) this.#finish(this.#closing.broken(error));
+    if (this.#readyState !== ReadyState.CLOSED) {
+      this.#finish(this.#closing.broken(error));
+    }
   }
 
   #finish(ending: Ending, linger = false): void {
-    if (this.#readyState === CLOSED) return;
-    this.#readyState = CLOSED;
+    if (this.#readyState === ReadyState.CLOSED) return;
+    this.#readyState = ReadyState.CLOSED;
     this.#hooks.closed();
     this.#closing.stopTimer();
     this.#keepalive.stop();
-    this.#inbound.clear();
     this.#outbound.closeAll();
     const connClosed = this.#reader?.finish(linger);
     if (!ending.wasClean) this.#hooks.emit(createErrorEvent(ending.error));

@@ -8,6 +8,7 @@
  */
 
 import { reportError } from "./events.ts";
+import { ReadyState } from "../protocol/types.ts";
 
 /** The events of a WebSocket connection, by type. */
 export interface WebSocketEventMap {
@@ -67,13 +68,13 @@ const sharedListeners: Record<HandlerType, (event: Event) => unknown> = {
  */
 export class WebSocketEventTarget extends EventTarget {
   /** readyState before the connection opens. */
-  static readonly CONNECTING = 0;
+  static readonly CONNECTING: 0 = ReadyState.CONNECTING;
   /** readyState while messages flow. */
-  static readonly OPEN = 1;
+  static readonly OPEN: 1 = ReadyState.OPEN;
   /** readyState once the close handshake began. */
-  static readonly CLOSING = 2;
+  static readonly CLOSING: 2 = ReadyState.CLOSING;
   /** readyState once the connection is closed. */
-  static readonly CLOSED = 3;
+  static readonly CLOSED: 3 = ReadyState.CLOSED;
 
   #onopen: AnyHandler | null = null;
   #onmessage: AnyHandler | null = null;
@@ -97,19 +98,19 @@ export class WebSocketEventTarget extends EventTarget {
 
   /** readyState before the connection opens. */
   get CONNECTING(): 0 {
-    return 0;
+    return ReadyState.CONNECTING;
   }
   /** readyState while messages flow. */
   get OPEN(): 1 {
-    return 1;
+    return ReadyState.OPEN;
   }
   /** readyState once the close handshake began. */
   get CLOSING(): 2 {
-    return 2;
+    return ReadyState.CLOSING;
   }
   /** readyState once the connection is closed. */
   get CLOSED(): 3 {
-    return 3;
+    return ReadyState.CLOSED;
   }
 
   /** Handler for "open". */

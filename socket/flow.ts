@@ -1,8 +1,7 @@
 /**
  * When a socket stops reading its connection, so that what a peer can make
  * it hold stays bounded and the peer is slowed down by TCP flow control
- * instead: while a received message is being inflated (`inbound_queue.ts`),
- * while the messages waiting for a `for await` loop are over their
+ * instead: while the messages waiting for a `for await` loop are over their
  * high-water mark (`message_buffer.ts`) and, on the server side, while
  * more than `DEFAULTS.limits.writeHighWaterBytes` wait to be written. Also
  * tells the keepalive whether such a pause excuses the peer's silence.
@@ -10,7 +9,6 @@
  * @module
  */
 
-import type { InboundQueue } from "./inbound_queue.ts";
 import type { MessageBuffer } from "./message_buffer.ts";
 import type { Role } from "../protocol/types.ts";
 import type { Outbound } from "./outbound.ts";
@@ -27,7 +25,6 @@ export interface ReadFlowSources {
 /** The read-pausing rules of one socket. */
 export class ReadFlow {
   readonly #sources: ReadFlowSources;
-  readonly #inbound: InboundQueue;
   readonly #outbound: Outbound;
   /** Infinity on the client side: see `DEFAULTS.limits.writeHighWaterBytes`. */
   readonly #writeHighWater: number;
@@ -37,17 +34,16 @@ export class ReadFlow {
   /**
    * @param role server sockets pause for their write backlog, clients not
    * @param maxQueuedBytes the socket's cap; the mark is at most half of it
+   * @param outbound the socket's sends, for the write backlog
    * @param sources what the rules look at
    */
   constructor(
     role: Role,
     maxQueuedBytes: number,
-    inbound: InboundQueue,
     outbound: Outbound,
     sources: ReadFlowSources,
   ) {
     this.#sources = sources;
-    this.#inbound = inbound;
     this.#outbound = outbound;
     this.#writeHighWater = role === "server"
       ? Math.min(
@@ -64,9 +60,7 @@ export class ReadFlow {
    * closed), or null to read now
    */
   pause(): Promise<void> | null {
-    const inbound = this.#inbound;
     const outbound = this.#outbound;
-    if (inbound.busy) return inbound.whenIdle();
     const messages = this.#sources.flowMessages();
     if (messages !== null && messages.full && this.#sources.flowDelivers()) {
       return messages.waitForSpace();
@@ -86,11 +80,8 @@ export class ReadFlow {
    * @returns true when the silence is excused
    */
   silenceExcused(): boolean {
-    const inbound = this.#inbound;
     const outbound = this.#outbound;
-    if (inbound.busy || (this.#sources.flowMessages()?.full ?? false)) {
-      return true;
-    }
+    if (this.#sources.flowMessages()?.full ?? false) return true;
     return outbound.queuedBytes > this.#writeHighWater &&
       outbound.writtenBytes !== this.#writtenAtPing;
   }

@@ -9,6 +9,7 @@
  */
 
 import { DEFAULTS } from "../defaults.ts";
+import { Fifo } from "./fifo.ts";
 
 /** A message as the async iterator yields it. */
 export type IteratedMessage = string | Uint8Array;
@@ -17,8 +18,7 @@ const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** Messages waiting for an async iterator, with a high-water mark. */
 export class MessageBuffer {
-  #messages: IteratedMessage[] = [];
-  #head = 0;
+  readonly #messages = new Fifo<IteratedMessage>();
   #bytes = 0;
   #ended = false;
   #readers: Array<(result: IteratorResult<IteratedMessage>) => void> = [];
@@ -26,9 +26,9 @@ export class MessageBuffer {
 
   /** True when the reader should stop reading until there is space. */
   get full(): boolean {
-    const count = this.#messages.length - this.#head;
-    return !this.#ended && (count >= DEFAULTS.limits.iteratorHighWaterCount ||
-      this.#bytes >= DEFAULTS.limits.iteratorHighWaterBytes);
+    return !this.#ended &&
+      (this.#messages.length >= DEFAULTS.limits.iteratorHighWaterCount ||
+        this.#bytes >= DEFAULTS.limits.iteratorHighWaterBytes);
   }
 
   /**
@@ -54,13 +54,9 @@ export class MessageBuffer {
    * @returns the iterator result
    */
   next(): Promise<IteratorResult<IteratedMessage>> {
-    if (this.#head < this.#messages.length) {
-      const message = this.#messages[this.#head++];
+    const message = this.#messages.shift();
+    if (message !== undefined) {
       this.#bytes -= message.length;
-      if (this.#head === this.#messages.length) {
-        this.#messages = [];
-        this.#head = 0;
-      }
       if (!this.full) this.wake();
       return Promise.resolve({ done: false, value: message });
     }
@@ -95,8 +91,7 @@ export class MessageBuffer {
   end(discard = false): void {
     this.#ended = true;
     if (discard) {
-      this.#messages = [];
-      this.#head = 0;
+      this.#messages.clear();
       this.#bytes = 0;
     }
     const readers = this.#readers;

@@ -10,6 +10,7 @@
  */
 
 import type { Protocol } from "../protocol/protocol.ts";
+import type { FrameAllocator } from "../frame/pool.ts";
 import {
   type OutgoingMessage,
   type SendItem,
@@ -41,8 +42,8 @@ interface MarkWaiter {
 
 /** The outgoing messages and bytes of one socket. */
 export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
-  /** Replaced once by the socket when permessage-deflate was agreed. */
-  protocol: Protocol;
+  /** Frames the messages; given at attach. */
+  #protocol: Protocol | null = null;
   readonly #maxQueuedBytes: number;
   readonly #hooks: OutboundHooks;
   readonly #sends: SendQueue;
@@ -55,16 +56,10 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
   #markWaiters: MarkWaiter[] = [];
 
   /**
-   * @param protocol frames the messages
    * @param maxQueuedBytes the cap {@linkcode send} checks
    * @param hooks where failures and idleness go
    */
-  constructor(
-    protocol: Protocol,
-    maxQueuedBytes: number,
-    hooks: OutboundHooks,
-  ) {
-    this.protocol = protocol;
+  constructor(maxQueuedBytes: number, hooks: OutboundHooks) {
     this.#maxQueuedBytes = maxQueuedBytes;
     this.#hooks = hooks;
     this.#sends = new SendQueue(this);
@@ -85,23 +80,24 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     return this.#writtenBytes;
   }
 
-  /** Whether sends wait behind a Blob or a compression. */
-  get busy(): boolean {
-    return this.#sends.busy;
-  }
-
   /** Whether every byte queued so far is written (false before attach). */
   get flushed(): boolean {
     return !this.#sends.busy && this.#writer !== null && this.#writer.idle;
   }
 
   /**
-   * Starts writing to the connection.
+   * Starts framing with `protocol` and writing to the connection. Nothing is
+   * sent before: sends need an open socket, and a `close()` before the
+   * connection is scheduled by the socket.
    *
    * @param writer the connection
+   * @param protocol the connection's protocol
+   * @param frames the allocator `protocol` encodes frames with, given each
+   * frame back once written
    */
-  attach(writer: ByteWriter): void {
-    this.#writer = new WriteQueue(writer, this);
+  attach(writer: ByteWriter, protocol: Protocol, frames: FrameAllocator): void {
+    this.#protocol = protocol;
+    this.#writer = new WriteQueue(writer, this, frames);
   }
 
   /**
@@ -159,11 +155,12 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    * @param message the message
    */
   sendNow(message: OutgoingMessage): void {
-    const protocol = this.protocol;
+    const protocol = this.#protocol;
+    if (protocol === null) return; // not attached: see attach()
     if (message.kind !== "close" && protocol.closeSent) {
       // The peer's close frame came in the same read as the message being
-      // handled (or waits behind one being inflated): its echo is queued
-      // and nothing may follow it. Dropped, as sends after close() are.
+      // handled: its echo is queued and nothing may follow it. Dropped, as
+      // sends after close() are.
       this.#discardedBytes += sendItemSize(message);
       return;
     }
@@ -179,8 +176,10 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
 
   /** Hands whatever the protocol queued (pongs, close echoes) to the writer. */
   flush(): void {
-    const outgoing = this.protocol.takeOutgoing();
-    if (outgoing.length > 0) this.#writer?.push(outgoing);
+    const outgoing = this.#protocol?.takeOutgoing();
+    if (outgoing !== undefined && outgoing.length > 0) {
+      this.#writer?.push(outgoing);
+    }
   }
 
   /** Drops the sends not yet framed (the peer closed: nothing may follow). */

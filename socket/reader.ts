@@ -2,8 +2,8 @@
  * The reading half of a socket's connection: one read at a time into a
  * buffer (fixed, or growing while reads fill it and shrinking when they use
  * little of it), each chunk handed to the socket, with reading
- * paused whenever the socket says so (a message being inflated, a slow
- * `for await` loop, writes backing up), so a peer is slowed down by TCP
+ * paused whenever the socket says so (a slow `for await` loop, writes
+ * backing up), so a peer is slowed down by TCP
  * flow control instead of growing memory.
  *
  * A connection the socket failed is ended with `lingerThenClose`

@@ -17,9 +17,12 @@ export interface ByteConn {
    */
   read(buffer: Uint8Array): Promise<number | null>;
   /**
-   * Writes some or all of `data`. Once the promise settles, `data`'s memory
-   * may be reused for another frame: a transport that keeps the bytes
-   * longer (a queue, a recorder) must copy them.
+   * Writes some or all of `data`. A socket never changes the bytes of a
+   * write afterwards, so a transport may keep them (in a queue, a recorder)
+   * without copying. (Only over this package's own transports, which are
+   * done with the bytes once the write settles, does it reuse the memory.)
+   * The same bytes may go to several connections: a frame published to many
+   * sockets is encoded once.
    *
    * @param data the bytes to write
    * @returns how many bytes were written
@@ -33,6 +36,34 @@ export interface ByteConn {
    * (see `DEFAULTS.limits.lingerTimeout`).
    */
   closeWrite?(): Promise<void>;
+}
+
+/** Connections whose `write` is done with its bytes once it settles. */
+const poolSafeConns = new WeakSet<ByteConn>();
+
+/**
+ * Records that `conn.write` no longer refers to its bytes once its promise
+ * settles (they were copied, or taken by the kernel), so a socket over it
+ * may reuse a frame's memory for another frame after each write. Only for
+ * transports verified to behave so: `Deno.Conn` and `Deno.TlsConn` (the
+ * Deno adapter), `NodeNetConn`, and wrappers that pass writes through to
+ * one of them. A socket over any other connection gives every frame a
+ * buffer of its own. Internal, for this package's adapters.
+ *
+ * @param conn the connection
+ */
+export function markPoolSafe(conn: ByteConn): void {
+  poolSafeConns.add(conn);
+}
+
+/**
+ * Whether {@linkcode markPoolSafe} was called for `conn`.
+ *
+ * @param conn the connection
+ * @returns true when frame memory may be reused after its writes settle
+ */
+export function isPoolSafe(conn: ByteConn): boolean {
+  return poolSafeConns.has(conn);
 }
 
 /** A TCP address, shaped like `Deno.NetAddr`. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { Role } from "../protocol/types.ts";
+import { ReadyState, type Role } from "../protocol/types.ts";
 import { CloseCode } from "../errors.ts";
 import { SocketEngine } from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
@@ -148,7 +148,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    * "close" event follows).
    */
   send(data: WebSocketSendData): void {
-    if (this.#engine.readyState === WebSocketEventTarget.CONNECTING) {
+    if (this.#engine.readyState === ReadyState.CONNECTING) {
       throw domException("the socket is not open yet", "InvalidStateError");
     }
     this.#engine.send(toSendItem(data));

@@ -9,7 +9,8 @@
  */
 
 import { reportError } from "./events.ts";
-import { releaseFrameBytes } from "../frame/pool.ts";
+import type { FrameAllocator } from "../frame/pool.ts";
+import { Fifo } from "./fifo.ts";
 
 /** The writing half of a byte stream; `write` resolves to the bytes taken. */
 export interface ByteWriter {
@@ -28,11 +29,6 @@ export interface ByteWriter {
  * large is written on its own, without a copy.
  */
 export const MAX_COALESCED_WRITE = 64 * 1024;
-
-/** Chunks already taken are cut from the front of the queue in batches. */
-const COMPACT_AFTER = 1024;
-
-const EMPTY = new Uint8Array(0);
 
 /** What a {@linkcode WriteQueue} reports to its owner. */
 export interface WriteQueueCallbacks {
@@ -54,9 +50,10 @@ export interface WriteQueueCallbacks {
 export class WriteQueue {
   readonly #writer: ByteWriter;
   readonly #callbacks: WriteQueueCallbacks;
-  #chunks: Uint8Array[] = [];
-  /** Index of the first chunk not yet taken for writing. */
-  #head = 0;
+  /** Where written frames go back to. */
+  readonly #frames: FrameAllocator;
+  /** Chunks not yet taken for writing. */
+  readonly #chunks = new Fifo<Uint8Array>();
   #queuedBytes = 0;
   /** Bytes of the batch being written that the writer has not taken yet. */
   #inFlightBytes = 0;
@@ -67,10 +64,17 @@ export class WriteQueue {
   /**
    * @param writer where the bytes go
    * @param callbacks told when the queue empties or a write fails
+   * @param frames the allocator the frames came from, given each frame back
+   * once `writer` is done with it (its write settled, or it was copied)
    */
-  constructor(writer: ByteWriter, callbacks: WriteQueueCallbacks) {
+  constructor(
+    writer: ByteWriter,
+    callbacks: WriteQueueCallbacks,
+    frames: FrameAllocator,
+  ) {
     this.#writer = writer;
     this.#callbacks = callbacks;
+    this.#frames = frames;
   }
 
   /** Bytes queued or being written that the writer has not taken yet. */
@@ -119,8 +123,7 @@ export class WriteQueue {
    */
   discardQueued(): number {
     const dropped = this.#queuedBytes;
-    this.#chunks = [];
-    this.#head = 0;
+    this.#chunks.clear();
     this.#queuedBytes = 0;
     return dropped;
   }
@@ -141,7 +144,7 @@ export class WriteQueue {
 
   async #run(): Promise<void> {
     try {
-      while (!this.#closed && this.#head < this.#chunks.length) {
+      while (!this.#closed && this.#chunks.length > 0) {
         const batch = this.#takeBatch();
         this.#inFlightBytes = batch.length;
         let written = 0;
@@ -160,7 +163,7 @@ export class WriteQueue {
           if (this.#closed) return;
         }
         // Written: a buffer lent for this frame may carry another one now.
-        releaseFrameBytes(batch);
+        this.#frames.release(batch);
       }
     } catch (error) {
       if (this.#closed) return;
@@ -176,57 +179,43 @@ export class WriteQueue {
   /** Takes the next chunk, or several small ones joined into one buffer. */
   #takeBatch(): Uint8Array {
     const chunks = this.#chunks;
-    const start = this.#head;
-    const first = chunks[start];
-    let end = start + 1;
+    const first = chunks.at(0)!;
+    let count = 1;
     let total = first.length;
     if (first.length < MAX_COALESCED_WRITE) {
-      while (
-        end < chunks.length &&
-        total + chunks[end].length <= MAX_COALESCED_WRITE
-      ) {
-        total += chunks[end].length;
-        end++;
-      }
-    }
-    let batch = first;
-    if (end - start > 1 && contiguous(chunks, start, end)) {
-      // Frames cut one after another from the same slab: one view, no copy.
-      batch = new Uint8Array(first.buffer, first.byteOffset, total);
-    } else if (end - start > 1) {
-      batch = new Uint8Array(total);
-      let offset = 0;
-      for (let index = start; index < end; index++) {
-        batch.set(chunks[index], offset);
-        offset += chunks[index].length;
-        releaseFrameBytes(chunks[index]); // copied: its buffer may be reused
+      for (;;) {
+        const next = chunks.at(count);
+        if (next === undefined || total + next.length > MAX_COALESCED_WRITE) {
+          break;
+        }
+        total += next.length;
+        count++;
       }
     }
     this.#queuedBytes -= total;
-    if (end === chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (end >= COMPACT_AFTER) {
-      this.#chunks = chunks.slice(end);
-      this.#head = 0;
-    } else {
-      // Drop references to taken chunks so their memory can be reclaimed.
-      for (let index = start; index < end; index++) chunks[index] = EMPTY;
-      this.#head = end;
+    if (count === 1) return chunks.shift()!;
+    if (contiguous(chunks, count)) {
+      // Frames cut one after another from the same slab: one view, no copy.
+      for (let index = 0; index < count; index++) chunks.shift();
+      return new Uint8Array(first.buffer, first.byteOffset, total);
+    }
+    const batch = new Uint8Array(total);
+    let offset = 0;
+    for (let index = 0; index < count; index++) {
+      const chunk = chunks.shift()!;
+      batch.set(chunk, offset);
+      offset += chunk.length;
+      this.#frames.release(chunk); // copied: its buffer may be reused
     }
     return batch;
   }
 }
 
-/** Whether `chunks[start..end)` lie back to back in one buffer. */
-function contiguous(
-  chunks: readonly Uint8Array[],
-  start: number,
-  end: number,
-): boolean {
-  let previous = chunks[start];
-  for (let index = start + 1; index < end; index++) {
-    const chunk = chunks[index];
+/** Whether the first `count` chunks lie back to back in one buffer. */
+function contiguous(chunks: Fifo<Uint8Array>, count: number): boolean {
+  let previous = chunks.at(0)!;
+  for (let index = 1; index < count; index++) {
+    const chunk = chunks.at(index)!;
     if (
       chunk.buffer !== previous.buffer ||
       chunk.byteOffset !== previous.byteOffset + previous.length

@@ -300,14 +300,14 @@ function plainMessage(
   return { wire: encodeFrame(opcode, message, { mask }), compression, message };
 }
 
-async function compressedMessage(
+function compressedMessage(
   opcode: DataOpcode,
   deflated: Uint8Array,
   messageLength: number,
   mask: boolean,
-): Promise<RebuiltMessage> {
+): RebuiltMessage {
   const wire = encodeFrame(opcode, deflated, { mask, rsv1: true });
-  const message = await inflateMessage(deflated, messageLength);
+  const message = inflateMessage(deflated, messageLength);
   return { wire, compression: "compressed", message };
 }
 

@@ -2,10 +2,12 @@
  * The model of a correct receiver: what RFC 6455 and the configured limits
  * say `Protocol` reports for a valid stream, and events reduced to plain
  * data for comparison. The model is independent of the implementation: it
- * knows only the documented meaning of each limit.
+ * knows only the documented meaning of each limit, and inflates compressed
+ * messages with zlib.
  *
  * @module
  */
+import { constants, inflateRawSync } from "node:zlib";
 import type { ProtocolEvent } from "../../protocol/types.ts";
 import { concat } from "./bytes.ts";
 import { type FrameSpec, type FuzzConfig, limitsOf } from "./ws_streams.ts";
@@ -18,7 +20,6 @@ const textDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 export type PlainEvent =
   | { type: "text"; data: string }
   | { type: "binary"; data: Uint8Array }
-  | { type: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
   | { type: "ping" | "pong"; data: Uint8Array }
   | { type: "close"; code: number; reason: string }
   | { type: "error"; closeCode: number; rule?: string; message?: string };
@@ -34,12 +35,6 @@ export function plainEvent(
     case "ping":
     case "pong":
       return { type: event.type, data: event.data.slice() };
-    case "compressed":
-      return {
-        type: "compressed",
-        messageType: event.messageType,
-        data: event.data.slice(),
-      };
     case "error":
       return detailed
         ? {
@@ -69,7 +64,8 @@ export interface ExpectedOutcome {
  * for `frames`. A data frame longer than the frame limit or than what the
  * message limit still allows, or a message in more frames than allowed,
  * fails the connection with 1009 before the frame is delivered (a message
- * sent in a single unfragmented frame is one frame).
+ * sent in a single unfragmented frame is one frame). A compressed message
+ * that inflates to more than the message limit fails with 1009 too.
  */
 export function expectedOutcome(
   frames: readonly FrameSpec[],
@@ -108,13 +104,24 @@ export function expectedOutcome(
     if (!frame.fin) continue;
     const first = message[0];
     const data = concat(message.map((part) => part.payload));
-    const messageType = first.opcode === 0x1 ? "text" : "binary";
-    if (first.rsv1) events.push({ type: "compressed", messageType, data });
-    else if (messageType === "text") {
-      events.push({ type: "text", data: textDecoder.decode(data) });
-    } else events.push({ type: "binary", data });
+    const decoded = first.rsv1 ? zlibInflate(data) : data;
+    if (decoded.length > limits.message) {
+      events.push({ type: "error", closeCode: 1009 });
+      return { events, pongs, closeCode: 1009 };
+    }
+    if (first.opcode === 0x1) {
+      events.push({ type: "text", data: textDecoder.decode(decoded) });
+    } else events.push({ type: "binary", data: decoded });
     message = null;
     messageLength = 0;
   }
   return { events, pongs, closeCode: null };
+}
+
+/** A compressed message as zlib reads it, with the 00 00 ff ff tail. */
+function zlibInflate(payload: Uint8Array): Uint8Array {
+  const withTail = concat([payload, new Uint8Array([0, 0, 0xff, 0xff])]);
+  return new Uint8Array(
+    inflateRawSync(withTail, { finishFlush: constants.Z_SYNC_FLUSH }),
+  );
 }

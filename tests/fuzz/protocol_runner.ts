@@ -113,7 +113,6 @@ function checkEvent(event: ProtocolEvent, maxMessageSize: number): void {
       );
       break;
     case "binary":
-    case "compressed":
       assert.ok(event.data.length <= maxMessageSize, "message over the limit");
       break;
     case "ping":

@@ -3,8 +3,8 @@
  * limits) they are fed to.
  *
  * A stream is what a peer sends after the handshake: messages (text with
- * multi-byte UTF-8 cut anywhere, binary, compressed when permessage-deflate
- * is on) in one or more fragments with pings and pongs between fragments,
+ * multi-byte UTF-8 cut anywhere, binary, compressed by zlib as a
+ * sync-flushing peer does when permessage-deflate is on) in one or more fragments with pings and pongs between fragments,
  * standalone control frames, and maybe a final close frame. Frames are
  * masked when the receiver is a server. `protocol_model.ts` says what a
  * correct receiver reports for them; `length_rewrites.ts` and `bytes.ts`
@@ -13,7 +13,9 @@
  * @module
  */
 import fc from "fast-check";
+import { constants, deflateRawSync } from "node:zlib";
 import { encodeFrame } from "../../frame/encoder.ts";
+import { PerMessageDeflate } from "../../deflate/extension.ts";
 import type { Opcode } from "../../frame/types.ts";
 import type { ProtocolOptions, Role } from "../../protocol/types.ts";
 import { concat } from "./bytes.ts";
@@ -24,7 +26,8 @@ const textEncoder = new TextEncoder();
 export interface FuzzConfig {
   /** The receiver's role: a server expects masked frames. */
   role: Role;
-  /** Whether permessage-deflate was agreed (RSV1 allowed). */
+  /** Whether permessage-deflate was agreed (RSV1 allowed, and messages
+   * sent with it inflated). */
   perMessageDeflate: boolean;
   /** Passed to `Protocol` when set. */
   maxMessageSize?: number;
@@ -52,10 +55,8 @@ export function limitsOf(
 
 /** The `Protocol` options of a config. */
 export function protocolOptions(config: FuzzConfig): ProtocolOptions {
-  const options: ProtocolOptions = {
-    role: config.role,
-    perMessageDeflate: config.perMessageDeflate,
-  };
+  const options: ProtocolOptions = { role: config.role };
+  if (config.perMessageDeflate) options.extension = new PerMessageDeflate();
   if (config.maxMessageSize !== undefined) {
     options.maxMessageSize = config.maxMessageSize;
   }
@@ -110,10 +111,10 @@ export interface ControlSpec {
 export interface MessageSpec {
   /** Text or binary. */
   type: "text" | "binary";
-  /** Sent with RSV1 (only when permessage-deflate is on); the payload is
-   * then opaque bytes, never inflated by `Protocol`. */
+  /** Sent with RSV1 (only when permessage-deflate is on): the payload is
+   * then the message compressed by zlib. */
   compressed: boolean;
-  /** The message bytes (UTF-8 for uncompressed text). */
+  /** The message bytes (UTF-8 for text). */
   data: Uint8Array;
   /** Where the message is cut into fragments (modulo its length + 1). */
   cuts: number[];
@@ -230,8 +231,7 @@ function messageArbitrary(
   }).map(({ type, compressed, textData, binaryData, cuts, interleaved }) => ({
     type,
     compressed,
-    // Compressed payloads are opaque to Protocol: any bytes will do.
-    data: type === "text" && !compressed ? textData : binaryData,
+    data: type === "text" ? textData : binaryData,
     cuts,
     interleaved,
   }));
@@ -307,18 +307,26 @@ function controlFrame(control: ControlSpec): FrameSpec {
   };
 }
 
+/** The payload a zlib-based peer sends for a compressed message: raw
+ * deflate, sync-flushed, without the final 00 00 ff ff (RFC 7692 7.2.1). */
+function zlibPayload(data: Uint8Array): Uint8Array {
+  const flushed = deflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH });
+  return new Uint8Array(flushed.subarray(0, flushed.length - 4));
+}
+
 /** Cuts a message into its frames, with control frames between them. */
 function messageFrames(message: MessageSpec): FrameSpec[] {
-  const length = message.data.length;
+  const payload = message.compressed ? zlibPayload(message.data) : message.data;
+  const length = payload.length;
   const points = [...new Set(message.cuts.map((cut) => cut % (length + 1)))]
     .sort((a, b) => a - b);
   const pieces: Uint8Array[] = [];
   let start = 0;
   for (const point of points) {
-    pieces.push(message.data.subarray(start, point));
+    pieces.push(payload.subarray(start, point));
     start = point;
   }
-  pieces.push(message.data.subarray(start));
+  pieces.push(payload.subarray(start));
   const gaps = pieces.length - 1;
   const frames: FrameSpec[] = [];
   pieces.forEach((piece, index) => {

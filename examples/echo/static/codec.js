@@ -1306,11 +1306,7 @@ async function deflateMessage(data) {
   return compressed;
 }
 function inflateMessage(data, maxSize) {
-  try {
-    return Promise.resolve(inflateRaw(withTail(data), maxSize));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  return inflateRaw(withTail(data), maxSize);
 }
 function withTail(payload) {
   const length = payload.length + DEFLATE_TAIL.length;
@@ -1450,12 +1446,12 @@ function plainMessage(opcode, message, compression, mask) {
     message,
   };
 }
-async function compressedMessage(opcode, deflated, messageLength, mask) {
+function compressedMessage(opcode, deflated, messageLength, mask) {
   const wire = encodeFrame(opcode, deflated, {
     mask,
     rsv1: true,
   });
-  const message = await inflateMessage(deflated, messageLength);
+  const message = inflateMessage(deflated, messageLength);
   return {
     wire,
     compression: "compressed",

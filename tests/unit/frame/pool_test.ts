@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import {
   allocateFrameBytes,
   POOL_MAX_FRAME_BYTES,
+  pooledFrames,
   releaseFrameBytes,
   releaseUnusedFrameBytes,
   SLAB_BYTES,
@@ -102,7 +103,10 @@ describe("allocateFrameBytes", () => {
 
 describe("Protocol frames from slabs", () => {
   test("many small messages encode to frames that never share a byte", () => {
-    const protocol = new Protocol({ role: "server" });
+    const protocol = new Protocol({
+      role: "server",
+      frameAllocator: pooledFrames,
+    });
     const sent: string[] = [];
     for (let index = 0; index < 3000; index++) {
       const message = "é".repeat(index % 50) + index;
@@ -135,7 +139,10 @@ describe("text frames from slabs", () => {
   test("short texts whose header shrinks still lie back to back", () => {
     // 50 characters: the worst case (150 bytes) needs a 4-byte header, the
     // real frame a 2-byte one.
-    const protocol = new Protocol({ role: "server" });
+    const protocol = new Protocol({
+      role: "server",
+      frameAllocator: pooledFrames,
+    });
     protocol.sendText("a".repeat(50));
     protocol.sendText("b".repeat(50));
     const [first, second] = protocol.takeOutgoing();
@@ -161,7 +168,7 @@ describe("WriteQueue coalescing", () => {
     }, {
       writeIdle: () => idle.resolve(),
       writeError: (error) => assert.fail(String(error)),
-    });
+    }, pooledFrames);
     return {
       writes,
       queue,
@@ -195,7 +202,7 @@ describe("WriteQueue coalescing", () => {
     }, {
       writeIdle: () => idle.resolve(),
       writeError: (error) => assert.fail(String(error)),
-    });
+    }, pooledFrames);
     const size = 3 * SLAB_MAX_FRAME_BYTES;
     const frame = allocateFrameBytes(size);
     frame.fill(7);

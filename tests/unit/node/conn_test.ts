@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { NODE_READ_HIGH_WATER_BYTES, NodeNetConn } from "../../../node/conn.ts";
+import { isPoolSafe } from "../../../socket/transport.ts";
 
 /** A connected pair: our side wrapped, the peer a plain socket. */
 async function pair(): Promise<
@@ -56,6 +57,47 @@ describe("NodeNetConn", () => {
       const rest = await readExactly(conn, sent.length - first!);
       assert.deepEqual(small.subarray(0, first!), sent.subarray(0, first!));
       assert.deepEqual(rest, sent.subarray(first!));
+    } finally {
+      await close();
+    }
+  });
+
+  test("is marked pool-safe: a write settles once the kernel took the bytes", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      assert.equal(isPoolSafe(conn), true);
+      // What the mark relies on: bytes changed once their write settled
+      // never reach the peer. 16 MiB written in one go is more than the
+      // kernel's buffers take, so most of it waits in node:net's queue.
+      const size = 256 * 1024;
+      const count = 64;
+      const received = new Uint8Array(size * count);
+      let filled = 0;
+      const all = Promise.withResolvers<void>();
+      peer.on("data", (data: Uint8Array) => {
+        received.set(data, filled);
+        filled += data.length;
+        if (filled === received.length) all.resolve();
+      });
+      const writes: Promise<void>[] = [];
+      for (let index = 0; index < count; index++) {
+        const bytes = new Uint8Array(size).fill(index);
+        writes.push(
+          conn.write(bytes).then((written) => {
+            assert.equal(written, size);
+            bytes.fill(0xee);
+          }),
+        );
+      }
+      await Promise.all([...writes, all.promise]);
+      for (let index = 0; index < count; index++) {
+        const block = received.subarray(index * size, (index + 1) * size);
+        assert.equal(
+          block.findIndex((byte) => byte !== index),
+          -1,
+          `block ${index}`,
+        );
+      }
     } finally {
       await close();
     }

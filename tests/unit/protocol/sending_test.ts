@@ -4,9 +4,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
+import { PerMessageDeflate } from "../../../deflate/extension.ts";
 import { encodeFrame } from "../../../frame/encoder.ts";
 import { Opcode } from "../../../frame/types.ts";
-import { InvalidStateError } from "../../../errors.ts";
+import { FragmentSequenceError, InvalidStateError } from "../../../errors.ts";
 import { encoder } from "../../support/bytes.ts";
 import { decodeSent } from "../../support/protocol.ts";
 
@@ -53,6 +54,25 @@ describe("sending", () => {
     assert.deepEqual(events, [{ type: "text", data: "abc" }]);
   });
 
+  test("control frames may go between fragments", () => {
+    const clientSide = new Protocol({ role: "client" });
+    clientSide.sendFragment(Opcode.Binary, new Uint8Array([1]), false);
+    clientSide.ping(new Uint8Array([9]));
+    clientSide.pong();
+    clientSide.sendFragment(Opcode.Continuation, new Uint8Array([2]), true);
+    clientSide.sendText("next");
+    const server = new Protocol({ role: "server" });
+    const events = clientSide.takeOutgoing().flatMap((bytes) =>
+      server.receive(bytes)
+    );
+    assert.deepEqual(events, [
+      { type: "ping", data: new Uint8Array([9]) },
+      { type: "pong", data: new Uint8Array(0) },
+      { type: "binary", data: new Uint8Array([1, 2]) },
+      { type: "text", data: "next" },
+    ]);
+  });
+
   test("control payloads over 125 bytes are refused", () => {
     const protocol = new Protocol({ role: "server" });
     assert.throws(() => protocol.ping(new Uint8Array(126)), RangeError);
@@ -74,3 +94,123 @@ describe("pre-encoded frames (fan-out)", () => {
     assert.throws(() => server.sendEncodedFrame(frame), InvalidStateError);
   });
 });
+
+describe("sending: fragment order (RFC 6455 section 5.4)", () => {
+  /** A server protocol in the middle of a fragmented text message. */
+  function midMessage(): Protocol {
+    const server = new Protocol({
+      role: "server",
+      extension: new PerMessageDeflate(),
+    });
+    server.sendFragment(Opcode.Text, encoder.encode("ab"), false);
+    return server;
+  }
+
+  function assertRefused(send: () => void, rule: string): void {
+    assert.throws(send, (error: unknown) => {
+      assert.ok(error instanceof FragmentSequenceError, String(error));
+      assert.ok(error instanceof InvalidStateError);
+      assert.equal(error.rule, rule);
+      return true;
+    });
+  }
+
+  const frame = encodeFrame(Opcode.Text, encoder.encode("to all"));
+  const newMessages: Array<[string, (server: Protocol) => void]> = [
+    ["sendText", (server) => server.sendText("x")],
+    ["sendBinary", (server) => server.sendBinary(new Uint8Array(1))],
+    ["sendCompressed", (server) => server.sendCompressed("text", EMPTY)],
+    ["sendEncodedFrame", (server) => server.sendEncodedFrame(frame)],
+    [
+      "sendFragment(Text)",
+      (server) => server.sendFragment(Opcode.Text, EMPTY, true),
+    ],
+    [
+      "sendFragment(Binary)",
+      (server) => server.sendFragment(Opcode.Binary, EMPTY, false),
+    ],
+  ];
+  for (const [name, send] of newMessages) {
+    test(`${name} while a fragmented message is open is refused, nothing queued`, () => {
+      const server = midMessage();
+      const queued = server.bufferedOutgoing;
+      assertRefused(() => send(server), "ExpectedContinuation");
+      assert.equal(server.bufferedOutgoing, queued);
+      // The message can still be finished, and then a new one sent.
+      server.sendFragment(Opcode.Continuation, encoder.encode("c"), true);
+      send(server);
+    });
+  }
+
+  test("a continuation with no fragmented message open is refused", () => {
+    const server = new Protocol({ role: "server" });
+    assertRefused(
+      () => server.sendFragment(Opcode.Continuation, EMPTY, true),
+      "UnexpectedContinuation",
+    );
+    server.sendFragment(Opcode.Binary, EMPTY, false);
+    server.sendFragment(Opcode.Continuation, EMPTY, true);
+    assertRefused(
+      () => server.sendFragment(Opcode.Continuation, EMPTY, true),
+      "UnexpectedContinuation",
+    );
+    server.sendText("whole");
+    assertRefused(
+      () => server.sendFragment(Opcode.Continuation, EMPTY, false),
+      "UnexpectedContinuation",
+    );
+  });
+
+  test("a continuation marked compressed is refused", () => {
+    const server = midMessage();
+    assertRefused(
+      () => server.sendFragment(Opcode.Continuation, EMPTY, true, true),
+      "ReservedBitsSet",
+    );
+  });
+
+  test("what is accepted is a stream the peer reads without error", () => {
+    const clientSide = new Protocol({ role: "client" });
+    clientSide.sendFragment(Opcode.Text, encoder.encode("a"), false);
+    assert.throws(() => clientSide.sendText("b"), FragmentSequenceError);
+    assert.throws(
+      () => clientSide.sendFragment(Opcode.Binary, EMPTY, true),
+      FragmentSequenceError,
+    );
+    clientSide.sendFragment(Opcode.Continuation, encoder.encode("c"), true);
+    assert.throws(
+      () => clientSide.sendFragment(Opcode.Continuation, EMPTY, true),
+      FragmentSequenceError,
+    );
+    const server = new Protocol({ role: "server" });
+    const events = clientSide.takeOutgoing().flatMap((bytes) =>
+      server.receive(bytes)
+    );
+    assert.deepEqual(events, [{ type: "text", data: "ac" }]);
+  });
+
+  test("control and reserved opcodes are not fragments", () => {
+    const server = new Protocol({ role: "server" });
+    for (const opcode of [Opcode.Ping, Opcode.Close, 0x3 as Opcode]) {
+      assert.throws(() => server.sendFragment(opcode, EMPTY, true), TypeError);
+    }
+    assert.equal(server.bufferedOutgoing, 0);
+  });
+
+  test("a pre-encoded frame must be a whole, uncompressed data message", () => {
+    const server = new Protocol({ role: "server" });
+    const bad = [
+      encodeFrame(Opcode.Text, EMPTY, { fin: false }),
+      encodeFrame(Opcode.Continuation, EMPTY),
+      encodeFrame(Opcode.Ping, EMPTY),
+      encodeFrame(Opcode.Binary, EMPTY, { rsv1: true }),
+      EMPTY,
+    ];
+    for (const frame of bad) {
+      assert.throws(() => server.sendEncodedFrame(frame), TypeError);
+    }
+    assert.equal(server.bufferedOutgoing, 0);
+  });
+});
+
+const EMPTY = new Uint8Array(0);

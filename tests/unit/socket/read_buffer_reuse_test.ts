@@ -10,15 +10,18 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Protocol } from "../../../protocol/protocol.ts";
-import type { ProtocolEvent } from "../../../protocol/types.ts";
 import { encodeFrame } from "../../../frame/encoder.ts";
 import { Opcode } from "../../../frame/types.ts";
 import { deflateMessage } from "../../../deflate/payload.ts";
 import {
-  type InboundEvent,
-  InboundQueue,
-} from "../../../socket/inbound_queue.ts";
-import { maskedFrame, openSocket } from "../../support/websocket.ts";
+  closeFrame,
+  maskedFrame,
+  openSocket,
+} from "../../support/websocket.ts";
+import {
+  compressedFrame,
+  openDeflateSocket,
+} from "../../support/deflate_socket.ts";
 
 describe("Protocol: binary messages without a copy", () => {
   test("a one-frame message is a view into the chunk given to receive", () => {
@@ -87,28 +90,35 @@ describe("socket: the reused read buffer never changes a delivered message", () 
   });
 });
 
-describe("InboundQueue: events that wait behind an inflation", () => {
-  test("binary bytes are copied, so the chunk may be reused after push", async () => {
-    const deflated = await deflateMessage(new TextEncoder().encode("zipped"));
-    const chunk = new Uint8Array([4, 5, 6]);
-    const delivered: InboundEvent[] = [];
-    const queue = new InboundQueue(1024, {
-      inboundDeliver: (event) => delivered.push(event),
-      inboundWanted: () => true,
-      inboundError: (error) => assert.fail(`unexpected error: ${error}`),
-      inboundIdle: () => {},
+describe("socket: messages after a compressed one in the same read", () => {
+  test("binary bytes behind an inflated message survive later reads", async () => {
+    const { socket, conn, done } = openDeflateSocket(0, {
+      readBufferSize: 1024,
     });
-    const events: ProtocolEvent[] = [
-      { type: "compressed", messageType: "text", data: deflated },
-      { type: "binary", data: chunk.subarray(0, 3) },
-    ];
-    queue.push(events);
-    assert.equal(queue.busy, true, "the binary message waits");
-    chunk.fill(0xee); // the next read reuses the buffer
-    await queue.whenIdle();
-    assert.deepEqual(delivered, [
-      { type: "text", data: "zipped" },
-      { type: "binary", data: new Uint8Array([4, 5, 6]) },
+    const iterator = socket[Symbol.asyncIterator]();
+    const deflated = await deflateMessage(new TextEncoder().encode("zipped"));
+    conn.push(
+      new Uint8Array([
+        ...compressedFrame(Opcode.Text, deflated),
+        ...maskedFrame(Opcode.Binary, new Uint8Array([4, 5, 6])),
+      ]),
+    );
+    // Same size, same offsets: this read overwrites the previous one.
+    conn.push(
+      new Uint8Array([
+        ...compressedFrame(Opcode.Text, deflated),
+        ...maskedFrame(Opcode.Binary, new Uint8Array([7, 8, 9])),
+      ]),
+    );
+    conn.push(closeFrame(1000));
+    await done;
+    const received = [];
+    for await (const message of iterator) received.push(message);
+    assert.deepEqual(received, [
+      "zipped",
+      new Uint8Array([4, 5, 6]),
+      "zipped",
+      new Uint8Array([7, 8, 9]),
     ]);
   });
 });
