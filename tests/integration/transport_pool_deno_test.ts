@@ -24,7 +24,10 @@ describe("pool-safe transports", () => {
         ...(secure ? { cert: TEST_CERT, key: TEST_KEY } : {}),
       });
       const accepted = Promise.withResolvers<ByteConn>();
-      const accepting = source.accept((conn) => accepted.resolve(conn));
+      const accepting = source.accept(
+        (conn) => accepted.resolve(conn),
+        (error) => accepted.reject(error),
+      );
       const dialing = dialDeno({
         secure,
         hostname: "127.0.0.1",

@@ -49,7 +49,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   "protocol": ["base", "frame", "protocol"],
   "http1": ["base", "http1"],
   "handshake": ["base", "http1", "handshake"],
-  "deflate": ["base", "frame", "http1", "deflate"],
+  "deflate": ["base", "frame", "protocol", "http1", "deflate"],
   "pure entry": [...NEUTRAL, "pure entry"],
   "socket": ["base", "frame", "protocol", "deflate", "socket"],
   "server": [...NEUTRAL, "socket", "server"],
