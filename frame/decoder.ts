@@ -2,7 +2,7 @@
  * The incremental frame decoder (RFC 6455 section 5): it accepts bytes in any
  * split (one byte at a time, half a header, many frames at once), checks
  * every header rule before buffering payload, and hands out each complete
- * frame in order, unmasked. `frame.ts` re-exports it.
+ * frame in order, unmasked.
  *
  * @module
  */

@@ -1,8 +1,7 @@
 /**
- * The RFC 6455 frame layer (section 5): the encoder here, masking from
- * `mask.ts`, and the incremental decoder from `frame_decoder.ts` (it accepts
- * bytes in any split and hands out every complete frame in order), all
- * exported from this module.
+ * The frame encoder (RFC 6455 section 5): a frame's header and payload,
+ * masked with a fresh key on the client side. The decoder is `decoder.ts`;
+ * the `./frame` entry exports both.
  *
  * ```text
  *  0                   1                   2                   3

@@ -2,7 +2,7 @@
  * A 128-bit SIMD masking loop in a tiny WebAssembly module, for large
  * payloads: JavaScript XORs at most 32 bits per step, WebAssembly SIMD 128,
  * so from about 2 KiB on, copying the bytes through the module's memory and
- * back is still faster than the word loop (1.5x at 2 KiB, 2-3x from 16 KiB).
+ * back is still faster than the word loop (docs/PERFORMANCE.md).
  *
  * The module is written out below instruction by instruction (148 bytes, no
  * toolchain, nothing downloaded). Runtimes that cannot compile WebAssembly

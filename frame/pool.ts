@@ -1,7 +1,7 @@
 /**
  * Memory for small outgoing frames, carved from shared slabs. Allocating an
- * `ArrayBuffer` costs more than encoding a small frame into it (about
- * 0.2-0.4 µs in V8, plus the collector's work per buffer), so frames up to
+ * `ArrayBuffer` costs more than encoding a small frame into it (figures in
+ * docs/PERFORMANCE.md), so frames up to
  * {@linkcode SLAB_MAX_FRAME_BYTES} get a slice of a {@linkcode SLAB_BYTES}
  * slab instead, as Node.js does for small `Buffer`s.
  *
@@ -12,9 +12,9 @@
  * whole slab alive, so slabs are kept small.
  *
  * Larger frames, up to {@linkcode POOL_MAX_FRAME_BYTES}, are lent from a
- * pool of reusable buffers, one power-of-two size class each: a fresh 64
- * KiB `ArrayBuffer` per frame cost about 28 µs (page faults on new memory,
- * collector pressure) where the echo took 150. The socket's write
+ * pool of reusable buffers, one power-of-two size class each: a fresh large
+ * `ArrayBuffer` per frame costs page faults on new memory and collector
+ * pressure. The socket's write
  * queue gives a lent buffer back with {@linkcode releaseFrameBytes} once
  * the frame is written; one never given back is simply collected.
  *
@@ -67,9 +67,8 @@ let freeBytes = 0;
 
 /**
  * The pool size class (a buffer capacity) for a frame of `size` bytes: the
- * next power of two. (Classes of a power of two plus header room, which fit
- * a 64 KiB payload and its header in 64 KiB, measured slower: 205-226 µs
- * of server CPU per 64 KiB echo against 164, bench:echo, same session.)
+ * next power of two (classes with header room measured slower; see
+ * docs/PERFORMANCE.md).
  */
 function sizeClass(size: number): number {
   let capacity = POOL_MIN_CLASS_BYTES;

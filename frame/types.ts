@@ -1,7 +1,6 @@
 /**
  * What both halves of the frame layer share: opcodes, RSV bits, the control
  * payload limit and the shape of a decoded frame (RFC 6455 section 5.2).
- * `frame.ts` re-exports all of it.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * The HTTP/1.1 message syntax (RFC 9112) that the server needs: an
  * incremental request-head parser and response-head serialization. Body
- * framing lives in `http1_body.ts`; what the request and response head
+ * framing lives in `body.ts`; what the request and response head
  * parsers share, in `http1_head.ts`.
  *
  * Pure: no runtime-specific API, so it runs in Deno, Bun and browsers. Every

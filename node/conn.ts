@@ -1,10 +1,9 @@
 /**
- * A {@linkcode ByteConn} over a `node:net` socket, for `serve()`'s
- * `transport: "node:net"`. Deno runs `node:net` on a native stream that
- * pushes data to JavaScript, while `Deno.Conn` asks for every read with a
- * promise of its own; with thousands of busy connections the second leaves
- * most of them unserved (bench/tcp_fairness: 999 of 9,000 served against
- * 8,747). Bun runs `node:net` natively too.
+ * A {@linkcode ByteConn} over a `node:net` socket, for `serveNodeNet()`.
+ * Deno runs `node:net` on a native stream that pushes data to JavaScript,
+ * while `Deno.Conn` asks for every read with a promise of its own; with
+ * thousands of busy connections the second leaves most of them unserved
+ * (docs/PERFORMANCE.md). Bun and Node run `node:net` natively.
  *
  * Reads copy the pushed chunks into the caller's buffer; when more than
  * {@linkcode NODE_READ_HIGH_WATER_BYTES} wait, the socket is paused, so TCP

@@ -2,7 +2,7 @@
  * `upgradeWebSocket` for requests received by this library's `serve()`, and
  * the bookkeeping that connects a handler's call to the connection the
  * request arrived on. No I/O happens here: the connection loop in
- * `server_connection.ts` writes the 101 and attaches the socket once the
+ * `connection.ts` writes the 101 and attaches the socket once the
  * handler returns the marker response.
  *
  * @module
@@ -36,7 +36,7 @@ export interface UpgradeOptions extends WebSocketOptions {
    * browser does): `true`, or options such as the smallest message sent
    * compressed (`threshold`, default 1024 bytes). When agreed, the 101
    * answers `permessage-deflate; server_no_context_takeover;
-   * client_no_context_takeover` (see `deflate_negotiation.ts` for why both),
+   * client_no_context_takeover` (see `deflate/negotiation.ts` for why both),
    * `socket.extensions` reports that string, messages that arrive
    * compressed are inflated (bounded by `maxMessageSize`: a zip bomb fails
    * the connection with 1009) and messages sent at or above the threshold
@@ -47,12 +47,11 @@ export interface UpgradeOptions extends WebSocketOptions {
    * Default `false`, as in the `ws` package (Bun defaults to on; Deno's
    * `upgradeWebSocket` cannot compress at all). The reason is the cost per
    * message sent compressed: it takes a fresh platform `CompressionStream`,
-   * 14 to 60 µs in Deno for a short chat message, where an uncompressed
-   * message costs a few microseconds. Inflating costs less (this library's
-   * own DEFLATE decoder, `inflate.ts`: about 5 µs for a chat message), and
-   * every incoming message pays it, since a browser that agreed compresses
-   * every message it sends, however small. Turn it on for large,
-   * compressible messages (JSON documents, logs) or slow links.
+   * many times the cost of an uncompressed message (docs/PERFORMANCE.md).
+   * Inflating costs less, and every incoming message pays it, since a
+   * browser that agreed compresses every message it sends, however small.
+   * Turn it on for large, compressible messages (JSON documents, logs) or
+   * slow links.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }

@@ -93,7 +93,7 @@ export class SocketEngine
   #closeOnOpen: { code: number | undefined; reason: string } | null = null;
   #messages: MessageBuffer | null = null;
   #settle: (() => void) | null = null;
-  /** When reading pauses (see `socket_flow.ts`). */
+  /** When reading pauses (see `flow.ts`). */
   readonly #flow: ReadFlow;
   /** Closing for a server shutdown: messages the peer sent before its
    * close frame are still delivered. */

@@ -148,7 +148,7 @@ export interface NegotiatedDeflate {
   /**
    * Smallest message, in bytes (UTF-8 bytes for text), sent compressed;
    * smaller ones go out uncompressed. 0 compresses every message. Usually
-   * `resolveDeflateOptions(options).threshold` (deflate_negotiation.ts).
+   * `resolveDeflateOptions(options).threshold` (deflate/negotiation.ts).
    */
   threshold: number;
 }

@@ -3,7 +3,7 @@
  * one `Deno.upgradeWebSocket` returns), running over any byte stream with
  * `read`, `write` and `close`. It uses no runtime-specific API: the server
  * (or the client) hands it a connection; the state machine behind it
- * (`socket_engine.ts`) drives the sans-I/O `Protocol`, reads with flow
+ * (`engine.ts`) drives the sans-I/O `Protocol`, reads with flow
  * control, writes with backpressure, runs the close handshake with a
  * timeout and keeps the connection alive with pings.
  *
