@@ -49,7 +49,6 @@ export {
   inflateMessage,
 } from "./deflate/payload.ts";
 export {
-  type PerMessageDeflateOptions,
   type ResolvedDeflateOptions,
   resolveDeflateOptions,
 } from "./deflate/negotiation.ts";

@@ -78,5 +78,6 @@ export {
   type DeflateNegotiation,
   negotiateDeflate,
   PERMESSAGE_DEFLATE,
+  type PerMessageDeflateOptions,
   type PerMessageDeflateParams,
 } from "./deflate/negotiation.ts";

@@ -36,47 +36,6 @@
  * @module
  */
 
-export { serve } from "./deno/serve.ts";
+export * from "./server.ts";
 export { connect } from "./deno/connect.ts";
 export type { ConnectOptions } from "./client/connect.ts";
-export type {
-  ServeHandler,
-  ServeHandlerInfo,
-  ServeOptions,
-  Server,
-} from "./server/serve.ts";
-export {
-  type UpgradeOptions,
-  type UpgradeResult,
-  upgradeWebSocket,
-} from "./server/upgrade.ts";
-export { WebSocketConnection } from "./socket/websocket.ts";
-export {
-  type WebSocketEventHandler,
-  type WebSocketEventMap,
-  WebSocketEventTarget,
-} from "./socket/event_target.ts";
-export type { IteratedMessage } from "./socket/message_buffer.ts";
-export type {
-  BinaryType,
-  WebSocketOptions,
-  WebSocketSendData,
-} from "./socket/options.ts";
-export type { NetAddr } from "./socket/transport.ts";
-export type { PublishData } from "./socket/pubsub.ts";
-export type { Role } from "./protocol/types.ts";
-export type { PerMessageDeflateOptions } from "./deflate/negotiation.ts";
-export {
-  CloseCode,
-  HandshakeError,
-  HttpError,
-  InvalidPayloadError,
-  InvalidStateError,
-  MessageTooBigError,
-  ProtocolError,
-  type ProtocolRule,
-  ServerError,
-  type ServerErrorPhase,
-  WebSocketError,
-} from "./errors.ts";
-export { DEFAULTS, type Defaults } from "./defaults.ts";

@@ -69,4 +69,12 @@ export {
   type ServerErrorPhase,
   WebSocketError,
 } from "./errors.ts";
-export { DEFAULTS, type Defaults } from "./defaults.ts";
+export {
+  type ClientDefaults,
+  DEFAULTS,
+  type Defaults,
+  type DeflateDefaults,
+  type Limits,
+  type ServerDefaults,
+  type SocketDefaults,
+} from "./defaults.ts";

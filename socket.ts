@@ -80,4 +80,12 @@ export {
   type ProtocolRule,
   WebSocketError,
 } from "./errors.ts";
-export { DEFAULTS } from "./defaults.ts";
+export {
+  type ClientDefaults,
+  DEFAULTS,
+  type Defaults,
+  type DeflateDefaults,
+  type Limits,
+  type ServerDefaults,
+  type SocketDefaults,
+} from "./defaults.ts";

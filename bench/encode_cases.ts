@@ -27,18 +27,7 @@ import {
   Xorshift,
 } from "./fixtures.ts";
 import { asBuffer, type WsVariant } from "./ws_loader.ts";
-
-function joined(pieces: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const piece of pieces) total += piece.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.length;
-  }
-  return out;
-}
+import { concatBytes } from "../frame/bytes.ts";
 
 function checkSame(name: string, got: Uint8Array, expected: Uint8Array): void {
   if (!sameBytes(got, expected)) {
@@ -62,12 +51,16 @@ function binaryCases(ws: WsVariant, payloadSize: number): BenchCase[] {
   });
   const fresh = new Protocol({ role: "server" });
 
-  const expected = joined(ws.frame(payloadBuffer, options));
+  const expected = concatBytes(ws.frame(payloadBuffer, options));
   checkSame("encodeFrame", encodeFrame(Opcode.Binary, payload), expected);
   protocol.sendBinary(payload);
-  checkSame("Protocol.sendBinary", joined(protocol.takeOutgoing()), expected);
+  checkSame(
+    "Protocol.sendBinary",
+    concatBytes(protocol.takeOutgoing()),
+    expected,
+  );
   fresh.sendBinary(payload);
-  checkSame("Protocol.sendBinary", joined(fresh.takeOutgoing()), expected);
+  checkSame("Protocol.sendBinary", concatBytes(fresh.takeOutgoing()), expected);
 
   const headerLength = frameHeaderLength(payloadSize, false);
   const common = {
@@ -149,11 +142,15 @@ function textCases(ws: WsVariant, payloadSize: number): BenchCase[] {
   });
   const fresh = new Protocol({ role: "server" });
 
-  const expected = joined(ws.frame(text, options));
+  const expected = concatBytes(ws.frame(text, options));
   protocol.sendText(text);
-  checkSame("Protocol.sendText", joined(protocol.takeOutgoing()), expected);
+  checkSame(
+    "Protocol.sendText",
+    concatBytes(protocol.takeOutgoing()),
+    expected,
+  );
   fresh.sendText(text);
-  checkSame("Protocol.sendText", joined(fresh.takeOutgoing()), expected);
+  checkSame("Protocol.sendText", concatBytes(fresh.takeOutgoing()), expected);
 
   const common = {
     group: `encode ${sizeLabel(payloadSize)} text server frame (mixed UTF-8)`,
