@@ -1,7 +1,8 @@
 /**
- * The server on `node:net` sockets: {@linkcode serveNodeNet} takes the same
- * options and handler as `serve` and runs in Deno, Bun and Node (22 and
- * later). In Deno, prefer it over `serve` for thousands of busy
+ * The server and the client on `node:net` and `node:tls`, for Bun and Node
+ * (22 and later) and for Deno: {@linkcode serveNodeNet} takes the same
+ * options and handler as `serve`, and {@linkcode connect} is the same client
+ * as Deno's, `ws://` and `wss://`. In Deno, prefer it over `serve` for thousands of busy
  * connections: Deno serves `node:net` sockets in turn, where `Deno.Conn`
  * reads leave most of 10,000 busy connections waiting (see
  * `docs/PERFORMANCE.md`). Plain TCP only; put TLS in front of it.
@@ -27,6 +28,8 @@
  */
 
 export { serveNodeNet } from "./node/serve.ts";
+export { connect } from "./node/connect.ts";
+export type { ConnectOptions } from "./client/connect.ts";
 export type {
   ServeHandler,
   ServeHandlerInfo,

@@ -24,10 +24,9 @@ import {
   patternBytes,
   serverFrame,
   test,
-  TEST_CERT,
-  TEST_KEY,
   withRawServer,
 } from "../support/client_deno.ts";
+import { TEST_CERT, TEST_KEY } from "../support/test_cert.ts";
 import { DEFAULTS } from "../../defaults.ts";
 
 defineClientChecks("this library's serve()", startRfc6455EchoServer);

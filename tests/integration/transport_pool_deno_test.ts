@@ -13,7 +13,8 @@ import {
   markPoolSafe,
 } from "../../socket/transport.ts";
 import { serve, upgradeWebSocket } from "../../mod.ts";
-import { describe, test, TEST_CERT, TEST_KEY } from "../support/client_deno.ts";
+import { describe, test } from "../support/client_deno.ts";
+import { TEST_CERT, TEST_KEY } from "../support/test_cert.ts";
 
 describe("pool-safe transports", () => {
   for (const secure of [false, true]) {

@@ -5,7 +5,8 @@
 // nobody here wrote in client_interop_deno_test.ts.
 
 import assert from "node:assert/strict";
-import { connect } from "../../mod.ts";
+import { connect as denoConnect } from "../../mod.ts";
+import { connect as nodeConnect } from "../../node.ts";
 import { HandshakeError } from "../../errors.ts";
 import type { WebSocketConnection } from "../../socket/websocket.ts";
 import type { RunningEchoServer } from "../interop/peers/echo_server.ts";
@@ -68,9 +69,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** The two clients every check runs with: Deno's and node:net's. */
+export const CLIENTS = [
+  { label: "connect() (Deno)", connect: denoConnect },
+  { label: "connect() (node:net)", connect: nodeConnect },
+] as const;
+
 /**
- * Registers the client checks against the echo server `start` runs. The
- * server is started and shut down inside each test.
+ * Registers the client checks against the echo server `start` runs, once
+ * for each of {@linkcode CLIENTS}. The server is started and shut down
+ * inside each test.
  *
  * @param name the server's name, for test titles
  * @param start starts the server on 127.0.0.1
@@ -81,6 +89,18 @@ export function defineClientChecks(
   name: string,
   start: () => Promise<RunningEchoServer>,
   options: TestOptions = {},
+): void {
+  for (const client of CLIENTS) {
+    defineChecksWith(client.label, client.connect, name, start, options);
+  }
+}
+
+function defineChecksWith(
+  label: string,
+  connect: typeof denoConnect,
+  name: string,
+  start: () => Promise<RunningEchoServer>,
+  options: TestOptions,
 ): void {
   async function withEcho(
     body: (url: string) => Promise<void>,
@@ -93,7 +113,7 @@ export function defineClientChecks(
     }
   }
 
-  describe(`connect() against ${name}`, () => {
+  describe(`${label} against ${name}`, () => {
     test(
       "text messages of 0, 125, 126, 65535 and 65536 bytes echo",
       () =>
