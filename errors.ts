@@ -159,17 +159,20 @@ export class HandshakeError extends Error {
 
 /**
  * A method was called in a state that does not allow it, such as sending
- * after the close handshake began. Mirrors the DOM's `InvalidStateError`.
+ * before the socket opened or after the close handshake began. It is the
+ * DOM's own kind of error: a `DOMException` named "InvalidStateError" (code
+ * 11), so code written for the browser's `WebSocket` (checking `name` or
+ * `instanceof DOMException`) and code checking `instanceof
+ * InvalidStateError` both recognise it.
  */
-export class InvalidStateError extends Error {
+export class InvalidStateError extends DOMException {
   /**
    * Creates an invalid-state error.
    *
    * @param message what was attempted and why it is not allowed now
    */
   constructor(message: string) {
-    super(message);
-    this.name = "InvalidStateError";
+    super(message, "InvalidStateError");
   }
 }
 
@@ -200,7 +203,8 @@ export class FragmentSequenceError extends InvalidStateError {
    */
   constructor(rule: FragmentSequenceRule, message: string) {
     super(message);
-    this.name = "FragmentSequenceError";
+    // DOMException's name is a read-only accessor: shadow it.
+    Object.defineProperty(this, "name", { value: "FragmentSequenceError" });
     this.rule = rule;
   }
 }

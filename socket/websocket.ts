@@ -17,13 +17,13 @@
  */
 
 import { ReadyState, type Role } from "../protocol/types.ts";
-import { CloseCode } from "../errors.ts";
+import { CloseCode, InvalidStateError } from "../errors.ts";
 import { SocketEngine } from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
 import { toSendItem } from "./send_queue.ts";
 import { WebSocketEventTarget } from "./event_target.ts";
 import type { PublishData, TopicRegistry } from "./pubsub.ts";
-import { checkCloseArguments, domException } from "./events.ts";
+import { checkCloseArguments } from "./events.ts";
 import type {
   BinaryType,
   NegotiatedConnection,
@@ -141,7 +141,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    * behind it. Binary data is captured at call time.
    *
    * @param data the message
-   * @throws {DOMException} "InvalidStateError" while CONNECTING. Once closing
+   * @throws {InvalidStateError} (a `DOMException`) while CONNECTING. Once closing
    * began the data is discarded silently and added to `bufferedAmount`; so
    * is data sent from a "message" handler when the peer's close frame came
    * in the same read as that message (its echo already went out; the
@@ -149,7 +149,7 @@ export class WebSocketConnection extends WebSocketEventTarget
    */
   send(data: WebSocketSendData): void {
     if (this.#engine.readyState === ReadyState.CONNECTING) {
-      throw domException("the socket is not open yet", "InvalidStateError");
+      throw new InvalidStateError("the socket is not open yet");
     }
     this.#engine.send(toSendItem(data));
   }
