@@ -57,5 +57,11 @@ export function listenDeno(options: ListenOptions): ConnectionSource {
         // Already closed.
       }
     },
+    ref() {
+      listener.ref();
+    },
+    unref() {
+      listener.unref();
+    },
   };
 }

@@ -8,6 +8,7 @@
 import { listenDeno } from "./listen.ts";
 import {
   checkServeOptions,
+  serveArguments,
   type ServeHandler,
   type ServeOptions,
   type Server,
@@ -16,8 +17,9 @@ import {
 
 /**
  * Listen and serve HTTP/1.1 (and WebSocket upgrades through
- * `upgradeWebSocket`), like `Deno.serve`. With `cert` and `key` the server
- * speaks TLS (https and wss).
+ * `upgradeWebSocket`), like `Deno.serve`, in its three forms: `(handler)`,
+ * `(options, handler)` and `({ ...options, handler })`. With `cert` and
+ * `key` the server speaks TLS (https and wss).
  *
  * @example
  * ```ts ignore
@@ -31,6 +33,15 @@ import {
  */
 export function serve(handler: ServeHandler): Server;
 /**
+ * Listen with `options` and serve with `options.handler`.
+ *
+ * @param options where to listen, TLS, timeouts, limits, and the handler
+ * @returns the running server
+ */
+export function serve(
+  options: ServeOptions & { handler: ServeHandler },
+): Server;
+/**
  * Listen with `options` and serve with `handler`.
  *
  * @param options where to listen, TLS, timeouts and limits
@@ -42,15 +53,11 @@ export function serve(
   optionsOrHandler: ServeOptions | ServeHandler,
   maybeHandler?: ServeHandler,
 ): Server {
-  const options = typeof optionsOrHandler === "function"
-    ? {}
-    : optionsOrHandler;
-  const handler = typeof optionsOrHandler === "function"
-    ? optionsOrHandler
-    : maybeHandler;
-  if (typeof handler !== "function") {
-    throw new TypeError("serve: a handler function is required");
-  }
+  const { options, handler } = serveArguments(
+    optionsOrHandler,
+    maybeHandler,
+    "serve",
+  );
   const source = listenDeno(checkServeOptions(options));
   return startServer(options, handler, source);
 }

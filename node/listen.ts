@@ -75,5 +75,11 @@ export async function listenNodeNet(
       server.close();
       stopped.resolve();
     },
+    ref() {
+      server.ref();
+    },
+    unref() {
+      server.unref();
+    },
   };
 }

@@ -8,6 +8,7 @@
 import { listenNodeNet } from "./listen.ts";
 import {
   checkServeOptions,
+  serveArguments,
   type ServeHandler,
   type ServeOptions,
   type Server,
@@ -15,7 +16,7 @@ import {
 } from "../server/serve.ts";
 
 /**
- * Like `serve`, on `node:net` sockets instead of `Deno.Conn` (plain TCP
+ * Like `serve` (the same three forms), on `node:net` sockets instead of `Deno.Conn` (plain TCP
  * only: no `cert`/`key`). In Deno, choose it for many busy connections:
  * Deno serves `node:net` sockets in turn, where `Deno.Conn` reads leave
  * most of 10,000 busy connections waiting for seconds (see
@@ -31,17 +32,20 @@ import {
  * });
  * ```
  *
- * @param options as for `serve`, without `cert` and `key`
- * @param handler the request handler
+ * @param optionsOrHandler as for `serve`, without `cert` and `key`: the
+ * options (with `handler` in them for the one-argument form) or the handler
+ * @param maybeHandler the request handler, after the options
  * @returns the running server
  */
 export async function serveNodeNet(
-  options: ServeOptions,
-  handler: ServeHandler,
+  optionsOrHandler: ServeOptions | ServeHandler,
+  maybeHandler?: ServeHandler,
 ): Promise<Server> {
-  if (typeof handler !== "function") {
-    throw new TypeError("serveNodeNet: a handler function is required");
-  }
+  const { options, handler } = serveArguments(
+    optionsOrHandler,
+    maybeHandler,
+    "serveNodeNet",
+  );
   const source = await listenNodeNet(checkServeOptions(options));
   return startServer(options, handler, source);
 }

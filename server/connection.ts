@@ -63,7 +63,10 @@ export interface ConnectionHost {
 }
 
 /** The user's handler, with the connection's info already bound. */
-export type BoundHandler = (request: Request) => Response | Promise<Response>;
+export type BoundHandler = (
+  request: Request,
+  completed: Promise<void>,
+) => Response | Promise<Response>;
 
 /** Ends the request loop: the response said close, or the socket took over. */
 type RequestOutcome = "keep-alive" | "close" | "upgraded";
@@ -283,6 +286,19 @@ export class HttpConnection {
   }
 
   async #serveRequest(head: RequestHead): Promise<RequestOutcome> {
+    const completed = Promise.withResolvers<void>();
+    try {
+      return await this.#serveOneRequest(head, completed.promise);
+    } finally {
+      completed.resolve();
+    }
+  }
+
+  /** Serves one request; `completed` settles when this returns. */
+  async #serveOneRequest(
+    head: RequestHead,
+    completed: Promise<void>,
+  ): Promise<RequestOutcome> {
     let decoder: BodyDecoder | null;
     let request: Request;
     let body: RequestBody | undefined;
@@ -327,7 +343,7 @@ export class HttpConnection {
     registerRequest(request, context);
     this.#requestAbort = abort;
 
-    const handled = await this.#callHandler(request, context);
+    const handled = await this.#callHandler(request, context, completed);
     const upgrade = context.upgrade;
     if (handled === FORCED) {
       if (upgrade !== undefined) {
@@ -361,10 +377,11 @@ export class HttpConnection {
   async #callHandler(
     request: Request,
     context: RequestContext,
+    completed: Promise<void>,
   ): Promise<Response | typeof FORCED> {
     let returned = false;
     try {
-      const pending = Promise.resolve(this.#handler(request));
+      const pending = Promise.resolve(this.#handler(request, completed));
       pending.catch(() => {}); // reported below, or moot once forced
       const response = await Promise.race([pending, this.#forced]);
       returned = true;
@@ -379,6 +396,13 @@ export class HttpConnection {
       ) {
         throw new TypeError(
           "the handler returned the upgrade response of another request",
+        );
+      }
+      if (response.status === 101 && !isUpgradeResponse(response)) {
+        throw new TypeError(
+          "the handler returned a 101 response that this server did not " +
+            "make (Deno.upgradeWebSocket's?): with this library's serve(), " +
+            "upgrade with upgradeWebSocket imported from @rfc6455/websocket",
         );
       }
       return response;

@@ -35,6 +35,10 @@ export interface ConnectionSource {
   ): Promise<void>;
   /** Stops accepting; accepted connections are not touched. */
   close(): void;
+  /** Keeps the process alive while listening (the default). */
+  ref?(): void;
+  /** Lets the process exit while still listening. */
+  unref?(): void;
 }
 
 /** Where to listen. */

@@ -77,12 +77,18 @@ export interface ServeOptions {
    * and answer `500 Internal Server Error`.
    */
   onError?: (error: unknown) => Response | Promise<Response>;
+  /** The handler, for the one-argument form `serve({ port, handler })`, as
+   * with `Deno.serve`. */
+  handler?: ServeHandler;
 }
 
-/** What a handler learns about the connection, as with `Deno.serve`. */
+/** What a handler learns about the request, as with `Deno.serve`. */
 export interface ServeHandlerInfo {
   /** The client's address. */
   readonly remoteAddr: NetAddr;
+  /** Resolves once the response was written (the 101, for an upgrade) or
+   * the connection ended before it could be; never rejects. */
+  readonly completed: Promise<void>;
 }
 
 /** A request handler. A `HandshakeError` it throws (from
@@ -126,6 +132,41 @@ export interface Server {
    * @returns the count
    */
   subscriberCount(topic: string): number;
+  /** Keeps the process alive while the server listens (the default). */
+  ref(): void;
+  /** Lets the process exit even though the server still listens. */
+  unref(): void;
+  /** `await using server = serve(...)` shuts the server down (see
+   * {@linkcode Server.shutdown}) when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Sorts out `serve`'s forms, as `Deno.serve` takes them: `(handler)`,
+ * `(options, handler)` and `({ ...options, handler })`.
+ *
+ * @param optionsOrHandler the first argument
+ * @param maybeHandler the second argument
+ * @param name the function's name, for the error
+ * @returns the options and the handler
+ * @throws {TypeError} when no handler function is given
+ */
+export function serveArguments(
+  optionsOrHandler: ServeOptions | ServeHandler,
+  maybeHandler: ServeHandler | undefined,
+  name: string,
+): { options: ServeOptions; handler: ServeHandler } {
+  if (typeof optionsOrHandler === "function") {
+    return { options: {}, handler: optionsOrHandler };
+  }
+  const options = optionsOrHandler ?? {};
+  const handler = maybeHandler ?? options.handler;
+  if (typeof handler !== "function") {
+    throw new TypeError(
+      `${name}: a handler function is required (as the last argument or as options.handler)`,
+    );
+  }
+  return { options, handler };
 }
 
 function formatAuthority(addr: NetAddr): string {
@@ -269,12 +310,12 @@ class RunningServer implements Server {
       this.#refuseOverloaded(conn, host);
       return;
     }
-    const info: ServeHandlerInfo = { remoteAddr: conn.remoteAddr };
+    const remoteAddr = conn.remoteAddr;
     const handler = this.#handler;
     const topics = this.#topics;
-    const connection = new HttpConnection(conn, host, (request) => {
+    const connection = new HttpConnection(conn, host, (request, completed) => {
       bindRequestTopics(request, topics);
-      return handler(request, info);
+      return handler(request, { remoteAddr, completed });
     });
     const running = connection.run().finally(() => {
       this.#connections.delete(connection);
@@ -309,6 +350,18 @@ class RunningServer implements Server {
 
   subscriberCount(topic: string): number {
     return this.#topics.subscriberCount(topic);
+  }
+
+  ref(): void {
+    this.#source.ref?.();
+  }
+
+  unref(): void {
+    this.#source.unref?.();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   shutdown(): Promise<void> {
