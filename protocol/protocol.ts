@@ -518,8 +518,11 @@ export class Protocol {
     }
     this.#closeReceived = true;
     if (!this.#closeSent) {
-      // Echo the peer's code (section 5.5.1); an empty close gets an empty echo.
-      this.#sendClose(payload.length === 0 ? EMPTY : encodeClosePayload(code));
+      // Echo the peer's code and reason (section 5.5.1, as Deno and ws do);
+      // an empty close gets an empty echo.
+      this.#sendClose(
+        payload.length === 0 ? EMPTY : encodeClosePayload(code, reason),
+      );
     }
     this.#readyState = ReadyState.CLOSED;
     this.#resetMessage();

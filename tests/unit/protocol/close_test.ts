@@ -62,13 +62,14 @@ describe("the close handshake", () => {
   });
 
   for (const code of [1000, 1001, 1003, 1011, 3000, 4999]) {
-    test(`peer closes with ${code}: echoed, state CLOSED`, () => {
+    test(`peer closes with ${code}: code and reason echoed, state CLOSED`, () => {
       const { events, sent, protocol } = serverReceives(
         maskedFrame(Opcode.Close, encodeClosePayload(code, "bye")),
       );
       assert.deepEqual(events, [{ type: "close", code, reason: "bye" }]);
       assert.equal(sent.length, 1);
       assert.equal(sent[0].opcode, Opcode.Close);
+      assert.deepEqual(sent[0].payload, encodeClosePayload(code, "bye"));
       assert.equal(closeCodeOf(sent[0].payload), code);
       assert.equal(protocol.readyState, ReadyState.CLOSED);
       assert.equal(protocol.closeReceived, true);
