@@ -132,8 +132,10 @@ export async function fileExists(path: string): Promise<boolean> {
 
 /**
  * The `skip` option for tests that need a tool: a reason to skip when the
- * tool is missing on a developer's machine, `false` (run, and fail loudly)
- * when it is present or when running in CI, where it must be present.
+ * tool is missing on a developer's machine (and, once per tool, a line on
+ * stderr saying what is missing and how to install it), `false` (run, and
+ * fail loudly) when it is present or when running in CI, where it must be
+ * present.
  *
  * @param available whether the tool was found
  * @param what the tool, named in the skip reason
@@ -144,5 +146,29 @@ export function skipUnlessAvailable(
   what: string,
 ): string | false {
   if (available || IN_CI) return false;
+  if (!announcedMissing.has(what)) {
+    announcedMissing.add(what);
+    console.warn(
+      `skipping the tests that need ${what}: not found here; ${
+        installHint(what)
+      } (.ci/run installs everything)`,
+    );
+  }
   return `${what} is not installed here (.ci/run installs it)`;
+}
+
+/** Peers already reported missing, so each is named once per run. */
+const announcedMissing = new Set<string>();
+
+/** How to get a missing peer. */
+function installHint(what: string): string {
+  if (/chromium/i.test(what)) {
+    return "install it with `apt-get install chromium`";
+  }
+  if (/python/i.test(what)) {
+    return "install it with `apt-get install python3-websockets`";
+  }
+  if (what === "bun") return "put it on PATH with `npm install -g bun@1`";
+  if (what === "node") return "install Node.js 22 or later";
+  return "install it";
 }
