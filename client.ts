@@ -37,6 +37,7 @@ export {
   type WebSocketEventHandler,
   type WebSocketEventMap,
   WebSocketEventTarget,
+  type WebSocketLike,
 } from "./socket/event_target.ts";
 export type { IteratedMessage } from "./socket/message_buffer.ts";
 export type {
@@ -59,6 +60,7 @@ export {
   type ProtocolRule,
   ServerError,
   type ServerErrorPhase,
+  UnreadIteratorError,
   WebSocketError,
 } from "./errors.ts";
 export {

@@ -22,14 +22,19 @@ export interface SocketDefaults {
   /** Milliseconds between keepalive pings: 30 s. A peer that sends nothing
    * at all between two pings is dropped (1006). */
   readonly pingInterval: number;
+  /** The same keepalive in seconds, as `Deno.upgradeWebSocket` names it:
+   * 30. */
+  readonly idleTimeout: number;
   /** Milliseconds without a received byte before closing with 1001: 0,
    * off. */
-  readonly idleTimeout: number;
+  readonly silenceTimeout: number;
   /** Milliseconds to wait for the peer's close frame once closing began:
    * 5 s. */
   readonly closeTimeout: number;
-  /** Bytes that may wait to be written before a `send` fails the
-   * connection with 1008: 16 MiB. */
+  /** Bytes that may wait to be written before a further `send` fails the
+   * connection with 1008: 64 MiB, so that what an application sends at
+   * once (a burst of up to a whole `maxMessageSize`, and then one message
+   * more) reaches a peer that reads. */
   readonly maxQueuedBytes: number;
 }
 
@@ -154,9 +159,10 @@ export const DEFAULTS: Defaults = Object.freeze({
     maxMessageSize: 64 * MiB,
     maxFragments: 128 * KiB,
     pingInterval: 30_000,
-    idleTimeout: 0,
+    idleTimeout: 30,
+    silenceTimeout: 0,
     closeTimeout: 5_000,
-    maxQueuedBytes: 16 * MiB,
+    maxQueuedBytes: 64 * MiB,
   }),
   server: Object.freeze({
     port: 8000,

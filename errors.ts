@@ -210,6 +210,26 @@ export class FragmentSequenceError extends InvalidStateError {
 }
 
 /**
+ * An async iterator over a socket (`socket[Symbol.asyncIterator]()`) was
+ * created but never read while more than the iterator's high-water mark of
+ * messages arrived (see `DEFAULTS.limits.iteratorHighWaterBytes` and
+ * `iteratorHighWaterCount`). Rather than stop reading the connection (which
+ * would stop "message" events too) the socket drops what the iterator held
+ * and its first `next()` rejects with this error; the socket stays open.
+ */
+export class UnreadIteratorError extends Error {
+  /**
+   * Creates an unread-iterator error.
+   *
+   * @param message how many messages piled up
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UnreadIteratorError";
+  }
+}
+
+/**
  * A request that the server refuses at the HTTP level. `status` is the
  * response status to answer with (400, 408, 413, 431, 501, 505); the
  * connection is closed after the answer, since the framing can no longer be

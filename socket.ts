@@ -57,6 +57,7 @@ export {
   type WebSocketEventHandler,
   type WebSocketEventMap,
   WebSocketEventTarget,
+  type WebSocketLike,
 } from "./socket/event_target.ts";
 export type { IteratedMessage } from "./socket/message_buffer.ts";
 export type {
@@ -78,6 +79,7 @@ export {
   CloseCode,
   InvalidStateError,
   type ProtocolRule,
+  UnreadIteratorError,
   WebSocketError,
 } from "./errors.ts";
 export {

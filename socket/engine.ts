@@ -118,7 +118,7 @@ export class SocketEngine
     this.#outbound = new Outbound(resolved.maxQueuedBytes, this);
     this.#keepalive = new Keepalive(
       resolved.pingInterval,
-      resolved.idleTimeout,
+      resolved.silenceTimeout,
       this,
     );
     this.#flow = new ReadFlow(
@@ -155,9 +155,9 @@ export class SocketEngine
   keepaliveDrop(error: Error): void {
     this.#finish(abnormalEnding(error));
   }
-  /** Keepalive: nothing arrived for the idle timeout. */
-  keepaliveIdle(): void {
-    this.#beginClose(CloseCode.GoingAway, "idle timeout");
+  /** Keepalive: nothing arrived for the silence timeout. */
+  keepaliveSilent(): void {
+    this.#beginClose(CloseCode.GoingAway, "silence timeout");
   }
   /** Keepalive: whether silence is excused. */
   keepalivePaused(): boolean {
@@ -392,7 +392,7 @@ export class SocketEngine
   /** More than maxQueuedBytes wait to be written: fail with 1008. */
   #failQueueFull(what: string): void {
     const error = new Error(
-      `more than ${this.#options.maxQueuedBytes} bytes (${what}) wait to be written: the peer does not read fast enough`,
+      `more than ${this.#options.maxQueuedBytes} bytes (${what}) wait to be written: the peer reads slower than this side sends; await socket.drained() between sends, or raise maxQueuedBytes`,
     );
     this.#fail(CloseCode.PolicyViolation, "send queue full", error);
   }

@@ -8,6 +8,7 @@
  */
 
 import { reportError } from "./events.ts";
+import type { BinaryType, WebSocketSendData } from "./options.ts";
 import { ReadyState } from "../protocol/types.ts";
 
 /** The events of a WebSocket connection, by type. */
@@ -24,6 +25,41 @@ export interface WebSocketEventMap {
   ping: MessageEvent<Uint8Array>;
   /** A pong arrived; data is its payload. */
   pong: MessageEvent<Uint8Array>;
+}
+
+/**
+ * The WebSocket API every implementation offers (this library's socket, the
+ * browser's and Deno's `WebSocket`): what `this` is inside an `on<event>`
+ * handler. Typed this way rather than as the socket's own class so that
+ * code typed against the DOM's `WebSocket` (a `Set<WebSocket>`, a function
+ * taking one) accepts this library's socket.
+ */
+export interface WebSocketLike extends EventTarget {
+  /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
+  readonly readyState: number;
+  /** The URL of the connection. */
+  readonly url: string;
+  /** The subprotocol selected, or "". */
+  readonly protocol: string;
+  /** The extensions accepted, or "". */
+  readonly extensions: string;
+  /** Bytes queued and not yet written. */
+  readonly bufferedAmount: number;
+  /** How binary messages appear in "message" events. */
+  binaryType: BinaryType;
+  /**
+   * Sends a message.
+   *
+   * @param data text or bytes
+   */
+  send(data: WebSocketSendData): void;
+  /**
+   * Starts the close handshake.
+   *
+   * @param code the close code
+   * @param reason the close reason
+   */
+  close(code?: number, reason?: string): void;
 }
 
 /** An `on<event>` handler; `this` is the socket. */
@@ -114,34 +150,34 @@ export class WebSocketEventTarget extends EventTarget {
   }
 
   /** Handler for "open". */
-  get onopen(): WebSocketEventHandler<this, Event> {
+  get onopen(): WebSocketEventHandler<WebSocketLike, Event> {
     return this.#getHandler("open");
   }
-  set onopen(handler: WebSocketEventHandler<this, Event>) {
+  set onopen(handler: WebSocketEventHandler<WebSocketLike, Event>) {
     this.#setHandler("open", handler);
   }
 
   /** Handler for "message". */
-  get onmessage(): WebSocketEventHandler<this, MessageEvent> {
+  get onmessage(): WebSocketEventHandler<WebSocketLike, MessageEvent> {
     return this.#getHandler("message");
   }
-  set onmessage(handler: WebSocketEventHandler<this, MessageEvent>) {
+  set onmessage(handler: WebSocketEventHandler<WebSocketLike, MessageEvent>) {
     this.#setHandler("message", handler);
   }
 
   /** Handler for "error". */
-  get onerror(): WebSocketEventHandler<this, Event> {
+  get onerror(): WebSocketEventHandler<WebSocketLike, Event> {
     return this.#getHandler("error");
   }
-  set onerror(handler: WebSocketEventHandler<this, Event>) {
+  set onerror(handler: WebSocketEventHandler<WebSocketLike, Event>) {
     this.#setHandler("error", handler);
   }
 
   /** Handler for "close". */
-  get onclose(): WebSocketEventHandler<this, CloseEvent> {
+  get onclose(): WebSocketEventHandler<WebSocketLike, CloseEvent> {
     return this.#getHandler("close");
   }
-  set onclose(handler: WebSocketEventHandler<this, CloseEvent>) {
+  set onclose(handler: WebSocketEventHandler<WebSocketLike, CloseEvent>) {
     this.#setHandler("close", handler);
   }
 

@@ -1,6 +1,6 @@
 /**
  * The liveness timers of one connection: a periodic ping that drops a peer
- * which sent nothing since the previous ping, and an idle timer that fires
+ * which sent nothing since the previous ping, and a silence timer that fires
  * when nothing arrived for a while. One `setInterval` and one `setTimeout`
  * at most; `received()` only records a flag and a time, so the hot read path
  * never touches a timer.
@@ -14,8 +14,8 @@ export interface KeepaliveHooks {
   keepalivePing(): void;
   /** The peer did not answer: drop the connection. */
   keepaliveDrop(error: Error): void;
-  /** Nothing arrived for the idle timeout: close the connection. */
-  keepaliveIdle(): void;
+  /** Nothing arrived for the silence timeout: close the connection. */
+  keepaliveSilent(): void;
   /**
    * True while the connection does not read (a slow consumer): silence is
    * then not the peer's fault.
@@ -23,13 +23,13 @@ export interface KeepaliveHooks {
   keepalivePaused(): boolean;
 }
 
-/** Ping and idle timers; both off when their interval is 0. */
+/** Ping and silence timers; both off when their interval is 0. */
 export class Keepalive {
   readonly #pingInterval: number;
-  readonly #idleTimeout: number;
+  readonly #silenceTimeout: number;
   readonly #hooks: KeepaliveHooks;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #silenceTimer: ReturnType<typeof setTimeout> | undefined;
   #receivedSincePing = false;
   #pingOutstanding = false;
   #lastReceiveTime = 0;
@@ -37,16 +37,16 @@ export class Keepalive {
 
   /**
    * @param pingInterval ms between pings, 0 for none
-   * @param idleTimeout ms of silence before `idle`, 0 for none
+   * @param silenceTimeout ms of silence before `keepaliveSilent`, 0 for none
    * @param hooks what to do when a timer fires
    */
   constructor(
     pingInterval: number,
-    idleTimeout: number,
+    silenceTimeout: number,
     hooks: KeepaliveHooks,
   ) {
     this.#pingInterval = pingInterval;
-    this.#idleTimeout = idleTimeout;
+    this.#silenceTimeout = silenceTimeout;
     this.#hooks = hooks;
   }
 
@@ -59,25 +59,25 @@ export class Keepalive {
         this.#pingInterval,
       );
     }
-    if (this.#idleTimeout > 0 && this.#idleTimer === undefined) {
+    if (this.#silenceTimeout > 0 && this.#silenceTimer === undefined) {
       this.#lastReceiveTime = Date.now();
-      this.#scheduleIdleCheck(this.#idleTimeout);
+      this.#scheduleSilenceCheck(this.#silenceTimeout);
     }
   }
 
   /** Records that bytes arrived. */
   received(): void {
     this.#receivedSincePing = true;
-    if (this.#idleTimeout > 0) this.#lastReceiveTime = Date.now();
+    if (this.#silenceTimeout > 0) this.#lastReceiveTime = Date.now();
   }
 
   /** Clears both timers for good. */
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#pingTimer);
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#silenceTimer);
     this.#pingTimer = undefined;
-    this.#idleTimer = undefined;
+    this.#silenceTimer = undefined;
   }
 
   #onPingTick(): void {
@@ -95,21 +95,21 @@ export class Keepalive {
     this.#hooks.keepalivePing();
   }
 
-  #scheduleIdleCheck(delay: number): void {
-    this.#idleTimer = setTimeout(() => this.#onIdleCheck(), delay);
+  #scheduleSilenceCheck(delay: number): void {
+    this.#silenceTimer = setTimeout(() => this.#onSilenceCheck(), delay);
   }
 
-  #onIdleCheck(): void {
-    this.#idleTimer = undefined;
+  #onSilenceCheck(): void {
+    this.#silenceTimer = undefined;
     if (this.#stopped) return;
     const now = Date.now();
     if (this.#hooks.keepalivePaused()) this.#lastReceiveTime = now;
     const quiet = now - this.#lastReceiveTime;
-    if (quiet < this.#idleTimeout) {
-      this.#scheduleIdleCheck(this.#idleTimeout - quiet);
+    if (quiet < this.#silenceTimeout) {
+      this.#scheduleSilenceCheck(this.#silenceTimeout - quiet);
       return;
     }
     this.stop();
-    this.#hooks.keepaliveIdle();
+    this.#hooks.keepaliveSilent();
   }
 }

@@ -3,12 +3,15 @@
  * until the loop asks for them. When the loop falls behind, the buffer
  * reports itself full and the socket stops reading from the connection, so
  * a slow consumer slows the sender through TCP flow control instead of
- * growing memory.
+ * growing memory. An iterator that was created but never read does not
+ * stop the reading (message events would stop with it): once it holds the
+ * high-water mark it is failed instead, and its first `next()` rejects.
  *
  * @module
  */
 
 import { DEFAULTS } from "../defaults.ts";
+import { UnreadIteratorError } from "../errors.ts";
 import { Fifo } from "./fifo.ts";
 
 /** A message as the async iterator yields it. */
@@ -23,12 +26,19 @@ export class MessageBuffer {
   #ended = false;
   #readers: Array<(result: IteratorResult<IteratedMessage>) => void> = [];
   #spaceWaiters: Array<() => void> = [];
+  /** Whether `next()` was ever called: only then may reading pause. */
+  #pulled = false;
+  /** Set when the buffer overflowed before anyone read it. */
+  #failure: UnreadIteratorError | null = null;
 
   /** True when the reader should stop reading until there is space. */
   get full(): boolean {
-    return !this.#ended &&
-      (this.#messages.length >= DEFAULTS.limits.iteratorHighWaterCount ||
-        this.#bytes >= DEFAULTS.limits.iteratorHighWaterBytes);
+    return this.#pulled && !this.#ended && this.#overHighWater();
+  }
+
+  #overHighWater(): boolean {
+    return this.#messages.length >= DEFAULTS.limits.iteratorHighWaterCount ||
+      this.#bytes >= DEFAULTS.limits.iteratorHighWaterBytes;
   }
 
   /**
@@ -46,6 +56,12 @@ export class MessageBuffer {
     }
     this.#messages.push(message);
     this.#bytes += message.length;
+    if (!this.#pulled && this.#overHighWater()) {
+      this.#failure = new UnreadIteratorError(
+        `${this.#messages.length} messages (${this.#bytes} bytes) arrived for an async iterator nobody read; start the for await loop when creating the iterator`,
+      );
+      this.end(true);
+    }
   }
 
   /**
@@ -54,6 +70,12 @@ export class MessageBuffer {
    * @returns the iterator result
    */
   next(): Promise<IteratorResult<IteratedMessage>> {
+    this.#pulled = true;
+    const failure = this.#failure;
+    if (failure !== null) {
+      this.#failure = null;
+      return Promise.reject(failure);
+    }
     const message = this.#messages.shift();
     if (message !== undefined) {
       this.#bytes -= message.length;

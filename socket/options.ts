@@ -40,22 +40,31 @@ export interface WebSocketOptions {
    */
   maxFragments?: number;
   /**
-   * Close the connection (code 1001, reason "idle timeout", through the
-   * normal close handshake) when no byte at all arrived for this long.
-   * Pongs count as bytes, so with `pingInterval` on this only fires for
-   * peers that stopped answering pings without dropping TCP. Default
-   * `DEFAULTS.socket.idleTimeout` (off).
+   * As in `Deno.upgradeWebSocket`: how long, in **seconds**, the peer may
+   * take to answer a ping before the connection is deemed dead; 0 disables
+   * the keepalive. The same setting as `pingInterval`, in seconds (give one
+   * or the other; both must then agree). Default
+   * `DEFAULTS.socket.idleTimeout` (30 s).
    */
   idleTimeout?: number;
   /**
-   * Send a ping this often. When nothing at all (pong or anything else)
-   * arrived since the previous ping, the peer is gone: the connection is
-   * dropped without a close handshake, with an "error" event then a "close"
-   * event with code 1006 and wasClean false. Pinging on every tick, not only
-   * after silence, keeps proxies with a 60 s idle limit from cutting the
-   * connection. Default `DEFAULTS.socket.pingInterval` (30 s).
+   * Send a ping this often, in milliseconds. When nothing at all (pong or
+   * anything else) arrived since the previous ping, the peer is gone: the
+   * connection is dropped without a close handshake, with an "error" event
+   * then a "close" event with code 1006 and wasClean false. Pinging on every
+   * tick, not only after silence, keeps proxies with a 60 s idle limit from
+   * cutting the connection. 0 disables it. `idleTimeout` in milliseconds.
+   * Default `DEFAULTS.socket.pingInterval` (30 s).
    */
   pingInterval?: number;
+  /**
+   * Close the connection (code 1001, reason "silence timeout", through the
+   * normal close handshake) when no byte at all arrived for this many
+   * milliseconds. Pongs count as bytes, so with the keepalive on this only
+   * fires for peers that stopped answering pings without dropping TCP.
+   * Default `DEFAULTS.socket.silenceTimeout` (0, off).
+   */
+  silenceTimeout?: number;
   /**
    * How long to wait, once closing began, for the peer's close frame, for
    * our last bytes to be written and (client side) for the server to close
@@ -66,16 +75,18 @@ export interface WebSocketOptions {
   closeTimeout?: number;
   /**
    * Most bytes that may wait to be written (see `bufferedAmount`). A `send`
-   * that passes it while bytes are still waiting fails the connection: the
+   * made while more than this already waits fails the connection: the
    * waiting messages are dropped, a close frame 1008 "send queue full" is
    * sent, TCP is closed once that is written (or after `closeTimeout`), and
-   * "error" then "close" (code 1008, wasClean false) are dispatched. Messages
-   * are never dropped silently while the socket stays open. One message on
-   * an empty queue is always accepted, whatever its size. The automatic
-   * replies count too: pongs that a read adds past the cap fail the
-   * connection the same way. A server-side socket also stops reading while
-   * its backlog is above `DEFAULTS.limits.writeHighWaterBytes`. Default
-   * `DEFAULTS.socket.maxQueuedBytes` (16 MiB).
+   * "error" (whose message says to `await socket.drained()` between sends)
+   * then "close" (code 1008, wasClean false) are dispatched. Messages are
+   * never dropped silently while the socket stays open, and what is sent
+   * while the queue is under the cap is always accepted, so a burst sent at
+   * once reaches a peer that reads. The automatic replies count too: pongs
+   * that a read adds past the cap fail the connection the same way. A
+   * server-side socket also stops reading while its backlog is above
+   * `DEFAULTS.limits.writeHighWaterBytes`. Default
+   * `DEFAULTS.socket.maxQueuedBytes` (64 MiB).
    */
   maxQueuedBytes?: number;
   /**
@@ -119,8 +130,9 @@ export function resolveWebSocketOptions(
     maxFrameSize: options.maxFrameSize ??
       options.maxMessageSize ?? DEFAULTS.socket.maxMessageSize,
     maxFragments: options.maxFragments ?? DEFAULTS.socket.maxFragments,
-    idleTimeout: options.idleTimeout ?? DEFAULTS.socket.idleTimeout,
-    pingInterval: options.pingInterval ?? DEFAULTS.socket.pingInterval,
+    idleTimeout: 0, // set below, from pingInterval
+    pingInterval: keepaliveInterval(options),
+    silenceTimeout: options.silenceTimeout ?? DEFAULTS.socket.silenceTimeout,
     closeTimeout: options.closeTimeout ?? DEFAULTS.socket.closeTimeout,
     maxQueuedBytes: options.maxQueuedBytes ?? DEFAULTS.socket.maxQueuedBytes,
     // 0 stands for the adaptive buffer.
@@ -139,8 +151,29 @@ export function resolveWebSocketOptions(
   ) {
     throw new RangeError("readBufferSize must be a positive integer");
   }
+  resolved.idleTimeout = resolved.pingInterval / 1000;
   if (isDefault) defaultOptions = Object.freeze(resolved);
   return resolved;
+}
+
+/**
+ * The keepalive interval in milliseconds, from `pingInterval` (ms) or
+ * `idleTimeout` (seconds, as `Deno.upgradeWebSocket` takes it).
+ *
+ * @throws {RangeError} when both are given and disagree
+ */
+function keepaliveInterval(options: WebSocketOptions): number {
+  const { idleTimeout, pingInterval } = options;
+  if (idleTimeout === undefined) {
+    return pingInterval ?? DEFAULTS.socket.pingInterval;
+  }
+  const fromSeconds = idleTimeout * 1000;
+  if (pingInterval !== undefined && pingInterval !== fromSeconds) {
+    throw new RangeError(
+      `idleTimeout (${idleTimeout} s) and pingInterval (${pingInterval} ms) set the same keepalive and disagree: give one of them`,
+    );
+  }
+  return fromSeconds;
 }
 
 /** How a socket runs permessage-deflate (RFC 7692) once it was agreed. */

@@ -124,17 +124,19 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    * Queues a send in call order.
    *
    * @param item the message
-   * @returns false when it made more than `maxQueuedBytes` wait while bytes
-   * were already waiting (the socket must fail the connection)
+   * @returns false, queueing nothing, when more than `maxQueuedBytes` were
+   * already waiting (the socket must fail the connection): whatever the
+   * application sends at once fits as long as the queue was under the cap
+   * when each message was sent
    */
   send(item: SendItem): boolean {
-    const queuedBefore = this.queuedBytes;
+    if (this.queuedBytes > this.#maxQueuedBytes) return false;
     if (
       item.kind === "blob" || this.#sends.busy || this.#sends.willCompress(item)
     ) {
       this.#sends.push(item);
     } else this.sendNow(item);
-    return queuedBefore === 0 || this.queuedBytes <= this.#maxQueuedBytes;
+    return true;
   }
 
   /**

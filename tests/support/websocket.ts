@@ -169,7 +169,11 @@ export function openSocket(
   role: Role = "server",
   leftover = new Uint8Array(0),
 ) {
-  const socket = createPendingSocket(role, { pingInterval: 0, ...options });
+  // No keepalive unless the test asks for one (in either unit).
+  const keepalive = options.idleTimeout === undefined
+    ? { pingInterval: 0 }
+    : {};
+  const socket = createPendingSocket(role, { ...keepalive, ...options });
   const log = record(socket);
   const conn = new FakeConn();
   const done = attachConnection(socket, conn, leftover, {

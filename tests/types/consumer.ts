@@ -40,6 +40,7 @@ export function firstFrame(text: string): Uint8Array | undefined {
 
 export async function start(): Promise<Server> {
   const sockets = new Set<WebSocketConnection>();
+  const domSockets = new Set<WebSocket>();
   return await serveNodeNet({
     port: 0,
     hostname: "127.0.0.1",
@@ -51,6 +52,7 @@ export async function start(): Promise<Server> {
       for (const other of sockets) other.send(event.data);
     };
     socket.onclose = () => sockets.delete(socket);
+    domSockets.add(socket); // typed against the DOM's WebSocket
     return response;
   });
 }

@@ -1,3 +1,4 @@
+import { resolveWebSocketOptions } from "../../../socket/options.ts";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Opcode } from "../../../frame/types.ts";
@@ -92,13 +93,31 @@ describe("sending", () => {
     assert.equal(conn.frames().length, 1, "only the close frame");
   });
 
-  test("passing maxQueuedBytes fails the connection with 1008", async () => {
+  test("a burst sent at once (3 x 10 MiB) reaches a peer that reads, with the defaults", async () => {
+    const { socket, conn, log, done } = openSocket();
+    const sizes = [10 << 20, 10 << 20, 10 << 20];
+    for (const size of sizes) {
+      socket.send(new Uint8Array(size).fill(size & 255));
+    }
+    assert.equal(socket.readyState, socket.OPEN);
+    await socket.drained();
+    const frames = conn.frames();
+    assert.deepEqual(frames.map((frame) => frame.payload.length), sizes);
+    assert.equal(socket.readyState, socket.OPEN);
+    conn.end();
+    await done;
+    assert.deepEqual(log.slice(0, 1), ["open"]);
+  });
+
+  test("a send while more than maxQueuedBytes wait fails the connection with 1008", async () => {
     const { socket, conn, log, done } = openSocket({ maxQueuedBytes: 100 });
     conn.hold();
     socket.send(new Uint8Array(60)); // in flight
     await Promise.resolve();
     socket.send(new Uint8Array(30)); // queued: 62 + 32 bytes
-    socket.send(new Uint8Array(30)); // would pass 100
+    socket.send(new Uint8Array(30)); // 94 waited: accepted, now 126
+    assert.equal(socket.readyState, socket.OPEN);
+    socket.send(new Uint8Array(30)); // 126 wait: refused
     assert.equal(socket.readyState, socket.CLOSING);
     conn.release();
     await done;
@@ -133,6 +152,28 @@ describe("timers", () => {
     assert.deepEqual(log, ["open", "error", "close:1006::unclean"]);
   });
 
+  test("idleTimeout is Deno's: seconds to answer a ping, the same keepalive as pingInterval", async () => {
+    const { conn, log, done } = openSocket({ idleTimeout: 0.005 });
+    await conn.until(() => conn.frames().length === 1);
+    assert.equal(conn.frames()[0].opcode, Opcode.Ping);
+    await done; // never answered
+    assert.deepEqual(log, ["open", "error", "close:1006::unclean"]);
+    const resolved = resolveWebSocketOptions({ idleTimeout: 60 });
+    assert.equal(resolved.pingInterval, 60_000);
+    assert.equal(resolved.silenceTimeout, 0);
+    assert.equal(resolveWebSocketOptions().idleTimeout, 30);
+    assert.equal(resolveWebSocketOptions({ idleTimeout: 0 }).pingInterval, 0);
+    assert.equal(
+      resolveWebSocketOptions({ idleTimeout: 2, pingInterval: 2000 })
+        .pingInterval,
+      2000,
+    );
+    assert.throws(
+      () => resolveWebSocketOptions({ idleTimeout: 60, pingInterval: 60 }),
+      RangeError,
+    );
+  });
+
   test("ping() sends a ping and the answer arrives as a pong event", async () => {
     const { socket, conn, done } = openSocket();
     const pong = new Promise<MessageEvent<Uint8Array>>((resolve) =>
@@ -149,8 +190,8 @@ describe("timers", () => {
     await done;
   });
 
-  test("idleTimeout closes a silent connection with 1001", async () => {
-    const { conn, log, done } = openSocket({ idleTimeout: 5 });
+  test("silenceTimeout closes a silent connection with 1001", async () => {
+    const { conn, log, done } = openSocket({ silenceTimeout: 5 });
     await conn.until(() => conn.frames().length === 1);
     assert.equal(closeCodeOf(conn.frames()[0]), 1001);
     conn.push(closeFrame(1001));
@@ -195,7 +236,7 @@ describe("timers", () => {
     try {
       const { socket, conn, done } = openSocket({
         pingInterval: 60_000,
-        idleTimeout: 60_000,
+        silenceTimeout: 60_000,
         closeTimeout: 60_000,
       });
       assert.equal(active.size, 2);

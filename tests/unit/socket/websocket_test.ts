@@ -1,4 +1,5 @@
 import { describe, test } from "node:test";
+import { UnreadIteratorError } from "../../../errors.ts";
 import assert from "node:assert/strict";
 import {
   abortPendingSocket,
@@ -213,6 +214,45 @@ describe("messages", () => {
     }
     assert.equal((await iterator.next()).value, "later");
     assert.ok(conn.reads > 1, "reading resumed");
+    conn.push(closeFrame(1000));
+    assert.equal((await iterator.next()).done, true);
+    await done;
+  });
+});
+
+describe("an async iterator nobody reads", () => {
+  test("does not stop reading: message events go on, and its first next() says what happened", async () => {
+    const { socket, conn, done } = openSocket({ readBufferSize: 16 * 1024 });
+    const iterator = socket[Symbol.asyncIterator](); // never pulled yet
+    let echoed = 0;
+    socket.onmessage = async (event) => {
+      socket.send(event.data);
+      await socket.drained(); // a handler that respects backpressure
+      echoed++;
+    };
+    const count = 1100; // over the 1024-message mark
+    const burst = new Uint8Array(count * 7);
+    for (let index = 0; index < count; index++) {
+      burst.set(text("x"), index * 7);
+    }
+    conn.push(burst);
+    conn.push(text("after"));
+    await conn.until(() => conn.frames().length === count + 1);
+    assert.equal(decoder.decode(conn.frames().at(-1)!.payload), "after");
+    await assert.rejects(iterator.next(), UnreadIteratorError);
+    assert.equal((await iterator.next()).done, true);
+    assert.equal(socket.readyState, socket.OPEN);
+    conn.push(closeFrame(1000));
+    await done;
+    assert.ok(echoed >= count);
+  });
+
+  test("an iterator read a little later gets what arrived in between", async () => {
+    const { socket, conn, done } = openSocket();
+    const iterator = socket[Symbol.asyncIterator]();
+    conn.push(text("early"));
+    await barrier(conn);
+    assert.equal((await iterator.next()).value, "early");
     conn.push(closeFrame(1000));
     assert.equal((await iterator.next()).done, true);
     await done;
