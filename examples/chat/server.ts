@@ -16,7 +16,7 @@
  */
 
 import { serve, type Server, upgradeWebSocket } from "../../mod.ts";
-import type { WebSocketConnection } from "../../socket/websocket.ts";
+import type { WebSocketConnection } from "../../mod.ts";
 import {
   type ChatErrorCode,
   type ClientMessage,
@@ -29,6 +29,7 @@ import {
 } from "./protocol.ts";
 import { type Member, Rooms } from "./rooms.ts";
 import { StaticFiles } from "../static_files.ts";
+import { listenSettingsOrExit, startOrExit } from "../cli.ts";
 
 /** The port used when `PORT` is not set: 3000. */
 export const DEFAULT_CHAT_PORT = 3000;
@@ -293,21 +294,18 @@ export async function startChatServer(
   };
 }
 
-function listenSettings(): { port: number; hostname: string } {
-  const portText = Deno.env.get("PORT");
-  const port = portText === undefined ? DEFAULT_CHAT_PORT : Number(portText);
-  if (
-    portText?.trim() === "" || !Number.isInteger(port) || port < 0 ||
-    port > 65535
-  ) {
-    throw new RangeError(`PORT: "${portText}" is not a port number`);
-  }
-  return { port, hostname: Deno.env.get("HOST") ?? DEFAULT_CHAT_HOSTNAME };
-}
-
 /** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
 async function main(): Promise<void> {
-  const server = await startChatServer(listenSettings());
+  const settings = listenSettingsOrExit(
+    "chat server",
+    "deno task chat [--port N] [--hostname ADDRESS]",
+    { port: DEFAULT_CHAT_PORT, hostname: DEFAULT_CHAT_HOSTNAME },
+  );
+  const server = await startOrExit(
+    "chat server",
+    settings,
+    () => startChatServer(settings),
+  );
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];

@@ -41,6 +41,7 @@ import {
 import { serveNodeNet } from "../../node.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
 import { StaticFiles } from "../static_files.ts";
+import { listenSettingsOrExit, startOrExit } from "../cli.ts";
 
 /** The port used when neither `--port` nor `PORT` is given: 3000. */
 export const DEFAULT_ECHO_PORT = 3000;
@@ -94,64 +95,6 @@ export interface EchoServer {
   readonly finished: Promise<void>;
   /** Closes every socket with 1001 and stops; see `Server.shutdown`. */
   shutdown(): Promise<void>;
-}
-
-/** Where to listen, from the command line and the environment. */
-export interface ListenSettings {
-  /** The port. */
-  port: number;
-  /** The address. */
-  hostname: string;
-}
-
-function parsePort(text: string, source: string): number {
-  const port = Number(text);
-  if (
-    text.trim() === "" || !Number.isInteger(port) || port < 0 || port > 65535
-  ) {
-    throw new RangeError(`${source}: "${text}" is not a port number`);
-  }
-  return port;
-}
-
-/**
- * Reads `--port N` / `--port=N` and `--hostname H` / `--hostname=H` from
- * `args`, falling back to `PORT` and `HOST` in `env`, then to the defaults.
- *
- * @param args the command-line arguments
- * @param env reads an environment variable
- * @returns the port and address to listen on
- * @throws {RangeError} for a port that is not 0-65535, an unknown argument
- * or a flag without its value
- */
-export function parseListenSettings(
-  args: readonly string[],
-  env: (name: string) => string | undefined,
-): ListenSettings {
-  let port: number | undefined;
-  let hostname: string | undefined;
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index];
-    const equals = arg.indexOf("=");
-    const flag = equals === -1 ? arg : arg.slice(0, equals);
-    if (flag !== "--port" && flag !== "--hostname") {
-      throw new RangeError(`unknown argument "${arg}"`);
-    }
-    let value: string | undefined;
-    if (equals !== -1) value = arg.slice(equals + 1);
-    else value = args[++index];
-    if (value === undefined) throw new RangeError(`${flag} needs a value`);
-    if (flag === "--port") port = parsePort(value, "--port");
-    else hostname = value;
-  }
-  if (port === undefined) {
-    const fromEnv = env("PORT");
-    port = fromEnv === undefined
-      ? DEFAULT_ECHO_PORT
-      : parsePort(fromEnv, "PORT");
-  }
-  hostname ??= env("HOST") ?? DEFAULT_ECHO_HOSTNAME;
-  return { port, hostname };
 }
 
 /**
@@ -310,15 +253,16 @@ export async function startEchoServer(
 
 /** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
 async function main(): Promise<void> {
-  let settings: ListenSettings;
-  try {
-    settings = parseListenSettings(Deno.args, (name) => Deno.env.get(name));
-  } catch (error) {
-    console.error(`echo server: ${(error as Error).message}`);
-    console.error("usage: deno task serve [--port N] [--hostname ADDRESS]");
-    Deno.exit(2);
-  }
-  const server = await startEchoServer(settings);
+  const settings = listenSettingsOrExit(
+    "echo server",
+    "deno task serve [--port N] [--hostname ADDRESS]",
+    { port: DEFAULT_ECHO_PORT, hostname: DEFAULT_ECHO_HOSTNAME },
+  );
+  const server = await startOrExit(
+    "echo server",
+    settings,
+    () => startEchoServer(settings),
+  );
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];

@@ -8,11 +8,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import {
-  DEFAULT_ECHO_HOSTNAME,
-  DEFAULT_ECHO_PORT,
   type EchoServer,
   parseCloseCommand,
-  parseListenSettings,
   startEchoServer,
 } from "../../examples/echo/server.ts";
 import { runBounded, withDeadline } from "../interop/peers/bounded.ts";
@@ -108,51 +105,7 @@ async function rawRequest(port: number, request: string): Promise<string> {
   }
 }
 
-describe("echo server settings", () => {
-  const noEnv = () => undefined;
-
-  test("defaults to port 3000 on every interface", () => {
-    assert.equal(DEFAULT_ECHO_PORT, 3000);
-    assert.deepEqual(parseListenSettings([], noEnv), {
-      port: 3000,
-      hostname: "0.0.0.0",
-    });
-    assert.equal(DEFAULT_ECHO_HOSTNAME, "0.0.0.0");
-  });
-
-  test("reads --port and --hostname in both spellings", () => {
-    assert.deepEqual(
-      parseListenSettings(["--port", "8080", "--hostname=127.0.0.1"], noEnv),
-      { port: 8080, hostname: "127.0.0.1" },
-    );
-    assert.deepEqual(
-      parseListenSettings(["--port=0", "--hostname", "::1"], noEnv),
-      { port: 0, hostname: "::1" },
-    );
-  });
-
-  test("falls back to PORT and HOST; flags win over them", () => {
-    const env = (name: string) =>
-      new Map([["PORT", "9000"], ["HOST", "127.0.0.2"]]).get(name);
-    assert.deepEqual(parseListenSettings([], env), {
-      port: 9000,
-      hostname: "127.0.0.2",
-    });
-    assert.deepEqual(parseListenSettings(["--port", "81"], env), {
-      port: 81,
-      hostname: "127.0.0.2",
-    });
-  });
-
-  test("rejects bad ports, unknown arguments and missing values", () => {
-    for (const args of [["--port", "65536"], ["--port", "x"], ["--port="]]) {
-      assert.throws(() => parseListenSettings(args, noEnv), RangeError);
-    }
-    assert.throws(() => parseListenSettings([], () => "-1"), RangeError);
-    assert.throws(() => parseListenSettings(["--verbose"], noEnv), RangeError);
-    assert.throws(() => parseListenSettings(["--port"], noEnv), RangeError);
-  });
-
+describe("echo server commands", () => {
   test("parses close:<code>:<reason> commands", () => {
     assert.deepEqual(parseCloseCommand("close:4001:bye: now"), {
       code: 4001,
