@@ -30,14 +30,33 @@ function runPeerProcess(program: string, args: string[]): Promise<PeerReport> {
   return runPeerScript(program, args, PEER_TIMEOUT_MS);
 }
 import { chromiumInstalled, launchChromium } from "./browser/chromium.ts";
-import { rfc6455EchoServer } from "./peers/rfc6455_echo_server.ts";
+import {
+  findNode24,
+  rfc6455EchoServer,
+  startNode24EchoServer,
+} from "./peers/rfc6455_echo_server.ts";
+
+const node24 = await findNode24();
 
 /**
- * The server under test. `nativeDenoEchoServer` from ./peers/echo_server.ts
- * (Deno's built-in server) can be put here to check the peers themselves
- * against a server nobody here wrote.
+ * The servers under test: this library's, hosted by `serve()` in Deno and
+ * by `serveNodeNet()` under Node 24. `nativeDenoEchoServer` from
+ * ./peers/echo_server.ts (Deno's built-in server) can be put here to check
+ * the peers themselves against a server nobody here wrote.
  */
-const SERVER: EchoServerUnderTest = rfc6455EchoServer;
+const SERVERS: ReadonlyArray<
+  { server: EchoServerUnderTest; skip: string | false }
+> = [
+  { server: rfc6455EchoServer, skip: false },
+  {
+    server: {
+      ...rfc6455EchoServer,
+      name: "rfc6455 serveNodeNet() under Node 24",
+      start: () => startNode24EchoServer(node24 ?? "node"),
+    },
+    skip: skipUnlessAvailable(node24 !== null, "node 24"),
+  },
+];
 
 /** How long one peer may take for all its checks before it is killed. */
 const PEER_TIMEOUT_MS = 90_000;
@@ -284,42 +303,46 @@ function expectCheck(
   }
 }
 
-for (const peer of PEERS) {
-  describe(`${SERVER.name} with ${peer.title}`, { skip: peer.skip }, () => {
-    let server: RunningEchoServer | undefined;
-    let report: PeerReport | undefined;
+for (const { server: SERVER, skip: serverSkip } of SERVERS) {
+  for (const peer of PEERS) {
+    describe(`${SERVER.name} with ${peer.title}`, {
+      skip: serverSkip || peer.skip,
+    }, () => {
+      let server: RunningEchoServer | undefined;
+      let report: PeerReport | undefined;
 
-    const runnable = peer.checks.filter((check) =>
-      !(check === "server-ping" && !SERVER.features.has("server-ping")) &&
-      !SERVER.knownFailures.has(`${peer.id}/${check}`)
-    );
+      const runnable = peer.checks.filter((check) =>
+        !(check === "server-ping" && !SERVER.features.has("server-ping")) &&
+        !SERVER.knownFailures.has(`${peer.id}/${check}`)
+      );
 
-    before(async () => {
-      server = await SERVER.start();
-      report = await peer.run(server.url, runnable);
-      console.log(`peer: ${report.peer}`);
-    });
-
-    after(async () => {
-      await server?.close();
-    });
-
-    for (const check of peer.checks) {
-      let skip: string | false = false;
-      const known = SERVER.knownFailures.get(`${peer.id}/${check}`);
-      if (known !== undefined) skip = `known failure: ${known}`;
-      else if (
-        check === "server-ping" && !SERVER.features.has("server-ping")
-      ) {
-        skip = "the server's API cannot send pings";
-      }
-      test(check, { skip }, () => {
-        assert.ok(report, "the peer produced no report");
-        const observed = report.results[check];
-        assert.ok(observed, `the peer did not report ${check}`);
-        if ("error" in observed) assert.fail(String(observed.error));
-        expectCheck(peer, check, observed);
+      before(async () => {
+        server = await SERVER.start();
+        report = await peer.run(server.url, runnable);
+        console.log(`peer: ${report.peer}`);
       });
-    }
-  });
+
+      after(async () => {
+        await server?.close();
+      });
+
+      for (const check of peer.checks) {
+        let skip: string | false = false;
+        const known = SERVER.knownFailures.get(`${peer.id}/${check}`);
+        if (known !== undefined) skip = `known failure: ${known}`;
+        else if (
+          check === "server-ping" && !SERVER.features.has("server-ping")
+        ) {
+          skip = "the server's API cannot send pings";
+        }
+        test(check, { skip }, () => {
+          assert.ok(report, "the peer produced no report");
+          const observed = report.results[check];
+          assert.ok(observed, `the peer did not report ${check}`);
+          if ("error" in observed) assert.fail(String(observed.error));
+          expectCheck(peer, check, observed);
+        });
+      }
+    });
+  }
 }

@@ -170,5 +170,8 @@ function installHint(what: string): string {
   }
   if (what === "bun") return "put it on PATH with `npm install -g bun@1`";
   if (what === "node") return "install Node.js 22 or later";
+  if (what === "node 24") {
+    return "set RFC6455_NODE24 to a Node 24 (`npm install node@24`)";
+  }
   return "install it";
 }

@@ -1,23 +1,19 @@
 /**
- * The echo server of `echo_server.ts`'s conventions, built on this
- * library's `serve` and `upgradeWebSocket` with default options. Unlike the
- * native stand-in it can send pings, so it supports `ping:<payload>`.
+ * This library's echo server (`echo_handler.ts`), hosted two ways for the
+ * interop suite: by `serve()` in this Deno process, and by `serveNodeNet()`
+ * in a Node 24 subprocess (`node_echo_server.ts`).
  *
  * @module
  */
 
-import { serve, upgradeWebSocket } from "../../../mod.ts";
-import {
-  closeOnCommand,
-  type EchoServerUnderTest,
-  refuseOtherPaths,
-  type RunningEchoServer,
-  selectEchoProtocol,
-  type ServerFeature,
+import { serve } from "../../../mod.ts";
+import type {
+  EchoServerUnderTest,
+  RunningEchoServer,
+  ServerFeature,
 } from "./echo_server.ts";
+import { echoHandler } from "./echo_handler.ts";
 import { withDeadline } from "./bounded.ts";
-
-const textDecoder = new TextDecoder();
 
 /**
  * Starts this library's server following the echo conventions.
@@ -27,30 +23,7 @@ const textDecoder = new TextDecoder();
 export function startRfc6455EchoServer(): Promise<RunningEchoServer> {
   const server = serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request) => {
-      const refusal = refuseOtherPaths(request);
-      if (refusal !== null) return refusal;
-      const { socket, response } = upgradeWebSocket(request, {
-        protocol: selectEchoProtocol(request),
-      });
-      socket.binaryType = "arraybuffer";
-      const pingsAwaitingPong = new Set<string>();
-      socket.addEventListener("pong", (event) => {
-        const payload = textDecoder.decode(event.data);
-        if (pingsAwaitingPong.delete(payload)) socket.send(`pong:${payload}`);
-      });
-      socket.onmessage = (event) => {
-        if (closeOnCommand(socket, event.data)) return;
-        if (typeof event.data === "string" && event.data.startsWith("ping:")) {
-          const payload = event.data.slice("ping:".length);
-          pingsAwaitingPong.add(payload);
-          socket.ping(payload);
-          return;
-        }
-        socket.send(event.data);
-      };
-      return response;
-    },
+    echoHandler,
   );
   return Promise.resolve({
     url: `ws://127.0.0.1:${server.addr.port}`,
@@ -65,3 +38,88 @@ export const rfc6455EchoServer: EchoServerUnderTest = {
   knownFailures: new Map(),
   start: startRfc6455EchoServer,
 };
+
+/**
+ * The Node 24 to run `node_echo_server.ts` with: `RFC6455_NODE24` (set by
+ * .ci/run), else `node` on PATH when it is version 24 or later; null when
+ * there is none.
+ *
+ * @returns the program, or null
+ */
+export async function findNode24(): Promise<string | null> {
+  const candidates = [Deno.env.get("RFC6455_NODE24"), "node"];
+  for (const program of candidates) {
+    if (program === undefined || program === "") continue;
+    try {
+      const { code, stdout } = await new Deno.Command(program, {
+        args: ["--version"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const major = Number(
+        /^v(\d+)/.exec(new TextDecoder().decode(stdout))?.[1],
+      );
+      if (code === 0 && major >= 24) return program;
+    } catch {
+      // Not installed.
+    }
+  }
+  return null;
+}
+
+const NODE_ECHO_SERVER = new URL("./node_echo_server.ts", import.meta.url)
+  .pathname;
+
+/**
+ * Starts `serveNodeNet()` with the echo handler under Node 24 in a
+ * subprocess, which prints its port and serves until its stdin closes.
+ *
+ * @param node the Node 24 executable
+ * @returns the running server
+ */
+export async function startNode24EchoServer(
+  node: string,
+): Promise<RunningEchoServer> {
+  const child = new Deno.Command(node, {
+    args: [NODE_ECHO_SERVER],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = new Response(child.stderr).text();
+  let printed = "";
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      try {
+        await child.stdin.close().catch(() => {});
+        while (!(await lines.read()).done);
+        await child.status;
+        await stderr;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return stopped;
+  };
+  try {
+    const port = await withDeadline(
+      (async () => {
+        while (!printed.includes("\n")) {
+          const { value, done } = await lines.read();
+          if (done) throw new Error(`node exited: ${await stderr}`);
+          printed += value;
+        }
+        return printed.slice(0, printed.indexOf("\n")).trim();
+      })(),
+      20_000,
+      "the Node 24 echo server start",
+    );
+    return { url: `ws://127.0.0.1:${port}`, close: stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
