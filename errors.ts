@@ -213,9 +213,10 @@ export class FragmentSequenceError extends InvalidStateError {
  * An async iterator over a socket (`socket[Symbol.asyncIterator]()`) was
  * created but never read while more than the iterator's high-water mark of
  * messages arrived (see `DEFAULTS.limits.iteratorHighWaterBytes` and
- * `iteratorHighWaterCount`). Rather than stop reading the connection (which
- * would stop "message" events too) the socket drops what the iterator held
- * and its first `next()` rejects with this error; the socket stays open.
+ * `iteratorHighWaterCount`) and "message" listeners wait too. Rather than
+ * stop reading the connection (which would starve those listeners) the
+ * socket drops what the iterator held and its first `next()` rejects with
+ * this error; the socket stays open.
  */
 export class UnreadIteratorError extends Error {
   /**
@@ -261,6 +262,9 @@ export class HttpError extends Error {
  *   midway;
  * - `upgrade`: the `101 Switching Protocols` response could not be built;
  * - `shutdown`: closing a WebSocket when the server shut down failed;
+ * - `origin`: a WebSocket handshake from a page origin not in the
+ *   `origins` of `upgradeWebSocket` was refused with 403 (its `cause` is the
+ *   `ForbiddenOriginError`);
  * - `onError`: the server's `onError` threw, or returned something other
  *   than a `Response` for a handler's error.
  */
@@ -270,6 +274,7 @@ export type ServerErrorPhase =
   | "response"
   | "upgrade"
   | "shutdown"
+  | "origin"
   | "onError";
 
 /**

@@ -67,6 +67,11 @@ export {
   verifyServerResponse,
 } from "./handshake/client.ts";
 export {
+  ForbiddenOriginError,
+  normalizeOrigin,
+  OriginPolicy,
+} from "./handshake/origin.ts";
+export {
   type ExtensionOffer,
   formatExtensions,
   parseExtensions,

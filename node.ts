@@ -58,6 +58,7 @@ export type { NetAddr } from "./socket/transport.ts";
 export type { PublishData } from "./socket/pubsub.ts";
 export type { Role } from "./protocol/types.ts";
 export type { PerMessageDeflateOptions } from "./deflate/negotiation.ts";
+export { ForbiddenOriginError } from "./handshake/origin.ts";
 export {
   CloseCode,
   HandshakeError,

@@ -12,6 +12,7 @@
 
 import { HandshakeError, HttpError, ServerError } from "../errors.ts";
 import { computeAcceptKey } from "../handshake/accept_key.ts";
+import { ForbiddenOriginError } from "../handshake/origin.ts";
 import {
   buildUpgradeResponseHead,
   refusalResponse,
@@ -410,6 +411,11 @@ export class HttpConnection {
       if (context.upgrade !== undefined && !returned) {
         abortPendingSocket(context.upgrade.socket, "the handler threw");
         context.upgrade = undefined;
+      }
+      if (error instanceof ForbiddenOriginError) {
+        this.#host.errors.report(
+          new ServerError("origin", error.message, error),
+        );
       }
       if (error instanceof HandshakeError) return refusalResponse(error);
       if (error instanceof HttpError) {

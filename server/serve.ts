@@ -36,7 +36,8 @@ import {
   queueEncodedFrame,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
-import { bindRequestTopics } from "./upgrade.ts";
+import { bindRequestServer } from "./upgrade.ts";
+import { type Admission, ClientLimits } from "./client_limits.ts";
 import { ErrorHook } from "./on_error.ts";
 import { ServerError } from "../errors.ts";
 import { DEFAULTS } from "../defaults.ts";
@@ -80,6 +81,27 @@ export interface ServeOptions {
   /** The handler, for the one-argument form `serve({ port, handler })`, as
    * with `Deno.serve`. */
   handler?: ServeHandler;
+  /**
+   * Addresses and CIDR ranges (`"127.0.0.1"`, `"10.0.0.0/8"`, `"::1"`) of
+   * the reverse proxies in front of this server. Only for connections from
+   * these is the client taken from `Forwarded` (RFC 7239) or
+   * `X-Forwarded-For`, for `info.clientAddress` and the per-client caps;
+   * any other peer could write anything there. Default: none.
+   */
+  trustedProxies?: readonly string[];
+  /**
+   * Most connections open at once from one client address; past it a new
+   * connection is answered `429 Too Many Requests` with `Retry-After` and
+   * closed (from a trusted proxy: the WebSocket handshake is refused with
+   * 429). Default: no limit.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Most WebSocket handshakes per second from one client address (in
+   * bursts of up to as many); past it the handshake is refused with 429
+   * and `Retry-After`. Default: no limit.
+   */
+  maxHandshakesPerSecond?: number;
 }
 
 /** What a handler learns about the request, as with `Deno.serve`. */
@@ -89,6 +111,10 @@ export interface ServeHandlerInfo {
   /** Resolves once the response was written (the 101, for an upgrade) or
    * the connection ended before it could be; never rejects. */
   readonly completed: Promise<void>;
+  /** The client's IP address: `remoteAddr.hostname`, or, when that is one
+   * of `trustedProxies`, the client the proxy names. Canonical (an
+   * IPv4-mapped IPv6 address is written as IPv4). */
+  readonly clientAddress: string;
 }
 
 /** A request handler. A `HandshakeError` it throws (from
@@ -176,6 +202,11 @@ function formatAuthority(addr: NetAddr): string {
   return `${host}:${addr.port}`;
 }
 
+/** The per-client caps `options` ask for. */
+function clientLimits(options: ServeOptions): ClientLimits {
+  return new ClientLimits(options, DEFAULTS.limits.overloadRetryAfterSeconds);
+}
+
 /**
  * Checks options before an adapter listens, so a bad option leaves nothing
  * open.
@@ -203,6 +234,7 @@ export function checkServeOptions(options: ServeOptions): ListenOptions {
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError("serve: onError must be a function");
   }
+  clientLimits(options); // throws for a bad cap or trusted proxy
   return {
     port: options.port ?? 8000,
     hostname: options.hostname ?? "0.0.0.0",
@@ -242,6 +274,7 @@ class RunningServer implements Server {
   readonly #onAbort = () => void this.shutdown();
   readonly #acceptLoop: Promise<void>;
   readonly #topics = new TopicRegistry<WebSocketConnection>(queueEncodedFrame);
+  readonly #limits: ClientLimits;
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -254,6 +287,7 @@ class RunningServer implements Server {
     this.#handler = handler;
     this.#shutdownTimeout = options.shutdownTimeout ??
       DEFAULTS.server.shutdownTimeout;
+    this.#limits = clientLimits(options);
     this.#maxConnections = options.maxConnections ??
       DEFAULTS.server.maxConnections;
     const headersTimeout = options.headersTimeout ??
@@ -307,24 +341,56 @@ class RunningServer implements Server {
       return;
     }
     if (this.#connections.size >= this.#maxConnections) {
-      this.#refuseOverloaded(conn, host);
+      this.#refuse(
+        conn,
+        host,
+        503,
+        "too many connections, retry later",
+        DEFAULTS.limits.overloadRetryAfterSeconds,
+      );
       return;
     }
     const remoteAddr = conn.remoteAddr;
+    const peer = remoteAddr.hostname;
+    const limits = this.#limits;
+    const admission = limits.admitConnection(peer);
+    if (!("release" in admission)) {
+      this.#refuse(
+        conn,
+        host,
+        429,
+        admission.message,
+        admission.retryAfterSeconds,
+      );
+      return;
+    }
     const handler = this.#handler;
     const topics = this.#topics;
     const connection = new HttpConnection(conn, host, (request, completed) => {
-      bindRequestTopics(request, topics);
-      return handler(request, { remoteAddr, completed });
+      bindRequestServer(request, {
+        topics,
+        admitUpgrade: (): Admission =>
+          limits.admitUpgrade(peer, request.headers),
+      });
+      const clientAddress = limits.clientOf(peer, request.headers);
+      return handler(request, { remoteAddr, completed, clientAddress });
     });
     const running = connection.run().finally(() => {
+      admission.release();
       this.#connections.delete(connection);
     });
     this.#connections.set(connection, running);
   }
 
-  /** Past maxConnections: 503 with Retry-After, then close; bounded. */
-  #refuseOverloaded(conn: AcceptedConn, host: ConnectionHost): void {
+  /** Past a cap: an error status with Retry-After, then close; the
+   * refusals in progress are bounded too. */
+  #refuse(
+    conn: AcceptedConn,
+    host: ConnectionHost,
+    status: number,
+    message: string,
+    retryAfterSeconds: number,
+  ): void {
     if (this.#refusals.size >= DEFAULTS.limits.maxOverloadRefusals) {
       try {
         conn.close();
@@ -337,9 +403,9 @@ class RunningServer implements Server {
       throw new Error("a refused connection has no handler");
     });
     const refusing = connection.refuse(
-      503,
-      "too many connections, retry later",
-      [["retry-after", String(DEFAULTS.limits.overloadRetryAfterSeconds)]],
+      status,
+      message,
+      [["retry-after", String(retryAfterSeconds)]],
     ).finally(() => this.#refusals.delete(connection));
     this.#refusals.set(connection, refusing);
   }

@@ -16,6 +16,8 @@ import {
   resolveDeflateOptions,
 } from "../deflate/negotiation.ts";
 import type { TopicRegistry } from "../socket/pubsub.ts";
+import { OriginPolicy } from "../handshake/origin.ts";
+import type { Admission } from "./client_limits.ts";
 import {
   createPendingSocket,
   type WebSocketConnection,
@@ -54,6 +56,30 @@ export interface UpgradeOptions extends WebSocketOptions {
    * slow links.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /**
+   * The page origins allowed to open a socket, against cross-site WebSocket
+   * hijacking: a browser sends a page's cookies with a handshake to any
+   * site, so a server that authenticates by cookie must refuse pages it
+   * does not know. Each string is compared to the request's `Origin` after
+   * normalising both (`https://Example.com:443` is `https://example.com`);
+   * `null` (the value) admits requests with no `Origin` header, as
+   * non-browser clients send. Anything else is refused with 403 before any
+   * socket exists (a `ForbiddenOriginError`, reported to the server's
+   * `onError`). Default: every origin (no check).
+   */
+  origins?: ReadonlyArray<string | null>;
+}
+
+/** The policies of the `origins` lists seen, built once per list. */
+const policies = new WeakMap<ReadonlyArray<string | null>, OriginPolicy>();
+
+function originPolicy(origins: ReadonlyArray<string | null>): OriginPolicy {
+  let policy = policies.get(origins);
+  if (policy === undefined) {
+    policy = new OriginPolicy(origins);
+    policies.set(origins, policy);
+  }
+  return policy;
 }
 
 /** What {@linkcode upgradeWebSocket} returns. */
@@ -170,18 +196,25 @@ export function upgradeWebSocket(
       "a WebSocket upgrade request must not have a body",
     );
   }
-  const { protocol: wanted, perMessageDeflate, ...socketOptions } = options;
+  const { protocol: wanted, perMessageDeflate, origins, ...socketOptions } =
+    options;
+  if (origins !== undefined) {
+    originPolicy(origins).check(request.headers.get("origin"));
+  }
+  const server = requestServers.get(request);
+  const admission = server?.admitUpgrade();
   const protocol = wanted !== undefined && validated.protocols.includes(wanted)
     ? wanted
     : undefined;
   const deflateOptions = toDeflateOptions(perMessageDeflate);
   const { threshold } = resolveDeflateOptions(deflateOptions);
   const deflate = negotiateDeflate(validated.extensionsHeader, deflateOptions);
-  const socket = createPendingSocket(
-    "server",
-    socketOptions,
-    requestTopics(request),
-  );
+  const socket = createPendingSocket("server", socketOptions, server?.topics);
+  if (admission !== undefined) {
+    socket.addEventListener("close", () => admission.release(), {
+      once: true,
+    });
+  }
   const response = createMarkerResponse();
   context.upgrade = {
     socket,
@@ -203,34 +236,32 @@ function toDeflateOptions(
   return option;
 }
 
-const requestRegistries = new WeakMap<
-  Request,
-  TopicRegistry<WebSocketConnection>
->();
-
-/**
- * Records which server's registry a request belongs to, so that
- * `upgradeWebSocket` can give the socket it creates that registry.
- * `serve()` calls this before the handler runs.
- *
- * @param request a request received by `serve()`
- * @param registry that server's topics
- */
-export function bindRequestTopics(
-  request: Request,
-  registry: TopicRegistry<WebSocketConnection>,
-): void {
-  requestRegistries.set(request, registry);
+/** What `upgradeWebSocket` needs from the server a request arrived at. */
+export interface RequestServer {
+  /** The server's pub/sub topics. */
+  readonly topics: TopicRegistry<WebSocketConnection>;
+  /**
+   * Checks the per-client caps for a handshake and counts the socket.
+   *
+   * @returns the admission, released when the socket closes
+   * @throws {HandshakeError} 429 past a cap
+   */
+  admitUpgrade(): Admission;
 }
 
+const requestServers = new WeakMap<Request, RequestServer>();
+
 /**
- * The registry recorded by {@linkcode bindRequestTopics}.
+ * Records which server a request belongs to, so that `upgradeWebSocket`
+ * gives the socket that server's topics and applies its caps. `serve()`
+ * calls this before the handler runs.
  *
- * @param request the request being upgraded
- * @returns the server's topics, or undefined
+ * @param request a request received by `serve()`
+ * @param server that server's side
  */
-export function requestTopics(
+export function bindRequestServer(
   request: Request,
-): TopicRegistry<WebSocketConnection> | undefined {
-  return requestRegistries.get(request);
+  server: RequestServer,
+): void {
+  requestServers.set(request, server);
 }

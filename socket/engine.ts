@@ -44,6 +44,7 @@ import {
   type WebSocketOptions,
 } from "./options.ts";
 import { type ByteConn, isPoolSafe } from "./transport.ts";
+import { TokenBucket } from "./rate_limit.ts";
 import {
   type FrameAllocator,
   freshFrames,
@@ -56,6 +57,8 @@ export interface SocketEngineHooks {
   emit(event: Event): void;
   /** The socket's current `binaryType`. */
   binaryType(): BinaryType;
+  /** Whether "message" listeners (or `onmessage`) exist. */
+  listensForMessages(): boolean;
   /** The socket is closed, just before its "error"/"close" events. */
   closed(): void;
 }
@@ -70,6 +73,8 @@ export class SocketEngine
   /** Sends, framing and writes; it gets the protocol at attach. */
   readonly #outbound: Outbound;
   readonly #closing: CloseHandshake;
+  /** The `maxMessagesPerSecond` bucket; null when there is no limit. */
+  readonly #messageRate: TokenBucket | null;
   /**
    * The socket's lifecycle, as `WebSocket.readyState` reports it:
    * CONNECTING until a connection is attached, CLOSING from `close()`, the
@@ -115,6 +120,9 @@ export class SocketEngine
     this.#closing = new CloseHandshake(role);
     const resolved = resolveWebSocketOptions(options);
     this.#options = resolved;
+    this.#messageRate = resolved.maxMessagesPerSecond > 0
+      ? new TokenBucket(resolved.maxMessagesPerSecond)
+      : null;
     this.#outbound = new Outbound(resolved.maxQueuedBytes, this);
     this.#keepalive = new Keepalive(
       resolved.pingInterval,
@@ -297,7 +305,7 @@ export class SocketEngine
     if (this.#messages !== null) {
       throw new TypeError("the socket is already being iterated");
     }
-    const messages = new MessageBuffer();
+    const messages = new MessageBuffer(() => this.#hooks.listensForMessages());
     if (this.#readyState === ReadyState.CLOSED) messages.end();
     else this.#messages = messages;
     return messages.iterate(() => {
@@ -432,6 +440,16 @@ export class SocketEngine
       case "text":
       case "binary": {
         if (!this.#delivers()) return;
+        if (this.#messageRate !== null && !this.#messageRate.take()) {
+          this.#fail(
+            CloseCode.PolicyViolation,
+            "message rate limit",
+            new Error(
+              `the peer sent more than ${this.#options.maxMessagesPerSecond} messages per second (maxMessagesPerSecond)`,
+            ),
+          );
+          return;
+        }
         // Binary bytes may be a view into the reused read buffer: the event
         // data (ArrayBuffer or Blob) is a copy, and so is what waits for
         // the async iterator (one copy serves both).

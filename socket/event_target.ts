@@ -70,6 +70,36 @@ export type WebSocketEventHandler<Target, E extends Event> =
 type AnyHandler = (this: unknown, event: Event) => unknown;
 type HandlerType = "open" | "message" | "error" | "close";
 
+/** A "message" listener as registered. */
+interface MessageListener {
+  listener: EventListenerOrEventListenerObject;
+  capture: boolean;
+  once: boolean;
+}
+
+/** The capture flag of listener options, as the DOM reads it. */
+function captureOf(
+  options: boolean | EventListenerOptions | undefined,
+): boolean {
+  return typeof options === "boolean" ? options : options?.capture === true;
+}
+
+/** Listeners are told apart by the function and the capture flag, as the
+ * DOM tells them apart. */
+const captureKeys = new WeakMap<object, object>();
+function listenerKey(
+  listener: EventListenerOrEventListenerObject,
+  capture: boolean,
+): object {
+  if (!capture) return listener;
+  let key = captureKeys.get(listener);
+  if (key === undefined) {
+    key = {};
+    captureKeys.set(listener, key);
+  }
+  return key;
+}
+
 let handlerOf: (target: WebSocketEventTarget, type: HandlerType) =>
   | AnyHandler
   | null;
@@ -112,6 +142,8 @@ export class WebSocketEventTarget extends EventTarget {
   /** readyState once the connection is closed. */
   static readonly CLOSED: 3 = ReadyState.CLOSED;
 
+  /** The "message" listeners added, to know whether any remain. */
+  readonly #messageListeners = new Map<object, MessageListener>();
   #onopen: AnyHandler | null = null;
   #onmessage: AnyHandler | null = null;
   #onerror: AnyHandler | null = null;
@@ -211,6 +243,9 @@ export class WebSocketEventTarget extends EventTarget {
     options?: boolean | AddEventListenerOptions,
   ): void {
     super.addEventListener(type, listener, options);
+    if (type === "message" && listener !== null) {
+      this.#trackMessageListener(listener, options);
+    }
   }
 
   /**
@@ -243,6 +278,42 @@ export class WebSocketEventTarget extends EventTarget {
     options?: boolean | EventListenerOptions,
   ): void {
     super.removeEventListener(type, listener, options);
+    if (type === "message" && listener !== null) {
+      this.#untrackMessageListener(listener, captureOf(options));
+    }
+  }
+
+  /**
+   * Whether anything listens for "message" events (`onmessage` or a
+   * listener): an async iterator that was never read then must not hold
+   * the reading back, or those listeners would starve.
+   */
+  protected get listensForMessages(): boolean {
+    return this.#onmessage !== null || this.#messageListeners.size > 0;
+  }
+
+  #trackMessageListener(
+    listener: EventListenerOrEventListenerObject,
+    options: boolean | AddEventListenerOptions | undefined,
+  ): void {
+    const capture = captureOf(options);
+    const key = listenerKey(listener, capture);
+    if (this.#messageListeners.has(key)) return;
+    const once = typeof options === "object" && options.once === true;
+    this.#messageListeners.set(key, { listener, capture, once });
+    const signal = typeof options === "object" ? options.signal : undefined;
+    signal?.addEventListener(
+      "abort",
+      () => this.#untrackMessageListener(listener, capture),
+      { once: true },
+    );
+  }
+
+  #untrackMessageListener(
+    listener: EventListenerOrEventListenerObject,
+    capture: boolean,
+  ): void {
+    this.#messageListeners.delete(listenerKey(listener, capture));
   }
 
   /**
@@ -256,6 +327,11 @@ export class WebSocketEventTarget extends EventTarget {
       this.dispatchEvent(event);
     } catch (error) {
       reportError(error);
+    }
+    if (event.type === "message" && this.#messageListeners.size > 0) {
+      for (const [key, entry] of this.#messageListeners) {
+        if (entry.once) this.#messageListeners.delete(key);
+      }
     }
   }
 

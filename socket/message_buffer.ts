@@ -3,9 +3,10 @@
  * until the loop asks for them. When the loop falls behind, the buffer
  * reports itself full and the socket stops reading from the connection, so
  * a slow consumer slows the sender through TCP flow control instead of
- * growing memory. An iterator that was created but never read does not
- * stop the reading (message events would stop with it): once it holds the
- * high-water mark it is failed instead, and its first `next()` rejects.
+ * growing memory. An iterator that was created but not read yet holds the
+ * reading back too, unless something else listens for "message" events
+ * (they would starve): then, once it holds the high-water mark, it is
+ * failed instead, and its first `next()` rejects.
  *
  * @module
  */
@@ -31,9 +32,21 @@ export class MessageBuffer {
   /** Set when the buffer overflowed before anyone read it. */
   #failure: UnreadIteratorError | null = null;
 
+  /** Whether anything but this buffer listens for messages. */
+  readonly #othersListen: () => boolean;
+
+  /**
+   * @param othersListen whether "message" listeners exist besides the
+   * iterator
+   */
+  constructor(othersListen: () => boolean) {
+    this.#othersListen = othersListen;
+  }
+
   /** True when the reader should stop reading until there is space. */
   get full(): boolean {
-    return this.#pulled && !this.#ended && this.#overHighWater();
+    return !this.#ended && this.#overHighWater() &&
+      (this.#pulled || !this.#othersListen());
   }
 
   #overHighWater(): boolean {
@@ -56,9 +69,9 @@ export class MessageBuffer {
     }
     this.#messages.push(message);
     this.#bytes += message.length;
-    if (!this.#pulled && this.#overHighWater()) {
+    if (!this.#pulled && this.#overHighWater() && this.#othersListen()) {
       this.#failure = new UnreadIteratorError(
-        `${this.#messages.length} messages (${this.#bytes} bytes) arrived for an async iterator nobody read; start the for await loop when creating the iterator`,
+        `${this.#messages.length} messages (${this.#bytes} bytes) arrived for an async iterator nobody read while "message" listeners also wait; start the for await loop when creating the iterator`,
       );
       this.end(true);
     }

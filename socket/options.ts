@@ -98,6 +98,13 @@ export interface WebSocketOptions {
    * stay small and large messages take few reads.
    */
   readBufferSize?: number;
+  /**
+   * Most messages per second the peer may send (in bursts of up to as
+   * many); the message past it is not delivered and the connection fails
+   * with 1008 (policy violation), reason "message rate limit". 0, the
+   * default, sets no limit.
+   */
+  maxMessagesPerSecond?: number;
 }
 
 /** {@linkcode WebSocketOptions} with every default filled in and checked. */
@@ -137,6 +144,7 @@ export function resolveWebSocketOptions(
     maxQueuedBytes: options.maxQueuedBytes ?? DEFAULTS.socket.maxQueuedBytes,
     // 0 stands for the adaptive buffer.
     readBufferSize: options.readBufferSize ?? 0,
+    maxMessagesPerSecond: options.maxMessagesPerSecond ?? 0,
   };
   for (const [name, value] of Object.entries(resolved)) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {

@@ -94,6 +94,7 @@ export class WebSocketConnection extends WebSocketEventTarget
     this.#engine = new SocketEngine(role, options, {
       emit: (event) => this.emit(event),
       binaryType: () => this.#binaryType,
+      listensForMessages: () => this.listensForMessages,
       closed: () => this.#topics?.unsubscribeAll(this),
     });
   }

@@ -126,7 +126,7 @@ describe("the demos' command line", () => {
       );
       assert.equal(run.code, 2);
       assert.match(run.stderr, /PORT: "abc" is not a port number/);
-      assert.doesNotMatch(run.stderr, /Uncaught|    at /);
+      assert.doesNotMatch(run.stderr, /Uncaught| {4}at /);
     });
 
     test(`deno task ${task} on a port in use says so in one line`, async () => {
@@ -142,7 +142,7 @@ describe("the demos' command line", () => {
         );
         assert.equal(run.code, 1);
         assert.match(run.stderr, /already in use; choose another port/);
-        assert.doesNotMatch(run.stderr, /Uncaught|    at /);
+        assert.doesNotMatch(run.stderr, /Uncaught| {4}at /);
       } finally {
         taken.close();
       }

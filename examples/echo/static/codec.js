@@ -378,9 +378,10 @@ var DEFAULTS = Object.freeze({
     maxMessageSize: 64 * MiB,
     maxFragments: 128 * KiB,
     pingInterval: 3e4,
-    idleTimeout: 0,
+    idleTimeout: 30,
+    silenceTimeout: 0,
     closeTimeout: 5e3,
-    maxQueuedBytes: 16 * MiB,
+    maxQueuedBytes: 64 * MiB,
   }),
   server: Object.freeze({
     port: 8e3,
