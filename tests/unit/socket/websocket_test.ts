@@ -247,6 +247,41 @@ describe("an async iterator nobody reads", () => {
     assert.ok(echoed >= count);
   });
 
+  test("holds the reading back when it is the only consumer left: once listeners and aborted ones do not count", async () => {
+    // No logging listener here: the iterator must be the only consumer.
+    const socket = createPendingSocket("server", {
+      pingInterval: 0,
+      readBufferSize: 16 * 1024,
+    });
+    const conn = new FakeConn();
+    const done = attachConnection(socket, conn, new Uint8Array(0), {
+      protocol: "",
+      extensions: "",
+    });
+    const iterator = socket[Symbol.asyncIterator]();
+    const aborted = new AbortController();
+    socket.addEventListener("message", () => {}, { signal: aborted.signal });
+    socket.addEventListener("message", () => {}, { once: true });
+    aborted.abort();
+    conn.push(text("first")); // the once listener is used up here
+    await barrier(conn);
+    const count = 1100; // over the 1024-message mark
+    const burst = new Uint8Array(count * 7);
+    for (let index = 0; index < count; index++) {
+      burst.set(text("x"), index * 7);
+    }
+    conn.push(burst);
+    conn.push(text("later"));
+    // Not failed: every message waits for the loop, in order.
+    assert.equal((await iterator.next()).value, "first");
+    for (let index = 0; index < count; index++) {
+      assert.equal((await iterator.next()).value, "x");
+    }
+    assert.equal((await iterator.next()).value, "later");
+    conn.push(closeFrame(1000));
+    await done;
+  });
+
   test("an iterator read a little later gets what arrived in between", async () => {
     const { socket, conn, done } = openSocket();
     const iterator = socket[Symbol.asyncIterator]();
