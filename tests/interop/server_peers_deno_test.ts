@@ -33,10 +33,11 @@ import { chromiumInstalled, launchChromium } from "./browser/chromium.ts";
 import {
   findNode24,
   rfc6455EchoServer,
-  startNode24EchoServer,
+  startHostedEchoServer,
 } from "./peers/rfc6455_echo_server.ts";
 
 const node24 = await findNode24();
+const bunAvailable = await runsSuccessfully("bun", ["--version"]);
 
 /**
  * The servers under test: this library's, hosted by `serve()` in Deno and
@@ -52,9 +53,17 @@ const SERVERS: ReadonlyArray<
     server: {
       ...rfc6455EchoServer,
       name: "rfc6455 serveNodeNet() under Node 24",
-      start: () => startNode24EchoServer(node24 ?? "node"),
+      start: () => startHostedEchoServer(node24 ?? "node", "node-net"),
     },
     skip: skipUnlessAvailable(node24 !== null, "node 24"),
+  },
+  {
+    server: {
+      ...rfc6455EchoServer,
+      name: "rfc6455 serveBun() under Bun",
+      start: () => startHostedEchoServer("bun", "bun"),
+    },
+    skip: skipUnlessAvailable(bunAvailable, "bun"),
   },
 ];
 
@@ -150,7 +159,6 @@ async function runInChromium(
   }
 }
 
-const bunAvailable = await runsSuccessfully("bun", ["--version"]);
 const nodeAvailable = await runsSuccessfully("node", ["--version"]);
 const python = await findPython();
 const chromiumAvailable = await chromiumInstalled();

@@ -53,7 +53,12 @@ const PROMISED: Record<string, Record<string, "function" | "object">> = {
     TopicRegistry: "function",
   },
   "./server": { serve: "function", upgradeWebSocket: "function" },
-  "./node": { serveNodeNet: "function", upgradeWebSocket: "function" },
+  "./node": {
+    serveNodeNet: "function",
+    upgradeWebSocket: "function",
+    connect: "function",
+  },
+  "./bun": { serveBun: "function", upgradeWebSocket: "function" },
   "./client": { connect: "function", WebSocketConnection: "function" },
 };
 

@@ -33,10 +33,12 @@ const LAYER_OF: Record<string, string> = {
   "client": "client",
   "deno": "deno",
   "node": "node",
+  "bun": "bun",
   "socket.ts": "entry",
   "server.ts": "entry",
   "client.ts": "entry",
   "node.ts": "entry",
+  "bun.ts": "entry",
   "mod.ts": "entry",
 };
 
@@ -56,6 +58,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   "client": [...NEUTRAL, "socket", "client"],
   "deno": [...NEUTRAL, "socket", "server", "client", "deno"],
   "node": [...NEUTRAL, "socket", "server", "client", "node"],
+  "bun": [...NEUTRAL, "socket", "server", "client", "bun"],
   "entry": [
     ...NEUTRAL,
     "pure entry",
@@ -64,6 +67,7 @@ const MAY_IMPORT: Record<string, string[]> = {
     "client",
     "deno",
     "node",
+    "bun",
     "entry",
   ],
 };
@@ -84,6 +88,8 @@ interface Module {
   external: string[];
   /** Whether the identifier `Deno` appears in code (not comments). */
   touchesDeno: boolean;
+  /** Whether the name `Bun` appears in code (not comments). */
+  touchesBun: boolean;
 }
 
 function layerOf(path: string): string | undefined {
@@ -124,6 +130,7 @@ async function parseModule(path: string): Promise<Module> {
   const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
   const specifiers: string[] = [];
   let touchesDeno = false;
+  let touchesBun = false;
   const visit = (node: ts.Node): void => {
     if (
       (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
@@ -145,6 +152,8 @@ async function parseModule(path: string): Promise<Module> {
       specifiers.push(node.argument.literal.text);
     } else if (ts.isIdentifier(node) && node.text === "Deno") {
       touchesDeno = true;
+    } else if (ts.isIdentifier(node) && node.text === "Bun") {
+      touchesBun = true;
     }
     ts.forEachChild(node, visit);
   };
@@ -155,7 +164,14 @@ async function parseModule(path: string): Promise<Module> {
     if (specifier.startsWith(".")) imports.push(resolve(path, specifier));
     else external.push(specifier);
   }
-  return { path, layer: layerOf(path)!, imports, external, touchesDeno };
+  return {
+    path,
+    layer: layerOf(path)!,
+    imports,
+    external,
+    touchesDeno,
+    touchesBun,
+  };
 }
 
 const modules = new Map<string, Module>();
@@ -231,10 +247,13 @@ describe("layering", () => {
     }
   });
 
-  test("only deno/ touches Deno and only node/ imports node:", () => {
+  test("only deno/ touches Deno, only bun/ touches Bun and only node/ imports node:", () => {
     for (const module of modules.values()) {
       if (!USES_DENO.has(module.layer)) {
         assert.equal(module.touchesDeno, false, `${module.path} touches Deno`);
+      }
+      if (module.layer !== "bun") {
+        assert.equal(module.touchesBun, false, `${module.path} touches Bun`);
       }
       for (const specifier of module.external) {
         assert.ok(
@@ -256,6 +275,7 @@ describe("layering", () => {
       imports: ["b.ts"],
       external: [],
       touchesDeno: false,
+      touchesBun: false,
     };
     const b: Module = { ...a, path: "b.ts", imports: ["a.ts"] };
     assert.deepEqual(

@@ -67,21 +67,24 @@ export async function findNode24(): Promise<string | null> {
   return null;
 }
 
-const NODE_ECHO_SERVER = new URL("./node_echo_server.ts", import.meta.url)
+const HOSTED_ECHO_SERVER = new URL("./hosted_echo_server.ts", import.meta.url)
   .pathname;
 
 /**
- * Starts `serveNodeNet()` with the echo handler under Node 24 in a
- * subprocess, which prints its port and serves until its stdin closes.
+ * Starts the echo server in a subprocess (`hosted_echo_server.ts`): Node 24
+ * with `serveNodeNet()`, or Bun with `serveBun()`. It prints its port and
+ * serves until its stdin closes.
  *
- * @param node the Node 24 executable
+ * @param program the Node 24 or Bun executable
+ * @param host "node-net" or "bun"
  * @returns the running server
  */
-export async function startNode24EchoServer(
-  node: string,
+export async function startHostedEchoServer(
+  program: string,
+  host: "node-net" | "bun",
 ): Promise<RunningEchoServer> {
-  const child = new Deno.Command(node, {
-    args: [NODE_ECHO_SERVER],
+  const child = new Deno.Command(program, {
+    args: [HOSTED_ECHO_SERVER, host],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -109,13 +112,13 @@ export async function startNode24EchoServer(
       (async () => {
         while (!printed.includes("\n")) {
           const { value, done } = await lines.read();
-          if (done) throw new Error(`node exited: ${await stderr}`);
+          if (done) throw new Error(`${program} exited: ${await stderr}`);
           printed += value;
         }
         return printed.slice(0, printed.indexOf("\n")).trim();
       })(),
       20_000,
-      "the Node 24 echo server start",
+      `the ${host} echo server start`,
     );
     return { url: `ws://127.0.0.1:${port}`, close: stop };
   } catch (error) {

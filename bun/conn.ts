@@ -1,0 +1,123 @@
+/**
+ * A {@linkcode ByteConn} over a socket of Bun's own TCP (`Bun.listen`),
+ * which pushes data to its handlers: reads copy the pushed chunks into the
+ * caller's buffer (`socket/pushed_reads.ts`), pausing the socket while too
+ * much waits; a write takes what the kernel accepts at once and waits for
+ * the socket's drain when it accepts nothing.
+ *
+ * @module
+ */
+
+import {
+  type ByteConn,
+  markPoolSafe,
+  type NetAddr,
+} from "../socket/transport.ts";
+import { PushedReads } from "../socket/pushed_reads.ts";
+
+/** Bytes pushed and not yet read past which the socket is paused: 64 KiB. */
+export const BUN_READ_HIGH_WATER_BYTES = 64 * 1024;
+
+/** The part of a Bun TCP socket this adapter uses. */
+export interface BunSocket {
+  /** The peer's IP address. */
+  readonly remoteAddress: string;
+  /** Writes what the kernel takes now; returns the count, -1 once closed. */
+  write(data: Uint8Array): number;
+  /** Stops the data handler from being called. */
+  pause(): void;
+  /** Calls the data handler again. */
+  resume(): void;
+  /** Closes, after what was written. */
+  end(): void;
+  /** Turns Nagle's algorithm off or on. */
+  setNoDelay?(noDelay: boolean): void;
+}
+
+/** A Bun socket as the reads and writes a WebSocket needs. */
+export class BunConn implements ByteConn {
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+  readonly #socket: BunSocket;
+  readonly #reads: PushedReads;
+  #closed = false;
+  #drained: (() => void) | null = null;
+
+  /**
+   * Wraps a socket from `Bun.listen`; its handlers must call
+   * {@linkcode BunConn.pushed}, {@linkcode BunConn.ended},
+   * {@linkcode BunConn.failed} and {@linkcode BunConn.drain}.
+   *
+   * @param socket the socket
+   */
+  constructor(socket: BunSocket) {
+    this.#socket = socket;
+    this.remoteAddr = {
+      transport: "tcp",
+      hostname: socket.remoteAddress,
+      port: 0,
+    };
+    socket.setNoDelay?.(true);
+    // Bun's write copies what it takes before it returns.
+    markPoolSafe(this);
+    this.#reads = new PushedReads(BUN_READ_HIGH_WATER_BYTES, socket);
+  }
+
+  /**
+   * The data handler: bytes arrived.
+   *
+   * @param data the bytes (kept until read)
+   */
+  pushed(data: Uint8Array): void {
+    this.#reads.push(data);
+  }
+
+  /** The end and close handlers: no more bytes will come. */
+  ended(): void {
+    this.#reads.end();
+    this.#wake();
+  }
+
+  /**
+   * The error handler.
+   *
+   * @param error what went wrong
+   */
+  failed(error: Error): void {
+    this.#reads.fail(error);
+    this.#wake();
+  }
+
+  /** The drain handler: the socket takes bytes again. */
+  drain(): void {
+    this.#wake();
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#reads.read(buffer);
+  }
+
+  async write(data: Uint8Array): Promise<number> {
+    for (;;) {
+      if (this.#closed) throw new Error("the connection is closed");
+      const written = this.#socket.write(data);
+      if (written < 0) throw new Error("the connection is closed");
+      if (written > 0 || data.length === 0) return written;
+      await new Promise<void>((resolve) => this.#drained = resolve);
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.end();
+    this.#reads.close();
+    this.#wake();
+  }
+
+  #wake(): void {
+    const drained = this.#drained;
+    this.#drained = null;
+    drained?.();
+  }
+}
