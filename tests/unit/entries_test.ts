@@ -55,6 +55,10 @@ const PROMISED: Record<string, Record<string, "function" | "object">> = {
   "./server": { serve: "function", upgradeWebSocket: "function" },
   "./node": { serveNodeNet: "function", upgradeWebSocket: "function" },
   "./client": { connect: "function", WebSocketConnection: "function" },
+  "./redis": {
+    RedisBroker: "function",
+    BrokerError: "function",
+  },
 };
 
 /** Internal plumbing no entry may expose. */
