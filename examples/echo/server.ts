@@ -40,6 +40,7 @@ import {
 } from "../../mod.ts";
 import { serveNodeNet } from "../../node.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
+import { superviseWorkers, takeWorkersFlag, workerNumber } from "../workers.ts";
 import { StaticFiles } from "../static_files.ts";
 
 /** The port used when neither `--port` nor `PORT` is given: 3000. */
@@ -81,6 +82,8 @@ export interface EchoServerOptions {
   /** `"deno"` (default) serves with `serve()` on `Deno.Conn`; `"node:net"`
    * with `serveNodeNet()`, for many busy connections. */
   transport?: "deno" | "node:net";
+  /** Share the port with other processes (`--workers`); default false. */
+  reusePort?: boolean;
 }
 
 /** A running echo server. */
@@ -267,6 +270,7 @@ export async function startEchoServer(
     hostname: options.hostname ?? DEFAULT_ECHO_HOSTNAME,
     signal: options.signal,
     shutdownTimeout: options.shutdownTimeout,
+    reusePort: options.reusePort,
     onListen(addr) {
       url = pageUrl(addr);
       log(
@@ -311,14 +315,45 @@ export async function startEchoServer(
 /** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
 async function main(): Promise<void> {
   let settings: ListenSettings;
+  let workers: number | undefined;
+  let rest: string[];
   try {
-    settings = parseListenSettings(Deno.args, (name) => Deno.env.get(name));
+    ({ workers, rest } = takeWorkersFlag(
+      Deno.args,
+      navigator.hardwareConcurrency,
+    ));
+    settings = parseListenSettings(rest, (name) => Deno.env.get(name));
+    if (workers !== undefined && settings.port === 0) {
+      throw new RangeError("--workers needs a fixed port, not 0");
+    }
   } catch (error) {
     console.error(`echo server: ${(error as Error).message}`);
-    console.error("usage: deno task serve [--port N] [--hostname ADDRESS]");
+    console.error(
+      "usage: deno task serve [--port N] [--hostname ADDRESS] [--workers N]",
+    );
     Deno.exit(2);
   }
-  const server = await startEchoServer(settings);
+  const worker = workerNumber();
+  if (workers !== undefined && worker === undefined) {
+    await superviseWorkers({
+      count: workers,
+      script: new URL(import.meta.url),
+      permissions: [
+        "--unstable-net",
+        "--allow-net",
+        `--allow-read=${STATIC_DIR.pathname}`,
+        "--allow-env=PORT,HOST,RFC6455_WORKER",
+      ],
+      args: rest,
+    });
+    return;
+  }
+  const label = worker === undefined ? "" : `worker ${worker}: `;
+  const server = await startEchoServer({
+    ...settings,
+    reusePort: worker !== undefined,
+    log: (line) => console.log(label + line),
+  });
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
