@@ -44,7 +44,7 @@ function now(): number {
 
 /** Reads server frames (unmasked) from one connection. */
 class FrameCounter {
-  #pending = new Uint8Array(0);
+  #pending: Uint8Array = new Uint8Array(0);
   #upgraded = false;
   count = 0;
   #phase = 0;
