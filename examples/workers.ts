@@ -104,6 +104,7 @@ export async function superviseWorkers(
     }).spawn();
     const startedAt = Date.now();
     running.set(number, child);
+    log(`supervisor: worker ${number} started (pid ${child.pid})`);
     exited.push(child.status.then(async (status) => {
       running.delete(number);
       if (stopping) return;
