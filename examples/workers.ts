@@ -53,10 +53,23 @@ export function takeWorkersFlag(
   return { workers, rest };
 }
 
+/**
+ * An environment variable, or undefined when it is not set or this process
+ * may not read it (started with an `--allow-env` list that omits it, as
+ * before `--workers` and `REDIS_URL` existed).
+ *
+ * @param name the variable
+ * @returns its value
+ */
+export function optionalEnv(name: string): string | undefined {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: name });
+  return state === "granted" ? Deno.env.get(name) : undefined;
+}
+
 /** The worker number this process runs as, or undefined for a process
  * that was not started by the supervisor. */
 export function workerNumber(): number | undefined {
-  const value = Deno.env.get(WORKER_ENV);
+  const value = optionalEnv(WORKER_ENV);
   if (value === undefined) return undefined;
   const number = Number(value);
   return Number.isInteger(number) && number > 0 ? number : undefined;

@@ -369,7 +369,7 @@ async function main(): Promise<void> {
     console.error(`chat: ${(error as Error).message}`);
     Deno.exit(2);
   }
-  const redisUrl = Deno.env.get("REDIS_URL") || undefined;
+  const redisUrl = optionalEnv("REDIS_URL") || undefined;
   const worker = workerNumber();
   if (workers !== undefined && worker === undefined) {
     if (redisUrl === undefined && workers > 1) {
