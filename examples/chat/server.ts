@@ -30,7 +30,12 @@ import {
 import { type Member, Rooms } from "./rooms.ts";
 import { StaticFiles } from "../static_files.ts";
 import type { ChatCluster } from "./cluster.ts";
-import { superviseWorkers, takeWorkersFlag, workerNumber } from "../workers.ts";
+import {
+  optionalEnv,
+  superviseWorkers,
+  takeWorkersFlag,
+  workerNumber,
+} from "../workers.ts";
 
 /** The port used when `PORT` is not set: 3000. */
 export const DEFAULT_CHAT_PORT = 3000;
