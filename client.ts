@@ -64,6 +64,7 @@ export {
   WebSocketError,
 } from "./errors.ts";
 export {
+  type BrokerDefaults,
   type ClientDefaults,
   DEFAULTS,
   type Defaults,

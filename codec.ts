@@ -53,6 +53,7 @@ export {
   resolveDeflateOptions,
 } from "./deflate/negotiation.ts";
 export {
+  type BrokerDefaults,
   type ClientDefaults,
   DEFAULTS,
   type Defaults,

@@ -128,6 +128,21 @@ export interface Limits {
   readonly maxOverloadRefusals: number;
 }
 
+/** What `RedisBrokerOptions` (the `./redis` entry) falls back to. */
+export interface BrokerDefaults {
+  /** Attempts to reach Redis when the broker connects, before it gives up
+   * with a `BrokerError`: 5 (about 1.5 s with the backoff below). */
+  readonly connectAttempts: number;
+  /** The first reconnection delay after Redis was lost: 50 ms, doubled on
+   * each failed attempt. */
+  readonly reconnectMinDelay: number;
+  /** The longest reconnection delay: 2 s (plus up to 20% jitter). */
+  readonly reconnectMaxDelay: number;
+  /** Commands waiting while Redis is unreachable (publications, mostly):
+   * 10,000. Past it, publications fail (reported, not thrown). */
+  readonly maxPendingCommands: number;
+}
+
 /** The shape of {@linkcode DEFAULTS}. */
 export interface Defaults {
   /** What `WebSocketOptions` falls back to. */
@@ -138,6 +153,8 @@ export interface Defaults {
   readonly client: ClientDefaults;
   /** What `PerMessageDeflateOptions` falls back to. */
   readonly deflate: DeflateDefaults;
+  /** What the Redis broker's options fall back to. */
+  readonly broker: BrokerDefaults;
   /** Fixed bounds, not options. */
   readonly limits: Limits;
 }
@@ -176,6 +193,12 @@ export const DEFAULTS: Defaults = Object.freeze({
   }),
   deflate: Object.freeze({
     threshold: 1024,
+  }),
+  broker: Object.freeze({
+    connectAttempts: 5,
+    reconnectMinDelay: 50,
+    reconnectMaxDelay: 2_000,
+    maxPendingCommands: 10_000,
   }),
   limits: Object.freeze({
     payloadInitialBytes: 64 * KiB,

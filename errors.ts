@@ -299,3 +299,44 @@ export class ServerError extends Error {
     this.phase = phase;
   }
 }
+
+/**
+ * Where a broker failure happened, for a {@linkcode BrokerError}:
+ * - `connect`: the broker could not reach its server when it started;
+ * - `connection`: the connection was lost (the broker reconnects) or came
+ *   back;
+ * - `publish`: a publication could not be handed to the server;
+ * - `subscribe`: subscribing to or leaving a topic failed;
+ * - `message`: a message from the server was not one the broker sends.
+ */
+export type BrokerErrorPhase =
+  | "connect"
+  | "connection"
+  | "publish"
+  | "subscribe"
+  | "message";
+
+/**
+ * A failure of the broker that carries publications between processes
+ * (the `./redis` entry's `RedisBroker`). Thrown by the broker's `connect`
+ * when the server cannot be reached; after that, reported to the broker's
+ * `onError` option, since publishing never throws. `cause` is the original
+ * error.
+ */
+export class BrokerError extends Error {
+  /** Where the failure happened. */
+  readonly phase: BrokerErrorPhase;
+
+  /**
+   * Creates a broker error.
+   *
+   * @param phase where the failure happened
+   * @param message what failed
+   * @param cause the original error
+   */
+  constructor(phase: BrokerErrorPhase, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = "BrokerError";
+    this.phase = phase;
+  }
+}

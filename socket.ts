@@ -74,6 +74,7 @@ export {
   type Subscriber,
   TopicRegistry,
 } from "./socket/pubsub.ts";
+export type { Broker, BrokerData, BrokerDelivery } from "./socket/broker.ts";
 export type { Role } from "./protocol/types.ts";
 export {
   CloseCode,
@@ -83,6 +84,7 @@ export {
   WebSocketError,
 } from "./errors.ts";
 export {
+  type BrokerDefaults,
   type ClientDefaults,
   DEFAULTS,
   type Defaults,

@@ -26,10 +26,11 @@ function isAcceptStopped(error: unknown): boolean {
  */
 export function listenDeno(options: ListenOptions): ConnectionSource {
   const { port, hostname, cert, key } = options;
+  const reusePort = options.reusePort ?? false;
   const secure = cert !== undefined && key !== undefined;
   const listener = secure
-    ? Deno.listenTls({ port, hostname, cert, key })
-    : Deno.listen({ port, hostname });
+    ? Deno.listenTls({ port, hostname, cert, key, reusePort })
+    : Deno.listen({ port, hostname, reusePort });
   let closed = false;
   return {
     addr: listener.addr as NetAddr,

@@ -65,29 +65,46 @@ export function parseListenSettings(
 }
 
 /**
- * Parses the command line, or prints what is wrong and the usage in two
- * lines and exits with status 2.
+ * Prints what is wrong with the command line and the usage, in two lines,
+ * and exits with status 2.
+ *
+ * @param name the demo, for messages ("echo server")
+ * @param message what is wrong
+ * @param usage the usage line
+ */
+export function exitWithUsage(
+  name: string,
+  message: string,
+  usage: string,
+): never {
+  console.error(`${name}: ${message}`);
+  console.error(`usage: ${usage}`);
+  Deno.exit(2);
+}
+
+/**
+ * Parses the command line, or exits with the usage ({@linkcode exitWithUsage}).
  *
  * @param name the demo, for messages ("echo server")
  * @param usage the usage line
  * @param defaults the demo's own port and address
+ * @param args the arguments left to parse; default `Deno.args`
  * @returns where to listen
  */
 export function listenSettingsOrExit(
   name: string,
   usage: string,
   defaults: ListenSettings,
+  args: readonly string[] = Deno.args,
 ): ListenSettings {
   try {
     return parseListenSettings(
-      Deno.args,
+      args,
       (variable) => Deno.env.get(variable),
       defaults,
     );
   } catch (error) {
-    console.error(`${name}: ${(error as Error).message}`);
-    console.error(`usage: ${usage}`);
-    Deno.exit(2);
+    exitWithUsage(name, (error as Error).message, usage);
   }
 }
 
@@ -98,17 +115,20 @@ export function listenSettingsOrExit(
  * @param name the demo, for messages
  * @param settings where it tried to listen
  * @param start starts the server
+ * @param explain the demo's own line for errors it knows, or undefined
  * @returns the started server
  */
 export async function startOrExit<T>(
   name: string,
   settings: ListenSettings,
   start: () => Promise<T>,
+  explain: (error: unknown) => string | undefined = () => undefined,
 ): Promise<T> {
   try {
     return await start();
   } catch (error) {
-    console.error(`${name}: ${describeListenFailure(error, settings)}`);
+    const line = explain(error) ?? describeListenFailure(error, settings);
+    console.error(`${name}: ${line}`);
     Deno.exit(1);
   }
 }

@@ -45,7 +45,12 @@ export async function listenNodeNet(
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(
-      { port: options.port, host: options.hostname, backlog: NODE_NET_BACKLOG },
+      {
+        port: options.port,
+        host: options.hostname,
+        backlog: NODE_NET_BACKLOG,
+        reusePort: options.reusePort ?? false,
+      },
       () => {
         server.off("error", reject);
         resolve();

@@ -51,4 +51,6 @@ export interface ListenOptions {
   cert?: string;
   /** PEM private key for `cert`. */
   key?: string;
+  /** Share the port with other processes (`SO_REUSEPORT`, Linux). */
+  reusePort?: boolean;
 }

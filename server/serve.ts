@@ -32,6 +32,7 @@ import type {
 } from "./listener.ts";
 import type { NetAddr } from "../socket/transport.ts";
 import { type PublishData, TopicRegistry } from "../socket/pubsub.ts";
+import type { Broker } from "../socket/broker.ts";
 import {
   queueEncodedFrame,
   type WebSocketConnection,
@@ -102,6 +103,20 @@ export interface ServeOptions {
    * and `Retry-After`. Default: no limit.
    */
   maxHandshakesPerSecond?: number;
+  /**
+   * Linux only: let several processes listen on the same port
+   * (`SO_REUSEPORT`); the kernel spreads new connections over them. Each
+   * process runs its own server; give them a `broker` so that `publish`
+   * reaches the subscribers of every process. Default false.
+   */
+  reusePort?: boolean;
+  /**
+   * Carries `publish` to the subscribers of other processes and delivers
+   * theirs here (such as `RedisBroker` from the `./redis` entry). The
+   * server attaches to it when it starts and detaches at shutdown; closing
+   * the broker is the caller's. Without one, pub/sub stays in this process.
+   */
+  broker?: Broker;
 }
 
 /** What a handler learns about the request, as with `Deno.serve`. */
@@ -144,11 +159,12 @@ export interface Server {
   /**
    * Publishes to every OPEN socket subscribed to `topic` (see
    * `socket.subscribe`), framing the message once, as Bun's
-   * `server.publish`. Each socket's `maxQueuedBytes` still applies.
+   * `server.publish`. Each socket's `maxQueuedBytes` still applies. With a
+   * `broker`, the subscribers of the other processes receive it too.
    *
    * @param topic the topic
    * @param data text or bytes (not a Blob)
-   * @returns how many sockets the message was queued to
+   * @returns how many sockets of this process the message was queued to
    */
   publish(topic: string, data: PublishData): number;
   /**
@@ -240,6 +256,7 @@ export function checkServeOptions(options: ServeOptions): ListenOptions {
     hostname: options.hostname ?? "0.0.0.0",
     cert: options.cert,
     key: options.key,
+    reusePort: options.reusePort ?? false,
   };
 }
 
@@ -273,8 +290,9 @@ class RunningServer implements Server {
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = () => void this.shutdown();
   readonly #acceptLoop: Promise<void>;
-  readonly #topics = new TopicRegistry<WebSocketConnection>(queueEncodedFrame);
   readonly #limits: ClientLimits;
+  readonly #topics: TopicRegistry<WebSocketConnection>;
+  readonly #broker: Broker | undefined;
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
   #resolveFinished!: () => void;
@@ -293,6 +311,12 @@ class RunningServer implements Server {
     const headersTimeout = options.headersTimeout ??
       DEFAULTS.server.headersTimeout;
     this.#source = source;
+    this.#broker = options.broker;
+    this.#topics = new TopicRegistry(queueEncodedFrame, options.broker);
+    if (this.#broker !== undefined) {
+      const topics = this.#topics;
+      this.#broker.attach((topic, data) => topics.deliver(topic, data));
+    }
     const secure = source.secure;
     this.addr = source.addr;
     this.finished = new Promise((resolve) => {
@@ -439,6 +463,7 @@ class RunningServer implements Server {
     this.#shuttingDown = true;
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#source.close();
+    this.#broker?.detach();
     await this.#acceptLoop;
     for (const connection of this.#connections.keys()) {
       connection.beginShutdown();

@@ -16,6 +16,13 @@
  * queues frames through the function it was built with, so it depends on
  * no socket class.
  *
+ * Given a {@linkcode Broker} (`serve({ broker })`), the registry also
+ * reaches other processes: a topic's first local subscriber subscribes it
+ * at the broker and its last one leaves, every publication is handed to
+ * the broker after the local subscribers have it, and what the broker
+ * delivers from other processes is queued with {@linkcode
+ * TopicRegistry.deliver}, framed once per process.
+ *
  * @module
  */
 
@@ -23,6 +30,7 @@ import { encodeFrame } from "../frame/encoder.ts";
 import { Opcode } from "../frame/types.ts";
 import { ReadyState } from "../protocol/types.ts";
 import { toSendItem } from "./send_queue.ts";
+import type { Broker, BrokerData } from "./broker.ts";
 
 /** What a {@linkcode TopicRegistry} needs to see of a subscriber. */
 export interface Subscriber {
@@ -84,14 +92,17 @@ export class TopicRegistry<S extends Subscriber = Subscriber> {
   readonly #subscribers = new Map<string, Set<S>>();
   readonly #topicsOf = new Map<S, Set<string>>();
   readonly #queue: FrameQueuer<S>;
+  readonly #broker: Broker | undefined;
 
   /**
    * Creates an empty registry.
    *
    * @param queue queues a published frame to one subscriber
+   * @param broker carries publications to and from other processes
    */
-  constructor(queue: FrameQueuer<S>) {
+  constructor(queue: FrameQueuer<S>, broker?: Broker) {
     this.#queue = queue;
+    this.#broker = broker;
   }
 
   /** How many topics have at least one subscriber. */
@@ -114,6 +125,7 @@ export class TopicRegistry<S extends Subscriber = Subscriber> {
     if (sockets === undefined) {
       sockets = new Set();
       this.#subscribers.set(topic, sockets);
+      this.#broker?.subscribe(topic);
     }
     if (sockets.has(socket)) return false;
     sockets.add(socket);
@@ -189,14 +201,15 @@ export class TopicRegistry<S extends Subscriber = Subscriber> {
 
   /**
    * Queues one message to every OPEN socket subscribed to `topic`, except
-   * `exclude`. The message is framed once and the same bytes are queued to
+   * `exclude`, then hands it to the broker, if any, for the other
+   * processes. The message is framed once and the same bytes are queued to
    * each; a subscriber whose queue passes its `maxQueuedBytes` is failed
    * with 1008 (as `send()` would) and not counted.
    *
    * @param topic the topic
    * @param data text or bytes; bytes are copied
    * @param exclude a socket that must not receive it (the publisher)
-   * @returns how many sockets the message was queued to
+   * @returns how many sockets of this process the message was queued to
    * @throws {TypeError} for a Blob
    */
   publish(
@@ -205,6 +218,31 @@ export class TopicRegistry<S extends Subscriber = Subscriber> {
     exclude?: S,
   ): number {
     checkTopic(topic);
+    const queued = this.#publishLocally(topic, data, exclude);
+    if (this.#broker !== undefined) {
+      this.#broker.publish(topic, toBrokerData(data));
+    }
+    return queued;
+  }
+
+  /**
+   * Queues a publication that came from another process (through the
+   * broker) to this process's subscribers of `topic`, framed once; it is
+   * not handed back to the broker.
+   *
+   * @param topic the topic
+   * @param data the message
+   * @returns how many sockets the message was queued to
+   */
+  deliver(topic: string, data: BrokerData): number {
+    return this.#publishLocally(topic, data, undefined);
+  }
+
+  #publishLocally(
+    topic: string,
+    data: PublishData,
+    exclude: S | undefined,
+  ): number {
     const sockets = this.#subscribers.get(topic);
     if (sockets === undefined) return 0;
     let frame: Uint8Array | null = null;
@@ -223,6 +261,16 @@ export class TopicRegistry<S extends Subscriber = Subscriber> {
     const sockets = this.#subscribers.get(topic);
     if (sockets === undefined) return;
     sockets.delete(socket);
-    if (sockets.size === 0) this.#subscribers.delete(topic);
+    if (sockets.size === 0) {
+      this.#subscribers.delete(topic);
+      this.#broker?.unsubscribe(topic);
+    }
   }
+}
+
+/** What a broker is given: text as is, bytes as a view (no copy). */
+function toBrokerData(data: PublishData): BrokerData {
+  const item = toSendItem(data);
+  if (item.kind === "text" || item.kind === "binary") return item.data;
+  throw new TypeError("a Blob cannot be published; publish its bytes");
 }

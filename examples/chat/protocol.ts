@@ -30,7 +30,13 @@ export const SESSION_REPLACED_REASON = "session resumed on another connection";
 export type ClientMessage =
   /** Join `room` as `username` (trimmed; the room lowercased), resuming
    * the session of `token` when one is given. */
-  | { type: "join"; username: string; room: string; token: string | null }
+  | {
+    type: "join";
+    username: string;
+    room: string;
+    token: string | null;
+    since: string | null;
+  }
   /** Say `text` (trimmed) to the room. */
   | { type: "message"; text: string }
   /** Leave the room, staying connected. */
@@ -48,7 +54,9 @@ export type ChatErrorCode =
   | "not_joined"
   | "already_joined"
   | "invalid_token"
-  | "username_taken";
+  | "invalid_since"
+  | "username_taken"
+  | "unavailable";
 
 /** The result of checking a client message. */
 export type ParseResult =
@@ -147,6 +155,13 @@ function parseJoin(fields: Record<string, unknown>): ParseResult {
       "token must be the string this server sent with your join",
     );
   }
+  const since = fields.since ?? null;
+  if (since !== null && (typeof since !== "string" || !isMessageId(since))) {
+    return failure(
+      "invalid_since",
+      "since must be the id of a message this server sent",
+    );
+  }
   return {
     ok: true,
     message: {
@@ -154,8 +169,32 @@ function parseJoin(fields: Record<string, unknown>): ParseResult {
       username: checkedName,
       room: checkedRoom.toLowerCase(),
       token,
+      since,
     },
   };
+}
+
+/** Longest run of digits in either half of a message id: 20. */
+const MAX_ID_DIGITS = 20;
+
+/**
+ * Whether `value` has the shape of a message id: two runs of 1-20 digits
+ * joined by "-" (a Redis Stream entry id, as in `1764115200000-0`).
+ *
+ * @param value what the client sent
+ * @returns true when well-formed
+ */
+export function isMessageId(value: string): boolean {
+  const dash = value.indexOf("-");
+  if (dash < 1 || dash > MAX_ID_DIGITS) return false;
+  const sequence = value.length - dash - 1;
+  if (sequence < 1 || sequence > MAX_ID_DIGITS) return false;
+  for (let index = 0; index < value.length; index++) {
+    if (index === dash) continue;
+    const code = value.charCodeAt(index);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return true;
 }
 
 function parseSay(fields: Record<string, unknown>): ParseResult {
@@ -219,6 +258,8 @@ export interface ChatText {
   text: string;
   /** When the server received it, in milliseconds since the epoch. */
   ts: number;
+  /** Its place in the room's history (servers sharing Redis only). */
+  id?: string;
 }
 
 /** A join or leave notice, with the room's members after the change. The
@@ -240,6 +281,15 @@ export interface MembershipNotice {
   /** True in the joiner's own notice when the join resumed a session that
    * another connection held; absent otherwise. */
   resumed?: true;
+  /** Its place in the room's history (servers sharing Redis only). */
+  id?: string;
+  /** In the joiner's own notice (servers sharing Redis only): the room's
+   * recent messages, or those after `since`, oldest first. */
+  history?: Array<ChatText | MembershipNotice>;
+  /** In the joiner's own notice, when the join gave `since`: whether
+   * `history` holds every message after it (false when some were already
+   * dropped from the room's history). */
+  recovered?: boolean;
 }
 
 /** An error reply to one client; the connection stays open. */

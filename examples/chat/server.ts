@@ -29,7 +29,14 @@ import {
 } from "./protocol.ts";
 import { type Member, Rooms } from "./rooms.ts";
 import { StaticFiles } from "../static_files.ts";
-import { listenSettingsOrExit, startOrExit } from "../cli.ts";
+import type { ChatCluster } from "./cluster.ts";
+import {
+  optionalEnv,
+  superviseWorkers,
+  takeWorkersFlag,
+  workerNumber,
+} from "../workers.ts";
+import { exitWithUsage, listenSettingsOrExit, startOrExit } from "../cli.ts";
 
 /** The port used when `PORT` is not set: 3000. */
 export const DEFAULT_CHAT_PORT = 3000;
@@ -58,6 +65,20 @@ export interface ChatServerOptions {
   log?: ((line: string) => void) | false;
   /** Milliseconds shutdown may take before connections are cut. */
   shutdownTimeout?: number;
+  /** Share the port with other processes (`--workers`); default false. */
+  reusePort?: boolean;
+  /** `redis://host:port`: share rooms, members and history with every chat
+   * process using the same Redis (see `cluster.ts`). Default: none, one
+   * process with everything in memory. */
+  redisUrl?: string;
+  /** Put before every Redis key and channel; default `"chat:"`. */
+  redisPrefix?: string;
+  /** With Redis: milliseconds a member stays listed after its process
+   * stopped renewing it; default `CHAT_PRESENCE_TTL_MS`. */
+  presenceTtl?: number;
+  /** With Redis: entries each room's history keeps; default
+   * `CHAT_HISTORY_SIZE`. */
+  historySize?: number;
 }
 
 /** A running chat server. */
@@ -68,7 +89,8 @@ export interface ChatServer {
   readonly url: string;
   /** Settles once the server has shut down. */
   readonly finished: Promise<void>;
-  /** Every room that has members, with its members. */
+  /** Every room that has members, with its members (with Redis: this
+   * process's members only). */
   rooms(): Map<string, string[]>;
   /** Closes every socket with 1001 and stops. */
   shutdown(): Promise<void>;
@@ -259,11 +281,28 @@ export async function startChatServer(
   const log = options.log === false ? () => {} : options.log ?? console.log;
   const files = await StaticFiles.load(STATIC_DIR, PAGE_FILES);
   const rooms = new Rooms<ChatConnection>();
+  let cluster: ChatCluster | null = null;
+  let server: Server | null = null;
+  if (options.redisUrl !== undefined) {
+    const { ChatCluster } = await import("./cluster.ts");
+    cluster = await ChatCluster.start(
+      {
+        url: options.redisUrl,
+        log,
+        prefix: options.redisPrefix,
+        presenceTtl: options.presenceTtl,
+        historySize: options.historySize,
+      },
+      () => server!,
+      log,
+    );
+  }
   let url = "";
-  const server: Server = serve({
+  server = serve({
     port: options.port ?? DEFAULT_CHAT_PORT,
     hostname: options.hostname ?? DEFAULT_CHAT_HOSTNAME,
     shutdownTimeout: options.shutdownTimeout,
+    reusePort: options.reusePort,
     onListen(addr) {
       url = pageUrl(addr);
       log(`chat server listening on ${url} (WebSocket at /ws)`);
@@ -280,41 +319,102 @@ export async function startChatServer(
         maxMessageSize: MAX_CHAT_MESSAGE_BYTES,
         maxQueuedBytes: CHAT_MAX_QUEUED_BYTES,
       });
-      new ChatConnection(socket, server, rooms, log);
+      if (cluster !== null) cluster.accept(socket);
+      else new ChatConnection(socket, server!, rooms, log);
       return response;
     }
     return files.respond(request, path);
   });
+  const running = server;
+  let stopped: Promise<void> | undefined;
   return {
-    addr: server.addr,
+    addr: running.addr,
     url,
-    finished: server.finished,
-    rooms: () => rooms.snapshot(),
-    shutdown: () => server.shutdown(),
+    finished: running.finished,
+    rooms: () => cluster?.localRooms() ?? rooms.snapshot(),
+    shutdown: () =>
+      stopped ??= (async () => {
+        await running.shutdown();
+        await cluster?.close();
+      })(),
   };
 }
 
-/** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
+/** The permissions a worker process needs. */
+const WORKER_PERMISSIONS = [
+  "--unstable-net",
+  "--allow-net",
+  `--allow-read=${STATIC_DIR.pathname}`,
+  "--allow-env=PORT,HOST,REDIS_URL,RFC6455_WORKER",
+];
+
+/** Runs the server until SIGINT or SIGTERM, then shuts down gracefully;
+ * with `--workers N`, runs N of them on one port. */
 async function main(): Promise<void> {
-  const settings = listenSettingsOrExit(
-    "chat server",
-    "deno task chat [--port N] [--hostname ADDRESS]",
-    { port: DEFAULT_CHAT_PORT, hostname: DEFAULT_CHAT_HOSTNAME },
-  );
-  const server = await startOrExit(
+  const usage = "deno task chat [--port N] [--hostname ADDRESS] [--workers N]";
+  let workers: number | undefined;
+  let rest: string[];
+  try {
+    ({ workers, rest } = takeWorkersFlag(
+      Deno.args,
+      navigator.hardwareConcurrency,
+    ));
+  } catch (error) {
+    exitWithUsage("chat server", (error as Error).message, usage);
+  }
+  const settings = listenSettingsOrExit("chat server", usage, {
+    port: DEFAULT_CHAT_PORT,
+    hostname: DEFAULT_CHAT_HOSTNAME,
+  }, rest);
+  if (workers !== undefined && settings.port === 0) {
+    exitWithUsage("chat server", "--workers needs a fixed port, not 0", usage);
+  }
+  const redisUrl = optionalEnv("REDIS_URL") || undefined;
+  const worker = workerNumber();
+  if (workers !== undefined && worker === undefined) {
+    if (redisUrl === undefined && workers > 1) {
+      exitWithUsage(
+        "chat server",
+        "--workers needs REDIS_URL (the processes share rooms through Redis)",
+        usage,
+      );
+    }
+    await superviseWorkers({
+      count: workers,
+      script: new URL(import.meta.url),
+      permissions: WORKER_PERMISSIONS,
+      args: rest,
+    });
+    return;
+  }
+  const label = worker === undefined ? "" : `worker ${worker}: `;
+  const server: ChatServer = await startOrExit(
     "chat server",
     settings,
-    () => startChatServer(settings),
+    () =>
+      startChatServer({
+        ...settings,
+        redisUrl,
+        reusePort: worker !== undefined,
+        log: (line) => console.log(label + line),
+      }),
+    (error) =>
+      (error as Error).name === "RedisUnavailableError"
+        ? `${
+          (error as Error).message
+        } (REDIS_URL); start Redis, or unset REDIS_URL to run one process on its own`
+        : undefined,
   );
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
   const stop = (): void => {
-    console.log("shutting down: closing every socket with 1001");
+    console.log(`${label}shutting down: closing every socket with 1001`);
     void server.shutdown();
   };
   for (const signal of signals) Deno.addSignalListener(signal, stop);
   await server.finished;
+  await server.shutdown();
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
 }
 

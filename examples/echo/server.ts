@@ -40,8 +40,9 @@ import {
 } from "../../mod.ts";
 import { serveNodeNet } from "../../node.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
+import { superviseWorkers, takeWorkersFlag, workerNumber } from "../workers.ts";
 import { StaticFiles } from "../static_files.ts";
-import { listenSettingsOrExit, startOrExit } from "../cli.ts";
+import { exitWithUsage, listenSettingsOrExit, startOrExit } from "../cli.ts";
 
 /** The port used when neither `--port` nor `PORT` is given: 3000. */
 export const DEFAULT_ECHO_PORT = 3000;
@@ -82,6 +83,8 @@ export interface EchoServerOptions {
   /** `"deno"` (default) serves with `serve()` on `Deno.Conn`; `"node:net"`
    * with `serveNodeNet()`, for many busy connections. */
   transport?: "deno" | "node:net";
+  /** Share the port with other processes (`--workers`); default false. */
+  reusePort?: boolean;
 }
 
 /** A running echo server. */
@@ -210,6 +213,7 @@ export async function startEchoServer(
     hostname: options.hostname ?? DEFAULT_ECHO_HOSTNAME,
     signal: options.signal,
     shutdownTimeout: options.shutdownTimeout,
+    reusePort: options.reusePort,
     onListen(addr) {
       url = pageUrl(addr);
       log(
@@ -253,15 +257,49 @@ export async function startEchoServer(
 
 /** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
 async function main(): Promise<void> {
-  const settings = listenSettingsOrExit(
-    "echo server",
-    "deno task serve [--port N] [--hostname ADDRESS]",
-    { port: DEFAULT_ECHO_PORT, hostname: DEFAULT_ECHO_HOSTNAME },
-  );
+  const usage = "deno task serve [--port N] [--hostname ADDRESS] [--workers N]";
+  let workers: number | undefined;
+  let rest: string[];
+  try {
+    ({ workers, rest } = takeWorkersFlag(
+      Deno.args,
+      navigator.hardwareConcurrency,
+    ));
+  } catch (error) {
+    exitWithUsage("echo server", (error as Error).message, usage);
+  }
+  const settings = listenSettingsOrExit("echo server", usage, {
+    port: DEFAULT_ECHO_PORT,
+    hostname: DEFAULT_ECHO_HOSTNAME,
+  }, rest);
+  if (workers !== undefined && settings.port === 0) {
+    exitWithUsage("echo server", "--workers needs a fixed port, not 0", usage);
+  }
+  const worker = workerNumber();
+  if (workers !== undefined && worker === undefined) {
+    await superviseWorkers({
+      count: workers,
+      script: new URL(import.meta.url),
+      permissions: [
+        "--unstable-net",
+        "--allow-net",
+        `--allow-read=${STATIC_DIR.pathname}`,
+        "--allow-env=PORT,HOST,RFC6455_WORKER",
+      ],
+      args: rest,
+    });
+    return;
+  }
+  const label = worker === undefined ? "" : `worker ${worker}: `;
   const server = await startOrExit(
     "echo server",
     settings,
-    () => startEchoServer(settings),
+    () =>
+      startEchoServer({
+        ...settings,
+        reusePort: worker !== undefined,
+        log: (line) => console.log(label + line),
+      }),
   );
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]

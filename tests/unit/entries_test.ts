@@ -60,6 +60,10 @@ const PROMISED: Record<string, Record<string, "function" | "object">> = {
   },
   "./bun": { serveBun: "function", upgradeWebSocket: "function" },
   "./client": { connect: "function", WebSocketConnection: "function" },
+  "./redis": {
+    RedisBroker: "function",
+    BrokerError: "function",
+  },
 };
 
 /** Internal plumbing no entry may expose. */

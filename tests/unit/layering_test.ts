@@ -34,12 +34,14 @@ const LAYER_OF: Record<string, string> = {
   "deno": "deno",
   "node": "node",
   "bun": "bun",
+  "redis": "redis",
   "socket.ts": "entry",
   "server.ts": "entry",
   "client.ts": "entry",
   "node.ts": "entry",
   "bun.ts": "entry",
   "mod.ts": "entry",
+  "redis.ts": "redis entry",
 };
 
 const NEUTRAL = ["base", "frame", "protocol", "http1", "handshake", "deflate"];
@@ -59,6 +61,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   "deno": [...NEUTRAL, "socket", "server", "client", "deno"],
   "node": [...NEUTRAL, "socket", "server", "client", "node"],
   "bun": [...NEUTRAL, "socket", "server", "client", "bun"],
+  "redis": ["base", "socket", "redis"],
+  "redis entry": ["base", "socket", "redis"],
   "entry": [
     ...NEUTRAL,
     "pure entry",
@@ -78,6 +82,10 @@ const PURE = new Set([...NEUTRAL, "pure entry"]);
  * only re-export them). */
 const USES_DENO = new Set(["deno"]);
 const USES_NODE = new Set(["node"]);
+/** The only package a library module may import, and the layers that may:
+ * the `./redis` entry and its folder. */
+const REDIS_PACKAGE = "@redis/client";
+const USES_REDIS = new Set(["redis", "redis entry"]);
 
 interface Module {
   path: string;
@@ -256,10 +264,30 @@ describe("layering", () => {
         assert.equal(module.touchesBun, false, `${module.path} touches Bun`);
       }
       for (const specifier of module.external) {
+        if (specifier === REDIS_PACKAGE && USES_REDIS.has(module.layer)) {
+          continue;
+        }
         assert.ok(
           USES_NODE.has(module.layer) && specifier.startsWith("node:"),
           `${module.path} imports ${specifier}`,
         );
+      }
+    }
+  });
+
+  test("only redis/ and the ./redis entry import the Redis client, and no entry imports them", () => {
+    const importers = [...modules.values()].filter((module) =>
+      module.external.includes(REDIS_PACKAGE)
+    );
+    assert.ok(importers.length > 0, "nothing imports the Redis client");
+    for (const module of importers) {
+      assert.ok(USES_REDIS.has(module.layer), `${module.path} imports it`);
+    }
+    for (const module of modules.values()) {
+      if (USES_REDIS.has(module.layer)) continue;
+      for (const target of module.imports) {
+        const layer = modules.get(target)?.layer ?? "?";
+        assert.ok(!USES_REDIS.has(layer), `${module.path} imports ${target}`);
       }
     }
   });

@@ -64,6 +64,11 @@ const state = {
   openedAt: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   reconnectTimer: undefined,
+  /** The id of the last message or notice seen in the joined room (only
+   * servers that share Redis send ids), sent as `since` when joining the
+   * same room again so that the server sends what was missed.
+   * @type {{ room: string, id: string } | null} */
+  lastSeen: null,
 };
 
 /**
@@ -164,7 +169,33 @@ function send(value) {
 
 /** @param {{ username: string, room: string, token?: string }} wanted */
 function sendJoin(wanted) {
-  state.awaitingJoin = send({ type: "join", ...wanted });
+  const seen = state.lastSeen;
+  const since = seen !== null && seen.room === wanted.room ? seen.id : null;
+  state.awaitingJoin = send({ type: "join", ...wanted, since });
+}
+
+/**
+ * Compares two message ids ("ms-seq") as numbers.
+ * @param {string} a @param {string} b
+ */
+function compareIds(a, b) {
+  const [msA, seqA] = a.split("-").map(BigInt);
+  const [msB, seqB] = b.split("-").map(BigInt);
+  if (msA !== msB) return msA < msB ? -1 : 1;
+  return seqA === seqB ? 0 : seqA < seqB ? -1 : 1;
+}
+
+/**
+ * Remembers the id of a message of `room`, if it has one and is newer.
+ * @param {string} room @param {unknown} id
+ */
+function sawId(room, id) {
+  if (typeof id !== "string" || !/^\d{1,20}-\d{1,20}$/.test(id)) return;
+  const seen = state.lastSeen;
+  if (seen !== null && seen.room === room && compareIds(id, seen.id) <= 0) {
+    return;
+  }
+  state.lastSeen = { room, id };
 }
 
 /** @param {string} data */
@@ -176,6 +207,11 @@ function receive(data) {
     return;
   }
   if (typeof message !== "object" || message === null) return;
+  dispatch(message);
+}
+
+/** @param {Record<string, unknown>} message */
+function dispatch(message) {
   switch (message.type) {
     case "join":
     case "leave":
@@ -209,10 +245,30 @@ function onMembership(message) {
     message.type === "join" && state.awaitingJoin && wanted !== null &&
     sameName(username, wanted.username)
   ) {
-    return onJoined(username, room, members, text(message.token));
+    onJoined(username, room, members, text(message.token));
+    if (Array.isArray(message.history)) {
+      for (const earlier of message.history) {
+        if (typeof earlier !== "object" || earlier === null) continue;
+        // Our own earlier joins and leaves (a dropped connection) are not
+        // news, and the member list is the join's.
+        if (earlier.type === "message") dispatch(earlier);
+        else if (!sameName(text(earlier.username), username)) {
+          const verb = earlier.type === "join" ? "joined" : "left";
+          addNote(
+            earlier.type,
+            `${text(earlier.username)} ${verb}`,
+            earlier.ts,
+          );
+        }
+        sawId(room, earlier.id);
+      }
+    }
+    sawId(room, message.id);
+    return;
   }
   const joined = state.joined;
   if (joined === null || room !== joined.room) return;
+  sawId(room, message.id);
   if (message.type === "leave" && sameName(username, joined.username)) {
     return finishLeaving();
   }
@@ -252,6 +308,7 @@ function finishLeaving() {
 function onChat(message) {
   const joined = state.joined;
   if (joined === null || message.room !== joined.room) return;
+  sawId(joined.room, message.id);
   const username = text(message.username);
   const item = document.createElement("li");
   item.className = "message";

@@ -396,6 +396,12 @@ var DEFAULTS = Object.freeze({
   deflate: Object.freeze({
     threshold: 1024,
   }),
+  broker: Object.freeze({
+    connectAttempts: 5,
+    reconnectMinDelay: 50,
+    reconnectMaxDelay: 2e3,
+    maxPendingCommands: 1e4,
+  }),
   limits: Object.freeze({
     payloadInitialBytes: 64 * KiB,
     maxHeadBytes: 16 * KiB,

@@ -12,6 +12,11 @@ import {
   type WebSocketConnection,
 } from "../../../socket/websocket.ts";
 import type { WebSocketOptions } from "../../../socket/options.ts";
+import type {
+  Broker,
+  BrokerData,
+  BrokerDelivery,
+} from "../../../socket/broker.ts";
 import {
   closeCodeOf,
   decoder,
@@ -64,6 +69,63 @@ async function closeAll(subscribers: Subscriber[]): Promise<void> {
   for (const { conn } of subscribers) conn.end();
   await Promise.all(subscribers.map(({ done }) => done));
 }
+
+/** A broker that records what the registry asks of it. */
+class RecordingBroker implements Broker {
+  readonly calls: string[] = [];
+  deliver: BrokerDelivery | null = null;
+  attach(deliver: BrokerDelivery): void {
+    this.deliver = deliver;
+  }
+  detach(): void {
+    this.deliver = null;
+  }
+  subscribe(topic: string): void {
+    this.calls.push(`subscribe ${topic}`);
+  }
+  unsubscribe(topic: string): void {
+    this.calls.push(`unsubscribe ${topic}`);
+  }
+  publish(topic: string, data: BrokerData): void {
+    const shown = typeof data === "string" ? data : `bytes ${[...data]}`;
+    this.calls.push(`publish ${topic} ${shown}`);
+  }
+}
+
+describe("pub/sub with a broker", () => {
+  test("a topic is subscribed at the broker by its first subscriber and left by its last", async () => {
+    const broker = new RecordingBroker();
+    const topics = new TopicRegistry(queueEncodedFrame, broker);
+    const [alice, bob] = [1, 2].map(() => openSubscriber(topics));
+    alice.socket.subscribe("room");
+    bob.socket.subscribe("room");
+    alice.socket.unsubscribe("room");
+    assert.deepEqual(broker.calls, ["subscribe room"]);
+    await closeAll([bob]);
+    assert.deepEqual(broker.calls, ["subscribe room", "unsubscribe room"]);
+    await closeAll([alice]);
+  });
+
+  test("publications go to local subscribers and the broker; deliveries only to local subscribers", async () => {
+    const broker = new RecordingBroker();
+    const topics = new TopicRegistry(queueEncodedFrame, broker);
+    const [alice, bob] = [1, 2].map(() => openSubscriber(topics));
+    alice.socket.subscribe("room");
+    bob.socket.subscribe("room");
+    assert.equal(alice.socket.publish("room", "from alice"), 1);
+    assert.equal(topics.publish("room", new Uint8Array([7, 8])), 2);
+    assert.equal(topics.deliver("room", "from elsewhere"), 2);
+    await Promise.all([alice, bob].map(({ socket }) => socket.drained()));
+    assert.deepEqual(texts(alice), ["from elsewhere"]);
+    assert.deepEqual(texts(bob), ["from alice", "from elsewhere"]);
+    assert.deepEqual(broker.calls, [
+      "subscribe room",
+      "publish room from alice",
+      "publish room bytes 7,8",
+    ]);
+    await closeAll([alice, bob]);
+  });
+});
 
 describe("pub/sub", () => {
   test("a published message reaches every subscriber of its topic only", async () => {
