@@ -45,6 +45,7 @@ export type {
 } from "./socket/options.ts";
 export type { NetAddr } from "./socket/transport.ts";
 export type { PublishData } from "./socket/pubsub.ts";
+export type { Broker, BrokerData, BrokerDelivery } from "./socket/broker.ts";
 export type { Role } from "./protocol/types.ts";
 export type { PerMessageDeflateOptions } from "./deflate/negotiation.ts";
 export { ForbiddenOriginError } from "./handshake/origin.ts";
@@ -63,6 +64,7 @@ export {
   WebSocketError,
 } from "./errors.ts";
 export {
+  type BrokerDefaults,
   type ClientDefaults,
   DEFAULTS,
   type Defaults,
