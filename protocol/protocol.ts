@@ -465,8 +465,10 @@ export class Protocol {
   }
 
   /**
-   * The rules a frame's header breaks in the message sequence, checked when
-   * the header arrives and again when the frame is complete.
+   * The rules a frame's header breaks in the message sequence (and the
+   * fragment count), checked when the header arrives and again when the
+   * frame is complete, so that the same rule fails first however the bytes
+   * were split.
    */
   #checkFrameStart(frame: Frame): void {
     const opcode = frame.opcode;
@@ -488,6 +490,14 @@ export class Protocol {
       throw new ProtocolError(
         "ExpectedContinuation",
         "a new message started before the previous one finished",
+      );
+    }
+    const fragment = opcode === Opcode.Continuation ||
+      (opcode < 0x8 && !frame.fin);
+    if (fragment && this.#messageFragments >= this.#maxFragments) {
+      throw new MessageTooBigError(
+        "TooManyFragments",
+        `a message may arrive in at most ${this.#maxFragments} frames`,
       );
     }
   }
@@ -550,15 +560,10 @@ export class Protocol {
     return { type: "binary", data: payload };
   }
 
-  /** Adds a fragment; its first `checked` bytes were validated already. */
+  /** Adds a fragment (its count was checked with its header); its first
+   * `checked` bytes were validated already. */
   #appendFragment(payload: Uint8Array, checked: number): void {
     this.#messageFragments++;
-    if (this.#messageFragments > this.#maxFragments) {
-      throw new MessageTooBigError(
-        "TooManyFragments",
-        `a message may arrive in at most ${this.#maxFragments} frames`,
-      );
-    }
     if (
       this.#utf8 !== null && !this.#utf8.push(payload.subarray(checked))
     ) {

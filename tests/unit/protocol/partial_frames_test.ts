@@ -11,7 +11,12 @@ import type { ProtocolEvent } from "../../../protocol/types.ts";
 import { PerMessageDeflate } from "../../../deflate/extension.ts";
 import { Opcode } from "../../../frame/types.ts";
 import { encoder } from "../../support/bytes.ts";
-import { closeCodeOf, decodeSent } from "../../support/protocol.ts";
+import {
+  assertFailed,
+  closeCodeOf,
+  decodeSent,
+  serverReceives,
+} from "../../support/protocol.ts";
 import {
   handFrame,
   invalidTextInPieces,
@@ -196,6 +201,21 @@ describe("a frame header that breaks the message sequence fails at once", () => 
     const stray = handFrame("client", Opcode.Continuation, "y".repeat(100));
     const events = protocol.receive(stray.slice(0, 10));
     assert.deepEqual(summary(events), ["UnexpectedContinuation 1002"]);
+  });
+
+  test("a fragment past maxFragments with bad UTF-8: 1009 however it is split", () => {
+    // Both rules are broken; the count is known from the header, so it fails
+    // first whether the fragment arrives whole or byte by byte.
+    const bytes = joinBytes(
+      handFrame("client", Opcode.Text, "a", { fin: false }),
+      handFrame("client", Opcode.Continuation, "b", { fin: false }),
+      handFrame("client", Opcode.Continuation, new Uint8Array([0xff, 0x41])),
+    );
+    assertFailed(
+      serverReceives(bytes, { maxFragments: 2 }),
+      "TooManyFragments",
+      1009,
+    );
   });
 
   test("a ping between fragments arriving in pieces does not disturb the text", () => {
