@@ -407,8 +407,9 @@ export class SocketEngine
     // One event at a time: what a listener sends in reply is framed before
     // the protocol reads on, so it goes out ahead of a close frame that a
     // later frame of the same chunk makes the protocol send. The whole
-    // chunk is read (the reader reuses its buffer), but once a listener
-    // failed the socket nothing more is delivered.
+    // chunk is read (the reader reuses its buffer), but once the socket
+    // failed the connection itself (a send past maxQueuedBytes) nothing
+    // more is delivered.
     while (!this.#isClosed()) {
       let event: ProtocolEvent | undefined;
       try {
