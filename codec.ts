@@ -4,7 +4,7 @@
  * ({@linkcode Protocol}: bytes in, events and bytes out), the opening
  * handshake and the permessage-deflate negotiation (`./handshake`),
  * permessage-deflate as the protocol's {@linkcode PerMessageDeflate}
- * extension (messages leave `Protocol.receive` inflated), the typed errors
+ * extension (messages leave the protocol inflated), the typed errors
  * and {@linkcode DEFAULTS}.
  *
  * It imports nothing runtime-specific and starts nothing when loaded: it
@@ -20,7 +20,8 @@
  * const fromClient = encodeFrame(Opcode.Text, new TextEncoder().encode("hi"), {
  *   mask: true,
  * });
- * for (const event of protocol.receive(fromClient)) {
+ * protocol.push(fromClient);
+ * for (let event = protocol.nextEvent(); event; event = protocol.nextEvent()) {
  *   if (event.type === "text") protocol.sendText(event.data.toUpperCase());
  * }
  * const toWrite: Uint8Array[] = protocol.takeOutgoing(); // [0x81 0x02 "HI"]

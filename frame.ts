@@ -36,6 +36,7 @@ export {
   type Frame,
   MAX_CONTROL_PAYLOAD,
   Opcode,
+  type PartialFrame,
   RSV1,
   RSV2,
   RSV3,

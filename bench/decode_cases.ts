@@ -3,7 +3,10 @@
  * as a server reads it. Every call decodes the same fixed stream of N
  * frames; every case counts the messages it got and throws if any is
  * missing, so a decoder that skipped work (or a `ws` Receiver that deferred
- * its events) would fail instead of looking fast.
+ * its events) would fail instead of looking fast. Binary frames of every
+ * size, and text frames (mixed UTF-8, decoded to strings) from 125 B: the
+ * text frames of 64 KiB and more span reads, so their UTF-8 is checked
+ * while they arrive.
  *
  * Decoders unmask in place, so each pass flips the payload bytes between
  * masked and unmasked; framing bytes never change, so every pass decodes the
@@ -18,6 +21,7 @@ import { Protocol } from "../protocol/protocol.ts";
 import type { BenchCase } from "./bench_case.ts";
 import {
   buildClientStream,
+  buildText,
   CHUNK_SIZE,
   type ClientStream,
   framesPerStream,
@@ -212,6 +216,99 @@ export function decodeCases(wsVariants: readonly WsVariant[]): BenchCase[] {
           sink.value = target;
         },
       });
+    }
+  }
+  return cases;
+}
+
+/** The sizes of the text decode groups. */
+const TEXT_PAYLOAD_SIZES: readonly number[] = [
+  125,
+  1024,
+  64 * 1024,
+  1024 * 1024,
+];
+
+/**
+ * The text decode cases: each `ws` variant given (the first is the
+ * baseline) validating and turning each message into a string, and our
+ * `Protocol`, which does both before it reports the message. Unmasking in
+ * place would turn a second pass's text into noise, so every call first
+ * copies the masked stream back (the same cost in every case).
+ */
+export function textDecodeCases(wsVariants: readonly WsVariant[]): BenchCase[] {
+  const cases: BenchCase[] = [];
+  for (const payloadSize of TEXT_PAYLOAD_SIZES) {
+    const frameCount = framesPerStream(payloadSize);
+    const stream = buildClientStream(payloadSize, frameCount, "text");
+    const expected = buildText(payloadSize, "mixed");
+    const common = {
+      group: `decode ${
+        sizeLabel(payloadSize)
+      } masked text frames (mixed UTF-8)`,
+      messagesPerCall: frameCount,
+      bytesPerCall: payloadSize * frameCount,
+    };
+    const check = (name: string, messages: number, last: unknown) => {
+      if (messages !== frameCount) {
+        throw countMismatch(name, messages, frameCount);
+      }
+      if (last !== expected) throw new Error(`${name}: the text differs`);
+    };
+
+    wsVariants.forEach((ws, index) => {
+      const receiver = new ws.Receiver({ isServer: true });
+      let messages = 0;
+      let last = "";
+      receiver.on("message", (data: Buffer, isBinary: boolean) => {
+        if (isBinary) throw new Error("ws: unexpected binary message");
+        messages++;
+        last = data.toString();
+      });
+      receiver.on("error", (error: Error) => {
+        throw error;
+      });
+      const work = stream.bytes.slice();
+      const chunks = splitIntoChunks(work, CHUNK_SIZE).map(asBuffer);
+      const name = `${ws.label} Receiver.write + toString`;
+      const fn = () => {
+        work.set(stream.bytes);
+        messages = 0;
+        for (const chunk of chunks) receiver.write(chunk);
+        check(name, messages, last);
+      };
+      fn();
+      cases.push({
+        ...common,
+        name,
+        side: "ws",
+        baseline: index === 0,
+        fn,
+      });
+    });
+
+    {
+      const protocol = new Protocol({ role: "server" });
+      const work = stream.bytes.slice();
+      const chunks = splitIntoChunks(work, CHUNK_SIZE);
+      const name = "ours Protocol.receive";
+      const fn = () => {
+        work.set(stream.bytes);
+        let messages = 0;
+        let last: unknown;
+        for (const chunk of chunks) {
+          for (const event of protocol.receive(chunk)) {
+            if (event.type !== "text") {
+              throw new Error(`${name}: unexpected ${event.type} event`);
+            }
+            messages++;
+            last = event.data;
+          }
+        }
+        check(name, messages, last);
+      };
+      fn();
+      cases.push({ ...common, name, side: "ours", fn });
     }
   }
   return cases;

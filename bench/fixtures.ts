@@ -83,7 +83,7 @@ export class Xorshift {
 export interface ClientStream {
   /** The payload size of every frame. */
   payloadSize: number;
-  /** How many frames (each one complete binary message). */
+  /** How many frames (each one complete message). */
   frameCount: number;
   /** The frames back to back, as a client sends them. */
   bytes: Uint8Array;
@@ -92,20 +92,25 @@ export interface ClientStream {
 }
 
 /**
- * Builds `frameCount` masked binary frames of `payloadSize` bytes, each with
- * its own masking key, as one stream.
+ * Builds `frameCount` masked frames of `payloadSize` bytes, each with its
+ * own masking key, as one stream: binary frames of random bytes, or text
+ * frames of mixed UTF-8 ({@linkcode buildText}).
  */
 export function buildClientStream(
   payloadSize: number,
   frameCount: number,
+  kind: "binary" | "text" = "binary",
 ): ClientStream {
   const random = new Xorshift(0x9e3779b9 ^ payloadSize);
+  const text = kind === "text"
+    ? new TextEncoder().encode(buildText(payloadSize, "mixed"))
+    : null;
   const payloads: Uint8Array[] = [];
   const frames: Uint8Array[] = [];
   let total = 0;
   for (let index = 0; index < frameCount; index++) {
-    const payload = random.bytes(payloadSize);
-    const frame = encodeFrame(Opcode.Binary, payload, {
+    const payload = text ?? random.bytes(payloadSize);
+    const frame = encodeFrame(text ? Opcode.Text : Opcode.Binary, payload, {
       mask: random.maskKey(),
     });
     payloads.push(payload);

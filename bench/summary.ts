@@ -21,7 +21,7 @@
  */
 
 import type { BenchCase } from "./bench_case.ts";
-import { decodeCases } from "./decode_cases.ts";
+import { decodeCases, textDecodeCases } from "./decode_cases.ts";
 import { encodeCases } from "./encode_cases.ts";
 import { primitiveCases } from "./primitive_cases.ts";
 import { loadWsNative, loadWsPureJs } from "./ws_loader.ts";
@@ -208,6 +208,7 @@ async function main(): Promise<void> {
   const wsPureJs = loadWsPureJs();
   const cases = [
     ...decodeCases([wsNative, wsPureJs]),
+    ...textDecodeCases([wsNative, wsPureJs]),
     ...encodeCases(wsNative),
     ...primitiveCases([wsNative, wsPureJs]),
   ].filter((c) => c.group.includes(settings.filter));

@@ -2,7 +2,9 @@
  * The incremental frame decoder (RFC 6455 section 5): it accepts bytes in any
  * split (one byte at a time, half a header, many frames at once), checks
  * every header rule before buffering payload, and hands out each complete
- * frame in order, unmasked.
+ * frame in order, unmasked; the frame still arriving can be looked at too
+ * (its payload so far, unmasked), so a text frame's UTF-8 can be checked
+ * before it is complete.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
   Opcode,
+  type PartialFrame,
   RSV1,
   RSV2,
   RSV3,
@@ -50,8 +53,9 @@ const EMPTY = new Uint8Array(0);
 /**
  * An incremental frame decoder. `push` bytes as they arrive, then call
  * `next` until it returns `undefined`. Frames come out complete, unmasked, in
- * order. The decoder takes ownership of pushed chunks: it unmasks payloads in
- * place and hands out views of them.
+ * order; `partialFrame` shows the one still arriving. The decoder takes
+ * ownership of pushed chunks: it unmasks payloads in place and hands out
+ * views of them.
  *
  * @example
  * ```ts
@@ -188,17 +192,44 @@ export class FrameDecoder {
       this.#growPayload(this.#payloadFilled + take);
     }
     const payload = this.#payload;
-    payload.set(
-      chunk.subarray(this.#offset, this.#offset + take),
-      this.#payloadFilled,
-    );
+    const filled = this.#payloadFilled;
+    payload.set(chunk.subarray(this.#offset, this.#offset + take), filled);
+    // Unmasked piece by piece, so partialFrame() can show what arrived.
+    if (this.#masked) {
+      applyMask(payload.subarray(filled, filled + take), this.#maskKey, filled);
+    }
     this.#offset += take;
-    this.#payloadFilled += take;
+    this.#payloadFilled = filled + take;
     if (this.#payloadFilled < length) return undefined;
     this.#payload = null;
     this.#payloadFilled = 0;
-    if (this.#masked) applyMask(payload, this.#maskKey);
     return this.#emit(payload);
+  }
+
+  /**
+   * The frame whose payload is arriving, once `next` returned `undefined`
+   * in the middle of it: its header and the payload bytes received so far,
+   * unmasked. Lets a caller check a frame's content before it is complete
+   * (a text frame's UTF-8). `undefined` between frames, while a header is
+   * incomplete, and after an error.
+   *
+   * @returns the frame so far, if one is in progress
+   */
+  partialFrame(): PartialFrame | undefined {
+    if (!this.#inPayload || this.#error !== null) return undefined;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload: this.#payload === null
+        ? EMPTY
+        : this.#payload.subarray(0, this.#payloadFilled),
+      payloadLength: this.#payloadLength,
+    };
   }
 
   /** Quadruples the payload buffer until `needed` fits, never past the frame. */

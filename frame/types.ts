@@ -54,3 +54,17 @@ export interface Frame {
    */
   payload: Uint8Array;
 }
+
+/**
+ * A frame whose payload is still arriving (see `FrameDecoder.partialFrame`):
+ * its header, and the part of its payload received so far, unmasked.
+ */
+export interface PartialFrame extends Frame {
+  /**
+   * The payload bytes received so far, unmasked: a view into the decoder's
+   * buffer, valid until the next `push` or `next`.
+   */
+  payload: Uint8Array;
+  /** The payload length the header announced. */
+  payloadLength: number;
+}

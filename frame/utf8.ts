@@ -1,8 +1,10 @@
 /**
  * UTF-8 validation for text messages (RFC 3629, as RFC 6455 section 8.1
- * requires): a one-shot strict decoder, and an incremental validator that
+ * requires): a one-shot strict decoder, an incremental validator that
  * fails on the first byte that can no longer start or continue a valid
- * sequence, so a fragmented message fails fast, not only at its end.
+ * sequence, so a fragmented message fails fast, not only at its end, and a
+ * decoder for one payload arriving in pieces that fails as fast, with the
+ * platform's decoder doing the work.
  *
  * @module
  */
@@ -138,6 +140,98 @@ export class Utf8Validator {
     this.#upper = 0xbf;
     this.#failed = false;
   }
+}
+
+/** Checks the incomplete last character of a text so far; reset first. */
+const tailValidator = new Utf8Validator();
+
+/**
+ * Text decoded while it arrives is kept once this many new bytes are
+ * complete characters (16 KiB); smaller pieces are only checked, so that
+ * a trickle cannot build a string out of many tiny ones.
+ */
+const KEEP_DECODED_BYTES = 16 * 1024;
+
+/**
+ * Decodes one text payload that arrives in pieces, failing as soon as the
+ * bytes so far cannot start valid UTF-8 (at the `90` of `f4 90`, above
+ * U+10FFFF) instead of when the payload is complete. Complete characters
+ * go through the platform's decoder, as in {@linkcode decodeUtf8}, and the
+ * text decoded on the way is kept, so the payload is not decoded twice;
+ * an incomplete last character is checked byte by byte.
+ *
+ * @example
+ * ```ts
+ * const text = new Utf8PrefixDecoder();
+ * const bytes = new Uint8Array([0x61, 0xe2, 0x82, 0xac]); // "a€"
+ * text.check(bytes.subarray(0, 2)); // "a" and the start of "€": fine
+ * text.finish(bytes);               // "a€"
+ * ```
+ */
+export class Utf8PrefixDecoder {
+  /** Where the complete characters checked so far end. */
+  #checked = 0;
+  /** The text of the first `#keptBytes` bytes, decoded on the way. */
+  #kept = "";
+  #keptBytes = 0;
+
+  /**
+   * Checks the payload received so far.
+   *
+   * @param bytes everything received so far (each call with at least the
+   * bytes of the call before)
+   * @throws {InvalidPayloadError} when `bytes` cannot start valid UTF-8
+   */
+  check(bytes: Uint8Array): void {
+    const end = completeCharactersEnd(bytes, this.#checked);
+    if (end > this.#checked) {
+      if (end - this.#keptBytes >= KEEP_DECODED_BYTES) {
+        this.#kept += decodeUtf8(bytes.subarray(this.#keptBytes, end));
+        this.#keptBytes = end;
+      } else {
+        decodeUtf8(bytes.subarray(this.#checked, end));
+      }
+      this.#checked = end;
+    }
+    if (end < bytes.length) {
+      tailValidator.reset();
+      if (!tailValidator.push(bytes.subarray(end))) {
+        throw new InvalidPayloadError("text is not valid UTF-8");
+      }
+    }
+  }
+
+  /**
+   * Decodes the complete payload.
+   *
+   * @param bytes the whole payload (the bytes given to `check` and the rest)
+   * @returns the text
+   * @throws {InvalidPayloadError} when it is not valid UTF-8
+   */
+  finish(bytes: Uint8Array): string {
+    return this.#kept + decodeUtf8(bytes.subarray(this.#keptBytes));
+  }
+}
+
+/**
+ * Where the complete characters of `bytes` (from the character boundary
+ * `from` on) end: the start of an incomplete last character, or the end.
+ * Malformed bytes count as complete, for the decoder to refuse.
+ */
+function completeCharactersEnd(bytes: Uint8Array, from: number): number {
+  const end = bytes.length;
+  // A character is at most 4 bytes: its lead is among the last 3.
+  const lowest = Math.max(from, end - 3);
+  for (let index = end - 1; index >= lowest; index--) {
+    const byte = bytes[index];
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte
+    let length = 1;
+    if (byte >= 0xc2 && byte <= 0xdf) length = 2;
+    else if (byte >= 0xe0 && byte <= 0xef) length = 3;
+    else if (byte >= 0xf0 && byte <= 0xf4) length = 4;
+    return index + length > end ? index : end;
+  }
+  return end;
 }
 
 /**

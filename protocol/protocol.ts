@@ -1,17 +1,20 @@
 /**
  * The WebSocket protocol state machine, sans-I/O: feed it the bytes that
- * arrived with {@linkcode Protocol.receive}, act on the events it returns,
- * and write out what {@linkcode Protocol.takeOutgoing} gives. It never
- * touches a socket or a timer, so it runs unchanged in Deno, Bun and
- * browsers, and every rule can be tested with plain byte arrays.
+ * arrived ({@linkcode Protocol.push}), act on each event as
+ * {@linkcode Protocol.nextEvent} reads it (or on all of them at once with
+ * {@linkcode Protocol.receive}), and write out what
+ * {@linkcode Protocol.takeOutgoing} gives. It never touches a socket or a
+ * timer, so it runs unchanged in Deno, Bun and browsers, and every rule can
+ * be tested with plain byte arrays.
  *
  * It enforces RFC 6455 beyond framing: message reassembly (control frames
- * may arrive between fragments), UTF-8 in text messages (failing inside a
- * fragment, not only at the end), automatic pongs, the close handshake with
- * close-code and reason validation, and size limits decided before payload
- * bytes are buffered. An agreed extension (`ProtocolOptions.extension`,
- * such as permessage-deflate) decodes compressed messages inside
- * `receive`, under the same limits and UTF-8 check.
+ * may arrive between fragments), UTF-8 in text messages (failing at the
+ * first bad byte received, inside a frame still arriving too), automatic
+ * pongs, the close handshake with close-code and reason validation, and
+ * size limits decided before payload bytes are buffered. An agreed
+ * extension (`ProtocolOptions.extension`, such as permessage-deflate)
+ * decodes compressed messages as they are read, under the same limits and
+ * UTF-8 check.
  *
  * @module
  */
@@ -30,10 +33,11 @@ import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
   Opcode,
+  type PartialFrame,
   RSV1,
 } from "../frame/types.ts";
 import { FrameDecoder } from "../frame/decoder.ts";
-import { decodeUtf8, Utf8Validator } from "../frame/utf8.ts";
+import { decodeUtf8, Utf8PrefixDecoder, Utf8Validator } from "../frame/utf8.ts";
 import { freshFrames } from "../frame/pool.ts";
 import {
   encodeClosePayload,
@@ -65,7 +69,10 @@ const EMPTY = new Uint8Array(0);
  * @example
  * ```ts
  * const protocol = new Protocol({ role: "server" });
- * for (const event of protocol.receive(bytesFromTheClient)) {
+ * protocol.push(bytesFromTheClient);
+ * // One event at a time: each echo is queued before whatever the next
+ * // frame makes the protocol send (a pong, a close frame).
+ * for (let event = protocol.nextEvent(); event; event = protocol.nextEvent()) {
  *   if (event.type === "text") protocol.sendText(event.data); // echo
  * }
  * for (const bytes of protocol.takeOutgoing()) await conn.write(bytes);
@@ -99,7 +106,12 @@ export class Protocol {
   #messageFragments = 0;
   #messageBuffer: Uint8Array = EMPTY;
   #messageLength = 0;
+  /** Validates the uncompressed text message arriving, from its first byte. */
   #utf8: Utf8Validator | null = null;
+  /** Bytes of the text frame still arriving whose UTF-8 was checked. */
+  #frameBytesChecked = 0;
+  /** Decodes an unfragmented text message while its frame arrives. */
+  #partialText: Utf8PrefixDecoder | null = null;
 
   /**
    * Creates the protocol state of a connection whose handshake is done.
@@ -159,7 +171,11 @@ export class Protocol {
   }
 
   /**
-   * Processes bytes received from the peer.
+   * Processes bytes received from the peer: {@linkcode push} them, then
+   * take every {@linkcode nextEvent}. A reply sent after this returns comes
+   * after anything the same bytes made the protocol queue (a close frame
+   * that fails the connection, for one); to reply to each message before
+   * the next frame is read, use `push` and `nextEvent`.
    *
    * @param chunk the bytes; the protocol keeps and may modify them (it
    * unmasks in place), and binary events may be views into them
@@ -167,22 +183,56 @@ export class Protocol {
    */
   receive(chunk: Uint8Array): ProtocolEvent[] {
     const events: ProtocolEvent[] = [];
-    if (this.#readyState === ReadyState.CLOSED) return events;
+    this.push(chunk);
+    for (let event = this.nextEvent(); event; event = this.nextEvent()) {
+      events.push(event);
+    }
+    return events;
+  }
+
+  /**
+   * Adds bytes received from the peer, without reading them yet: take what
+   * they mean with {@linkcode nextEvent}.
+   *
+   * @param chunk the bytes; the protocol keeps and may modify them (it
+   * unmasks in place), and binary events may be views into them, so the
+   * caller may reuse its buffer only once `nextEvent` returned `undefined`
+   */
+  push(chunk: Uint8Array): void {
+    if (this.#readyState === ReadyState.CLOSED) return;
+    this.#decoder.push(chunk);
+  }
+
+  /**
+   * Reads the bytes pushed so far up to the next event. Frames are read one
+   * event at a time, so whatever the caller sends in reply to an event
+   * (an echo) is queued before anything a later frame makes the protocol
+   * send: a frame that breaks a rule fails the connection after the reply,
+   * as the peer sent it. A text frame still arriving is checked as it
+   * arrives: invalid UTF-8 fails the connection (1007) without waiting for
+   * the rest of the frame.
+   *
+   * @returns the next event, or `undefined` when more bytes are needed or
+   * the connection is over (after a "close" or "error" event)
+   */
+  nextEvent(): ProtocolEvent | undefined {
+    if (this.#readyState === ReadyState.CLOSED) return undefined;
     const decoder = this.#decoder;
-    decoder.push(chunk);
     try {
       for (;;) {
         const frame = decoder.next();
-        if (frame === undefined) break;
-        this.#handleFrame(frame, events);
-        // A close frame or an error in #handleFrame ends the connection.
-        if ((this.#readyState as ReadyState) === ReadyState.CLOSED) break;
+        if (frame === undefined) {
+          const partial = decoder.partialFrame();
+          if (partial !== undefined) this.#checkPartialFrame(partial);
+          return undefined;
+        }
+        const event = this.#handleFrame(frame);
+        if (event !== undefined) return event;
       }
     } catch (error) {
       if (!(error instanceof WebSocketError)) throw error;
-      this.#fail(error, events);
+      return this.#fail(error);
     }
-    return events;
   }
 
   /**
@@ -369,49 +419,33 @@ export class Protocol {
     return outgoing;
   }
 
-  #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
-    if (
-      frame.rsv1 &&
-      (frame.opcode === Opcode.Continuation || frame.opcode >= 0x8)
-    ) {
-      // RFC 7692 section 6: RSV1 only on the first frame of a data message.
-      throw new ProtocolError(
-        "ReservedBitsSet",
-        "RSV1 is only allowed on the first frame of a compressed message",
-      );
-    }
+  /** The event a complete frame makes, if any (a fragment makes none). */
+  #handleFrame(frame: Frame): ProtocolEvent | undefined {
+    this.#checkFrameStart(frame);
+    // Bytes of this frame already validated while it arrived.
+    const checked = this.#frameBytesChecked;
+    this.#frameBytesChecked = 0;
+    let event: ProtocolEvent | undefined;
     switch (frame.opcode) {
       case Opcode.Text:
       case Opcode.Binary:
-        if (this.#messageOpcode !== 0) {
-          throw new ProtocolError(
-            "ExpectedContinuation",
-            "a new message started before the previous one finished",
-          );
-        }
         if (frame.fin) {
-          events.push(this.#message(frame.opcode, frame.payload, frame.rsv1));
+          event = this.#message(frame.opcode, frame.payload, frame.rsv1);
         } else {
           this.#messageOpcode = frame.opcode;
           this.#messageCompressed = frame.rsv1;
           if (frame.opcode === Opcode.Text && !frame.rsv1) {
-            this.#utf8 = new Utf8Validator();
+            this.#utf8 ??= new Utf8Validator();
           }
-          this.#appendFragment(frame.payload);
+          this.#appendFragment(frame.payload, checked);
         }
         break;
       case Opcode.Continuation:
-        if (this.#messageOpcode === 0) {
-          throw new ProtocolError(
-            "UnexpectedContinuation",
-            "a continuation frame with no message to continue",
-          );
-        }
-        this.#appendFragment(frame.payload);
-        if (frame.fin) events.push(this.#finishMessage());
+        this.#appendFragment(frame.payload, checked);
+        if (frame.fin) event = this.#finishMessage();
         break;
       case Opcode.Ping:
-        events.push({ type: "ping", data: frame.payload.slice() });
+        event = { type: "ping", data: frame.payload.slice() };
         if (!this.#closeSent) {
           this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
             mask: this.#mask,
@@ -420,13 +454,82 @@ export class Protocol {
         }
         break;
       case Opcode.Pong:
-        events.push({ type: "pong", data: frame.payload.slice() });
+        event = { type: "pong", data: frame.payload.slice() };
         break;
       case Opcode.Close:
-        events.push(this.#receiveClose(frame.payload));
+        event = this.#receiveClose(frame.payload);
         break;
     }
     this.#updatePayloadLimit();
+    return event;
+  }
+
+  /**
+   * The rules a frame's header breaks in the message sequence (and the
+   * fragment count), checked when the header arrives and again when the
+   * frame is complete, so that the same rule fails first however the bytes
+   * were split.
+   */
+  #checkFrameStart(frame: Frame): void {
+    const opcode = frame.opcode;
+    if (frame.rsv1 && (opcode === Opcode.Continuation || opcode >= 0x8)) {
+      // RFC 7692 section 6: RSV1 only on the first frame of a data message.
+      throw new ProtocolError(
+        "ReservedBitsSet",
+        "RSV1 is only allowed on the first frame of a compressed message",
+      );
+    }
+    if (opcode === Opcode.Continuation) {
+      if (this.#messageOpcode === 0) {
+        throw new ProtocolError(
+          "UnexpectedContinuation",
+          "a continuation frame with no message to continue",
+        );
+      }
+    } else if (opcode < 0x8 && this.#messageOpcode !== 0) {
+      throw new ProtocolError(
+        "ExpectedContinuation",
+        "a new message started before the previous one finished",
+      );
+    }
+    const fragment = opcode === Opcode.Continuation ||
+      (opcode < 0x8 && !frame.fin);
+    if (fragment && this.#messageFragments >= this.#maxFragments) {
+      throw new MessageTooBigError(
+        "TooManyFragments",
+        `a message may arrive in at most ${this.#maxFragments} frames`,
+      );
+    }
+  }
+
+  /**
+   * A frame whose payload is still arriving: its header's sequence rules,
+   * and, for uncompressed text, the UTF-8 of the bytes that came since the
+   * last look, so invalid text fails (1007) when it arrives.
+   */
+  #checkPartialFrame(frame: PartialFrame): void {
+    this.#checkFrameStart(frame);
+    const payload = frame.payload;
+    const from = this.#frameBytesChecked;
+    if (payload.length === from || frame.rsv1) return; // compressed: later
+    if (frame.opcode === Opcode.Text && frame.fin) {
+      // A whole message: decoded as it arrives (see Utf8PrefixDecoder).
+      this.#partialText ??= new Utf8PrefixDecoder();
+      this.#partialText.check(payload);
+      this.#frameBytesChecked = payload.length;
+      return;
+    }
+    // A fragment: the message's validator goes on where it stopped.
+    let validator = this.#utf8;
+    if (frame.opcode === Opcode.Text) {
+      validator ??= this.#utf8 = new Utf8Validator();
+    } else if (frame.opcode !== Opcode.Continuation || validator === null) {
+      return; // binary, control, or a compressed message
+    }
+    if (!validator.push(payload.subarray(from))) {
+      throw new InvalidPayloadError("text message is not valid UTF-8");
+    }
+    this.#frameBytesChecked = payload.length;
   }
 
   /**
@@ -444,6 +547,12 @@ export class Protocol {
       payload = this.#extension!.decode(payload, this.#maxMessageSize);
     }
     if (opcode === Opcode.Text) {
+      const partial = this.#partialText;
+      if (partial !== null) {
+        // Decoded in part while it arrived.
+        this.#partialText = null;
+        return { type: "text", data: partial.finish(payload) };
+      }
       return { type: "text", data: decodeUtf8(payload) };
     }
     // No copy: allocating a buffer per message costs more than decoding it.
@@ -451,15 +560,13 @@ export class Protocol {
     return { type: "binary", data: payload };
   }
 
-  #appendFragment(payload: Uint8Array): void {
+  /** Adds a fragment (its count was checked with its header); its first
+   * `checked` bytes were validated already. */
+  #appendFragment(payload: Uint8Array, checked: number): void {
     this.#messageFragments++;
-    if (this.#messageFragments > this.#maxFragments) {
-      throw new MessageTooBigError(
-        "TooManyFragments",
-        `a message may arrive in at most ${this.#maxFragments} frames`,
-      );
-    }
-    if (this.#utf8 !== null && !this.#utf8.push(payload)) {
+    if (
+      this.#utf8 !== null && !this.#utf8.push(payload.subarray(checked))
+    ) {
       throw new InvalidPayloadError("text message is not valid UTF-8");
     }
     const needed = this.#messageLength + payload.length;
@@ -529,7 +636,7 @@ export class Protocol {
     return { type: "close", code, reason };
   }
 
-  #fail(error: WebSocketError, events: ProtocolEvent[]): void {
+  #fail(error: WebSocketError): ProtocolEvent {
     if (!this.#closeSent) {
       this.#sendClose(
         encodeClosePayload(error.closeCode, fitCloseReason(error.message)),
@@ -537,7 +644,7 @@ export class Protocol {
     }
     this.#readyState = ReadyState.CLOSED;
     this.#resetMessage();
-    events.push({ type: "error", error });
+    return { type: "error", error };
   }
 
   /** Forgets the message being reassembled, if any. */
@@ -548,6 +655,8 @@ export class Protocol {
     this.#messageBuffer = EMPTY;
     this.#messageLength = 0;
     this.#utf8 = null;
+    this.#frameBytesChecked = 0;
+    this.#partialText = null;
   }
 
   #sendClose(payload: Uint8Array): void {

@@ -411,17 +411,22 @@ export class SocketEngine
     const queuedBefore = outbound.queuedBytes;
     const protocol = this.#protocol;
     if (protocol === null) return;
-    let events: ProtocolEvent[];
-    try {
-      events = protocol.receive(chunk);
-    } catch (error) {
-      return this.#onTransportError(error);
-    }
-    for (const event of events) {
-      // A listener may have failed or closed the socket: nothing more is
-      // delivered then.
-      if (this.#isClosed() || this.#closing.hasFailed) break;
-      this.#handleEvent(event);
+    protocol.push(chunk);
+    // One event at a time: what a listener sends in reply is framed before
+    // the protocol reads on, so it goes out ahead of a close frame that a
+    // later frame of the same chunk makes the protocol send. The whole
+    // chunk is read (the reader reuses its buffer), but once the socket
+    // failed the connection itself (a send past maxQueuedBytes) nothing
+    // more is delivered.
+    while (!this.#isClosed()) {
+      let event: ProtocolEvent | undefined;
+      try {
+        event = protocol.nextEvent();
+      } catch (error) {
+        return this.#onTransportError(error);
+      }
+      if (event === undefined) break;
+      if (!this.#closing.hasFailed) this.#handleEvent(event);
     }
     outbound.flush();
     // Pongs count against the cap like sends; a close echo ends the

@@ -40,6 +40,8 @@ export interface CloseReport {
 /** What the server-side socket of one connection reported. */
 export interface ServerSide {
   socket: WebSocketConnection;
+  /** The messages delivered (text as itself, binary as "binary"). */
+  messages: string[];
   errorEvents: number;
   /** What `socket.send` threw in the echo handler (it never should). */
   sendErrors: unknown[];
@@ -79,6 +81,7 @@ export class EchoServerUnderAttack {
     const { socket, response } = upgradeWebSocket(request, socketOptions);
     const side: ServerSide = {
       socket,
+      messages: [],
       errorEvents: 0,
       sendErrors: [],
       closed: new Promise((resolve) => {
@@ -92,6 +95,9 @@ export class EchoServerUnderAttack {
     };
     socket.onerror = () => side.errorEvents++;
     socket.onmessage = (event) => {
+      side.messages.push(
+        typeof event.data === "string" ? event.data : "binary",
+      );
       try {
         socket.send(event.data);
       } catch (error) {
@@ -125,8 +131,9 @@ export class EchoServerUnderAttack {
   }
 
   /**
-   * Upgrade, send `bytes`, and expect the server to fail the connection: a
-   * close frame with `code`, then the end of TCP; on the server side one
+   * Upgrade, send `bytes`, and expect the server to fail the connection:
+   * the echo of each text message in `delivered`, a close frame with
+   * `code`, then the end of TCP; on the server side those messages, one
    * error event and a close event with `code`, wasClean false and the
    * reason that was sent. `extraHead` adds header lines to the upgrade.
    */
@@ -135,11 +142,35 @@ export class EchoServerUnderAttack {
     bytes: Uint8Array,
     code: number,
     extraHead = "",
+    delivered: readonly string[] = [],
   ): Promise<void> {
+    await this.expectFailureInPieces(name, [bytes], code, {
+      extraHead,
+      delivered,
+    });
+  }
+
+  /**
+   * As {@linkcode expectFailure}, but the bytes go in `pieces`, one write
+   * each, awaiting each write; the failure must come after the last one
+   * (no more bytes are sent).
+   */
+  async expectFailureInPieces(
+    name: string,
+    pieces: readonly Uint8Array[],
+    code: number,
+    options: { extraHead?: string; delivered?: readonly string[] } = {},
+  ): Promise<void> {
+    const { extraHead = "", delivered = [] } = options;
     const path = this.uniquePath(name);
     const socket = await RawWebSocket.open(this.port, path, extraHead);
     try {
-      await socket.send(bytes);
+      for (const piece of pieces) await socket.send(piece);
+      for (const text of delivered) {
+        const echo = await socket.readFrame();
+        assert.equal(echo.opcode, 0x1, `${name}: an echo before the close`);
+        assert.equal(new TextDecoder().decode(echo.payload), text, name);
+      }
       const close = await socket.readClose();
       assert.equal(close.code, code, `${name}: the close code on the wire`);
       await socket.expectEnd();
@@ -149,8 +180,10 @@ export class EchoServerUnderAttack {
         { code, reason: close.reason, wasClean: false },
         `${name}: the server-side close event`,
       );
-      assert.equal(this.side(path).errorEvents, 1, `${name}: error events`);
-      assert.deepEqual(this.side(path).sendErrors, [], `${name}: send()`);
+      const side = this.side(path);
+      assert.deepEqual(side.messages, delivered, `${name}: messages`);
+      assert.equal(side.errorEvents, 1, `${name}: error events`);
+      assert.deepEqual(side.sendErrors, [], `${name}: send()`);
     } finally {
       socket.close();
     }

@@ -546,17 +546,42 @@ var FrameDecoder = class {
       this.#growPayload(this.#payloadFilled + take);
     }
     const payload = this.#payload;
-    payload.set(
-      chunk.subarray(this.#offset, this.#offset + take),
-      this.#payloadFilled,
-    );
+    const filled = this.#payloadFilled;
+    payload.set(chunk.subarray(this.#offset, this.#offset + take), filled);
+    if (this.#masked) {
+      applyMask(payload.subarray(filled, filled + take), this.#maskKey, filled);
+    }
     this.#offset += take;
-    this.#payloadFilled += take;
+    this.#payloadFilled = filled + take;
     if (this.#payloadFilled < length) return void 0;
     this.#payload = null;
     this.#payloadFilled = 0;
-    if (this.#masked) applyMask(payload, this.#maskKey);
     return this.#emit(payload);
+  }
+  /**
+   * The frame whose payload is arriving, once `next` returned `undefined`
+   * in the middle of it: its header and the payload bytes received so far,
+   * unmasked. Lets a caller check a frame's content before it is complete
+   * (a text frame's UTF-8). `undefined` between frames, while a header is
+   * incomplete, and after an error.
+   *
+   * @returns the frame so far, if one is in progress
+   */
+  partialFrame() {
+    if (!this.#inPayload || this.#error !== null) return void 0;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload: this.#payload === null
+        ? EMPTY
+        : this.#payload.subarray(0, this.#payloadFilled),
+      payloadLength: this.#payloadLength,
+    };
   }
   /** Quadruples the payload buffer until `needed` fits, never past the frame. */
   #growPayload(needed) {
