@@ -402,7 +402,8 @@ export class SocketEngine
     const error = new Error(
       `more than ${this.#options.maxQueuedBytes} bytes (${what}) wait to be written: the peer reads slower than this side sends; await socket.drained() between sends, or raise maxQueuedBytes`,
     );
-    this.#fail(CloseCode.PolicyViolation, "send queue full", error);
+    // The queue is the problem: what waits in it is dropped.
+    this.#fail(CloseCode.PolicyViolation, "send queue full", error, true);
   }
 
   #receive(chunk: Uint8Array): void {
@@ -525,11 +526,16 @@ export class SocketEngine
   }
 
   /** Fails the connection from this side: drop the queue, send close, hang up. */
-  #fail(code: number, reason: string, error: unknown): void {
+  #fail(
+    code: number,
+    reason: string,
+    error: unknown,
+    dropQueued = false,
+  ): void {
     if (this.#readyState === ReadyState.CLOSED) return;
     this.#closing.failed(code, reason, error);
     this.#enterClosing();
-    this.#outbound.dropUnwritten();
+    if (dropQueued) this.#outbound.dropUnwritten();
     this.#protocol?.close(code, reason);
     this.#outbound.flush();
     this.#maybeFinish();
