@@ -27,6 +27,7 @@ import { checkCloseArguments, domException } from "./events.ts";
 import type {
   BinaryType,
   NegotiatedConnection,
+  SendOptions,
   WebSocketOptions,
   WebSocketSendData,
 } from "./options.ts";
@@ -138,20 +139,23 @@ export class WebSocketConnection extends WebSocketEventTarget
   /**
    * Sends a message: a string as text, anything binary as a binary message.
    * Messages go out in call order; a Blob is read first and later sends wait
-   * behind it. Binary data is captured at call time.
+   * behind it. Binary data is captured at call time. With permessage-deflate
+   * agreed, messages from the threshold on are compressed (as they are
+   * framed, in order); `options.compress` decides for one message.
    *
    * @param data the message
+   * @param options per-message choices (as `ws`'s and Bun's `send` take)
    * @throws {DOMException} "InvalidStateError" while CONNECTING. Once closing
    * began the data is discarded silently and added to `bufferedAmount`; so
    * is data sent from a "message" handler when the peer's close frame came
    * in the same read as that message (its echo already went out; the
    * "close" event follows).
    */
-  send(data: WebSocketSendData): void {
+  send(data: WebSocketSendData, options?: SendOptions): void {
     if (this.#engine.readyState === ReadyState.CONNECTING) {
       throw domException("the socket is not open yet", "InvalidStateError");
     }
-    this.#engine.send(toSendItem(data));
+    this.#engine.send(toSendItem(data, options?.compress));
   }
 
   /**
@@ -310,8 +314,8 @@ export function createPendingSocket(
  * @param negotiated the subprotocol, extensions, URL and permessage-deflate
  * @returns a promise that resolves (never rejects) once the connection is
  * closed and "close" was dispatched
- * @throws {RangeError} for an invalid permessage-deflate threshold (the
- * socket and `conn` are left untouched)
+ * @throws {RangeError} for an invalid permessage-deflate threshold or
+ * window (the socket and `conn` are left untouched)
  */
 export function attachConnection(
   socket: WebSocketConnection,

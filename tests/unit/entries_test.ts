@@ -55,6 +55,7 @@ const PROMISED: Record<string, Record<string, "function" | "object">> = {
   "./server": { serve: "function", upgradeWebSocket: "function" },
   "./node": { serveNodeNet: "function", upgradeWebSocket: "function" },
   "./client": { connect: "function", WebSocketConnection: "function" },
+  "./deflate": { perMessageDeflate: "function" },
 };
 
 /** Internal plumbing no entry may expose. */
@@ -68,6 +69,8 @@ const INTERNAL = [
   "closeSocketForShutdown",
   "RunningServer",
   "HttpConnection",
+  "checkDeflateSetup",
+  "ZlibCompressors",
 ];
 
 const config = JSON.parse(

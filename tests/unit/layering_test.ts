@@ -4,7 +4,9 @@
  * with the TypeScript parser and fails when a module imports a layer above
  * its own, when a pure module imports `node:` or a package or touches
  * `Deno`, when anything but the runtime adapters (`deno/`, `node/`) does,
- * or when the graph has a cycle (type-only imports count).
+ * when a package is imported anywhere but the `./deflate` entry's
+ * compressor (`pako`), or when the graph has a cycle (type-only imports
+ * count).
  *
  * @module
  */
@@ -18,6 +20,10 @@ const ROOT = new URL("../../", import.meta.url);
 
 /** The layer of each library folder (or top-level file), bottom first. */
 const LAYER_OF: Record<string, string> = {
+  // A file of a layer folder with a layer of its own: the compressor on the
+  // npm package pako, loaded only by the ./deflate entry.
+  "deflate/zlib_compressor.ts": "compressor",
+  "deflate.ts": "deflate entry",
   "errors.ts": "base",
   "defaults.ts": "base",
   "frame": "frame",
@@ -51,6 +57,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   "handshake": ["base", "http1", "handshake"],
   "deflate": ["base", "frame", "protocol", "http1", "deflate"],
   "pure entry": [...NEUTRAL, "pure entry"],
+  "compressor": [...NEUTRAL, "compressor"],
+  "deflate entry": [...NEUTRAL, "compressor", "deflate entry"],
   "socket": ["base", "frame", "protocol", "deflate", "socket"],
   "server": [...NEUTRAL, "socket", "server"],
   "client": [...NEUTRAL, "socket", "client"],
@@ -74,6 +82,8 @@ const PURE = new Set([...NEUTRAL, "pure entry"]);
  * only re-export them). */
 const USES_DENO = new Set(["deno"]);
 const USES_NODE = new Set(["node"]);
+/** The packages a layer may import, and the only layer that may. */
+const PACKAGES: Record<string, string[]> = { "compressor": ["pako"] };
 
 interface Module {
   path: string;
@@ -94,7 +104,7 @@ async function listLibrary(): Promise<string[]> {
   const paths: string[] = [];
   for (const key of Object.keys(LAYER_OF)) {
     if (key.endsWith(".ts")) {
-      paths.push(key);
+      if (!key.includes("/")) paths.push(key);
       continue;
     }
     const entries = await readdir(new URL(`${key}/`, ROOT), {
@@ -231,17 +241,26 @@ describe("layering", () => {
     }
   });
 
-  test("only deno/ touches Deno and only node/ imports node:", () => {
+  test("only deno/ touches Deno, only node/ imports node:, only the compressor a package", () => {
     for (const module of modules.values()) {
       if (!USES_DENO.has(module.layer)) {
         assert.equal(module.touchesDeno, false, `${module.path} touches Deno`);
       }
       for (const specifier of module.external) {
-        assert.ok(
-          USES_NODE.has(module.layer) && specifier.startsWith("node:"),
-          `${module.path} imports ${specifier}`,
-        );
+        const allowed = specifier.startsWith("node:")
+          ? USES_NODE.has(module.layer)
+          : (PACKAGES[module.layer] ?? []).includes(specifier);
+        assert.ok(allowed, `${module.path} imports ${specifier}`);
       }
+    }
+  });
+
+  test("the compressor imports pako and nothing else loads the compressor", () => {
+    const compressor = modules.get("deflate/zlib_compressor.ts");
+    assert.deepEqual(compressor?.external, ["pako"]);
+    for (const module of modules.values()) {
+      if (!module.imports.includes("deflate/zlib_compressor.ts")) continue;
+      assert.equal(module.path, "deflate.ts", `${module.path} loads pako`);
     }
   });
 
