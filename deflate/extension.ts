@@ -125,6 +125,8 @@ export class PerMessageDeflate implements Extension {
   readonly encode?: (data: Uint8Array, end: boolean) => Uint8Array;
 
   /**
+   * The extension of one connection, as agreed.
+   *
    * @param init what was agreed and how to compress
    * @throws {RangeError} for an invalid threshold
    */

@@ -232,6 +232,9 @@ export class InflateWindow {
   #length = 0;
 
   /**
+   * An empty window of `2^windowBits` bytes (memory taken at the first
+   * message added).
+   *
    * @param windowBits the peer's agreed window, 8 to 15 (256 B to 32 KiB)
    * @throws {RangeError} for another value
    */

@@ -54,7 +54,8 @@ export interface ProtocolOptions {
   frameAllocator?: FrameAllocator;
 }
 
-/** Per-message options of `Protocol.sendText` and `sendBinary`. */
+/** Per-message options of `Protocol.sendText` and `sendBinary`, and of
+ * `WebSocketConnection.send`. */
 export interface SendOptions {
   /**
    * Whether to encode the message with the agreed extension (compress it,

@@ -161,16 +161,6 @@ export interface NegotiatedDeflate {
   threshold?: number;
 }
 
-/** Per-message options of `WebSocketConnection.send`. */
-export interface SendOptions {
-  /**
-   * With permessage-deflate agreed: `true` compresses the message whatever
-   * its size, `false` sends it uncompressed; default: compressed from the
-   * threshold on. Ignored when nothing was agreed.
-   */
-  compress?: boolean;
-}
-
 /** The negotiated details `attachConnection` receives. */
 export interface NegotiatedConnection {
   /** The subprotocol chosen, or "". */

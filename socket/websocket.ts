@@ -21,13 +21,13 @@ import { CloseCode } from "../errors.ts";
 import { SocketEngine } from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
 import { toSendItem } from "./send_queue.ts";
+import type { SendOptions } from "../protocol/types.ts";
 import { WebSocketEventTarget } from "./event_target.ts";
 import type { PublishData, TopicRegistry } from "./pubsub.ts";
 import { checkCloseArguments, domException } from "./events.ts";
 import type {
   BinaryType,
   NegotiatedConnection,
-  SendOptions,
   WebSocketOptions,
   WebSocketSendData,
 } from "./options.ts";

@@ -191,9 +191,9 @@ class PeerInflater {
  * `plan.expect` messages inflating them as a zlib peer does, sends
  * `plan.send` compressed under the server's agreement, then closes.
  */
-async function rawDeflateServer(
+function rawDeflateServer(
   plan: RawServerPlan,
-): Promise<{ port: number; report: Promise<RawServerReport> }> {
+): { port: number; report: Promise<RawServerReport> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const report = (async (): Promise<RawServerReport> => {
     const conn = await listener.accept();
@@ -328,7 +328,7 @@ async function clientRun(
 
 Deno.test("connect() sends 1,000 compressed 1 KiB messages that a server keeping one inflater reads intact", async () => {
   const messages = documents(1000);
-  const { port, report } = await rawDeflateServer({
+  const { port, report } = rawDeflateServer({
     answer: "permessage-deflate; server_no_context_takeover",
     expect: messages.length,
     clientWindowBits: 15,
@@ -389,7 +389,7 @@ Deno.test("connect() accepts every kind of valid answer and honours it both ways
   // Offering 32 KiB windows, so that every answer is valid.
   const deflate = perMessageDeflate({ preset: "dedicated-256k" });
   for (const agreement of answers) {
-    const { port, report } = await rawDeflateServer({
+    const { port, report } = rawDeflateServer({
       ...agreement,
       expect: messages.length,
       send: replies,
