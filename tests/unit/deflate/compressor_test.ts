@@ -10,6 +10,9 @@ import { perMessageDeflate } from "../../../deflate.ts";
 import { inflateMessage } from "../../../deflate/payload.ts";
 import { InflateWindow } from "../../../deflate/inflate.ts";
 import { concat } from "../../support/bytes.ts";
+import { Protocol } from "../../../protocol/protocol.ts";
+import { PerMessageDeflate } from "../../../deflate/extension.ts";
+import { Opcode } from "../../../frame/types.ts";
 
 const encoder = new TextEncoder();
 const TAIL = Uint8Array.of(0, 0, 0xff, 0xff);
@@ -191,5 +194,51 @@ describe("the ./deflate compressors", () => {
         JSON.stringify(bad),
       );
     }
+  });
+});
+
+describe("Protocol with the ./deflate compressors", () => {
+  const TAKEOVER = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+
+  test("a fragmented compressed message after a whole one, with context takeover, reads back", () => {
+    const { compressors } = perMessageDeflate({ threshold: 0 });
+    const client = new Protocol({
+      role: "client",
+      extension: new PerMessageDeflate({
+        params: TAKEOVER,
+        role: "client",
+        compressors,
+      }),
+    });
+    const server = new Protocol({
+      role: "server",
+      extension: new PerMessageDeflate({ params: TAKEOVER }),
+    });
+    const first = JSON.stringify({ type: "message", text: "hello, hello" });
+    client.sendText(first);
+    client.sendFragment(
+      Opcode.Text,
+      encoder.encode(first.slice(0, 10)),
+      false,
+      true,
+    );
+    client.ping();
+    client.sendFragment(
+      Opcode.Continuation,
+      encoder.encode(first.slice(10)),
+      true,
+    );
+    const frames = client.takeOutgoing();
+    assert.equal(frames.length, 4);
+    const events = server.receive(concat(...frames));
+    assert.deepEqual(
+      events.map((event) => event.type === "text" ? event.data : event.type),
+      [first, "ping", first],
+    );
   });
 });
