@@ -37,12 +37,22 @@ export * from "./errors.ts";
 export { Protocol } from "./protocol/protocol.ts";
 export type { Extension } from "./protocol/extension.ts";
 export type { FrameAllocator } from "./frame/pool.ts";
-export { PerMessageDeflate } from "./deflate/extension.ts";
+export {
+  PerMessageDeflate,
+  type PerMessageDeflateInit,
+  type PerMessageDeflateSetup,
+} from "./deflate/extension.ts";
+export type {
+  CompressorFactory,
+  MessageCompressor,
+} from "./deflate/compressor.ts";
+export { InflateWindow } from "./deflate/inflate.ts";
 export {
   type ProtocolEvent,
   type ProtocolOptions,
   ReadyState,
   type Role,
+  type SendOptions,
 } from "./protocol/types.ts";
 export {
   DEFLATE_TAIL,
@@ -50,6 +60,8 @@ export {
   inflateMessage,
 } from "./deflate/payload.ts";
 export {
+  type DeflateDirection,
+  deflateDirections,
   type ResolvedDeflateOptions,
   resolveDeflateOptions,
 } from "./deflate/negotiation.ts";

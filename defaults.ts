@@ -67,9 +67,14 @@ export interface ClientDefaults {
 /** The defaults of permessage-deflate's options
  * (`PerMessageDeflateOptions`). */
 export interface DeflateDefaults {
-  /** Smallest message, in bytes (UTF-8 bytes for text), sent compressed:
+  /** Smallest message, in bytes (UTF-8 bytes for text), sent compressed
+   * when every message is compressed on its own (no context takeover):
    * 1024, as in `ws`. Smaller ones go out uncompressed. */
   readonly threshold: number;
+  /** The same with context takeover, where a message refers back to the
+   * ones before it, so that even a chat message shrinks several times:
+   * 32 bytes. */
+  readonly takeoverThreshold: number;
 }
 
 /** Fixed bounds on what a peer can make this library hold or do. */
@@ -193,6 +198,7 @@ export const DEFAULTS: Defaults = Object.freeze({
   }),
   deflate: Object.freeze({
     threshold: 1024,
+    takeoverThreshold: 32,
   }),
   broker: Object.freeze({
     connectAttempts: 5,

@@ -75,7 +75,15 @@ export {
   TopicRegistry,
 } from "./socket/pubsub.ts";
 export type { Broker, BrokerData, BrokerDelivery } from "./socket/broker.ts";
-export type { Role } from "./protocol/types.ts";
+export type { Role, SendOptions } from "./protocol/types.ts";
+export type {
+  DeflateDirection,
+  PerMessageDeflateParams,
+} from "./deflate/negotiation.ts";
+export type {
+  CompressorFactory,
+  MessageCompressor,
+} from "./deflate/compressor.ts";
 export {
   CloseCode,
   InvalidStateError,

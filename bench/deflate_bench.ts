@@ -1,47 +1,53 @@
 /**
  * `deno bench -A bench/deflate_bench.ts`: permessage-deflate at the codec
- * level, this library against the npm `ws` package on the same messages
- * (see `deflate_cases.ts`), per message: deflate, inflate, and both in a
- * row (what a compressed echo costs a server). Bytes on the wire are
- * printed first. On a busy machine `deflate_summary.ts` (best of several
- * rounds) gives steadier ratios.
+ * level in Deno, this library against the npm `ws` package (under Deno's
+ * `node:zlib`) on the streams of `deflate_cases.ts`: compress + frame the
+ * whole stream on a fresh connection, and inflate it. For ws in Node, in
+ * Bun and the byte counts, `deflate_summary.ts` runs the sides side by side
+ * in their own runtimes.
  *
  * @module
  */
 
-import { deflateCases, ours, wireTable, ws } from "./deflate_cases.ts";
+import {
+  compressStream,
+  deflateCases,
+  type DeflateSide,
+  ours,
+  ws,
+} from "./deflate_cases.ts";
 
-const cases = await deflateCases();
-console.log(wireTable(cases));
+const cases = deflateCases(200);
+/** Each iteration is a whole stream: a few dozen are enough. */
+const ITERATIONS = { n: 30, warmup: 3 };
 
-for (const { name, message, oursPayload, wsPayload } of cases) {
-  const size = `${name} (${message.length} B)`;
-  for (const codec of [ours, ws]) {
-    const payload = codec === ours ? oursPayload : wsPayload;
-    const baseline = codec === ours;
+async function runStream(
+  run: (item: Uint8Array) => Promise<Uint8Array> | Uint8Array,
+  inputs: readonly Uint8Array[],
+): Promise<void> {
+  for (const input of inputs) {
+    const result = run(input);
+    if (result instanceof Promise) await result;
+  }
+}
+
+for (const item of cases) {
+  for (const side of [ours, ws] as DeflateSide[]) {
+    const payloads = await compressStream(side, item);
+    const baseline = side === ours;
     Deno.bench({
-      name: `deflate ${name}: ${codec.name}`,
-      group: `deflate ${size}`,
+      name: `compress ${item.name}: ${side.name}`,
+      group: `compress + frame ${item.name} (${item.messages.length} messages)`,
       baseline,
-      async fn() {
-        await codec.deflate(message);
-      },
+      ...ITERATIONS,
+      fn: () => runStream(side.sender(), item.messages),
     });
     Deno.bench({
-      name: `inflate ${name}: ${codec.name}`,
-      group: `inflate ${size}`,
+      name: `inflate ${item.name}: ${side.name}`,
+      group: `inflate ${item.name} (${item.messages.length} messages)`,
       baseline,
-      async fn() {
-        await codec.inflate(payload, message.length);
-      },
-    });
-    Deno.bench({
-      name: `echo ${name}: ${codec.name}`,
-      group: `echo (inflate + deflate) ${size}`,
-      baseline,
-      async fn() {
-        await codec.deflate(await codec.inflate(payload, message.length));
-      },
+      ...ITERATIONS,
+      fn: () => runStream(side.receiver(), payloads),
     });
   }
 }

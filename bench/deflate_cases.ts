@@ -1,19 +1,28 @@
 /**
- * What the permessage-deflate benchmarks compare: this library's
- * `deflateMessage` (a fresh platform `CompressionStream` per message) /
- * `inflateMessage` (its own DEFLATE decoder, `inflate.ts`) and the npm
- * `ws` package's `PerMessageDeflate.compress` / `decompress` (one
- * `node:zlib` stream per connection, flushed and reset per message), both
- * with no context takeover, and the messages they compress:
+ * What the permessage-deflate benchmarks compare, on streams of messages
+ * sent on one connection (context takeover makes each message depend on
+ * the ones before it):
  *
- * - `chat`: one chat message as JSON (about 140 bytes; below the default
- *   1024-byte threshold, so only sent compressed with threshold 0, but what
- *   a browser compresses anyway);
- * - `history`: 16 KiB of chat messages as a JSON array;
- * - `document`: 1 MiB of the same, for throughput;
- * - `random`: 16 KiB of random bytes, which do not shrink.
+ * - `chat`: the chat app's own messages (`examples/chat/PROTOCOL.md`), JSON
+ *   of 100-200 bytes, each a little different;
+ * - `doc-1k`, `doc-16k`, `doc-64k`: JSON documents of that size (lists of
+ *   chat messages), each a different slice of one long history.
  *
- * Runs under Deno and Bun (`node:` modules only, no `Deno.*`).
+ * The sides, each compressing the stream in order and framing each message
+ * (compress + frame is what a send costs), and inflating what it sent:
+ *
+ * - `ours`: this library's `Protocol` with the `./deflate` entry's
+ *   compressor (the default preset, `"dedicated-32k"`: context takeover,
+ *   4 KiB windows);
+ * - `ours-256k`: the same with `"dedicated-256k"`, zlib's and `ws`'s
+ *   settings (32 KiB windows, memory level 8);
+ * - `ours-shared`: the same with the `"shared"` preset (no takeover);
+ * - `ours-no-takeover`: what this library sent before, a fresh platform
+ *   `CompressionStream` per message (`deflateMessage`);
+ * - `ws`: the npm `ws` package's `PerMessageDeflate` with its defaults
+ *   (context takeover, zlib level 6 through `node:zlib`) and `Sender.frame`.
+ *
+ * Runs under Deno, Bun and Node (`node:` modules only, no `Deno.*`).
  *
  * @module
  */
@@ -21,9 +30,16 @@
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { deflateMessage, inflateMessage } from "../deflate/payload.ts";
+import { Protocol } from "../protocol/protocol.ts";
+import { PerMessageDeflate } from "../deflate/extension.ts";
+import { deflateMessage } from "../deflate/payload.ts";
+import { perMessageDeflate } from "../deflate.ts";
+import type { PerMessageDeflateParams } from "../deflate/negotiation.ts";
+import { FrameDecoder } from "../frame/decoder.ts";
+import { RSV1 } from "../frame/types.ts";
 
 const require = createRequire(import.meta.url);
+const encoder = new TextEncoder();
 
 /** The part of `ws`'s `PerMessageDeflate` the benchmarks drive. */
 interface WsPerMessageDeflate {
@@ -40,31 +56,178 @@ interface WsPerMessageDeflate {
   ): void;
 }
 
-/** `ws`'s `lib/permessage-deflate.js`, by path: the package does not
- * export it, and Bun resolves `ws` to its own built-in module. */
-const PerMessageDeflate: new (
-  options: Record<string, unknown>,
-) => WsPerMessageDeflate = require(
-  fileURLToPath(
-    new URL("../node_modules/ws/lib/permessage-deflate.js", import.meta.url),
-  ),
+function wsModule(path: string): unknown {
+  // By path: the package does not export these, and Bun resolves `ws` to
+  // its own built-in module.
+  return require(
+    fileURLToPath(new URL(`../node_modules/ws/${path}`, import.meta.url)),
+  );
+}
+
+/** One benchmarked stream of messages. */
+export interface DeflateCase {
+  /** Short name. */
+  name: string;
+  /** The messages, sent in order on one connection. */
+  messages: Uint8Array[];
+}
+
+const SENTENCES = [
+  "Hello everyone!",
+  "Has anyone tried the new build yet?",
+  "I'll be five minutes late to the standup.",
+  "The deploy finished, all green.",
+  "Can someone review my pull request? It's the one about caching.",
+  "Lunch at noon?",
+  "Thanks, that fixed it.",
+  "What time is the demo tomorrow?",
+];
+const NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
+
+/**
+ * A message as the chat app's server sends it to a room (100-200 bytes).
+ *
+ * @param index which message
+ * @returns the JSON text
+ */
+export function chatMessage(index: number): string {
+  return JSON.stringify({
+    type: "message",
+    username: NAMES[(index * 5) % NAMES.length],
+    room: "lobby",
+    text: `${SENTENCES[(index * 3) % SENTENCES.length]} (#${index})`,
+    ts: 1_767_225_600_000 + index * 1_537,
+  });
+}
+
+/** A JSON list of chat messages of about `bytes` bytes, from `start`. */
+function document(bytes: number, start: number): Uint8Array {
+  const messages: string[] = [];
+  let length = 2;
+  for (let index = start; length < bytes; index++) {
+    const message = chatMessage(index);
+    messages.push(message);
+    length += message.length + 1;
+  }
+  return encoder.encode(`[${messages.join(",")}]`.slice(0, bytes));
+}
+
+/**
+ * The benchmarked streams.
+ *
+ * @param chatCount how many chat messages (10,000 for the byte counts)
+ * @returns the cases, in table order
+ */
+export function deflateCases(chatCount = 10_000): DeflateCase[] {
+  const chat: Uint8Array[] = [];
+  for (let i = 0; i < chatCount; i++) chat.push(encoder.encode(chatMessage(i)));
+  const documents = (size: number, count: number): Uint8Array[] => {
+    const list: Uint8Array[] = [];
+    // Each document starts 37 messages after the previous one: they share
+    // most of their content, as successive snapshots of a feed do.
+    for (let i = 0; i < count; i++) list.push(document(size, i * 37));
+    return list;
+  };
+  return [
+    { name: "chat", messages: chat },
+    { name: "doc-1k", messages: documents(1024, 200) },
+    { name: "doc-16k", messages: documents(16 * 1024, 50) },
+    { name: "doc-64k", messages: documents(64 * 1024, 20) },
+  ];
+}
+
+/** One side: compresses and frames a stream, inflates a stream. */
+export interface DeflateSide {
+  /** For tables. */
+  name: string;
+  /** A fresh sender (a connection's compressor). */
+  sender(): (message: Uint8Array) => Promise<Uint8Array> | Uint8Array;
+  /** A fresh receiver (a connection's inflater) for this side's payloads. */
+  receiver(): (payload: Uint8Array) => Promise<Uint8Array> | Uint8Array;
+}
+
+const TAKEOVER: PerMessageDeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 12,
+  clientMaxWindowBits: 12,
+};
+const NO_TAKEOVER: PerMessageDeflateParams = {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+
+/** The payload of one frame a server protocol queued (RSV1 allowed). */
+function payloadOf(frame: Uint8Array): Uint8Array {
+  const decoder = new FrameDecoder({
+    expectMasked: false,
+    allowedReservedBits: RSV1,
+  });
+  decoder.push(frame);
+  return decoder.next()!.payload;
+}
+
+function oursWith(
+  name: string,
+  preset: "dedicated-32k" | "dedicated-256k" | "shared",
+  params: PerMessageDeflateParams,
+): DeflateSide {
+  const setup = perMessageDeflate({ preset, threshold: 0 });
+  return {
+    name,
+    sender() {
+      const protocol = new Protocol({
+        role: "server",
+        extension: new PerMessageDeflate({
+          params,
+          compressors: setup.compressors,
+          threshold: 0,
+        }),
+      });
+      const text = new TextDecoder();
+      return (message) => {
+        protocol.sendText(text.decode(message));
+        return payloadOf(protocol.takeOutgoing()[0]);
+      };
+    },
+    receiver() {
+      const extension = new PerMessageDeflate({ params, role: "client" });
+      return (payload) => extension.decode(payload, 1 << 26);
+    },
+  };
+}
+
+/** This library with the default preset: context takeover, 4 KiB windows. */
+export const ours: DeflateSide = oursWith("ours", "dedicated-32k", TAKEOVER);
+
+/** This library with ws's settings: 32 KiB windows, zlib memory level 8. */
+export const ours256k: DeflateSide = oursWith("ours-256k", "dedicated-256k", {
+  ...TAKEOVER,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+});
+
+/** This library with the shared preset: no context takeover. */
+export const oursShared: DeflateSide = oursWith(
+  "ours-shared",
+  "shared",
+  NO_TAKEOVER,
 );
 
-/** `ws` as a server that agreed no context takeover both ways. */
-function wsServerSide(): WsPerMessageDeflate {
-  const extension = new PerMessageDeflate({
-    isServer: true,
-    serverNoContextTakeover: true,
-    clientNoContextTakeover: true,
-    threshold: 0,
-    maxPayload: 64 * 1024 * 1024,
-  });
-  extension.accept([{
-    server_no_context_takeover: [true],
-    client_no_context_takeover: [true],
-  }]);
-  return extension;
-}
+/** What this library sent before: a platform `CompressionStream` per
+ * message, framed; inflated by our inflater with no window. */
+export const oursNoTakeover: DeflateSide = {
+  name: "ours-no-takeover",
+  sender() {
+    return async (message) => await deflateMessage(message);
+  },
+  receiver() {
+    const extension = new PerMessageDeflate();
+    return (payload) => extension.decode(payload, 1 << 26);
+  },
+};
 
 function viaCallback(
   run: (callback: (error: Error | null, result: Buffer) => void) => void,
@@ -77,137 +240,97 @@ function viaCallback(
   );
 }
 
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+function wsExtension(isServer: boolean): WsPerMessageDeflate {
+  const PerMessageDeflateClass = wsModule("lib/permessage-deflate.js") as new (
+    options: Record<string, unknown>,
+    isServer: boolean,
+    maxPayload: number,
+  ) => WsPerMessageDeflate;
+  const extension = new PerMessageDeflateClass(
+    { threshold: 0 },
+    isServer,
+    1 << 26,
+  );
+  // A bare offer and answer: context takeover both ways, 32 KiB windows.
+  extension.accept([{}]);
+  return extension;
 }
 
-/** One permessage-deflate implementation, per message. */
-export interface DeflateCodec {
-  /** For result tables. */
-  name: string;
-  /** Compresses one message into a frame payload. */
-  deflate(message: Uint8Array): Promise<Uint8Array>;
-  /** Inflates one frame payload (at most `maxSize` bytes). */
-  inflate(payload: Uint8Array, maxSize: number): Promise<Uint8Array>;
-}
-
-/** This library: a fresh platform `CompressionStream` per message sent,
- * its own decoder for each message received. */
-export const ours: DeflateCodec = {
-  name: "ours (CompressionStream + inflate.ts)",
-  deflate: (message) => deflateMessage(message),
-  // Synchronous; wrapped to compare with ws's callback.
-  inflate: (payload, maxSize) =>
-    Promise.resolve(inflateMessage(payload, maxSize)),
+const wsSender = wsModule("lib/sender.js") as {
+  frame(data: Buffer, options: Record<string, unknown>): Buffer[];
 };
 
-const wsDeflater = wsServerSide();
-/** A second instance: a server inflates with its own stream. */
-const wsInflater = wsServerSide();
-
-/** `ws`: one `node:zlib` stream per direction, reset per message. */
-export const ws: DeflateCodec = {
-  name: "ws (node:zlib)",
-  deflate: (message) =>
-    viaCallback((done) => wsDeflater.compress(asBuffer(message), true, done)),
-  inflate: (payload) =>
-    viaCallback((done) => wsInflater.decompress(asBuffer(payload), true, done)),
+/** `ws` with its defaults: compress + `Sender.frame`, as its send does. */
+export const ws: DeflateSide = {
+  name: "ws",
+  sender() {
+    const extension = wsExtension(true);
+    return async (message) => {
+      const compressed = await viaCallback((done) =>
+        extension.compress(
+          Buffer.from(message.buffer, message.byteOffset, message.length),
+          true,
+          done,
+        )
+      );
+      const frame = wsSender.frame(compressed as Buffer, {
+        fin: true,
+        rsv1: true,
+        opcode: 1,
+        mask: false,
+        readOnly: false,
+      });
+      return frame.length === 1
+        ? payloadOf(frame[0])
+        : new Uint8Array(compressed);
+    };
+  },
+  receiver() {
+    const extension = wsExtension(false);
+    return (payload) =>
+      viaCallback((done) =>
+        extension.decompress(
+          Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+          true,
+          done,
+        )
+      );
+  },
 };
 
-const encoder = new TextEncoder();
-
-function chatMessage(index: number): string {
-  return JSON.stringify({
-    type: "message",
-    room: "general",
-    user: `user${index % 17}`,
-    text: `Hello everyone, this is message number ${index}. How are you?`,
-    sentAt: 1_700_000_000_000 + index * 1234,
-  });
-}
-
-function chatHistory(bytes: number): Uint8Array {
-  const messages: string[] = [];
-  let length = 2;
-  for (let index = 0; length < bytes; index++) {
-    const message = chatMessage(index);
-    messages.push(message);
-    length += message.length + 1;
-  }
-  return encoder.encode(`[${messages.join(",")}]`);
-}
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let offset = 0; offset < length; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, offset + 65536));
-  }
-  return bytes;
-}
-
-/** A benchmarked message and both sides' compressed payloads of it. */
-export interface DeflateCase {
-  /** Short name. */
-  name: string;
-  /** The message. */
-  message: Uint8Array;
-  /** What this library sends for it. */
-  oursPayload: Uint8Array;
-  /** What `ws` sends for it. */
-  wsPayload: Uint8Array;
-}
-
-function sameBytes(left: Uint8Array, right: Uint8Array): boolean {
-  return Buffer.compare(asBuffer(left), asBuffer(right)) === 0;
-}
+/** Every side, by name. */
+export const SIDES: Record<string, DeflateSide> = {
+  ours,
+  "ours-256k": ours256k,
+  "ours-shared": oursShared,
+  "ours-no-takeover": oursNoTakeover,
+  ws,
+};
 
 /**
- * Builds the cases, checking that each side reads the other's payload back
- * to the message.
+ * Compresses a case's stream with a side, checks that the side's own
+ * receiver reads every message back, and returns the payloads.
  *
- * @returns the cases, in table order
+ * @param side the side
+ * @param item the case
+ * @returns the payloads, in order
  */
-export async function deflateCases(): Promise<DeflateCase[]> {
-  const messages: Array<[string, Uint8Array]> = [
-    ["chat", encoder.encode(chatMessage(7))],
-    ["history", chatHistory(16 * 1024)],
-    ["document", chatHistory(1024 * 1024)],
-    ["random", randomBytes(16 * 1024)],
-  ];
-  const cases: DeflateCase[] = [];
-  for (const [name, message] of messages) {
-    const oursPayload = await ours.deflate(message);
-    const wsPayload = new Uint8Array(await ws.deflate(message));
-    const fromWs = await ours.inflate(wsPayload, message.length);
-    const fromOurs = await ws.inflate(oursPayload, message.length);
-    if (!sameBytes(fromWs, message) || !sameBytes(fromOurs, message)) {
-      throw new Error(`${name}: the payloads do not round-trip`);
+export async function compressStream(
+  side: DeflateSide,
+  item: DeflateCase,
+): Promise<Uint8Array[]> {
+  const send = side.sender();
+  const receive = side.receiver();
+  const payloads: Uint8Array[] = [];
+  for (const message of item.messages) {
+    const payload = new Uint8Array(await send(message));
+    const back = new Uint8Array(await receive(payload));
+    if (Buffer.compare(Buffer.from(back), Buffer.from(message)) !== 0) {
+      throw new Error(
+        `${side.name}, ${item.name}: a message did not read back`,
+      );
     }
-    cases.push({ name, message, oursPayload, wsPayload });
+    payloads.push(payload);
   }
-  return cases;
-}
-
-/**
- * One line per case: message size and each side's compressed size.
- *
- * @param cases from {@linkcode deflateCases}
- * @returns the table
- */
-export function wireTable(cases: readonly DeflateCase[]): string {
-  const percent = (part: number, whole: number) =>
-    `${(100 * part / whole).toFixed(1)}%`;
-  const lines = ["bytes on the wire (compressed payload):"];
-  for (const { name, message, oursPayload, wsPayload } of cases) {
-    lines.push(
-      `  ${name.padEnd(9)} ${String(message.length).padStart(8)} B -> ours ${
-        String(oursPayload.length).padStart(6)
-      } B (${percent(oursPayload.length, message.length)}), ws ${
-        String(wsPayload.length).padStart(6)
-      } B (${percent(wsPayload.length, message.length)}), ours/ws ${
-        (oursPayload.length / wsPayload.length).toFixed(3)
-      }`,
-    );
-  }
-  return lines.join("\n");
+  return payloads;
 }

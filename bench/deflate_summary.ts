@@ -1,101 +1,140 @@
 /**
- * Times the permessage-deflate cases of `deflate_cases.ts` in rounds and
- * prints, per case and operation, the time per message and messages per
- * second of this library and of `ws`, and ours/ws (throughput; above 1
- * means ours is faster). Each side's best round counts: on a shared machine
- * other processes only add time. Runs under Deno and Bun:
+ * permessage-deflate side by side in one run: this library's compressor
+ * and inflater in Deno and in Bun against the npm `ws` package in Node
+ * (its zlib), on the streams of `deflate_cases.ts`, each side in its own
+ * process (`deflate_timing.ts`), the runs alternating round by round and
+ * each side's best round counting. Prints the bytes on the wire and the
+ * time per message to compress + frame and to inflate, with ratios (ours /
+ * ws for bytes; ws / ours for throughput, above 1 when ours is faster):
  *
  * ```sh
- * deno run -A bench/deflate_summary.ts
- * bun bench/deflate_summary.ts
+ * deno run -A bench/deflate_summary.ts [rounds]
  * ```
  *
  * @module
  */
 
-import {
-  type DeflateCase,
-  deflateCases,
-  type DeflateCodec,
-  ours,
-  wireTable,
-  ws,
-} from "./deflate_cases.ts";
-
-/** Rounds per side and operation. */
-const ROUNDS = 9;
-/** About how long one round runs, in milliseconds. */
-const ROUND_MS = 150;
-
-type Operation = "deflate" | "inflate" | "echo";
-
-function runOnce(
-  codec: DeflateCodec,
-  operation: Operation,
-  item: DeflateCase,
-): Promise<unknown> {
-  const payload = codec === ours ? item.oursPayload : item.wsPayload;
-  const size = item.message.length;
-  if (operation === "deflate") return codec.deflate(item.message);
-  if (operation === "inflate") return codec.inflate(payload, size);
-  return codec.inflate(payload, size).then((message) => codec.deflate(message));
+interface CaseResult {
+  messages: number;
+  raw: number;
+  bytes: number;
+  compressUs: number;
+  inflateUs: number;
 }
 
-/** Seconds per message in the best round. */
-async function bestTime(
-  codec: DeflateCodec,
-  operation: Operation,
-  item: DeflateCase,
-): Promise<number> {
-  let best = Infinity;
-  for (let round = 0; round < ROUNDS; round++) {
-    let count = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < ROUND_MS) {
-      await runOnce(codec, operation, item);
-      count++;
-      elapsed = performance.now() - start;
+interface Run {
+  label: string;
+  command: string;
+  args: string[];
+}
+
+const TIMING = new URL("./deflate_timing.ts", import.meta.url).pathname;
+const RUNS: Run[] = [
+  {
+    label: "ours, deno",
+    command: Deno.execPath(),
+    args: ["run", "-A", TIMING, "ours"],
+  },
+  { label: "ours, bun", command: "bun", args: [TIMING, "ours"] },
+  { label: "ws, node", command: "node", args: [TIMING, "ws"] },
+  {
+    label: "ours-256k, deno",
+    command: Deno.execPath(),
+    args: ["run", "-A", TIMING, "ours-256k"],
+  },
+  {
+    label: "ours-shared, deno",
+    command: Deno.execPath(),
+    args: ["run", "-A", TIMING, "ours-shared"],
+  },
+  {
+    label: "ours-no-takeover, deno",
+    command: Deno.execPath(),
+    args: ["run", "-A", TIMING, "ours-no-takeover"],
+  },
+];
+
+async function runOnce(run: Run): Promise<Record<string, CaseResult>> {
+  const output = await new Deno.Command(run.command, {
+    args: run.args,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!output.success) throw new Error(`${run.label} failed`);
+  const text = new TextDecoder().decode(output.stdout).trim().split("\n").at(
+    -1,
+  )!;
+  return JSON.parse(text).results;
+}
+
+const rounds = Number(Deno.args[0] ?? 3);
+const best = new Map<string, Record<string, CaseResult>>();
+for (let round = 0; round < rounds; round++) {
+  for (const run of RUNS) {
+    const results = await runOnce(run);
+    const kept = best.get(run.label);
+    if (kept === undefined) {
+      best.set(run.label, results);
+      continue;
     }
-    best = Math.min(best, elapsed / 1000 / count);
+    for (const [name, result] of Object.entries(results)) {
+      kept[name].compressUs = Math.min(
+        kept[name].compressUs,
+        result.compressUs,
+      );
+      kept[name].inflateUs = Math.min(kept[name].inflateUs, result.inflateUs);
+    }
   }
-  return best;
 }
 
-function formatTime(seconds: number): string {
-  return seconds < 1e-3
-    ? `${(seconds * 1e6).toFixed(1)} µs`
-    : `${(seconds * 1e3).toFixed(2)} ms`;
-}
+const get = (label: string) => best.get(label)!;
+const ws = get("ws, node");
+const names = Object.keys(ws);
+const pad = (text: string | number, width: number) =>
+  String(text).padStart(width);
+const us = (value: number) => value < 100 ? value.toFixed(1) : value.toFixed(0);
 
-const runtime = "Deno" in globalThis
-  ? `deno ${
-    (globalThis as { Deno?: { version: { deno: string } } }).Deno
-      ?.version.deno
-  }`
-  : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version}`;
-const cases = await deflateCases();
-console.log(`${runtime}\n${wireTable(cases)}\n`);
+console.log(`deno ${Deno.version.deno}; best of ${rounds} rounds\n`);
+console.log("bytes on the wire for the whole stream (ours / ws):");
 console.log(
-  "case      operation  ours/msg     ws/msg       ours msg/s   ws msg/s     ours/ws",
+  "case      messages      raw B |     ws B | ours (4 KiB window) | ours-256k        | shared           | no takeover (before)",
 );
-for (const item of cases) {
-  for (const operation of ["deflate", "inflate", "echo"] as const) {
-    // Warm up both sides before timing.
-    for (let i = 0; i < 20; i++) {
-      await runOnce(ours, operation, item);
-      await runOnce(ws, operation, item);
-    }
-    const oursTime = await bestTime(ours, operation, item);
-    const wsTime = await bestTime(ws, operation, item);
+for (const name of names) {
+  const ratio = (label: string) => {
+    const bytes = get(label)[name].bytes;
+    return `${pad(bytes, 8)} ${(bytes / ws[name].bytes).toFixed(2)}x`;
+  };
+  console.log(
+    `${name.padEnd(9)} ${pad(ws[name].messages, 8)} ${
+      pad(ws[name].raw, 10)
+    } | ${pad(ws[name].bytes, 8)} | ${ratio("ours, deno").padEnd(19)} | ${
+      ratio("ours-256k, deno").padEnd(16)
+    } | ${ratio("ours-shared, deno").padEnd(16)} | ${
+      ratio("ours-no-takeover, deno")
+    }`,
+  );
+}
+for (const operation of ["compressUs", "inflateUs"] as const) {
+  console.log(
+    `\n${
+      operation === "compressUs" ? "compress + frame" : "inflate"
+    }, µs per message (ws / ours: above 1, ours is faster):`,
+  );
+  console.log(
+    "case      ws, node | ours, deno       | ours, bun        | ours-256k, deno  | shared, deno     | no takeover, deno",
+  );
+  for (const name of names) {
+    const cell = (label: string) => {
+      const value = get(label)[name][operation];
+      return `${pad(us(value), 7)} ${(ws[name][operation] / value).toFixed(2)}x`
+        .padEnd(16);
+    };
     console.log(
-      `${item.name.padEnd(9)} ${operation.padEnd(10)} ${
-        formatTime(oursTime).padEnd(12)
-      } ${formatTime(wsTime).padEnd(12)} ${
-        Math.round(1 / oursTime).toString().padEnd(12)
-      } ${Math.round(1 / wsTime).toString().padEnd(12)} ${
-        (wsTime / oursTime).toFixed(2)
-      }`,
+      `${name.padEnd(9)} ${pad(us(ws[name][operation]), 8)} | ${
+        cell("ours, deno")
+      } | ${cell("ours, bun")} | ${cell("ours-256k, deno")} | ${
+        cell("ours-shared, deno")
+      } | ${cell("ours-no-takeover, deno")}`,
     );
   }
 }

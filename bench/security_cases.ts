@@ -11,6 +11,7 @@
  * @module
  */
 
+import { perMessageDeflate } from "../deflate.ts";
 import { serve, upgradeWebSocket } from "../mod.ts";
 import {
   CVE_CASES,
@@ -30,7 +31,7 @@ const server = serve({
   onError: () => new Response("unexpected", { status: 500 }),
 }, (request) => {
   const { socket, response } = upgradeWebSocket(request, {
-    perMessageDeflate: true,
+    perMessageDeflate: perMessageDeflate(),
   });
   socket.onmessage = (event) => socket.send(event.data);
   return response;

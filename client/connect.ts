@@ -12,9 +12,11 @@ import {
   acceptDeflateResponse,
   createDeflateOffer,
   PERMESSAGE_DEFLATE,
-  type PerMessageDeflateOptions,
-  resolveDeflateOptions,
 } from "../deflate/negotiation.ts";
+import {
+  checkDeflateSetup,
+  type PerMessageDeflateSetup,
+} from "../deflate/extension.ts";
 import { HandshakeError } from "../errors.ts";
 import {
   createClientHandshake,
@@ -82,15 +84,16 @@ export interface ConnectOptions extends WebSocketOptions {
    * the dialer applies them. */
   caCerts?: string[];
   /**
-   * Offer permessage-deflate (RFC 7692): `true` or options (the size
-   * threshold below which messages are sent uncompressed, default
-   * 1024 bytes, `DEFAULTS.deflate.threshold`). Default off, since the
-   * platform's compression streams cost a tenth of a millisecond or more per
-   * message. The offer asks for no context takeover both ways (the platform
-   * streams cannot keep a context); `socket.extensions` tells whether the
-   * server agreed.
+   * Offer permessage-deflate (RFC 7692), with what `perMessageDeflate()`
+   * from the `./deflate` entry returns. The offer asks for what its options
+   * say (context takeover unless declined, the preset's windows); every
+   * valid answer is accepted and honoured, and `socket.extensions` tells
+   * what the server agreed. Messages are compressed as they are sent, each
+   * ending with a flush (never a final block), so a server that keeps one
+   * inflater across messages reads them all. Default off: the compressor is
+   * the npm `pako` package, which only the `./deflate` entry loads.
    */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  perMessageDeflate?: false | PerMessageDeflateSetup;
   /**
    * Other `Sec-WebSocket-Extensions` offers, sent as given after the
    * permessage-deflate offer. The socket runs no other extension, so a
@@ -160,9 +163,7 @@ export async function connectWith(
     perMessageDeflate,
     ...socketOptions
   } = options;
-  const deflate = resolveDeflateOptions(
-    perMessageDeflate === true ? {} : perMessageDeflate || { enabled: false },
-  );
+  const deflate = checkDeflateSetup(perMessageDeflate);
   if (!(handshakeTimeout >= 0 && Number.isFinite(handshakeTimeout))) {
     throw new RangeError(
       `handshakeTimeout must be a non-negative finite number, got ${handshakeTimeout}`,
@@ -174,7 +175,9 @@ export async function connectWith(
   const offeredExtensions = extensions === undefined
     ? []
     : parseExtensions(extensions);
-  if (deflate.enabled) offeredExtensions.unshift(createDeflateOffer());
+  if (deflate !== undefined) {
+    offeredExtensions.unshift(createDeflateOffer(deflate.options));
+  }
   const handshake = createClientHandshake(url, {
     protocols: offeredProtocols,
     extensions: offeredExtensions.length === 0
@@ -202,8 +205,7 @@ export async function connectWith(
       key: handshake.key,
       protocols: offeredProtocols,
       offeredExtensions,
-      deflateOffered: deflate.enabled,
-      threshold: deflate.threshold,
+      deflate,
     });
     guard.signal.throwIfAborted();
     guard.dispose();
@@ -347,8 +349,7 @@ async function checkResponse(
     key: string;
     protocols: readonly string[];
     offeredExtensions: readonly ExtensionOffer[];
-    deflateOffered: boolean;
-    threshold: number;
+    deflate: PerMessageDeflateSetup | undefined;
   },
 ): Promise<NegotiatedConnection> {
   const headers = responseHeaders(head);
@@ -363,9 +364,10 @@ async function checkResponse(
     { status: head.status, headers },
     expected,
   );
+  const setup = expected.deflate;
   const agreedDeflate = acceptDeflateResponse(
     verified.extensions,
-    expected.deflateOffered,
+    setup?.options,
   );
   return {
     protocol: verified.protocol,
@@ -373,9 +375,11 @@ async function checkResponse(
       verified.extensions,
       headers.get("sec-websocket-extensions"),
     ),
-    perMessageDeflate: agreedDeflate === undefined
-      ? undefined
-      : { threshold: expected.threshold },
+    perMessageDeflate: agreedDeflate === undefined ? undefined : {
+      params: agreedDeflate,
+      compressors: setup!.compressors,
+      threshold: setup!.options.threshold,
+    },
   };
 }
 

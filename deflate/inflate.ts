@@ -19,6 +19,10 @@
  * zip bomb fails as soon as it passes the limit, with at most that many
  * bytes held.
  *
+ * Under context takeover (RFC 7692 section 7.2.3.2) a message may refer
+ * back into earlier ones: an {@linkcode InflateWindow} keeps the last bytes
+ * of the messages inflated so far, at most the window the peer agreed to.
+ *
  * @module
  */
 
@@ -215,27 +219,116 @@ const symbolLengths = new Uint8Array(MAX_LITERAL_CODES + MAX_DISTANCE_CODES);
 let keptOutput = new Uint8Array(4096);
 
 /**
+ * The last bytes a peer's messages inflated to, which its next message may
+ * refer back into (context takeover): a ring of `2^windowBits` bytes,
+ * allocated when the first message is added.
+ */
+export class InflateWindow {
+  /** The most bytes kept. */
+  readonly size: number;
+  #bytes: Uint8Array | null = null;
+  /** Where the next byte goes. */
+  #end = 0;
+  #length = 0;
+
+  /**
+   * An empty window of `2^windowBits` bytes (memory taken at the first
+   * message added).
+   *
+   * @param windowBits the peer's agreed window, 8 to 15 (256 B to 32 KiB)
+   * @throws {RangeError} for another value
+   */
+  constructor(windowBits: number) {
+    if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15) {
+      throw new RangeError(`windowBits must be 8 to 15, got ${windowBits}`);
+    }
+    this.size = 1 << windowBits;
+  }
+
+  /** How many bytes are kept: how far back a message may refer. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Bytes of memory held. */
+  get heldBytes(): number {
+    return this.#bytes?.length ?? 0;
+  }
+
+  /**
+   * Copies `count` bytes, starting `back` bytes before the end, into
+   * `target` at `at`.
+   */
+  copyTo(target: Uint8Array, at: number, back: number, count: number): void {
+    const bytes = this.#bytes!;
+    let from = this.#end - back;
+    if (from < 0) from += this.size;
+    const first = Math.min(count, this.size - from);
+    target.set(bytes.subarray(from, from + first), at);
+    if (first < count) target.set(bytes.subarray(0, count - first), at + first);
+  }
+
+  /**
+   * Keeps the end of a message that was inflated.
+   *
+   * @param message the message's bytes
+   */
+  append(message: Uint8Array): void {
+    if (message.length === 0) return;
+    const size = this.size;
+    const bytes = this.#bytes ??= new Uint8Array(size);
+    if (message.length >= size) {
+      bytes.set(message.subarray(message.length - size));
+      this.#end = 0;
+      this.#length = size;
+      return;
+    }
+    const first = Math.min(message.length, size - this.#end);
+    bytes.set(message.subarray(0, first), this.#end);
+    bytes.set(message.subarray(first), 0);
+    this.#end = (this.#end + message.length) % size;
+    this.#length = Math.min(size, this.#length + message.length);
+  }
+
+  /** Forgets every byte kept (the memory stays). */
+  clear(): void {
+    this.#end = 0;
+    this.#length = 0;
+  }
+}
+
+/**
  * Inflate raw DEFLATE data (RFC 1951, no zlib or gzip wrapper) as zlib's
  * raw inflate does when handed all of it with `Z_SYNC_FLUSH`: up to the end
  * of a final block (the rest is not read) or, failing that, of the data
  * (what was decoded until then, even from a block cut short), refusing what
- * zlib refuses. No window is kept from one call to the next.
+ * zlib refuses. Without a `window` no earlier data is referred to; with
+ * one, back references may reach into it, and the output is added to it.
  *
  * @param data the DEFLATE data; not modified, and not read after this
  * returns
  * @param maxSize the most output accepted, in bytes
+ * @param window the earlier output a back reference may reach into; the
+ * output is appended to it on success
  * @returns the output, in an array of its own size
  * @throws {MessageTooBigError} (close code 1009) when the output would be
  * more than `maxSize` bytes
  * @throws {InvalidPayloadError} (close code 1007, rule
- * `InvalidCompressedData`) when zlib would refuse the data
+ * `InvalidCompressedData`) when zlib would refuse the data, or a back
+ * reference reaches past the window
  * @throws {RangeError} when `maxSize` is not a non-negative safe integer
  */
-export function inflateRaw(data: Uint8Array, maxSize: number): Uint8Array {
+export function inflateRaw(
+  data: Uint8Array,
+  maxSize: number,
+  window?: InflateWindow,
+): Uint8Array {
   if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
     throw new RangeError("maxSize must be a non-negative safe integer");
   }
-  return new Inflater(data, maxSize).run();
+  const output = new Inflater(data, maxSize, window ?? null).run();
+  window?.append(output);
+  return output;
 }
 
 /** One inflation: the input, the bits read ahead from it, and the output. */
@@ -250,10 +343,17 @@ class Inflater {
   #outputLength = 0;
   /** Where output must stop for now: the buffer's end, or `maxSize`. */
   #room: number;
+  /** Earlier messages' output, for back references past this one's start. */
+  readonly #window: InflateWindow | null;
 
-  constructor(input: Uint8Array, maxSize: number) {
+  constructor(
+    input: Uint8Array,
+    maxSize: number,
+    window: InflateWindow | null,
+  ) {
     this.#input = input;
     this.#maxSize = maxSize;
+    this.#window = window;
     this.#room = Math.min(this.#output.length, maxSize);
   }
 
@@ -433,12 +533,27 @@ class Inflater {
       }
       const distance = DISTANCE_BASE[distanceIndex] +
         this.#read(DISTANCE_EXTRA_BITS[distanceIndex]);
-      if (distance > this.#outputLength) {
-        throw invalid("a distance too far back");
-      }
+      const reachesBack = distance > this.#outputLength;
+      if (
+        reachesBack && distance - this.#outputLength > this.#windowLength()
+      ) throw invalid("a distance too far back");
       if (this.#outputLength + length > this.#room) this.#reserve(length);
-      this.#copyMatch(distance, length);
+      if (reachesBack) this.#copyFromWindow(distance, length);
+      else this.#copyMatch(distance, length);
     }
+  }
+
+  #windowLength(): number {
+    return this.#window?.length ?? 0;
+  }
+
+  /** A match that starts before this message, in the window. */
+  #copyFromWindow(distance: number, length: number): void {
+    const back = distance - this.#outputLength;
+    const count = Math.min(length, back);
+    this.#window!.copyTo(this.#output, this.#outputLength, back, count);
+    this.#outputLength += count;
+    if (count < length) this.#copyMatch(distance, length - count);
   }
 
   #copyMatch(distance: number, length: number): void {

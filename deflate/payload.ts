@@ -8,15 +8,17 @@
  * zlib-based peers (`ws`, Node) read it, up to the end of a final block,
  * ignoring what follows, or else up to the end of the data.
  *
- * Every message uses a fresh state: no LZ77 window is kept from one message
- * to the next, which is why negotiation (see `negotiation.ts`)
- * always agrees `server_no_context_takeover` and `client_no_context_takeover`.
+ * `deflateMessage` compresses every message on its own and ends it with a
+ * final block: it suits only a peer that agreed no context takeover for our
+ * side. The socket compresses through the extension (`extension.ts`) with a
+ * compressor that flushes instead (`compressor.ts`). Inflating keeps the
+ * peer's window across messages when given an `InflateWindow`.
  *
  * @module
  */
 
 import { concatBytes } from "../frame/bytes.ts";
-import { inflateRaw } from "./inflate.ts";
+import { inflateRaw, type InflateWindow } from "./inflate.ts";
 
 /** The four bytes a sender strips from the end of a compressed message and
  * a receiver appends again (RFC 7692 sections 7.2.1 and 7.2.2): the length
@@ -120,7 +122,7 @@ export async function deflateMessage(data: Uint8Array): Promise<Uint8Array> {
  * payload is the same cut. What was decoded by then is the message. What
  * zlib refuses is refused: an invalid block type, code or code set, stored
  * block lengths that do not match (such as a NLEN that falls in the tail),
- * a back reference to before the message (no context is kept).
+ * a back reference to before the message, or before the `window` given.
  *
  * Output is checked against `maxSize` before it is written, so a zip bomb
  * fails as soon as it passes the limit, with at most `maxSize` bytes held.
@@ -128,6 +130,8 @@ export async function deflateMessage(data: Uint8Array): Promise<Uint8Array> {
  * @param data the payload of a message that arrived with RSV1 set; not
  * modified, and not read after this returns (it may be reused at once)
  * @param maxSize the largest message accepted, in bytes
+ * @param window the peer's earlier messages, under context takeover; the
+ * message is added to it
  * @returns the message, in an array of its own size
  * @throws {MessageTooBigError} (close code 1009) when the message inflates to
  * more than `maxSize` bytes
@@ -135,8 +139,12 @@ export async function deflateMessage(data: Uint8Array): Promise<Uint8Array> {
  * the payload, as above
  * @throws {RangeError} when `maxSize` is not a non-negative safe integer
  */
-export function inflateMessage(data: Uint8Array, maxSize: number): Uint8Array {
-  return inflateRaw(withTail(data), maxSize);
+export function inflateMessage(
+  data: Uint8Array,
+  maxSize: number,
+  window?: InflateWindow,
+): Uint8Array {
+  return inflateRaw(withTail(data), maxSize, window);
 }
 
 /** The payload with the tail appended, in a buffer kept for the next

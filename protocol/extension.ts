@@ -33,4 +33,20 @@ export interface Extension {
    * code (1007 for invalid data, 1009 for too much)
    */
   decode(payload: Uint8Array, maxSize: number): Uint8Array;
+
+  /**
+   * Smallest message, in bytes (UTF-8 bytes for text), that `Protocol`
+   * encodes when the sender does not say; absent: only when asked.
+   */
+  readonly threshold?: number;
+
+  /**
+   * Encodes the next part of a message sent with RSV1 set, synchronously,
+   * in the order messages are sent. Absent: the extension only decodes.
+   *
+   * @param data the part's bytes; not kept
+   * @param end whether the message ends with this part
+   * @returns the frame payload, in memory of its own
+   */
+  encode?(data: Uint8Array, end: boolean): Uint8Array;
 }

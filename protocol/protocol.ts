@@ -37,7 +37,12 @@ import {
   RSV1,
 } from "../frame/types.ts";
 import { FrameDecoder } from "../frame/decoder.ts";
-import { decodeUtf8, Utf8PrefixDecoder, Utf8Validator } from "../frame/utf8.ts";
+import {
+  decodeUtf8,
+  utf8ByteLength,
+  Utf8PrefixDecoder,
+  Utf8Validator,
+} from "../frame/utf8.ts";
 import { freshFrames } from "../frame/pool.ts";
 import {
   encodeClosePayload,
@@ -49,6 +54,7 @@ import {
   type ProtocolOptions,
   ReadyState,
   type Role,
+  type SendOptions,
 } from "./types.ts";
 import type { Extension } from "./extension.ts";
 import { DEFAULTS } from "../defaults.ts";
@@ -61,6 +67,7 @@ export {
 } from "../frame/close_payload.ts";
 
 const EMPTY = new Uint8Array(0);
+const textEncoder = new TextEncoder();
 
 /**
  * The protocol state of one WebSocket connection after its opening
@@ -99,6 +106,8 @@ export class Protocol {
   #outgoingBytes = 0;
   /** A fragmented message is being sent: only its continuations may follow. */
   #sendingFragments = false;
+  /** The fragmented message being sent is encoded by the extension. */
+  #sendingEncoded = false;
 
   /** Opcode of the message being reassembled; 0 when none is open. */
   #messageOpcode = 0;
@@ -236,28 +245,40 @@ export class Protocol {
   }
 
   /**
-   * Queues a text message.
+   * Queues a text message, compressed by the agreed extension when it
+   * reaches the extension's threshold (or `options.compress` says so).
    *
    * @param text the message
+   * @param options per-message choices
    * @throws {InvalidStateError} once the close handshake has begun
    * @throws {FragmentSequenceError} while a fragmented message is being sent
    */
-  sendText(text: string): void {
+  sendText(text: string, options?: SendOptions): void {
     this.#assertCanStartMessage();
+    if (this.#encodes(options?.compress, text, null)) {
+      this.#queueEncoded(Opcode.Text, textEncoder.encode(text));
+      return;
+    }
     this.#queue(
       encodeTextFrame(text, this.#mask, this.#allocate, this.#trimLast),
     );
   }
 
   /**
-   * Queues a binary message. The bytes are copied.
+   * Queues a binary message, compressed as {@linkcode sendText} says. The
+   * bytes are copied (or compressed) at once.
    *
    * @param data the message
+   * @param options per-message choices
    * @throws {InvalidStateError} once the close handshake has begun
    * @throws {FragmentSequenceError} while a fragmented message is being sent
    */
-  sendBinary(data: Uint8Array): void {
+  sendBinary(data: Uint8Array, options?: SendOptions): void {
     this.#assertCanStartMessage();
+    if (this.#encodes(options?.compress, null, data)) {
+      this.#queueEncoded(Opcode.Binary, data);
+      return;
+    }
     this.#queue(
       encodeFrame(Opcode.Binary, data, {
         mask: this.#mask,
@@ -273,16 +294,18 @@ export class Protocol {
    * frames may be sent.
    *
    * @param opcode Text, Binary or Continuation
-   * @param payload the fragment's bytes (copied)
+   * @param payload the fragment's bytes (copied, or compressed when the
+   * message is)
    * @param fin whether this is the final fragment
-   * @param compressed set RSV1 on a first fragment: the message is encoded
-   * by the agreed extension (deflated, for permessage-deflate)
+   * @param compressed on a first fragment: the whole message is encoded by
+   * the agreed extension (deflated, for permessage-deflate), fragment by
+   * fragment, and its first frame has RSV1 set
    * @throws {InvalidStateError} once the close handshake has begun
    * @throws {FragmentSequenceError} for a Text or Binary frame while a
    * fragmented message is being sent, a continuation with none being sent,
-   * or a compressed continuation
+   * or `compressed` on a continuation
    * @throws {TypeError} for a control or reserved opcode, or `compressed`
-   * when no extension was agreed
+   * when no extension that encodes was agreed
    */
   sendFragment(
     opcode: Opcode,
@@ -290,6 +313,7 @@ export class Protocol {
     fin: boolean,
     compressed = false,
   ): void {
+    let first = false;
     if (opcode === Opcode.Continuation) {
       this.#assertCanSendData();
       if (!this.#sendingFragments) {
@@ -307,36 +331,26 @@ export class Protocol {
     } else if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       this.#assertCanStartMessage();
       if (compressed) this.#assertCanCompress();
+      first = true;
+      this.#sendingEncoded = compressed;
     } else {
       throw new TypeError(`opcode ${opcode} does not start or continue data`);
     }
+    const encoded = this.#sendingEncoded;
     this.#queue(
-      encodeFrame(opcode, payload, {
-        fin,
-        rsv1: compressed,
-        mask: this.#mask,
-        allocate: this.#allocate,
-      }),
+      encodeFrame(
+        opcode,
+        encoded ? this.#extension!.encode!(payload, fin) : payload,
+        {
+          fin,
+          rsv1: encoded && first,
+          mask: this.#mask,
+          allocate: this.#allocate,
+        },
+      ),
     );
     this.#sendingFragments = !fin;
-  }
-
-  /**
-   * Queues a whole compressed message in one frame with RSV1 set.
-   *
-   * @param messageType whether the uncompressed message is text or binary
-   * @param deflated the deflate payload without the 0x00 0x00 0xff 0xff tail
-   * @throws {InvalidStateError} once the close handshake has begun
-   * @throws {FragmentSequenceError} while a fragmented message is being sent
-   * @throws {TypeError} when no extension was agreed
-   */
-  sendCompressed(messageType: "text" | "binary", deflated: Uint8Array): void {
-    this.sendFragment(
-      messageType === "text" ? Opcode.Text : Opcode.Binary,
-      deflated,
-      true,
-      true,
-    );
+    if (fin) this.#sendingEncoded = false;
   }
 
   /**
@@ -678,9 +692,41 @@ export class Protocol {
   }
 
   #assertCanCompress(): void {
-    if (this.#extension === null) {
-      throw new TypeError("no extension was agreed to set RSV1");
+    if (this.#extension?.encode === undefined) {
+      throw new TypeError("no extension that encodes was agreed to set RSV1");
     }
+  }
+
+  /**
+   * Whether a message is encoded by the extension: as `compress` says, or
+   * else when it reaches the threshold (text measured only when needed).
+   */
+  #encodes(
+    compress: boolean | undefined,
+    text: string | null,
+    bytes: Uint8Array | null,
+  ): boolean {
+    const extension = this.#extension;
+    if (compress === false || extension?.encode === undefined) return false;
+    if (compress === true) return true;
+    const threshold = extension.threshold;
+    if (threshold === undefined) return false;
+    if (bytes !== null) return bytes.length >= threshold;
+    // UTF-8 takes at least one byte and at most three per UTF-16 unit.
+    if (text!.length >= threshold) return true;
+    if (text!.length * 3 < threshold) return false;
+    return utf8ByteLength(text!) >= threshold;
+  }
+
+  /** Queues a whole message encoded by the extension, in one frame. */
+  #queueEncoded(opcode: Opcode, message: Uint8Array): void {
+    this.#queue(
+      encodeFrame(opcode, this.#extension!.encode!(message, true), {
+        rsv1: true,
+        mask: this.#mask,
+        allocate: this.#allocate,
+      }),
+    );
   }
 
   #assertCanSendData(): void {

@@ -54,6 +54,18 @@ export interface ProtocolOptions {
   frameAllocator?: FrameAllocator;
 }
 
+/** Per-message options of `Protocol.sendText` and `sendBinary`, and of
+ * `WebSocketConnection.send`. */
+export interface SendOptions {
+  /**
+   * Whether to encode the message with the agreed extension (compress it,
+   * for permessage-deflate): `true` always, `false` never. Default: when it
+   * reaches the extension's `threshold`. Without an extension that encodes
+   * the message goes out as it is.
+   */
+  compress?: boolean;
+}
+
 /** What `Protocol.receive` reports. */
 export type ProtocolEvent =
   /** A complete text message (decoded by the extension if it was compressed). */

@@ -10,11 +10,11 @@
 
 import { HandshakeError } from "../errors.ts";
 import { validateUpgradeRequest } from "../handshake/server.ts";
+import { negotiateDeflate } from "../deflate/negotiation.ts";
 import {
-  negotiateDeflate,
-  type PerMessageDeflateOptions,
-  resolveDeflateOptions,
-} from "../deflate/negotiation.ts";
+  checkDeflateSetup,
+  type PerMessageDeflateSetup,
+} from "../deflate/extension.ts";
 import type { TopicRegistry } from "../socket/pubsub.ts";
 import { OriginPolicy } from "../handshake/origin.ts";
 import type { Admission } from "./client_limits.ts";
@@ -35,27 +35,29 @@ export interface UpgradeOptions extends WebSocketOptions {
   protocol?: string;
   /**
    * Accept permessage-deflate (RFC 7692) when the client offers it (every
-   * browser does): `true`, or options such as the smallest message sent
-   * compressed (`threshold`, default 1024 bytes). When agreed, the 101
-   * answers `permessage-deflate; server_no_context_takeover;
-   * client_no_context_takeover` (see `deflate/negotiation.ts` for why both),
-   * `socket.extensions` reports that string, messages that arrive
-   * compressed are inflated (bounded by `maxMessageSize`: a zip bomb fails
-   * the connection with 1009) and messages sent at or above the threshold
-   * are compressed unless that does not make them smaller. Frames from
-   * `publish()` are encoded once for every subscriber and so go out
-   * uncompressed (RSV1 is per message, so that is valid).
+   * browser does), with what `perMessageDeflate()` from the `./deflate`
+   * entry returns:
    *
-   * Default `false`, as in the `ws` package (Bun defaults to on; Deno's
-   * `upgradeWebSocket` cannot compress at all). The reason is the cost per
-   * message sent compressed: it takes a fresh platform `CompressionStream`,
-   * many times the cost of an uncompressed message (docs/PERFORMANCE.md).
-   * Inflating costs less, and every incoming message pays it, since a
-   * browser that agreed compresses every message it sends, however small.
-   * Turn it on for large, compressible messages (JSON documents, logs) or
-   * slow links.
+   * ```ts ignore
+   * import { perMessageDeflate } from "@rfc6455/websocket/deflate";
+   * const deflate = perMessageDeflate(); // once, for every upgrade
+   * upgradeWebSocket(request, { perMessageDeflate: deflate });
+   * ```
+   *
+   * Every valid offer is accepted, with context takeover unless the client
+   * or the options decline it, and windows bounded by the preset; the 101
+   * states what was agreed and `socket.extensions` reports it. Messages
+   * that arrive compressed are inflated (bounded by `maxMessageSize`: a
+   * zip bomb fails the connection with 1009), messages sent from the
+   * threshold on are compressed (`send(data, { compress })` decides per
+   * message). Frames from `publish()` are encoded once for every
+   * subscriber and so go out uncompressed (RSV1 is per message, so that is
+   * valid).
+   *
+   * Default `false`: the compressor is the npm `pako` package, which only
+   * the `./deflate` entry loads.
    */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  perMessageDeflate?: false | PerMessageDeflateSetup;
   /**
    * The page origins allowed to open a socket, against cross-site WebSocket
    * hijacking: a browser sends a page's cookies with a handshake to any
@@ -164,8 +166,9 @@ function createMarkerResponse(): Response {
  *
  * @throws {TypeError} when `request` did not come from this library's
  * `serve()`, or `upgradeWebSocket` was already called for it.
- * @throws {RangeError} for an invalid option (such as a negative
- * `perMessageDeflate.threshold`).
+ * @throws {RangeError} for an invalid option.
+ * @throws {TypeError} when `perMessageDeflate` is not what
+ * `perMessageDeflate()` returns.
  * @throws {HandshakeError} when the request is not a valid upgrade (400,
  * 405, 426 with `Sec-WebSocket-Version: 13`, 505); if the handler lets it
  * escape, the server answers with that refusal instead of a 500.
@@ -206,9 +209,10 @@ export function upgradeWebSocket(
   const protocol = wanted !== undefined && validated.protocols.includes(wanted)
     ? wanted
     : undefined;
-  const deflateOptions = toDeflateOptions(perMessageDeflate);
-  const { threshold } = resolveDeflateOptions(deflateOptions);
-  const deflate = negotiateDeflate(validated.extensionsHeader, deflateOptions);
+  const setup = checkDeflateSetup(perMessageDeflate);
+  const deflate = setup === undefined
+    ? undefined
+    : negotiateDeflate(validated.extensionsHeader, setup.options);
   const socket = createPendingSocket("server", socketOptions, server?.topics);
   if (admission !== undefined) {
     socket.addEventListener("close", () => admission.release(), {
@@ -222,18 +226,13 @@ export function upgradeWebSocket(
     key: validated.key,
     protocol,
     extensions: deflate?.response,
-    perMessageDeflate: deflate === undefined ? undefined : { threshold },
+    perMessageDeflate: deflate === undefined ? undefined : {
+      params: deflate.params,
+      compressors: setup!.compressors,
+      threshold: setup!.options.threshold,
+    },
   };
   return { socket, response };
-}
-
-/** {@linkcode UpgradeOptions.perMessageDeflate} as negotiation options. */
-function toDeflateOptions(
-  option: boolean | PerMessageDeflateOptions | undefined,
-): PerMessageDeflateOptions {
-  if (option === undefined || option === false) return { enabled: false };
-  if (option === true) return {};
-  return option;
 }
 
 /** What `upgradeWebSocket` needs from the server a request arrived at. */

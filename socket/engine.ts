@@ -1,7 +1,7 @@
 /**
  * The connection state machine behind a `WebSocketConnection`: it drives
- * the sans-I/O {@linkcode Protocol} (with permessage-deflate's receiving
- * side as its extension, when agreed) over a {@linkcode ByteConn}, reads
+ * the sans-I/O {@linkcode Protocol} (with permessage-deflate as its
+ * extension, when agreed) over a {@linkcode ByteConn}, reads
  * with flow control (`reader.ts`, `flow.ts`), writes with backpressure
  * (`outbound.ts`), runs the close handshake (`close_handshake.ts`) and the
  * keepalive timers (`keepalive.ts`). The public class in `websocket.ts` is
@@ -39,6 +39,7 @@ import {
 import {
   type BinaryType,
   type NegotiatedConnection,
+  type NegotiatedDeflate,
   type ResolvedWebSocketOptions,
   resolveWebSocketOptions,
   type WebSocketOptions,
@@ -139,7 +140,7 @@ export class SocketEngine
 
   // The hooks of the parts, as methods (no closures per socket). Internal.
 
-  /** Outbound: reading a Blob or compressing failed. */
+  /** Outbound: reading a Blob failed. */
   sendFailed(error: unknown, reason: string): void {
     this.#fail(CloseCode.InternalError, reason, error);
   }
@@ -344,13 +345,12 @@ export class SocketEngine
       }
       return Promise.resolve();
     }
-    const deflate = negotiated.perMessageDeflate;
     // First, as it may throw: the socket and conn stay untouched.
-    if (deflate !== undefined) this.#outbound.compressFrom(deflate.threshold);
+    const extension = this.#newExtension(negotiated.perMessageDeflate);
     // Reused frame memory would reach a transport that may still refer to
     // the bytes of a settled write, unless the transport is known not to.
     const frames = isPoolSafe(conn) ? pooledFrames : freshFrames;
-    this.#protocol = this.#newProtocol(deflate !== undefined, frames);
+    this.#protocol = this.#newProtocol(extension, frames);
     const settled = new Promise<void>((resolve) => this.#settle = resolve);
     this.#reader = new SocketReader(conn, this.#options.readBufferSize, this);
     this.#negotiated = {
@@ -379,15 +379,31 @@ export class SocketEngine
     return this.#readyState === ReadyState.CLOSED;
   }
 
-  /** A protocol with the socket's limits, inflating when deflate was agreed. */
-  #newProtocol(deflate: boolean, frames: FrameAllocator): Protocol {
+  /** permessage-deflate as agreed, or undefined. */
+  #newExtension(
+    deflate: NegotiatedDeflate | undefined,
+  ): PerMessageDeflate | undefined {
+    if (deflate === undefined) return undefined;
+    return new PerMessageDeflate({
+      params: deflate.params,
+      role: this.#role,
+      compressors: deflate.compressors,
+      threshold: deflate.threshold,
+    });
+  }
+
+  /** A protocol with the socket's limits and the agreed extension. */
+  #newProtocol(
+    extension: PerMessageDeflate | undefined,
+    frames: FrameAllocator,
+  ): Protocol {
     const options = this.#options;
     return new Protocol({
       role: this.#role,
       maxMessageSize: options.maxMessageSize,
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
-      extension: deflate ? new PerMessageDeflate() : undefined,
+      extension,
       frameAllocator: frames,
     });
   }

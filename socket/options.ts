@@ -6,6 +6,8 @@
  */
 
 import { DEFAULTS } from "../defaults.ts";
+import type { PerMessageDeflateParams } from "../deflate/negotiation.ts";
+import type { CompressorFactory } from "../deflate/compressor.ts";
 
 /** What `binaryType` selects for binary messages in "message" events. */
 export type BinaryType = "blob" | "arraybuffer";
@@ -186,12 +188,18 @@ function keepaliveInterval(options: WebSocketOptions): number {
 
 /** How a socket runs permessage-deflate (RFC 7692) once it was agreed. */
 export interface NegotiatedDeflate {
+  /** What the handshake agreed: context takeover and windows, both ways. */
+  params: PerMessageDeflateParams;
+  /** Where the socket's compressor comes from (the `./deflate` entry's
+   * `perMessageDeflate()` has one). Absent: the socket only inflates. */
+  compressors?: CompressorFactory;
   /**
-   * Smallest message, in bytes (UTF-8 bytes for text), sent compressed;
-   * smaller ones go out uncompressed. 0 compresses every message. Usually
-   * `resolveDeflateOptions(options).threshold` (deflate/negotiation.ts).
+   * Smallest message, in bytes (UTF-8 bytes for text), sent compressed
+   * unless `send` says otherwise. 0 compresses every message. Default
+   * `DEFAULTS.deflate.takeoverThreshold` with context takeover, else
+   * `DEFAULTS.deflate.threshold`.
    */
-  threshold: number;
+  threshold?: number;
 }
 
 /** The negotiated details `attachConnection` receives. */
@@ -203,10 +211,10 @@ export interface NegotiatedConnection {
   /** What `socket.url` reports; default "" (as Deno's server sockets). */
   url?: string;
   /**
-   * Set when the handshake agreed permessage-deflate (both sides with no
-   * context takeover, as `negotiateDeflate` and `acceptDeflateResponse`
-   * require): the socket then inflates messages that arrive with RSV1 set
-   * and compresses what it sends. Absent: RSV1 fails the connection (1002).
+   * Set when the handshake agreed permessage-deflate: the socket then
+   * inflates messages that arrive with RSV1 set (keeping the peer's window
+   * under context takeover) and compresses what it sends. Absent: RSV1
+   * fails the connection (1002).
    */
   perMessageDeflate?: NegotiatedDeflate;
 }

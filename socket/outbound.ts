@@ -1,6 +1,6 @@
 /**
  * The sending half of a socket: messages go through the send FIFO (Blobs
- * and compression keep their place, see `send_queue.ts`), are framed by
+ * keep their place, see `send_queue.ts`), are framed (and compressed) by
  * the protocol, and wait in the write queue until the connection took
  * them. This module counts what waits (`bufferedAmount`, the
  * `maxQueuedBytes` cap), what was dropped, and tells waiters when the
@@ -26,7 +26,7 @@ import {
 
 /** What an {@linkcode Outbound} reports to its socket. */
 export interface OutboundHooks {
-  /** Reading a Blob or compressing a message failed; `reason` says which. */
+  /** Reading a Blob failed; `reason` says so. */
   sendFailed(error: unknown, reason: string): void;
   /** A write failed: the connection is broken. */
   writeFailed(error: unknown): void;
@@ -101,16 +101,6 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
   }
 
   /**
-   * Compresses messages of at least `threshold` bytes from now on.
-   *
-   * @param threshold see `SendQueue.compressFrom`
-   * @throws {RangeError} for an invalid threshold
-   */
-  compressFrom(threshold: number): void {
-    this.#sends.compressFrom(threshold);
-  }
-
-  /**
    * Counts a send that is dropped (the socket is closing) in
    * `bufferedAmount`.
    *
@@ -131,11 +121,8 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    */
   send(item: SendItem): boolean {
     if (this.queuedBytes > this.#maxQueuedBytes) return false;
-    if (
-      item.kind === "blob" || this.#sends.busy || this.#sends.willCompress(item)
-    ) {
-      this.#sends.push(item);
-    } else this.sendNow(item);
+    if (item.kind === "blob" || this.#sends.busy) this.#sends.push(item);
+    else this.sendNow(item);
     return true;
   }
 
@@ -166,10 +153,10 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
       this.#discardedBytes += sendItemSize(message);
       return;
     }
-    if (message.kind === "text") protocol.sendText(message.data);
-    else if (message.kind === "binary") protocol.sendBinary(message.data);
-    else if (message.kind === "compressed") {
-      protocol.sendCompressed(message.messageType, message.data);
+    if (message.kind === "text") {
+      protocol.sendText(message.data, message);
+    } else if (message.kind === "binary") {
+      protocol.sendBinary(message.data, message);
     } else if (message.kind === "encoded") {
       protocol.sendEncodedFrame(message.data);
     } else protocol.close(message.code, message.reason);
@@ -232,7 +219,7 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     this.sendNow(message);
   }
 
-  /** SendQueue: reading a Blob or compressing failed. */
+  /** SendQueue: reading a Blob failed. */
   sendQueueError(error: unknown, reason: string): void {
     this.#hooks.sendFailed(error, reason);
   }

@@ -1,30 +1,28 @@
 /**
- * Keeps sends in call order when one of them takes time: reading a Blob,
- * or compressing a message (permessage-deflate, RFC 7692) are asynchronous,
- * so such a message and everything sent after it (smaller messages that go
- * out uncompressed, pub/sub frames, the close frame) wait here; each is
- * handed on once everything before it was.
+ * Keeps sends in call order when one of them takes time: reading a Blob is
+ * asynchronous, so a Blob and everything sent after it (pub/sub frames,
+ * the close frame) wait here; each is handed on once everything before it
+ * was. Compression is not one of them: the protocol's extension compresses
+ * synchronously as each message is framed.
  *
  * @module
  */
 
-import { deflateMessage } from "../deflate/payload.ts";
 import { utf8ByteLength } from "../frame/utf8.ts";
 
-const textEncoder = new TextEncoder();
-
-/** A message ready to be framed (or the close that follows the messages). */
+/** A message ready to be framed (or the close that follows the messages).
+ * `compress` is the per-message choice of `send(data, { compress })`. */
 export type OutgoingMessage =
-  | { kind: "text"; data: string }
-  | { kind: "binary"; data: Uint8Array }
-  /** A deflated message, for one frame with RSV1 set. */
-  | { kind: "compressed"; messageType: "text" | "binary"; data: Uint8Array }
+  | { kind: "text"; data: string; compress?: boolean }
+  | { kind: "binary"; data: Uint8Array; compress?: boolean }
   /** One frame encoded once for many sockets (pub/sub); never copied. */
   | { kind: "encoded"; data: Uint8Array }
   | { kind: "close"; code: number | undefined; reason: string };
 
 /** What `send` accepts, before a Blob is read. */
-export type SendItem = OutgoingMessage | { kind: "blob"; data: Blob };
+export type SendItem =
+  | OutgoingMessage
+  | { kind: "blob"; data: Blob; compress?: boolean };
 
 /**
  * Turns what `WebSocket.send` accepts into a {@linkcode SendItem}, without
@@ -32,27 +30,29 @@ export type SendItem = OutgoingMessage | { kind: "blob"; data: Blob };
  * WebIDL's USVString conversion does.
  *
  * @param data the argument to `send`
+ * @param compress the per-message compression choice, if any
  * @returns the message
  */
 export function toSendItem(
   data: string | ArrayBufferLike | ArrayBufferView | Blob,
+  compress?: boolean,
 ): SendItem {
-  if (typeof data === "string") return { kind: "text", data };
+  if (typeof data === "string") return { kind: "text", data, compress };
   if (typeof Blob !== "undefined" && data instanceof Blob) {
-    return { kind: "blob", data };
+    return { kind: "blob", data, compress };
   }
   if (ArrayBuffer.isView(data)) {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return { kind: "binary", data: bytes };
+    return { kind: "binary", data: bytes, compress };
   }
   if (
     data instanceof ArrayBuffer ||
     (typeof SharedArrayBuffer !== "undefined" &&
       data instanceof SharedArrayBuffer)
   ) {
-    return { kind: "binary", data: new Uint8Array(data) };
+    return { kind: "binary", data: new Uint8Array(data), compress };
   }
-  return { kind: "text", data: String(data) };
+  return { kind: "text", data: String(data), compress };
 }
 
 /**
@@ -66,7 +66,6 @@ export function sendItemSize(item: SendItem): number {
     case "text":
       return utf8ByteLength(item.data);
     case "binary":
-    case "compressed":
     case "encoded":
       return item.data.length;
     case "blob":
@@ -81,24 +80,19 @@ export interface SendQueueCallbacks {
   /** The next message, in order. */
   sendQueueDeliver(message: OutgoingMessage): void;
   /**
-   * Reading a Blob or compressing a message failed; the queue is empty now.
-   * `reason` says which, for a close frame.
+   * Reading a Blob failed; the queue is empty now. `reason` is for a close
+   * frame.
    */
   sendQueueError(error: unknown, reason: string): void;
   /** Every queued item was delivered. */
   sendQueueEmpty(): void;
 }
 
-/**
- * A FIFO of sends that waits for each Blob to be read and each message to
- * be compressed, in order.
- */
+/** A FIFO of sends that waits for each Blob to be read, in order. */
 export class SendQueue {
   readonly #callbacks: SendQueueCallbacks;
   #items: SendItem[] = [];
   #bytes = 0;
-  /** Smallest message compressed; Infinity while compression is off. */
-  #threshold = Infinity;
 
   /** @param callbacks where messages and failures go */
   constructor(callbacks: SendQueueCallbacks) {
@@ -116,35 +110,6 @@ export class SendQueue {
   }
 
   /**
-   * Compresses every text or binary message (a Blob once read) of at least
-   * `threshold` bytes (UTF-8 bytes for text) from now on. A message whose
-   * compressed form is not smaller goes out uncompressed. Pre-encoded
-   * frames (`"encoded"`) are never compressed.
-   *
-   * @param threshold 0 compresses every message
-   * @throws {RangeError} when `threshold` is not a non-negative safe integer
-   */
-  compressFrom(threshold: number): void {
-    if (!Number.isSafeInteger(threshold) || threshold < 0) {
-      throw new RangeError(
-        `the compression threshold must be a non-negative safe integer, got ${threshold}`,
-      );
-    }
-    this.#threshold = threshold;
-  }
-
-  /**
-   * Whether `item` will be compressed, so it must go through the queue even
-   * when nothing waits (as a Blob must).
-   *
-   * @param item the message
-   * @returns true for a text or binary message at or above the threshold
-   */
-  willCompress(item: SendItem): boolean {
-    return this.#compresses(item);
-  }
-
-  /**
    * Queues a send. Binary data is copied now, as `send` captures its
    * argument at call time.
    *
@@ -152,7 +117,11 @@ export class SendQueue {
    */
   push(item: SendItem): void {
     if (item.kind === "binary") {
-      item = { kind: "binary", data: item.data.slice() };
+      item = {
+        kind: "binary",
+        data: item.data.slice(),
+        compress: item.compress,
+      };
     }
     this.#items.push(item);
     this.#bytes += sendItemSize(item);
@@ -176,38 +145,22 @@ export class SendQueue {
     return dropped;
   }
 
-  #compresses(item: SendItem): item is CompressibleMessage {
-    if (item.kind === "text") {
-      // Counting is cheaper than encoding, and most text is below the
-      // threshold when there is one.
-      return this.#threshold === 0 ||
-        (this.#threshold !== Infinity &&
-          utf8ByteLength(item.data) >= this.#threshold);
-    }
-    return item.kind === "binary" && item.data.length >= this.#threshold;
-  }
-
   async #pump(): Promise<void> {
     const items = this.#items;
     while (items.length > 0 && this.#items === items) {
       const item = items[0];
       let message: OutgoingMessage;
-      let step = "could not read a Blob";
       try {
         if (item.kind === "blob") {
           const bytes = new Uint8Array(await item.data.arrayBuffer());
-          message = { kind: "binary", data: bytes };
+          message = { kind: "binary", data: bytes, compress: item.compress };
         } else {
           message = item;
-        }
-        if (this.#items === items && this.#compresses(message)) {
-          step = "could not compress a message";
-          message = await compress(message);
         }
       } catch (error) {
         if (this.#items !== items) return;
         this.clear();
-        this.#callbacks.sendQueueError(error, step);
+        this.#callbacks.sendQueueError(error, "could not read a Blob");
         return;
       }
       if (this.#items !== items) return;
@@ -217,22 +170,4 @@ export class SendQueue {
     }
     if (this.#items === items) this.#callbacks.sendQueueEmpty();
   }
-}
-
-/** A message {@linkcode compress} takes. */
-type CompressibleMessage = Extract<
-  OutgoingMessage,
-  { kind: "text" } | { kind: "binary" }
->;
-
-/** The message deflated, or as it was when deflating does not shrink it. */
-async function compress(
-  message: CompressibleMessage,
-): Promise<OutgoingMessage> {
-  const bytes = message.kind === "text"
-    ? textEncoder.encode(message.data)
-    : message.data;
-  const deflated = await deflateMessage(bytes);
-  if (deflated.length >= bytes.length) return message;
-  return { kind: "compressed", messageType: message.kind, data: deflated };
 }

@@ -21,6 +21,7 @@ import { CloseCode, InvalidStateError } from "../errors.ts";
 import { SocketEngine } from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
 import { toSendItem } from "./send_queue.ts";
+import type { SendOptions } from "../protocol/types.ts";
 import { WebSocketEventTarget } from "./event_target.ts";
 import type { PublishData, TopicRegistry } from "./pubsub.ts";
 import { checkCloseArguments } from "./events.ts";
@@ -139,20 +140,23 @@ export class WebSocketConnection extends WebSocketEventTarget
   /**
    * Sends a message: a string as text, anything binary as a binary message.
    * Messages go out in call order; a Blob is read first and later sends wait
-   * behind it. Binary data is captured at call time.
+   * behind it. Binary data is captured at call time. With permessage-deflate
+   * agreed, messages from the threshold on are compressed (as they are
+   * framed, in order); `options.compress` decides for one message.
    *
    * @param data the message
+   * @param options per-message choices (as `ws`'s and Bun's `send` take)
    * @throws {InvalidStateError} (a `DOMException`) while CONNECTING. Once closing
    * began the data is discarded silently and added to `bufferedAmount`; so
    * is data sent from a "message" handler when the peer's close frame came
    * in the same read as that message (its echo already went out; the
    * "close" event follows).
    */
-  send(data: WebSocketSendData): void {
+  send(data: WebSocketSendData, options?: SendOptions): void {
     if (this.#engine.readyState === ReadyState.CONNECTING) {
       throw new InvalidStateError("the socket is not open yet");
     }
-    this.#engine.send(toSendItem(data));
+    this.#engine.send(toSendItem(data, options?.compress));
   }
 
   /**
@@ -311,8 +315,8 @@ export function createPendingSocket(
  * @param negotiated the subprotocol, extensions, URL and permessage-deflate
  * @returns a promise that resolves (never rejects) once the connection is
  * closed and "close" was dispatched
- * @throws {RangeError} for an invalid permessage-deflate threshold (the
- * socket and `conn` are left untouched)
+ * @throws {RangeError} for an invalid permessage-deflate threshold or
+ * window (the socket and `conn` are left untouched)
  */
 export function attachConnection(
   socket: WebSocketConnection,

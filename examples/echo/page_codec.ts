@@ -11,12 +11,12 @@
  * {@linkcode clientMessageFrame} and {@linkcode serverMessageFrame} rebuild a
  * data message the way each side really sends it: the browser compresses
  * every text and binary message (Chromium does, measured through a proxy that
- * reads RSV1 in `tests/deflate_interop_deno_test.ts`), the echo server only
- * those of at least {@linkcode ECHO_SERVER_COMPRESSION_THRESHOLD} bytes that
- * deflating makes smaller. Compression runs `deflate.ts` here, on the
- * platform's `CompressionStream("deflate-raw")`, so the bytes are this
- * page's own: the browser's and the server's compressors may write other
- * bytes of the same shape.
+ * reads RSV1 in `tests/interop/deflate_peers_deno_test.ts`), the echo server
+ * those of at least {@linkcode ECHO_SERVER_COMPRESSION_THRESHOLD} bytes.
+ * Compression runs `deflate/payload.ts` here, on the platform's
+ * `CompressionStream("deflate-raw")`, each message on its own, so the bytes
+ * are this page's own: the browser and the server compress with context
+ * takeover and write fewer bytes of the same shape.
  *
  * `deno task bundle:page` bundles this module into `static/codec.js` for the
  * page. It uses only Web-standard APIs.
@@ -36,10 +36,10 @@ export { Opcode } from "../../frame/types.ts";
 export { DEFLATE_TAIL } from "../../deflate/payload.ts";
 
 /** The smallest message, in bytes, that the echo server sends compressed:
- * `echo_server.ts` passes `DEFAULTS.deflate.threshold` (1024) to
- * `upgradeWebSocket`. */
+ * `server.ts` compresses with context takeover from
+ * `DEFAULTS.deflate.takeoverThreshold` (32) on. */
 export const ECHO_SERVER_COMPRESSION_THRESHOLD: number =
-  DEFAULTS.deflate.threshold;
+  DEFAULTS.deflate.takeoverThreshold;
 
 /** How many payload bytes {@linkcode describeFrame} keeps for display by
  * default; longer payloads are cut there (the page says how many bytes it
@@ -270,15 +270,12 @@ export type DataOpcode = typeof Opcode.Text | typeof Opcode.Binary;
  * - `"compressed"`: RSV1 set, the payload is raw DEFLATE data;
  * - `"not-agreed"`: the connection has no permessage-deflate;
  * - `"below-threshold"`: the server sends messages under its threshold as
- *   they are;
- * - `"not-smaller"`: deflating did not make the message smaller, so the
- *   server sent it as it was.
+ *   they are.
  */
 export type Compression =
   | "compressed"
   | "not-agreed"
-  | "below-threshold"
-  | "not-smaller";
+  | "below-threshold";
 
 /** One data message rebuilt as a single frame. */
 export interface RebuiltMessage {
@@ -335,8 +332,7 @@ export async function clientMessageFrame(
 /**
  * The frame the echo server sends for one message: not masked, and when
  * permessage-deflate was agreed, compressed with RSV1 set if the message has
- * at least `threshold` bytes and deflating makes it smaller (the rule of
- * `send_queue.ts`).
+ * at least `threshold` bytes (the rule of `Protocol.sendText`).
  *
  * @param opcode text or binary
  * @param message the message bytes (UTF-8 for text); not modified
@@ -356,8 +352,5 @@ export async function serverMessageFrame(
     return plainMessage(opcode, message, "below-threshold", false);
   }
   const deflated = await deflateMessage(message);
-  if (deflated.length >= message.length) {
-    return plainMessage(opcode, message, "not-smaller", false);
-  }
   return compressedMessage(opcode, deflated, message.length, false);
 }

@@ -8,8 +8,9 @@
  * ```
  *
  * At `/` a WebSocket upgrade is accepted (subprotocol `chat` and
- * permessage-deflate when offered, compressing messages of at least
- * `ECHO_SERVER_COMPRESSION_THRESHOLD` bytes, 1024) and every message comes
+ * permessage-deflate when offered, with context takeover, compressing
+ * messages of at least `ECHO_SERVER_COMPRESSION_THRESHOLD` bytes, 32) and
+ * every message comes
  * back with its type; a plain `GET /` returns the page. At
  * {@linkcode PLAIN_ECHO_PATH} the same echo declines permessage-deflate, for
  * the page's "compression" switch (a browser cannot stop offering it). The
@@ -39,6 +40,7 @@ import {
   upgradeWebSocket,
 } from "../../mod.ts";
 import { serveNodeNet } from "../../node.ts";
+import { perMessageDeflate } from "../../deflate.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
 import { superviseWorkers, takeWorkersFlag, workerNumber } from "../workers.ts";
 import { StaticFiles } from "../static_files.ts";
@@ -221,6 +223,10 @@ export async function startEchoServer(
       );
     },
   };
+  // One setup for every connection: compressors with context takeover.
+  const echoCompression = perMessageDeflate({
+    threshold: ECHO_SERVER_COMPRESSION_THRESHOLD,
+  });
   const handler: ServeHandler = (request, info) => {
     const path = new URL(request.url).pathname;
     if (headerHasToken(request.headers.get("upgrade"), "websocket")) {
@@ -235,9 +241,7 @@ export async function startEchoServer(
       // the page states the threshold, so it comes from the page's codec.
       const { socket, response } = upgradeWebSocket(request, {
         protocol: ECHO_SUBPROTOCOL,
-        perMessageDeflate: path === PLAIN_ECHO_PATH
-          ? false
-          : { threshold: ECHO_SERVER_COMPRESSION_THRESHOLD },
+        perMessageDeflate: path === PLAIN_ECHO_PATH ? false : echoCompression,
       });
       echo(socket, formatAddress(info.remoteAddr), log);
       return response;

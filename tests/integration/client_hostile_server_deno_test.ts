@@ -9,6 +9,7 @@
 // and invalid UTF-8 inside a frame fails when it arrives. Each case checks
 // the close code connect() sends, that it then ends TCP, and the events
 // its socket dispatches.
+import { perMessageDeflate } from "../../deflate.ts";
 import assert from "node:assert/strict";
 import { Opcode } from "../../frame/types.ts";
 import {
@@ -94,7 +95,7 @@ Deno.test("connect() against a hostile server", async (t) => {
         pieces: [input],
         code,
         extraHeaders: AGREE_DEFLATE,
-        options: { ...options, perMessageDeflate: true },
+        options: { ...options, perMessageDeflate: perMessageDeflate() },
       });
     });
   }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Opcode } from "../../frame/types.ts";
 import { deflateMessage } from "../../deflate/payload.ts";
+import { NO_CONTEXT_TAKEOVER } from "../support/deflate_socket.ts";
 import { encodeFrame } from "../../frame/encoder.ts";
 import {
   attachConnection,
@@ -264,7 +265,7 @@ Deno.test("a message being inflated pauses reading: nothing more is read until i
   const done = attachConnection(socket, conn, new Uint8Array(0), {
     protocol: "",
     extensions: "permessage-deflate",
-    perMessageDeflate: { threshold: 1024 },
+    perMessageDeflate: { params: NO_CONTEXT_TAKEOVER },
   });
   const text = "compressible ".repeat(100_000);
   const deflated = await deflateMessage(new TextEncoder().encode(text));

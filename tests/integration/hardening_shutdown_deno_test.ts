@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { constants as zlib, inflateRawSync } from "node:zlib";
 import { Opcode } from "../../frame/types.ts";
+import { perMessageDeflate } from "../../deflate.ts";
 import { withDeadline } from "../interop/peers/bounded.ts";
 import {
   clientFrame,
@@ -50,7 +51,12 @@ for (const deflate of [false, true]) {
     const count = 120;
     let shuttingDown: Promise<void> | undefined;
     const target: HardeningServer = new HardeningServer(
-      { perMessageDeflate: deflate ? { threshold: 64 } : false },
+      // Shared: no context takeover, so each frame inflates on its own.
+      {
+        perMessageDeflate: deflate
+          ? perMessageDeflate({ preset: "shared", threshold: 64 })
+          : false,
+      },
       (socket) => {
         socket.onmessage = () => {
           for (let index = 0; index < count; index++) {
@@ -103,7 +109,7 @@ for (const deflate of [false, true]) {
     let shuttingDown: Promise<void> | undefined;
     const iterated: string[] = [];
     const target: HardeningServer = new HardeningServer(
-      { perMessageDeflate: deflate },
+      { perMessageDeflate: deflate ? perMessageDeflate() : false },
       (socket) => {
         socket.onopen = async () => {
           for await (const message of socket) iterated.push(String(message));

@@ -3,6 +3,7 @@
 // Each gets its answer (400, 431, a 101 without the bad extension, 1009)
 // and the server stays up; what each costs in time and memory is measured
 // by bench/security_cases.ts, never asserted here.
+import { perMessageDeflate } from "../../deflate.ts";
 import assert from "node:assert/strict";
 import { serve, upgradeWebSocket } from "../../mod.ts";
 import {
@@ -60,7 +61,7 @@ function startServer() {
     onError: () => new Response("unexpected", { status: 500 }),
   }, (request) => {
     const { socket, response } = upgradeWebSocket(request, {
-      perMessageDeflate: true,
+      perMessageDeflate: perMessageDeflate(),
     });
     socket.onmessage = (event) => socket.send(event.data);
     return response;

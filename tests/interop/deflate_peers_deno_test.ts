@@ -2,9 +2,11 @@
 // Chromium and Bun's built-in client (both offer it on their own), the npm
 // `ws` client with perMessageDeflate, and Python's `websockets` (on by
 // default). Each peer talks to this library's server with compression on
-// through a proxy that reads the frames, so the checks see what really
-// crossed the wire (RSV1, frame count, bytes), not only that echoes came
-// back. What no polite peer sends is in deflate_interop_raw_deno_test.ts.
+// (context takeover, and each window size 9 to 15) through a proxy that
+// reads the frames, so the checks see what really crossed the wire (RSV1,
+// frame count, bytes), not only that echoes came back. What no polite peer
+// sends is in deflate_raw_deno_test.ts; our client against the peers'
+// servers is in client_deflate_peers_deno_test.ts.
 //
 // Peers that are not installed are skipped on a developer's machine and
 // fail in CI (CI=true), where .ci/run installs them.
@@ -21,10 +23,11 @@ import {
   runPeerProcess,
 } from "./peers/peer_runner.ts";
 import {
-  AGREED,
   type DeflateEchoServer,
+  deflateSetupFor,
   startDeflateEchoServer,
 } from "./peers/deflate_echo_server.ts";
+import { negotiateDeflate } from "../../deflate/negotiation.ts";
 import {
   dataFrames,
   type WireFrame,
@@ -44,6 +47,9 @@ const PYTHON_PEER = fileURLToPath(
   new URL("./peers/deflate_python_peer.py", import.meta.url),
 );
 
+/** The window sizes checked, both ways (8 is zlib's 9 in some peers). */
+const WINDOW_BITS = [9, 10, 11, 12, 13, 14, 15];
+
 /** Checks every peer that offers compression runs. */
 const COMMON_CHECKS: readonly string[] = [
   "negotiated",
@@ -54,6 +60,8 @@ const COMMON_CHECKS: readonly string[] = [
   "binary-random",
   "binary-compressible",
   "ordering",
+  "takeover",
+  ...WINDOW_BITS.map((bits) => `window-${bits}`),
   "off",
 ];
 
@@ -174,6 +182,13 @@ function expectIdentical(observed: Record<string, unknown>, type: string) {
   assert.equal(observed.identical, true, "the echo has the content sent");
 }
 
+/** What our server answers to the offer that crossed the wire. */
+function expectedAgreement(wire: WireRecord, target: string): string {
+  const setup = deflateSetupFor(new URL(target, "ws://x").searchParams);
+  if (setup === false || wire.offered === null) return "";
+  return negotiateDeflate(wire.offered, setup.options)?.response ?? "";
+}
+
 /** Checks what the peer observed and what crossed the wire. */
 function expectCheck(
   peer: Peer,
@@ -181,9 +196,11 @@ function expectCheck(
   observed: Record<string, unknown>,
   wire: WireRecord,
   server: DeflateEchoServer,
+  target: string,
 ): void {
   const down = dataFrames(wire.down);
   const up = dataFrames(wire.up);
+  const agreed = expectedAgreement(wire, target);
   if (check === "off" || !peer.offers) {
     assert.equal(wire.agreed, null, "no extension in the 101");
     assert.ok(
@@ -192,14 +209,35 @@ function expectCheck(
     );
   } else {
     assert.match(wire.offered ?? "", /permessage-deflate/);
-    assert.equal(wire.agreed, AGREED, "the 101 carries the agreement");
+    assert.match(agreed, /^permessage-deflate/);
+    assert.equal(wire.agreed, agreed, "the 101 carries the agreement");
+  }
+  if (check.startsWith("window-")) {
+    const bits = check.slice("window-".length);
+    assert.deepEqual(observed, {
+      count: 33,
+      inOrder: true,
+      extensions: peer.reportsExtensions ?? agreed,
+    });
+    if (bits !== "15") {
+      assert.match(agreed, new RegExp(`server_max_window_bits=${bits}`));
+      // A client that can be bounded is; the others keep no context.
+      assert.match(
+        agreed,
+        /client_max_window_bits/.test(wire.offered ?? "")
+          ? new RegExp(`client_max_window_bits=${bits}`)
+          : /client_no_context_takeover/,
+      );
+    }
+    assert.ok(down.every((frame) => frame.rsv1), "the server compressed all");
+    return;
   }
   switch (check) {
     case "negotiated": {
-      const expected = peer.offers ? AGREED : "";
+      const expected = peer.offers ? agreed : "";
       assert.equal(
         observed.extensions,
-        peer.offers ? peer.reportsExtensions ?? AGREED : "",
+        peer.offers ? peer.reportsExtensions ?? agreed : "",
         "the peer's extensions",
       );
       assert.equal(observed.reply, `extensions:${expected}`);
@@ -226,10 +264,11 @@ function expectCheck(
       return;
     }
     case "text-small":
-      // 100 bytes: below the server's 1024-byte threshold. Whether the peer
-      // compresses is its choice (Chromium and Python do, ws does not).
+      // 100 bytes: above the server's 32-byte threshold under context
+      // takeover. Whether the peer compresses is its choice (Chromium and
+      // Python do, ws does not below its 1024).
       expectIdentical(observed, "text");
-      assert.equal(firstMessage(wire.down)[0].rsv1, false);
+      assert.equal(firstMessage(wire.down)[0].rsv1, true);
       return;
     case "threshold-0":
       expectIdentical(observed, "text");
@@ -241,10 +280,29 @@ function expectCheck(
       return;
     case "binary-random":
       expectIdentical(observed, "binary");
-      // Random bytes do not shrink: the server sends them as they are.
-      assert.equal(firstMessage(wire.down)[0].rsv1, false);
+      // Random bytes do not shrink; compressed anyway (stored blocks), since
+      // under context takeover the peer's window must see every message.
+      assert.equal(firstMessage(wire.down)[0].rsv1, true);
       assert.ok(wire.downBytes >= 1 << 20);
       return;
+    case "takeover": {
+      assert.deepEqual(observed, {
+        count: 50,
+        inOrder: true,
+        extensions: peer.reportsExtensions ?? agreed,
+      });
+      assert.doesNotMatch(agreed, /server_no_context_takeover/);
+      assert.equal(down.length, 50);
+      assert.ok(down.every((frame) => frame.rsv1), "all compressed");
+      // Chat messages of 150 bytes: on its own the first shrinks little,
+      // the later ones refer back into the messages before them.
+      const last = down.slice(-10).reduce((sum, f) => sum + f.length, 0) / 10;
+      assert.ok(
+        last * 2 < down[0].length,
+        `${down[0].length} B first, ${last} B each of the last ten`,
+      );
+      return;
+    }
     case "fragmented-text":
     case "fragmented-binary": {
       expectIdentical(observed, check.slice("fragmented-".length));
@@ -293,6 +351,8 @@ for (const peer of PEERS) {
             ? "&deflate=off"
             : check === "threshold-0"
             ? "&threshold=0"
+            : check.startsWith("window-")
+            ? `&bits=${check.slice("window-".length)}`
             : ""
         }`;
         const wire = server.wire.get(target);
@@ -303,7 +363,7 @@ for (const peer of PEERS) {
             describeWire(wire.down, wire.downBytes)
           }`,
         );
-        expectCheck(peer, check, observed, wire, server);
+        expectCheck(peer, check, observed, wire, server, target);
       });
     }
   });

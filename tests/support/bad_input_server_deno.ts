@@ -4,6 +4,7 @@
 // with a given close code, a request head it must refuse with a status, and
 // a well-behaved client (Deno's built-in WebSocket) that must still be
 // served. Deno only.
+import { perMessageDeflate } from "../../deflate.ts";
 import assert from "node:assert/strict";
 import type { Server } from "../../mod.ts";
 import { upgradeWebSocket, type WebSocketConnection } from "../../mod.ts";
@@ -54,6 +55,7 @@ export interface AttackedServerOptions {
   maxMessageSize?: number;
   closeTimeout?: number;
   maxQueuedBytes?: number;
+  /** Accept permessage-deflate (the default preset). */
   perMessageDeflate?: boolean;
 }
 
@@ -78,7 +80,11 @@ export class EchoServerUnderAttack {
     socketOptions: Omit<AttackedServerOptions, "headersTimeout">,
   ): Response {
     const path = new URL(request.url).pathname;
-    const { socket, response } = upgradeWebSocket(request, socketOptions);
+    const { perMessageDeflate: deflate, ...rest } = socketOptions;
+    const { socket, response } = upgradeWebSocket(request, {
+      ...rest,
+      perMessageDeflate: deflate ? perMessageDeflate() : false,
+    });
     const side: ServerSide = {
       socket,
       messages: [],

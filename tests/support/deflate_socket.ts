@@ -19,10 +19,28 @@ import { encodeFrame } from "../../frame/encoder.ts";
 import { type Frame, Opcode, RSV1 } from "../../frame/types.ts";
 import type { Role } from "../../protocol/types.ts";
 import { decoder, encoder, FakeConn } from "./websocket.ts";
+import type { PerMessageDeflateParams } from "../../deflate/negotiation.ts";
+import { perMessageDeflate } from "../../deflate.ts";
 
-/** What the socket agreed in these tests. */
+/** What the socket agreed in these tests, unless told otherwise. */
 export const AGREED = "permessage-deflate; server_no_context_takeover; " +
   "client_no_context_takeover";
+
+/** No context takeover either way, 32 KiB windows: {@linkcode AGREED}. */
+export const NO_CONTEXT_TAKEOVER: PerMessageDeflateParams = Object.freeze({
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+});
+
+/** Context takeover both ways, 32 KiB windows. */
+export const CONTEXT_TAKEOVER: PerMessageDeflateParams = Object.freeze({
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+});
 
 /** Every event of a socket as a short string, with a way to wait for more. */
 export class EventLog {
@@ -71,6 +89,7 @@ export function openDeflateSocket(
   threshold = 0,
   options: WebSocketOptions = {},
   role: Role = "server",
+  params: PerMessageDeflateParams = NO_CONTEXT_TAKEOVER,
 ) {
   const socket = createPendingSocket(role, { pingInterval: 0, ...options });
   socket.binaryType = "arraybuffer";
@@ -79,7 +98,11 @@ export function openDeflateSocket(
   const done = attachConnection(socket, conn, new Uint8Array(0), {
     protocol: "",
     extensions: AGREED,
-    perMessageDeflate: { threshold },
+    perMessageDeflate: {
+      params,
+      compressors: perMessageDeflate().compressors,
+      threshold,
+    },
   });
   return { socket, conn, log, done };
 }

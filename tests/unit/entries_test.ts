@@ -64,6 +64,7 @@ const PROMISED: Record<string, Record<string, "function" | "object">> = {
     RedisBroker: "function",
     BrokerError: "function",
   },
+  "./deflate": { perMessageDeflate: "function" },
 };
 
 /** Internal plumbing no entry may expose. */
@@ -77,6 +78,8 @@ const INTERNAL = [
   "closeSocketForShutdown",
   "RunningServer",
   "HttpConnection",
+  "checkDeflateSetup",
+  "ZlibCompressors",
 ];
 
 const config = JSON.parse(

@@ -4,7 +4,9 @@
  * with the TypeScript parser and fails when a module imports a layer above
  * its own, when a pure module imports `node:` or a package or touches
  * `Deno`, when anything but the runtime adapters (`deno/`, `node/`) does,
- * or when the graph has a cycle (type-only imports count).
+ * when a package is imported anywhere but the `./deflate` entry's
+ * compressor (`pako`), or when the graph has a cycle (type-only imports
+ * count).
  *
  * @module
  */
@@ -18,6 +20,10 @@ const ROOT = new URL("../../", import.meta.url);
 
 /** The layer of each library folder (or top-level file), bottom first. */
 const LAYER_OF: Record<string, string> = {
+  // A file of a layer folder with a layer of its own: the compressor on the
+  // npm package pako, loaded only by the ./deflate entry.
+  "deflate/zlib_compressor.ts": "compressor",
+  "deflate.ts": "deflate entry",
   "errors.ts": "base",
   "defaults.ts": "base",
   "frame": "frame",
@@ -55,6 +61,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   "handshake": ["base", "http1", "handshake"],
   "deflate": ["base", "frame", "protocol", "http1", "deflate"],
   "pure entry": [...NEUTRAL, "pure entry"],
+  "compressor": [...NEUTRAL, "compressor"],
+  "deflate entry": [...NEUTRAL, "compressor", "deflate entry"],
   "socket": ["base", "frame", "protocol", "deflate", "socket"],
   "server": [...NEUTRAL, "socket", "server"],
   "client": [...NEUTRAL, "socket", "client"],
@@ -86,6 +94,12 @@ const USES_NODE = new Set(["node"]);
  * the `./redis` entry and its folder. */
 const REDIS_PACKAGE = "@redis/client";
 const USES_REDIS = new Set(["redis", "redis entry"]);
+/** The packages a layer may import, and the only layers that may. */
+const PACKAGES: Record<string, string[]> = {
+  "compressor": ["pako"],
+  "redis": [REDIS_PACKAGE],
+  "redis entry": [REDIS_PACKAGE],
+};
 
 interface Module {
   path: string;
@@ -108,7 +122,7 @@ async function listLibrary(): Promise<string[]> {
   const paths: string[] = [];
   for (const key of Object.keys(LAYER_OF)) {
     if (key.endsWith(".ts")) {
-      paths.push(key);
+      if (!key.includes("/")) paths.push(key);
       continue;
     }
     const entries = await readdir(new URL(`${key}/`, ROOT), {
@@ -255,7 +269,7 @@ describe("layering", () => {
     }
   });
 
-  test("only deno/ touches Deno, only bun/ touches Bun and only node/ imports node:", () => {
+  test("only deno/ touches Deno, only bun/ touches Bun, only node/ imports node:, and only the compressor and redis/ a package", () => {
     for (const module of modules.values()) {
       if (!USES_DENO.has(module.layer)) {
         assert.equal(module.touchesDeno, false, `${module.path} touches Deno`);
@@ -264,13 +278,10 @@ describe("layering", () => {
         assert.equal(module.touchesBun, false, `${module.path} touches Bun`);
       }
       for (const specifier of module.external) {
-        if (specifier === REDIS_PACKAGE && USES_REDIS.has(module.layer)) {
-          continue;
-        }
-        assert.ok(
-          USES_NODE.has(module.layer) && specifier.startsWith("node:"),
-          `${module.path} imports ${specifier}`,
-        );
+        const allowed = specifier.startsWith("node:")
+          ? USES_NODE.has(module.layer)
+          : (PACKAGES[module.layer] ?? []).includes(specifier);
+        assert.ok(allowed, `${module.path} imports ${specifier}`);
       }
     }
   });
@@ -289,6 +300,15 @@ describe("layering", () => {
         const layer = modules.get(target)?.layer ?? "?";
         assert.ok(!USES_REDIS.has(layer), `${module.path} imports ${target}`);
       }
+    }
+  });
+
+  test("the compressor imports pako and nothing else loads the compressor", () => {
+    const compressor = modules.get("deflate/zlib_compressor.ts");
+    assert.deepEqual(compressor?.external, ["pako"]);
+    for (const module of modules.values()) {
+      if (!module.imports.includes("deflate/zlib_compressor.ts")) continue;
+      assert.equal(module.path, "deflate.ts", `${module.path} loads pako`);
     }
   });
 

@@ -395,6 +395,7 @@ var DEFAULTS = Object.freeze({
   }),
   deflate: Object.freeze({
     threshold: 1024,
+    takeoverThreshold: 32,
   }),
   broker: Object.freeze({
     connectAttempts: 5,
@@ -1071,11 +1072,13 @@ var distanceTable = new HuffmanTable(MAX_DISTANCE_CODES);
 var codeLengths = new Uint8Array(19);
 var symbolLengths = new Uint8Array(MAX_LITERAL_CODES + MAX_DISTANCE_CODES);
 var keptOutput = new Uint8Array(4096);
-function inflateRaw(data, maxSize) {
+function inflateRaw(data, maxSize, window) {
   if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
     throw new RangeError("maxSize must be a non-negative safe integer");
   }
-  return new Inflater(data, maxSize).run();
+  const output = new Inflater(data, maxSize, window ?? null).run();
+  window?.append(output);
+  return output;
 }
 var Inflater = class {
   #input;
@@ -1088,9 +1091,12 @@ var Inflater = class {
   #outputLength = 0;
   /** Where output must stop for now: the buffer's end, or `maxSize`. */
   #room;
-  constructor(input, maxSize) {
+  /** Earlier messages' output, for back references past this one's start. */
+  #window;
+  constructor(input, maxSize, window) {
     this.#input = input;
     this.#maxSize = maxSize;
+    this.#window = window;
     this.#room = Math.min(this.#output.length, maxSize);
   }
   run() {
@@ -1255,12 +1261,25 @@ var Inflater = class {
       }
       const distance = DISTANCE_BASE[distanceIndex] +
         this.#read(DISTANCE_EXTRA_BITS[distanceIndex]);
-      if (distance > this.#outputLength) {
+      const reachesBack = distance > this.#outputLength;
+      if (reachesBack && distance - this.#outputLength > this.#windowLength()) {
         throw invalid("a distance too far back");
       }
       if (this.#outputLength + length > this.#room) this.#reserve(length);
-      this.#copyMatch(distance, length);
+      if (reachesBack) this.#copyFromWindow(distance, length);
+      else this.#copyMatch(distance, length);
     }
+  }
+  #windowLength() {
+    return this.#window?.length ?? 0;
+  }
+  /** A match that starts before this message, in the window. */
+  #copyFromWindow(distance, length) {
+    const back = distance - this.#outputLength;
+    const count = Math.min(length, back);
+    this.#window.copyTo(this.#output, this.#outputLength, back, count);
+    this.#outputLength += count;
+    if (count < length) this.#copyMatch(distance, length - count);
   }
   #copyMatch(distance, length) {
     const output = this.#output;
@@ -1337,8 +1356,8 @@ async function deflateMessage(data) {
   }
   return compressed;
 }
-function inflateMessage(data, maxSize) {
-  return inflateRaw(withTail(data), maxSize);
+function inflateMessage(data, maxSize, window) {
+  return inflateRaw(withTail(data), maxSize, window);
 }
 function withTail(payload) {
   const length = payload.length + DEFLATE_TAIL.length;
@@ -1367,7 +1386,7 @@ function buildTokenTable() {
 var PERMESSAGE_DEFLATE = "permessage-deflate";
 
 // examples/echo/page_codec.ts
-var ECHO_SERVER_COMPRESSION_THRESHOLD = DEFAULTS.deflate.threshold;
+var ECHO_SERVER_COMPRESSION_THRESHOLD = DEFAULTS.deflate.takeoverThreshold;
 var DEFAULT_PREVIEW_BYTES = 64;
 function opcodeName(opcode) {
   switch (opcode) {
@@ -1506,9 +1525,6 @@ async function serverMessageFrame(
     return plainMessage(opcode, message, "below-threshold", false);
   }
   const deflated = await deflateMessage(message);
-  if (deflated.length >= message.length) {
-    return plainMessage(opcode, message, "not-smaller", false);
-  }
   return compressedMessage(opcode, deflated, message.length, false);
 }
 export {

@@ -151,16 +151,14 @@ function rsvWhy(view, compression, outgoing) {
     return outgoing
       ? "RSV1 = 1: compressed; your browser compresses every message"
       : "RSV1 = 1: compressed, at least " +
-        `${ECHO_SERVER_COMPRESSION_THRESHOLD.toLocaleString()} bytes ` +
-        "and smaller deflated";
+        `${ECHO_SERVER_COMPRESSION_THRESHOLD.toLocaleString()} bytes, ` +
+        "with context takeover";
   }
   switch (compression) {
     case "below-threshold":
       return "RSV1 = 0: under the server's " +
         `${ECHO_SERVER_COMPRESSION_THRESHOLD.toLocaleString()}-byte ` +
         "threshold, sent as is";
-    case "not-smaller":
-      return "RSV1 = 0: deflating did not make it smaller, sent as is";
     case "control":
       return "RSV1 = 0: control frames are never compressed";
     default:

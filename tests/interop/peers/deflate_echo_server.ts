@@ -6,7 +6,8 @@
  *
  * - the query of the upgrade request picks the options: `deflate=off`
  *   turns compression off, `threshold=<n>` sets the compression threshold,
- *   `max=<n>` the socket's `maxMessageSize`;
+ *   `bits=<n>` bounds both windows to 2^n bytes, `max=<n>` the socket's
+ *   `maxMessageSize` (see {@linkcode deflateSetupFor});
  * - the text `extensions?` is not echoed: the server answers
  *   `extensions:<socket.extensions>`;
  * - the server records each socket's `extensions` and how it closed, by
@@ -16,15 +17,10 @@
  */
 
 import { serve, upgradeWebSocket } from "../../../mod.ts";
+import { perMessageDeflate } from "../../../deflate.ts";
+import type { PerMessageDeflateSetup } from "../../../deflate/extension.ts";
 import { withDeadline } from "./bounded.ts";
 import { startWireProxy, type WireRecord } from "./deflate_wire_proxy.ts";
-
-/**
- * What the server is expected to answer to every acceptable offer: its
- * defaults, no context takeover either way.
- */
-export const AGREED =
-  "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 
 /** What the server saw of one connection. */
 export interface ServerSide {
@@ -67,6 +63,29 @@ function integerParam(
 }
 
 /**
+ * The compression a request's query asks for: none with `deflate=off`;
+ * else the default preset, or with `bits=<n>` both windows bounded to n
+ * bits (a dedicated compressor per connection), and `threshold=<n>`.
+ *
+ * @param params the upgrade request's query
+ * @returns the setup, or false
+ */
+export function deflateSetupFor(
+  params: URLSearchParams,
+): PerMessageDeflateSetup | false {
+  if (params.get("deflate") === "off") return false;
+  const threshold = integerParam(params, "threshold");
+  const bits = integerParam(params, "bits");
+  if (bits === undefined) return perMessageDeflate({ threshold });
+  return perMessageDeflate({
+    preset: "dedicated-256k",
+    serverMaxWindowBits: bits,
+    clientMaxWindowBits: bits,
+    threshold,
+  });
+}
+
+/**
  * Starts the server and its proxy on 127.0.0.1, port 0.
  *
  * @returns the running pair
@@ -80,11 +99,8 @@ export function startDeflateEchoServer(): Promise<DeflateEchoServer> {
       if (url.pathname !== "/") {
         return new Response("refused by the test server", { status: 403 });
       }
-      const threshold = integerParam(url.searchParams, "threshold");
       const { socket, response } = upgradeWebSocket(request, {
-        perMessageDeflate: url.searchParams.get("deflate") === "off"
-          ? false
-          : { threshold },
+        perMessageDeflate: deflateSetupFor(url.searchParams),
         maxMessageSize: integerParam(url.searchParams, "max"),
       });
       const side: ServerSide = { extensions: "", messages: 0 };

@@ -75,6 +75,43 @@ async function orderingCheck(client, url) {
   return { count: sent.length, inOrder };
 }
 
+/** A chat message as the chat app sends it: 100-200 bytes of JSON, each a
+ * little different from the one before. */
+export function chatMessage(index) {
+  return JSON.stringify({
+    type: "message",
+    username: `user${index % 7}`,
+    room: "lobby",
+    text: `Hello everyone, this is message number ${index}. How are you?`,
+    ts: 1_700_000_000_000 + index * 1234,
+  });
+}
+
+/** Sends `messages` on one connection; all must come back in order. */
+async function streamCheck(client, url, messages) {
+  const connection = await client.open(url);
+  for (const message of messages) connection.socket.send(message);
+  let inOrder = true;
+  for (const message of messages) {
+    const echo = describeEcho(message, await connection.next());
+    if (!echo.identical) inOrder = false;
+  }
+  const extensions = connection.socket.extensions;
+  await connection.close();
+  return { count: messages.length, inOrder, extensions };
+}
+
+/** Messages for a window check: text that repeats at distances from a few
+ * hundred bytes to 20 KiB, across messages, and bytes that do not shrink. */
+export function windowMessages(client) {
+  const messages = [chatText(20_000)];
+  for (let i = 0; i < 30; i++) {
+    messages.push(`${i}:${chatText(300 + 50 * i)}:${chatMessage(i)}`);
+  }
+  messages.push(client.randomBytes(5000), patternBytes(40_000));
+  return messages;
+}
+
 /** The URL of one check's connection; the server keys its records by it. */
 export function checkUrl(base, peerId, check, extra = "") {
   return `${base}/?check=${check}&peer=${peerId}${extra}`;
@@ -105,7 +142,20 @@ export function runCommonDeflateCheck(client, base, peerId, check) {
       return echoOne(client, url(), patternBytes(1024 * 1024));
     case "ordering":
       return orderingCheck(client, url());
+    case "takeover": {
+      const messages = [];
+      for (let i = 0; i < 50; i++) messages.push(chatMessage(i));
+      return streamCheck(client, url(), messages);
+    }
     default:
+      if (check.startsWith("window-")) {
+        const bits = check.slice("window-".length);
+        return streamCheck(
+          client,
+          url(`&bits=${bits}`),
+          windowMessages(client),
+        );
+      }
       return null;
   }
 }

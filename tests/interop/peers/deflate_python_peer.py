@@ -40,6 +40,44 @@ def pattern_bytes(length):
     return bytes((i % 7) if (i % 64) < 32 else 0 for i in range(length))
 
 
+def chat_message(index):
+    """A chat message as deflate_peer_checks.js writes it."""
+    return json.dumps(
+        {
+            "type": "message",
+            "username": f"user{index % 7}",
+            "room": "lobby",
+            "text": f"Hello everyone, this is message number {index}. How are you?",
+            "ts": 1_700_000_000_000 + index * 1234,
+        },
+        separators=(",", ":"),
+    )
+
+
+def window_messages():
+    messages = [chat_text(20_000)]
+    for i in range(30):
+        messages.append(f"{i}:{chat_text(300 + 50 * i)}:{chat_message(i)}")
+    messages.append(os.urandom(5000))
+    messages.append(pattern_bytes(40_000))
+    return messages
+
+
+async def stream_check(url, messages):
+    async with connect(url) as ws:
+        for message in messages:
+            await ws.send(message)
+        in_order = True
+        for message in messages:
+            if await ws.recv() != message:
+                in_order = False
+        return {
+            "count": len(messages),
+            "inOrder": in_order,
+            "extensions": ws.response_headers.get("Sec-WebSocket-Extensions", ""),
+        }
+
+
 def connect(url):
     # compression is left at its default: "deflate".
     return websockets.connect(url, max_size=MAX_SIZE, ping_interval=None)
@@ -117,6 +155,11 @@ async def run_check(base, peer_id, check):
                 if await ws.recv() != message:
                     in_order = False
             return {"count": len(sent), "inOrder": in_order}
+    if check == "takeover":
+        return await stream_check(url(), [chat_message(i) for i in range(50)])
+    if check.startswith("window-"):
+        bits = check[len("window-"):]
+        return await stream_check(url(f"&bits={bits}"), window_messages())
     raise ValueError(f"this peer has no check {check}")
 
 

@@ -4,11 +4,13 @@ import { createRequire } from "node:module";
 import {
   acceptDeflateResponse,
   createDeflateOffer,
+  deflateDirections,
+  deflateThreshold,
   describeDeclinedOffers,
   evaluateDeflateOffer,
-  MAX_WINDOW_BITS,
   negotiateDeflate,
   PERMESSAGE_DEFLATE,
+  type PerMessageDeflateOptions,
   resolveDeflateOptions,
 } from "../../../deflate/negotiation.ts";
 import {
@@ -43,14 +45,20 @@ const WsPerMessageDeflate = loadWs("permessage-deflate.js") as new (
   options: Record<string, unknown>,
 ) => WsDeflate;
 
-/** The answer our server gives to every acceptable offer that does not name
- * server_max_window_bits, written out by hand. */
-const PLAIN_RESPONSE =
-  "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
-const WINDOW_RESPONSE = PLAIN_RESPONSE + "; server_max_window_bits=15";
+/** What the server agrees to a bare offer with its defaults: context
+ * takeover both ways, 32 KiB windows, nothing to say in the answer. */
+const TAKEOVER = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
 
-function responseFor(header: string): string | undefined {
-  return negotiateDeflate(header)?.response;
+function responseFor(
+  header: string,
+  options?: PerMessageDeflateOptions,
+): string | undefined {
+  return negotiateDeflate(header, options)?.response;
 }
 
 function offer(params: Array<[string, string | true]>): ExtensionOffer {
@@ -58,24 +66,14 @@ function offer(params: Array<[string, string | true]>): ExtensionOffer {
 }
 
 describe("server: one offer", () => {
-  test("no header, or the extension disabled, agrees nothing", () => {
+  test("no header agrees nothing", () => {
     assert.equal(negotiateDeflate(null), undefined);
-    assert.equal(
-      negotiateDeflate("permessage-deflate", { enabled: false }),
-      undefined,
-    );
   });
 
-  test("a bare offer is answered with both no_context_takeover parameters", () => {
-    const negotiation = negotiateDeflate("permessage-deflate");
-    assert.deepEqual(negotiation, {
-      response: PLAIN_RESPONSE,
-      params: {
-        serverNoContextTakeover: true,
-        clientNoContextTakeover: true,
-        serverMaxWindowBits: 15,
-        clientMaxWindowBits: 15,
-      },
+  test("a bare offer is accepted with context takeover both ways", () => {
+    assert.deepEqual(negotiateDeflate("permessage-deflate"), {
+      response: "permessage-deflate",
+      params: TAKEOVER,
     });
   });
 
@@ -83,44 +81,81 @@ describe("server: one offer", () => {
     // Chromium, Python websockets and ws by default; Firefox.
     assert.equal(
       responseFor("permessage-deflate; client_max_window_bits"),
-      PLAIN_RESPONSE,
+      "permessage-deflate",
     );
-    assert.equal(responseFor("permessage-deflate"), PLAIN_RESPONSE);
+    assert.equal(responseFor("permessage-deflate"), "permessage-deflate");
   });
 
-  test("no_context_takeover parameters are accepted bare, declined with a value", () => {
+  test("the client's no_context_takeover parameters are honoured; a value declines", () => {
+    assert.deepEqual(
+      negotiateDeflate("permessage-deflate; server_no_context_takeover"),
+      {
+        response: "permessage-deflate; server_no_context_takeover",
+        params: { ...TAKEOVER, serverNoContextTakeover: true },
+      },
+    );
+    // A hint from the client: it keeps no context; we need not answer it.
+    assert.deepEqual(
+      negotiateDeflate("permessage-deflate; client_no_context_takeover")
+        ?.params,
+      TAKEOVER,
+    );
     for (
       const name of ["server_no_context_takeover", "client_no_context_takeover"]
     ) {
-      assert.equal(responseFor(`permessage-deflate; ${name}`), PLAIN_RESPONSE);
       assert.equal(responseFor(`permessage-deflate; ${name}=1`), undefined);
       assert.equal(responseFor(`permessage-deflate; ${name}="x"`), undefined);
     }
-    assert.equal(
-      responseFor(
-        "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
-      ),
-      PLAIN_RESPONSE,
+  });
+
+  test("the server's options decline context takeover either way", () => {
+    assert.deepEqual(
+      negotiateDeflate("permessage-deflate", {
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+      }),
+      {
+        response:
+          "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        params: {
+          ...TAKEOVER,
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+        },
+      },
     );
   });
 
-  test("server_max_window_bits=15 is accepted and echoed; smaller windows are declined", () => {
+  test("server_max_window_bits 8 to 15 is accepted and answered, at most the server's own", () => {
+    for (let bits = 8; bits <= 15; bits++) {
+      const negotiation = negotiateDeflate(
+        `permessage-deflate; server_max_window_bits=${bits}`,
+      );
+      assert.equal(
+        negotiation?.response,
+        `permessage-deflate; server_max_window_bits=${bits}`,
+      );
+      assert.equal(negotiation?.params.serverMaxWindowBits, bits);
+    }
     assert.equal(
-      responseFor("permessage-deflate; server_max_window_bits=15"),
-      WINDOW_RESPONSE,
-    );
-    assert.equal(
-      responseFor('permessage-deflate; server_max_window_bits="15"'),
-      WINDOW_RESPONSE,
+      responseFor('permessage-deflate; server_max_window_bits="10"'),
+      "permessage-deflate; server_max_window_bits=10",
       "a quoted value is unescaped first (RFC 6455 section 9.1)",
     );
-    for (let bits = 8; bits < 15; bits++) {
-      assert.equal(
-        responseFor(`permessage-deflate; server_max_window_bits=${bits}`),
-        undefined,
-        `server_max_window_bits=${bits}`,
-      );
-    }
+    const options = { serverMaxWindowBits: 12 };
+    assert.equal(
+      responseFor("permessage-deflate; server_max_window_bits=14", options),
+      "permessage-deflate; server_max_window_bits=12",
+    );
+    assert.equal(
+      responseFor("permessage-deflate; server_max_window_bits=10", options),
+      "permessage-deflate; server_max_window_bits=10",
+    );
+    // Unasked, a smaller window is announced (section 7.1.2.1).
+    assert.equal(
+      responseFor("permessage-deflate", options),
+      "permessage-deflate; server_max_window_bits=12",
+    );
   });
 
   test("server_max_window_bits needs a valid value", () => {
@@ -145,14 +180,29 @@ describe("server: one offer", () => {
     }
   });
 
-  test("client_max_window_bits is accepted bare or 8-15 and never echoed", () => {
-    for (const value of ["", "=8", "=9", "=12", "=15", '="10"']) {
-      assert.equal(
-        responseFor(`permessage-deflate; client_max_window_bits${value}`),
-        PLAIN_RESPONSE,
-        `client_max_window_bits${value}`,
-      );
-    }
+  test("client_max_window_bits bounds the client to the server's option, at most the offered value", () => {
+    const options = { clientMaxWindowBits: 10 };
+    assert.deepEqual(
+      negotiateDeflate("permessage-deflate; client_max_window_bits", options),
+      {
+        response: "permessage-deflate; client_max_window_bits=10",
+        params: { ...TAKEOVER, clientMaxWindowBits: 10 },
+      },
+    );
+    assert.equal(
+      responseFor("permessage-deflate; client_max_window_bits=9", options),
+      "permessage-deflate; client_max_window_bits=9",
+    );
+    assert.equal(
+      responseFor("permessage-deflate; client_max_window_bits=12"),
+      "permessage-deflate; client_max_window_bits=12",
+      "a value offered is answered",
+    );
+    assert.equal(
+      responseFor("permessage-deflate; client_max_window_bits"),
+      "permessage-deflate",
+      "15 without a value needs no answer",
+    );
     for (const value of ["=7", "=16", "=08", "=0", "=abc", "=-9"]) {
       assert.equal(
         responseFor(`permessage-deflate; client_max_window_bits${value}`),
@@ -160,6 +210,16 @@ describe("server: one offer", () => {
         `client_max_window_bits${value}`,
       );
     }
+  });
+
+  test("a client that cannot be bounded gets client_no_context_takeover instead", () => {
+    assert.deepEqual(
+      negotiateDeflate("permessage-deflate", { clientMaxWindowBits: 10 }),
+      {
+        response: "permessage-deflate; client_no_context_takeover",
+        params: { ...TAKEOVER, clientNoContextTakeover: true },
+      },
+    );
   });
 
   test("an unknown parameter declines the offer", () => {
@@ -189,7 +249,7 @@ describe("server: one offer", () => {
     assert.equal(responseFor("x-webkit-deflate-frame"), undefined);
     assert.equal(
       responseFor("x-webkit-deflate-frame, permessage-deflate"),
-      PLAIN_RESPONSE,
+      "permessage-deflate",
     );
     assert.equal(responseFor("Permessage-Deflate"), undefined);
     assert.equal(responseFor("permessage-deflate-x"), undefined);
@@ -197,12 +257,12 @@ describe("server: one offer", () => {
 
   test("evaluateDeflateOffer gives the reason for a decline", () => {
     const verdict = evaluateDeflateOffer(
-      offer([["server_max_window_bits", "10"]]),
+      offer([["server_max_window_bits", "16"]]),
     );
     assert.equal(verdict.accepted, false);
     assert.match(
       (verdict as { reason: string }).reason,
-      /server_max_window_bits="10".*15-bit window/,
+      /server_max_window_bits="16".*not an integer from 8 to 15/,
     );
     const accepted = evaluateDeflateOffer(
       offer([["client_max_window_bits", true]]),
@@ -210,7 +270,7 @@ describe("server: one offer", () => {
     assert.equal(accepted.accepted, true);
     assert.equal(
       formatExtensions([(accepted as { response: ExtensionOffer }).response]),
-      PLAIN_RESPONSE,
+      "permessage-deflate",
     );
   });
 });
@@ -219,28 +279,22 @@ describe("server: several offers", () => {
   test("the first acceptable offer wins; declined ones are skipped", () => {
     assert.equal(
       responseFor(
-        "permessage-deflate; server_max_window_bits=10, permessage-deflate",
+        "permessage-deflate; server_max_window_bits=16, permessage-deflate; server_max_window_bits=10",
       ),
-      PLAIN_RESPONSE,
-    );
-    assert.equal(
-      responseFor(
-        "permessage-deflate; foo, permessage-deflate; server_max_window_bits=15, permessage-deflate",
-      ),
-      WINDOW_RESPONSE,
+      "permessage-deflate; server_max_window_bits=10",
     );
     assert.equal(
       responseFor(
         "permessage-deflate; server_no_context_takeover; server_no_context_takeover, permessage-deflate; client_max_window_bits",
       ),
-      PLAIN_RESPONSE,
+      "permessage-deflate",
     );
   });
 
   test("when no offer is acceptable, nothing is agreed", () => {
     assert.equal(
       responseFor(
-        "permessage-deflate; server_max_window_bits=9, permessage-deflate; x=1",
+        "permessage-deflate; server_max_window_bits=7, permessage-deflate; x=1",
       ),
       undefined,
     );
@@ -249,7 +303,7 @@ describe("server: several offers", () => {
   test("a repeated parameter in another extension does not matter", () => {
     assert.equal(
       responseFor("x-other; a; a, permessage-deflate"),
-      PLAIN_RESPONSE,
+      "permessage-deflate",
     );
   });
 
@@ -261,13 +315,13 @@ describe("server: several offers", () => {
     );
     assert.equal(
       responseFor('x-other; a="x, \\"y", permessage-deflate'),
-      PLAIN_RESPONSE,
+      "permessage-deflate",
     );
   });
 
   test("describeDeclinedOffers lists why, in order, up to the accepted offer", () => {
     const reasons = describeDeclinedOffers(
-      "permessage-deflate; server_max_window_bits=10, x-other, " +
+      "permessage-deflate; server_max_window_bits=7, x-other, " +
         "permessage-deflate; a; a, permessage-deflate; bogus, " +
         "permessage-deflate, permessage-deflate; never_examined",
     );
@@ -282,17 +336,18 @@ describe("server: several offers", () => {
 describe("options", () => {
   test("defaults", () => {
     assert.deepEqual(resolveDeflateOptions(), {
-      enabled: true,
-      threshold: DEFAULTS.deflate.threshold,
+      ...TAKEOVER,
+      threshold: undefined,
     });
-    assert.equal(DEFAULTS.deflate.threshold, 1024);
-    assert.deepEqual(resolveDeflateOptions({ enabled: false, threshold: 0 }), {
-      enabled: false,
-      threshold: 0,
-    });
+    assert.equal(deflateThreshold(undefined, true), DEFAULTS.deflate.threshold);
+    assert.equal(
+      deflateThreshold(undefined, false),
+      DEFAULTS.deflate.takeoverThreshold,
+    );
+    assert.equal(deflateThreshold(0, false), 0);
   });
 
-  test("an invalid threshold is a RangeError", () => {
+  test("an invalid threshold or window is a RangeError", () => {
     for (const threshold of [-1, 1.5, NaN, Infinity]) {
       assert.throws(() => resolveDeflateOptions({ threshold }), RangeError);
       assert.throws(
@@ -300,14 +355,50 @@ describe("options", () => {
         RangeError,
       );
     }
+    for (const bits of [7, 16, 12.5, NaN]) {
+      assert.throws(
+        () => resolveDeflateOptions({ serverMaxWindowBits: bits }),
+        RangeError,
+      );
+      assert.throws(
+        () => createDeflateOffer({ clientMaxWindowBits: bits }),
+        RangeError,
+      );
+    }
+  });
+
+  test("deflateDirections: each end sends in its own direction", () => {
+    const params = {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 9,
+      clientMaxWindowBits: 12,
+    };
+    assert.deepEqual(deflateDirections(params, "server"), {
+      send: { noContextTakeover: true, windowBits: 9 },
+      receive: { noContextTakeover: false, windowBits: 12 },
+    });
+    assert.deepEqual(deflateDirections(params, "client"), {
+      send: { noContextTakeover: false, windowBits: 12 },
+      receive: { noContextTakeover: true, windowBits: 9 },
+    });
   });
 });
 
 describe("client", () => {
-  test("the offer asks for server_no_context_takeover and promises client_no_context_takeover", () => {
+  test("the offer says client_max_window_bits and what the options ask", () => {
     assert.equal(
       formatExtensions([createDeflateOffer()]),
-      "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; client_max_window_bits",
+    );
+    assert.equal(
+      formatExtensions([createDeflateOffer({
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+        serverMaxWindowBits: 10,
+        clientMaxWindowBits: 9,
+      })]),
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9",
     );
     const first = createDeflateOffer();
     first.params.set("x", true);
@@ -315,81 +406,85 @@ describe("client", () => {
   });
 
   test("a server that does not accept the extension agrees nothing", () => {
-    assert.equal(acceptDeflateResponse([], true), undefined);
+    assert.equal(acceptDeflateResponse([], {}), undefined);
     assert.equal(
-      acceptDeflateResponse(parseExtensions("x-other"), true),
+      acceptDeflateResponse(parseExtensions("x-other"), {}),
       undefined,
     );
   });
 
-  test("valid answers", () => {
-    const accept = (value: string) =>
-      acceptDeflateResponse(parseExtensions(value), true);
+  test("every valid answer is accepted", () => {
+    const accept = (value: string, options: PerMessageDeflateOptions = {}) =>
+      acceptDeflateResponse(parseExtensions(value), options);
+    assert.deepEqual(accept("permessage-deflate"), TAKEOVER);
     assert.deepEqual(accept("permessage-deflate; server_no_context_takeover"), {
+      ...TAKEOVER,
       serverNoContextTakeover: true,
-      clientNoContextTakeover: false,
-      serverMaxWindowBits: 15,
-      clientMaxWindowBits: 15,
     });
     assert.deepEqual(
       accept(
-        "permessage-deflate; client_no_context_takeover; server_max_window_bits=9; server_no_context_takeover",
+        "permessage-deflate; client_no_context_takeover; server_max_window_bits=9; server_no_context_takeover; client_max_window_bits=8",
       ),
       {
         serverNoContextTakeover: true,
         clientNoContextTakeover: true,
         serverMaxWindowBits: 9,
-        clientMaxWindowBits: 15,
+        clientMaxWindowBits: 8,
       },
     );
-    assert.equal(accept(PLAIN_RESPONSE)?.serverNoContextTakeover, true);
-    assert.equal(accept(WINDOW_RESPONSE)?.serverMaxWindowBits, MAX_WINDOW_BITS);
+    // A server that ignores what we asked of its compressor is read as it
+    // answered: context kept, 32 KiB.
+    assert.deepEqual(
+      accept("permessage-deflate", {
+        serverNoContextTakeover: true,
+        serverMaxWindowBits: 10,
+      }),
+      TAKEOVER,
+    );
+    // What we offered ourselves holds without being answered.
+    assert.deepEqual(
+      accept("permessage-deflate; server_max_window_bits=10", {
+        clientNoContextTakeover: true,
+        clientMaxWindowBits: 11,
+        serverMaxWindowBits: 10,
+      }),
+      {
+        serverNoContextTakeover: false,
+        clientNoContextTakeover: true,
+        serverMaxWindowBits: 10,
+        clientMaxWindowBits: 11,
+      },
+    );
   });
 
   test("answers that fail the connection", () => {
-    const cases: Array<[string, RegExp]> = [
-      ["permessage-deflate", /server_no_context_takeover is missing/],
-      ["permessage-deflate; client_no_context_takeover", /missing/],
+    const cases: Array<[string, PerMessageDeflateOptions, RegExp]> = [
       [
-        "permessage-deflate; server_no_context_takeover=1",
-        /takes no value/,
+        "permessage-deflate; server_max_window_bits=11",
+        { serverMaxWindowBits: 10 },
+        /above the 10 offered/,
       ],
       [
-        "permessage-deflate; server_no_context_takeover; client_no_context_takeover=x",
-        /takes no value/,
+        "permessage-deflate; client_max_window_bits=12",
+        { clientMaxWindowBits: 11 },
+        /above the 11 offered/,
       ],
+      ["permessage-deflate; server_no_context_takeover=1", {}, /no value/],
+      ["permessage-deflate; client_no_context_takeover=x", {}, /no value/],
+      ["permessage-deflate; client_max_window_bits", {}, /not an integer/],
+      ["permessage-deflate; server_max_window_bits", {}, /not an integer/],
+      ["permessage-deflate; server_max_window_bits=16", {}, /not an integer/],
+      ["permessage-deflate; server_max_window_bits=08", {}, /not an integer/],
+      ["permessage-deflate; foo", {}, /unknown parameter foo/],
       [
-        "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
-        /client_max_window_bits="10" was not offered/,
-      ],
-      [
-        "permessage-deflate; server_no_context_takeover; client_max_window_bits",
-        /was not offered/,
-      ],
-      [
-        "permessage-deflate; server_no_context_takeover; server_max_window_bits",
-        /not an integer/,
-      ],
-      [
-        "permessage-deflate; server_no_context_takeover; server_max_window_bits=16",
-        /not an integer/,
-      ],
-      [
-        "permessage-deflate; server_no_context_takeover; server_max_window_bits=08",
-        /not an integer/,
-      ],
-      [
-        "permessage-deflate; server_no_context_takeover; foo",
-        /unknown parameter foo/,
-      ],
-      [
-        "permessage-deflate; server_no_context_takeover, permessage-deflate; server_no_context_takeover",
+        "permessage-deflate, permessage-deflate",
+        {},
         /more than once/,
       ],
     ];
-    for (const [value, message] of cases) {
+    for (const [value, options, message] of cases) {
       assert.throws(
-        () => acceptDeflateResponse(parseExtensions(value), true),
+        () => acceptDeflateResponse(parseExtensions(value), options),
         (error: unknown) => {
           assert.ok(error instanceof HandshakeError, value);
           assert.equal(error.status, 101);
@@ -405,7 +500,7 @@ describe("client", () => {
       () =>
         acceptDeflateResponse(
           parseExtensions("permessage-deflate; server_no_context_takeover"),
-          false,
+          undefined,
         ),
       /not offered/,
     );
@@ -431,45 +526,108 @@ describe("client", () => {
 });
 
 describe("against ws's negotiation", () => {
-  test("ws as a client: its offer is accepted and it accepts our answer", () => {
-    const client = new WsPerMessageDeflate({ isServer: false });
-    const offerValue = wsExtension.format({
-      [PERMESSAGE_DEFLATE]: [client.offer()],
-    });
-    const negotiation = negotiateDeflate(offerValue);
-    assert.ok(negotiation, offerValue);
-    const answer = wsExtension.parse(negotiation.response);
-    const agreed = client.accept(answer[PERMESSAGE_DEFLATE]);
-    assert.equal(agreed.server_no_context_takeover, true);
-    assert.equal(agreed.client_no_context_takeover, true);
+  const wsClientOptions: Array<Record<string, unknown>> = [
+    {},
+    { serverNoContextTakeover: true },
+    { clientMaxWindowBits: 10, serverMaxWindowBits: 11 },
+    { clientNoContextTakeover: true, serverMaxWindowBits: 8 },
+  ];
+  const ourServerOptions: PerMessageDeflateOptions[] = [
+    {},
+    { serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
+    { serverNoContextTakeover: true, clientNoContextTakeover: true },
+  ];
+
+  test("ws as a client: its offer is accepted and it accepts our answer as we agreed", () => {
+    for (const clientOptions of wsClientOptions) {
+      for (const serverOptions of ourServerOptions) {
+        const client = new WsPerMessageDeflate({
+          isServer: false,
+          ...clientOptions,
+        });
+        const offerValue = wsExtension.format({
+          [PERMESSAGE_DEFLATE]: [client.offer()],
+        });
+        const negotiation = negotiateDeflate(offerValue, serverOptions);
+        assert.ok(negotiation, offerValue);
+        const answer = wsExtension.parse(negotiation.response);
+        const agreed = client.accept(answer[PERMESSAGE_DEFLATE]);
+        const label = `${offerValue} -> ${negotiation.response}`;
+        const params = negotiation.params;
+        assert.equal(
+          agreed.server_no_context_takeover === true,
+          params.serverNoContextTakeover,
+          label,
+        );
+        assert.equal(
+          Number(agreed.server_max_window_bits ?? 15),
+          params.serverMaxWindowBits,
+          label,
+        );
+        // ws compresses with at most the window we bound it to.
+        assert.ok(
+          Number(agreed.client_max_window_bits ?? 15) <=
+            params.clientMaxWindowBits,
+          label,
+        );
+      }
+    }
   });
 
   test("ws as a server: it accepts our offer and we accept its answer", () => {
+    const ourClientOptions: PerMessageDeflateOptions[] = [
+      {},
+      { serverMaxWindowBits: 12, clientMaxWindowBits: 12 },
+      { serverNoContextTakeover: true, clientNoContextTakeover: true },
+    ];
     for (const serverMaxWindowBits of [undefined, 10]) {
-      const server = new WsPerMessageDeflate({
-        isServer: true,
-        serverMaxWindowBits,
-      });
-      const offered = wsExtension.parse(
-        formatExtensions([createDeflateOffer()]),
-      );
-      const accepted = server.accept(offered[PERMESSAGE_DEFLATE]);
-      const answer = wsExtension.format({ [PERMESSAGE_DEFLATE]: accepted });
-      const params = acceptDeflateResponse(parseExtensions(answer), true);
-      assert.ok(params, answer);
-      assert.equal(params.serverNoContextTakeover, true);
-      assert.equal(params.clientNoContextTakeover, true);
-      assert.equal(params.serverMaxWindowBits, serverMaxWindowBits ?? 15);
+      for (const clientOptions of ourClientOptions) {
+        const server = new WsPerMessageDeflate({
+          isServer: true,
+          serverMaxWindowBits,
+        });
+        const offered = wsExtension.parse(
+          formatExtensions([createDeflateOffer(clientOptions)]),
+        );
+        const accepted = server.accept(offered[PERMESSAGE_DEFLATE]);
+        const answer = wsExtension.format({ [PERMESSAGE_DEFLATE]: accepted });
+        const params = acceptDeflateResponse(
+          parseExtensions(answer),
+          clientOptions,
+        );
+        assert.ok(params, answer);
+        assert.equal(
+          params.serverNoContextTakeover,
+          clientOptions.serverNoContextTakeover ?? false,
+        );
+        assert.equal(
+          params.serverMaxWindowBits,
+          Math.min(
+            serverMaxWindowBits ?? 15,
+            clientOptions.serverMaxWindowBits ?? 15,
+          ),
+        );
+      }
     }
   });
 
   test("our answer parses the same with ws's grammar", () => {
-    const parsed = wsExtension.parse(WINDOW_RESPONSE);
+    const response = negotiateDeflate(
+      "permessage-deflate; client_max_window_bits",
+      {
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+        serverMaxWindowBits: 12,
+        clientMaxWindowBits: 11,
+      },
+    )!.response;
+    const parsed = wsExtension.parse(response);
     assert.deepEqual(Object.keys(parsed), [PERMESSAGE_DEFLATE]);
     assert.deepEqual({ ...parsed[PERMESSAGE_DEFLATE][0] }, {
       server_no_context_takeover: [true],
       client_no_context_takeover: [true],
-      server_max_window_bits: ["15"],
+      server_max_window_bits: ["12"],
+      client_max_window_bits: ["11"],
     });
   });
 });

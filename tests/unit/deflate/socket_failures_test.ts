@@ -24,6 +24,7 @@ import {
   chatLog,
   closeFrameOf,
   compressedFrame,
+  NO_CONTEXT_TAKEOVER,
   openDeflateSocket,
   syncFlushedStoredBlock,
 } from "../../support/deflate_socket.ts";
@@ -120,7 +121,7 @@ describe("permessage-deflate: failures", () => {
         attachConnection(socket, conn, new Uint8Array(0), {
           protocol: "",
           extensions: AGREED,
-          perMessageDeflate: { threshold: -1 },
+          perMessageDeflate: { params: NO_CONTEXT_TAKEOVER, threshold: -1 },
         }),
       RangeError,
     );

@@ -23,6 +23,7 @@ import {
   chatLog,
   compressedFrame,
   EventLog,
+  NO_CONTEXT_TAKEOVER,
   openDeflateSocket,
   syncFlushedStoredBlock,
 } from "../../support/deflate_socket.ts";
@@ -59,7 +60,7 @@ describe("permessage-deflate: receiving", () => {
     const done = attachConnection(socket, conn, leftover, {
       protocol: "",
       extensions: AGREED,
-      perMessageDeflate: { threshold: 0 },
+      perMessageDeflate: { params: NO_CONTEXT_TAKEOVER, threshold: 0 },
     });
     conn.push(closeFrame(1000));
     await done;

@@ -1,7 +1,7 @@
-// permessage-deflate (RFC 7692) in the socket, sending: the threshold,
-// messages that do not shrink, one FIFO with plain messages and the close,
-// pre-encoded frames, a client's masked compressed frames, and sends from
-// onmessage right before the peer's close.
+// permessage-deflate (RFC 7692) in the socket, sending: the threshold and
+// send(data, { compress }), context takeover, one FIFO with plain messages,
+// a Blob and the close, pre-encoded frames, a client's masked compressed
+// frames, and sends from onmessage right before the peer's close.
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,11 +10,13 @@ import { encodeFrame } from "../../../frame/encoder.ts";
 import { Opcode } from "../../../frame/types.ts";
 import { encodeClosePayload } from "../../../frame/close_payload.ts";
 import { deflateMessage, inflateMessage } from "../../../deflate/payload.ts";
+import { InflateWindow } from "../../../deflate/inflate.ts";
 import { closeFrame, decoder, text } from "../../support/websocket.ts";
 import {
   bytesOf,
   chatLog,
   compressedFrame,
+  CONTEXT_TAKEOVER,
   dataFrames,
   noise,
   openDeflateSocket,
@@ -58,21 +60,54 @@ describe("permessage-deflate: sending", () => {
     await done;
   });
 
-  test("a message that does not shrink goes out uncompressed", async () => {
-    const { socket, conn, done } = openDeflateSocket(0);
-    const random = noise(4096);
-    socket.send(random);
-    socket.send(chatLog(4096));
-    await conn.until(() => dataFrames(conn).length === 2);
-    const [plain, compressed] = dataFrames(conn);
-    assert.equal(plain.rsv1, false);
-    assert.deepEqual(plain.payload, random);
-    assert.equal(compressed.rsv1, true);
+  test("send(data, { compress }) decides for one message", async () => {
+    const { socket, conn, done } = openDeflateSocket(1000);
+    socket.send("short", { compress: true });
+    socket.send(chatLog(4096), { compress: false });
+    socket.send(new Blob(["blob"]), { compress: true });
+    socket.send(noise(2000));
+    await conn.until(() => dataFrames(conn).length === 4);
+    const frames = dataFrames(conn);
+    assert.deepEqual(frames.map((f) => f.rsv1), [true, false, true, true]);
+    assert.equal(
+      decoder.decode(inflateMessage(frames[0].payload, 99)),
+      "short",
+    );
+    assert.equal(decoder.decode(inflateMessage(frames[2].payload, 99)), "blob");
+    // Random bytes grow a little and still go compressed: under context
+    // takeover the peer's window must see every message compressed.
+    assert.deepEqual(inflateMessage(frames[3].payload, 9999), noise(2000));
     conn.push(closeFrame(1000));
     await done;
   });
 
-  test("threshold 0 compresses even a short message when it shrinks", async () => {
+  test("with context takeover a message refers back to the ones before it", async () => {
+    const { socket, conn, done } = openDeflateSocket(0, {}, "server", {
+      ...CONTEXT_TAKEOVER,
+    });
+    const message = JSON.stringify({ type: "message", text: "hello, all" });
+    for (let i = 0; i < 20; i++) socket.send(message);
+    await conn.until(() => dataFrames(conn).length === 20);
+    const frames = dataFrames(conn);
+    const window = new InflateWindow(15);
+    for (const frame of frames) {
+      assert.equal(frame.rsv1, true);
+      assert.equal(
+        decoder.decode(inflateMessage(frame.payload, 999, window)),
+        message,
+      );
+    }
+    assert.ok(
+      frames[19].payload.length * 3 < frames[0].payload.length,
+      `${frames[19].payload.length} B after ${frames[0].payload.length} B`,
+    );
+    // Read on their own, the later messages refer to what is missing.
+    assert.throws(() => inflateMessage(frames[19].payload, 999));
+    conn.push(closeFrame(1000));
+    await done;
+  });
+
+  test("threshold 0 compresses even a short message", async () => {
     const { socket, conn, done } = openDeflateSocket(0);
     socket.send("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     await conn.until(() => dataFrames(conn).length === 1);
@@ -81,10 +116,10 @@ describe("permessage-deflate: sending", () => {
     await done;
   });
 
-  test("one FIFO: plain messages, a Blob and the close wait behind a compression", async () => {
+  test("one FIFO: plain and compressed messages and the close wait behind a Blob", async () => {
     const { socket, conn, done } = openDeflateSocket(1000);
     const big = chatLog(100_000);
-    socket.send(big);
+    socket.send(new Blob([big]));
     socket.send("small");
     socket.send(new Blob([chatLog(2000)]));
     const view = new Uint8Array([1, 2, 3]);
@@ -98,7 +133,7 @@ describe("permessage-deflate: sending", () => {
     );
     const frames = writtenFrames(conn);
     assert.deepEqual(frames.map((f) => [f.opcode, f.rsv1]), [
-      [Opcode.Text, true],
+      [Opcode.Binary, true],
       [Opcode.Text, false],
       [Opcode.Binary, true],
       [Opcode.Binary, false],

@@ -215,14 +215,72 @@ describe("extension hook (RSV1)", () => {
     assertFailed(serverReceives(frame, deflate()), "ReservedBitsSet", 1002);
   });
 
-  test("sendCompressed sets RSV1 on one frame; refused without an extension", () => {
-    const server = new Protocol({ role: "server", ...deflate() });
-    server.sendCompressed("binary", new Uint8Array([7, 8]));
-    const [bytes] = server.takeOutgoing();
-    assert.deepEqual(bytes, new Uint8Array([0xc2, 0x02, 7, 8]));
-    const plain = new Protocol({ role: "server" });
+  test("sending: a message from the threshold on is encoded, in one frame with RSV1", () => {
+    const extension = new MarkingExtension(4);
+    const server = new Protocol({ role: "server", extension });
+    server.sendText("abc");
+    server.sendText("abcd");
+    server.sendBinary(new Uint8Array([7, 8, 9, 10]));
+    server.sendBinary(new Uint8Array([7]));
+    assert.deepEqual(server.takeOutgoing(), [
+      Uint8Array.of(0x81, 3, 0x61, 0x62, 0x63),
+      Uint8Array.of(0xc1, 5, 0x61, 0x62, 0x63, 0x64, 0xee),
+      Uint8Array.of(0xc2, 5, 7, 8, 9, 10, 0xee),
+      Uint8Array.of(0x82, 1, 7),
+    ]);
+    assert.deepEqual(extension.calls, ["4 end", "4 end"]);
+  });
+
+  test("sending: the threshold counts UTF-8 bytes, not UTF-16 units", () => {
+    const extension = new MarkingExtension(6);
+    const server = new Protocol({ role: "server", extension });
+    server.sendText("éé"); // 4 bytes
+    server.sendText("ééé"); // 6 bytes, 3 units
+    const frames = server.takeOutgoing();
+    assert.equal(frames[0][0], 0x81);
+    assert.equal(frames[1][0], 0xc1);
+  });
+
+  test("sending: compress true and false decide for one message", () => {
+    const extension = new MarkingExtension(100);
+    const server = new Protocol({ role: "server", extension });
+    server.sendText("x", { compress: true });
+    server.sendText("y".repeat(200), { compress: false });
+    server.sendBinary(new Uint8Array(1), { compress: true });
+    const frames = server.takeOutgoing();
+    assert.deepEqual(frames.map((frame) => frame[0]), [0xc1, 0x81, 0xc2]);
+    // Without an extension that encodes, compress: true sends it as it is.
+    for (
+      const options of [{}, { extension: new PerMessageDeflate() }]
+    ) {
+      const plain = new Protocol({ role: "server", ...options });
+      plain.sendText("x", { compress: true });
+      assert.deepEqual(plain.takeOutgoing(), [Uint8Array.of(0x81, 1, 0x78)]);
+    }
+  });
+
+  test("sending: a compressed message in fragments is encoded part by part, RSV1 on the first frame", () => {
+    const extension = new MarkingExtension(0);
+    const server = new Protocol({ role: "server", extension });
+    server.sendFragment(Opcode.Text, encoder.encode("ab"), false, true);
+    server.ping();
+    server.sendFragment(Opcode.Continuation, encoder.encode("c"), true);
+    server.sendFragment(Opcode.Binary, new Uint8Array([1]), true);
+    assert.deepEqual(server.takeOutgoing(), [
+      Uint8Array.of(0x41, 2, 0x61, 0x62),
+      Uint8Array.of(0x89, 0),
+      Uint8Array.of(0x80, 2, 0x63, 0xee),
+      Uint8Array.of(0x82, 1, 1),
+    ]);
+    assert.deepEqual(extension.calls, ["2", "1 end"]);
     assert.throws(
-      () => plain.sendCompressed("text", new Uint8Array(1)),
+      () =>
+        new Protocol({ role: "server" }).sendFragment(
+          Opcode.Text,
+          new Uint8Array(1),
+          false,
+          true,
+        ),
       TypeError,
     );
     server.sendFragment(Opcode.Text, new Uint8Array(1), false, true);
@@ -233,3 +291,24 @@ describe("extension hook (RSV1)", () => {
     );
   });
 });
+
+/** An extension that "encodes" by appending 0xee at a message's end, and
+ * records each call. */
+class MarkingExtension implements Extension {
+  readonly name = "x-marking";
+  readonly calls: string[] = [];
+  readonly threshold: number;
+
+  constructor(threshold: number) {
+    this.threshold = threshold;
+  }
+
+  decode(payload: Uint8Array): Uint8Array {
+    return payload.slice();
+  }
+
+  encode(data: Uint8Array, end: boolean): Uint8Array {
+    this.calls.push(`${data.length}${end ? " end" : ""}`);
+    return end ? concat(data, Uint8Array.of(0xee)) : data.slice();
+  }
+}

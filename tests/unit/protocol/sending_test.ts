@@ -119,7 +119,10 @@ describe("sending: fragment order (RFC 6455 section 5.4)", () => {
   const newMessages: Array<[string, (server: Protocol) => void]> = [
     ["sendText", (server) => server.sendText("x")],
     ["sendBinary", (server) => server.sendBinary(new Uint8Array(1))],
-    ["sendCompressed", (server) => server.sendCompressed("text", EMPTY)],
+    [
+      "sendText compressed",
+      (server) => server.sendText("x", { compress: true }),
+    ],
     ["sendEncodedFrame", (server) => server.sendEncodedFrame(frame)],
     [
       "sendFragment(Text)",
