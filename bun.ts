@@ -47,7 +47,18 @@ export type { NetAddr } from "./socket/transport.ts";
 export type { PublishData } from "./socket/pubsub.ts";
 export type { Broker, BrokerData, BrokerDelivery } from "./socket/broker.ts";
 export type { Role } from "./protocol/types.ts";
-export type { PerMessageDeflateOptions } from "./deflate/negotiation.ts";
+export type {
+  DeflateDirection,
+  PerMessageDeflateOptions,
+  PerMessageDeflateParams,
+  ResolvedDeflateOptions,
+} from "./deflate/negotiation.ts";
+export type { PerMessageDeflateSetup } from "./deflate/extension.ts";
+export type {
+  CompressorFactory,
+  MessageCompressor,
+} from "./deflate/compressor.ts";
+export type { SendOptions } from "./protocol/types.ts";
 export { ForbiddenOriginError } from "./handshake/origin.ts";
 export {
   CloseCode,
