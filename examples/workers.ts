@@ -9,6 +9,12 @@
  * @module
  */
 
+import {
+  exitWithUsage,
+  type ListenSettings,
+  listenSettingsOrExit,
+} from "./cli.ts";
+
 /** The environment variable a worker's number (1-based) is passed in. */
 export const WORKER_ENV = "RFC6455_WORKER";
 /** Shortest time between two starts of the same worker, so that one that
@@ -73,6 +79,48 @@ export function workerNumber(): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
   return Number.isInteger(number) && number > 0 ? number : undefined;
+}
+
+/** What {@linkcode serverCommandLineOrExit} read. */
+export interface ServerCommandLine {
+  /** Where to listen. */
+  settings: ListenSettings;
+  /** The worker count asked for with `--workers`, or undefined. */
+  workers: number | undefined;
+  /** The arguments without `--workers`, to pass on to each worker. */
+  rest: string[];
+}
+
+/**
+ * Reads a demo server's command line (`--workers`, `--port`, `--hostname`),
+ * or exits with the usage when it is wrong, including `--workers` with
+ * port 0 (the processes must share one fixed port).
+ *
+ * @param name the demo, for messages ("echo server")
+ * @param usage the usage line
+ * @param defaults the demo's own port and address
+ * @returns where to listen, the worker count and the arguments to pass on
+ */
+export function serverCommandLineOrExit(
+  name: string,
+  usage: string,
+  defaults: ListenSettings,
+): ServerCommandLine {
+  let workers: number | undefined;
+  let rest: string[];
+  try {
+    ({ workers, rest } = takeWorkersFlag(
+      Deno.args,
+      navigator.hardwareConcurrency,
+    ));
+  } catch (error) {
+    exitWithUsage(name, (error as Error).message, usage);
+  }
+  const settings = listenSettingsOrExit(name, usage, defaults, rest);
+  if (workers !== undefined && settings.port === 0) {
+    exitWithUsage(name, "--workers needs a fixed port, not 0", usage);
+  }
+  return { settings, workers, rest };
 }
 
 /** Options of {@linkcode superviseWorkers}. */

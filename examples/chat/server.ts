@@ -33,11 +33,11 @@ import { StaticFiles } from "../static_files.ts";
 import type { ChatCluster } from "./cluster.ts";
 import {
   optionalEnv,
+  serverCommandLineOrExit,
   superviseWorkers,
-  takeWorkersFlag,
   workerNumber,
 } from "../workers.ts";
-import { exitWithUsage, listenSettingsOrExit, startOrExit } from "../cli.ts";
+import { exitWithUsage, startOrExit } from "../cli.ts";
 
 /** The port used when `PORT` is not set: 3000. */
 export const DEFAULT_CHAT_PORT = 3000;
@@ -344,23 +344,11 @@ const WORKER_PERMISSIONS = [
  * with `--workers N`, runs N of them on one port. */
 async function main(): Promise<void> {
   const usage = "deno task chat [--port N] [--hostname ADDRESS] [--workers N]";
-  let workers: number | undefined;
-  let rest: string[];
-  try {
-    ({ workers, rest } = takeWorkersFlag(
-      Deno.args,
-      navigator.hardwareConcurrency,
-    ));
-  } catch (error) {
-    exitWithUsage("chat server", (error as Error).message, usage);
-  }
-  const settings = listenSettingsOrExit("chat server", usage, {
-    port: DEFAULT_CHAT_PORT,
-    hostname: DEFAULT_CHAT_HOSTNAME,
-  }, rest);
-  if (workers !== undefined && settings.port === 0) {
-    exitWithUsage("chat server", "--workers needs a fixed port, not 0", usage);
-  }
+  const { settings, workers, rest } = serverCommandLineOrExit(
+    "chat server",
+    usage,
+    { port: DEFAULT_CHAT_PORT, hostname: DEFAULT_CHAT_HOSTNAME },
+  );
   const redisUrl = optionalEnv("REDIS_URL") || undefined;
   const worker = workerNumber();
   if (workers !== undefined && worker === undefined) {

@@ -42,9 +42,13 @@ import {
 import { serveNodeNet } from "../../node.ts";
 import { perMessageDeflate } from "../../deflate.ts";
 import { ECHO_SERVER_COMPRESSION_THRESHOLD } from "./page_codec.ts";
-import { superviseWorkers, takeWorkersFlag, workerNumber } from "../workers.ts";
+import {
+  serverCommandLineOrExit,
+  superviseWorkers,
+  workerNumber,
+} from "../workers.ts";
 import { StaticFiles } from "../static_files.ts";
-import { exitWithUsage, listenSettingsOrExit, startOrExit } from "../cli.ts";
+import { startOrExit } from "../cli.ts";
 
 /** The port used when neither `--port` nor `PORT` is given: 3000. */
 export const DEFAULT_ECHO_PORT = 3000;
@@ -262,23 +266,11 @@ export async function startEchoServer(
 /** Runs the server until SIGINT or SIGTERM, then shuts down gracefully. */
 async function main(): Promise<void> {
   const usage = "deno task serve [--port N] [--hostname ADDRESS] [--workers N]";
-  let workers: number | undefined;
-  let rest: string[];
-  try {
-    ({ workers, rest } = takeWorkersFlag(
-      Deno.args,
-      navigator.hardwareConcurrency,
-    ));
-  } catch (error) {
-    exitWithUsage("echo server", (error as Error).message, usage);
-  }
-  const settings = listenSettingsOrExit("echo server", usage, {
-    port: DEFAULT_ECHO_PORT,
-    hostname: DEFAULT_ECHO_HOSTNAME,
-  }, rest);
-  if (workers !== undefined && settings.port === 0) {
-    exitWithUsage("echo server", "--workers needs a fixed port, not 0", usage);
-  }
+  const { settings, workers, rest } = serverCommandLineOrExit(
+    "echo server",
+    usage,
+    { port: DEFAULT_ECHO_PORT, hostname: DEFAULT_ECHO_HOSTNAME },
+  );
   const worker = workerNumber();
   if (workers !== undefined && worker === undefined) {
     await superviseWorkers({

@@ -108,4 +108,23 @@ describe("package entries", () => {
       }
     });
   }
+  test("./server, ./node and ./bun export one surface besides their adapters", async () => {
+    // Each entry lists its exports itself, so that its docs show exactly
+    // what it offers; this keeps the three lists from drifting apart.
+    const own: Record<string, string[]> = {
+      "./server": ["serve"],
+      "./node": ["serveNodeNet", "connect"],
+      "./bun": ["serveBun"],
+    };
+    const surfaces: Record<string, string[]> = {};
+    for (const [entry, adapters] of Object.entries(own)) {
+      const loaded = await import(new URL(config.exports[entry], ROOT).href);
+      const names = Object.keys(loaded).filter((name) =>
+        !adapters.includes(name)
+      );
+      surfaces[entry] = names.sort();
+    }
+    assert.deepEqual(surfaces["./node"], surfaces["./server"]);
+    assert.deepEqual(surfaces["./bun"], surfaces["./server"]);
+  });
 });
