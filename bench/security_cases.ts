@@ -11,31 +11,19 @@
  * @module
  */
 
-import { perMessageDeflate } from "../deflate.ts";
-import { serve, upgradeWebSocket } from "../mod.ts";
 import {
   CVE_CASES,
   emptyFragmentFlood,
   upgradeRequest,
 } from "../tests/support/cve_inputs.ts";
+import { startCveEchoServer } from "../tests/support/cve_server_deno.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 const RUNS = 5;
 const latin1 = (text: string) =>
   Uint8Array.from(text, (char) => char.charCodeAt(0));
 
-const server = serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  onListen() {},
-  onError: () => new Response("unexpected", { status: 500 }),
-}, (request) => {
-  const { socket, response } = upgradeWebSocket(request, {
-    perMessageDeflate: perMessageDeflate(),
-  });
-  socket.onmessage = (event) => socket.send(event.data);
-  return response;
-});
+const server = startCveEchoServer();
 
 /** Sends `bytes` in `chunkSize` writes; resolves with the ms until the
  * server's answer holds `until` bytes. */

@@ -3,14 +3,13 @@
 // Each gets its answer (400, 431, a 101 without the bad extension, 1009)
 // and the server stays up; what each costs in time and memory is measured
 // by bench/security_cases.ts, never asserted here.
-import { perMessageDeflate } from "../../deflate.ts";
 import assert from "node:assert/strict";
-import { serve, upgradeWebSocket } from "../../mod.ts";
 import {
   CVE_CASES,
   emptyFragmentFlood,
   upgradeRequest,
 } from "../support/cve_inputs.ts";
+import { startCveEchoServer } from "../support/cve_server_deno.ts";
 import { describe, test } from "../support/server_deno.ts";
 import { DEFAULTS } from "../../defaults.ts";
 
@@ -53,25 +52,10 @@ async function readUntil(
   return text;
 }
 
-function startServer() {
-  return serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    onListen() {},
-    onError: () => new Response("unexpected", { status: 500 }),
-  }, (request) => {
-    const { socket, response } = upgradeWebSocket(request, {
-      perMessageDeflate: perMessageDeflate(),
-    });
-    socket.onmessage = (event) => socket.send(event.data);
-    return response;
-  });
-}
-
 describe("known CVE inputs of other WebSocket servers", () => {
   for (const cve of CVE_CASES) {
     test(`${cve.name}: ${cve.status}`, async () => {
-      const server = startServer();
+      const server = startCveEchoServer();
       try {
         const conn = await Deno.connect({
           hostname: "127.0.0.1",
@@ -102,7 +86,7 @@ describe("known CVE inputs of other WebSocket servers", () => {
   }
 
   test("ws/uWebSockets class: a flood of empty fragments ends with 1009 at maxFragments", async () => {
-    const server = startServer();
+    const server = startCveEchoServer();
     try {
       const conn = await Deno.connect({
         hostname: "127.0.0.1",
