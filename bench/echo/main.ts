@@ -1,34 +1,44 @@
 /**
- * End-to-end echo load benchmark: this library's server against
- * `Deno.serve` + `Deno.upgradeWebSocket`, on the same Deno, over
- * 127.0.0.1.
+ * End-to-end echo load benchmark: this library's servers against each
+ * runtime's own WebSocket server, on 127.0.0.1 — in Deno `serve()` against
+ * `Deno.serve` + `Deno.upgradeWebSocket`, in Bun `serveBun()` against
+ * `Bun.serve`'s WebSocket (uWebSockets), in Node 24 `serveNodeNet()`
+ * against npm `ws` with `bufferutil`.
  *
  * ```sh
  * deno task bench:echo --quick      # 100 conns x 16 B/1 KiB x both modes
- *                                   # and 1000 x 16 B round trip: ~1 minute
+ *                                   # and 1000 x 16 B round trip: ~2 minutes
  * deno task bench:echo              # 1/100/1000/10000 conns x 16 B/1 KiB/
- *                                   # 64 KiB x rt/pipe: ~10-15 minutes
+ *                                   # 64 KiB x rt/pipe: ~15 minutes
+ * deno task bench:echo --runtimes=deno,bun,node   # every pair: ~45 minutes
  * deno task bench:echo --conns=100 --sizes=16 --modes=pipe --rounds=3
- * deno task bench:echo --quick --profile   # CPU profiles of both servers
+ * deno task bench:echo --servers=ours,native,bun-native,deno-node --conns=10000 --sizes=16
+ * deno task bench:echo --quick --profile   # CPU profiles of the servers
  * deno run -A bench/echo/profile_summary.ts /tmp/rfc6455-echo-profiles/ours-*.cpuprofile
  * ```
  *
+ * Servers (`--servers`, or `--runtimes=deno,bun,node` for ours and the
+ * baseline of each): `ours` and `native` (Deno), `deno-node` (ours on
+ * `node:net` in Deno), `bun-ours`, `bun-node`, `bun-native` (Bun),
+ * `node-ours` and `node-ws` (Node 24); each row of ours shows its ratios
+ * to the baseline of its runtime measured in the same cell.
+ *
  * Each cell (connections x message size x mode: "rt" keeps one message in
  * flight per connection, "pipe" 16) runs once per server and round,
- * servers alternating cell by cell (ours then native, then native then
- * ours, ...) so that the noise of a shared machine hits both alike. A run
- * starts a fresh server process (`echo_target.ts`: `echo_server.ts`'s
- * `startEchoServer` for ours, the interop suite's stand-in for native) and
+ * servers alternating cell by cell (in order, then reversed, ...) so that
+ * the noise of a shared machine hits all alike. A run
+ * starts a fresh server process (`echo_target.ts`) and
  * fresh load workers in separate processes (`load_worker.ts`), opens the
  * connections, sends until every connection has had an echo (bounded),
  * then measures for a fixed window: echoes/s, MB/s, latency percentiles,
  * the server's CPU seconds (`/proc/<pid>/stat`) and peak RSS (VmHWM), the
- * load client's CPU (so it can be seen not to be the bottleneck) and the
- * connections that got no echo (starved). Every echo is checked byte for
- * byte. Cells with more than `--max-inflight-mb` in flight (1000 and 10000
- * connections x 64 KiB) are skipped. Every process is killed at the end,
- * also on errors and Ctrl-C, and children exit by themselves when this
- * process dies (their stdin closes).
+ * load client's CPU (so it can be seen not to be the bottleneck), the
+ * connections that got no echo (starved) and those that waited more than
+ * 1 s for one (a message still unanswered at the end counts). Every echo is
+ * checked byte for byte. Cells with more than `--max-inflight-mb` in
+ * flight (1000 pipelined and 10000 connections x 64 KiB) are skipped.
+ * Every process is killed at the end, also on errors and Ctrl-C, and
+ * children exit by themselves when this process dies (their stdin closes).
  *
  * The load client ("auto") is the one that needed the least CPU per
  * message here: Deno with hand-made frames over `node:net` below 64 KiB,
@@ -43,9 +53,10 @@
  * `--client=auto|deno-tcp|bun-tcp|deno-websocket|bun-websocket`,
  * `--workers=2`, `--source-addresses=1` (the tcp client binds connection i
  * to 127.0.0.(1 + i % N) when ephemeral ports run short),
- * `--servers=ours,native`, `--ours=ours|minimal|corrupt|node` (`node`: our
+ * `--servers=ours,native`, `--runtimes=deno,bun,node`,
+ * `--ours=ours|minimal|corrupt|node` (what `ours` runs; `node`: our
  * echo server on `node:net` sockets, `serveNodeNet`; `corrupt` flips
- * a byte now and then: the checks must fire), `--max-inflight-mb=256`,
+ * a byte now and then: the checks must fire), `--max-inflight-mb=1100`,
  * `--profile[=DIR]`, `--json=FILE`.
  *
  * @module
@@ -58,6 +69,8 @@ import {
   type ClientKind,
   parseSettings,
   PIPELINE_DEPTH,
+  runtimePath,
+  type ServerKind,
   type Settings,
 } from "./settings.ts";
 import {
@@ -87,19 +100,21 @@ function delay(ms: number): Promise<void> {
 
 async function startServer(
   settings: Settings,
-  server: string,
+  server: ServerKind,
   label: string,
 ): Promise<{ child: Child; port: number; impl: string }> {
-  const target = server === "ours" ? settings.oursTarget : server;
-  const flags = ["run", "-A"];
-  if (settings.profileDir !== null) {
-    flags.push("--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`);
-    flags.push(`--cpu-prof-name=${label}.cpuprofile`);
+  const path = runtimePath(settings, server.runtime);
+  const args: string[] = [];
+  if (server.runtime === "deno") args.push("run", "-A");
+  if (settings.profileDir !== null && server.runtime !== "bun") {
+    // Deno and Node take the same flags.
+    args.push("--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`);
+    args.push(`--cpu-prof-name=${label}.cpuprofile`);
   }
-  const child = new Child(`${server} server`, Deno.execPath(), [
-    ...flags,
+  const child = new Child(`${server.name} server`, path, [
+    ...args,
     TARGET_PATH,
-    target,
+    server.target,
   ]);
   const started = JSON.parse(await child.nextLine(60_000)) as {
     port: number;
@@ -144,7 +159,7 @@ async function warmUp(
 /** Runs one server in one cell, from process start to every process gone. */
 async function runOnce(
   settings: Settings,
-  server: string,
+  server: ServerKind,
   cell: Cell,
   label: string,
 ): Promise<RunResult> {
@@ -206,6 +221,8 @@ async function runOnce(
     let starved = 0;
     let mismatches = 0;
     let closed = 0;
+    let slow = 0;
+    let longestWaitMs = 0;
     const notes: string[] = [];
     if (extensions.size > 0) {
       notes.push(`extensions agreed: ${[...extensions].join(" / ")}`);
@@ -224,6 +241,8 @@ async function runOnce(
       starved += result.starved;
       mismatches += result.mismatches;
       closed += result.closed;
+      slow += result.slow;
+      longestWaitMs = Math.max(longestWaitMs, result.longestWaitMs);
       if (result.firstMismatch !== "") notes.push(result.firstMismatch);
       latency.add(result.latency);
       workerWindowMs = Math.max(workerWindowMs, result.windowMs);
@@ -236,7 +255,9 @@ async function runOnce(
     }
     const seconds = workerWindowMs / 1000;
     return {
-      server,
+      server: server.name,
+      baseline: server.baseline,
+      impl: started.impl,
       cell,
       client: `${client.runtime}-${client.transport}`,
       messagesPerSecond: messages / seconds,
@@ -248,6 +269,8 @@ async function runOnce(
       windowSeconds: seconds,
       clientCores: clientCpu / windowSeconds,
       starved,
+      slow,
+      longestWaitMs,
       failed,
       mismatches,
       warmupMs: warmup.ms,
@@ -259,10 +282,16 @@ async function runOnce(
   }
 }
 
-function failedRun(server: string, cell: Cell, error: unknown): RunResult {
+function failedRun(
+  server: ServerKind,
+  cell: Cell,
+  error: unknown,
+): RunResult {
   const message = error instanceof Error ? error.message : String(error);
   return {
-    server,
+    server: server.name,
+    baseline: server.baseline,
+    impl: "",
     cell,
     client: "",
     messagesPerSecond: NaN,
@@ -275,6 +304,8 @@ function failedRun(server: string, cell: Cell, error: unknown): RunResult {
     warmupMs: NaN,
     clientCores: NaN,
     starved: cell.conns,
+    slow: cell.conns,
+    longestWaitMs: NaN,
     failed: cell.conns,
     mismatches: 0,
     note: message.split("\n")[0],
@@ -292,7 +323,10 @@ function describeRun(name: string, result: RunResult): string {
     `${serverMicrosPerMessage(result).toFixed(1)} us/msg; client ` +
     `${result.client} ${result.clientCores.toFixed(2)} cores, ${
       clientMicros.toFixed(1)
-    } us/msg; warmup ${result.warmupMs} ms` +
+    } us/msg; warmup ${result.warmupMs} ms; ${result.slow} waited > 1 s, ` +
+    `longest ${result.longestWaitMs.toFixed(0)} ms; RSS ${
+      result.peakRss.toFixed(0)
+    } MB` +
     (result.note === "" ? "" : ` (${result.note})`);
 }
 
@@ -332,6 +366,10 @@ async function describeMachine(settings: Settings): Promise<string> {
     `client ${settings.client}; deno ${Deno.version.deno}, bun ` +
     `${
       settings.bunPath === null ? "not found" : await version(settings.bunPath)
+    }, node ${
+      settings.nodePath === null
+        ? "24 not found"
+        : await version(settings.nodePath)
     }` +
     `\n  (tcp = hand-made frames over node:net, websocket = the runtime's ` +
     `WebSocket client; auto = deno-tcp below 64 KiB, bun-websocket at 64 KiB)`,
@@ -355,8 +393,8 @@ async function main(): Promise<void> {
     `each run: fresh server process, warmup of ${settings.warmupMs} ms ` +
       `and then until every connection has had an echo (at most ` +
       `${settings.maxWarmupMs} ms), ${settings.measureMs} ms measured.\n` +
-      "servers alternate cell by cell (ours/native, native/ours, ...) so " +
-      "the noise of other processes on this machine hits both alike.",
+      "servers alternate cell by cell (in order, then reversed, ...) so " +
+      "the noise of other processes on this machine hits all alike.",
   );
   const results: RunResult[] = [];
   const runs = new Map<string, RunResult[]>();
@@ -380,7 +418,7 @@ async function main(): Promise<void> {
         : [...settings.servers].reverse();
       for (const server of servers) {
         const label =
-          `${server}-${cell.conns}-${cell.size}-${cell.mode}-r${round}`;
+          `${server.name}-${cell.conns}-${cell.size}-${cell.mode}-r${round}`;
         let result: RunResult;
         try {
           result = await runOnce(settings, server, cell, label);
@@ -388,7 +426,7 @@ async function main(): Promise<void> {
           await killAll();
           result = failedRun(server, cell, error);
         }
-        const key = `${server}|${cellKey(cell)}`;
+        const key = `${server.name}|${cellKey(cell)}`;
         if (!runs.has(key)) runs.set(key, []);
         runs.get(key)!.push(result);
         console.log(describeRun(name, result));
@@ -400,15 +438,19 @@ async function main(): Promise<void> {
     "\nmsgs/s and MB/s count echoes received (payload bytes, one direction);" +
       " latency is send-to-echo per message; srv CPU s is the server's" +
       " user+sys CPU in the window and srv us/msg that per echo; RSS is the server's peak; cli cores is" +
-      " the load workers' CPU in the window (1.00 = one core). x msgs/s is" +
-      " ours/native throughput; x CPU is native/ours server CPU per message" +
-      " (the throughput ratio if each server had a core to itself: robust" +
-      " to other load on the machine)." +
+      " the load workers' CPU in the window (1.00 = one core); starved" +
+      " counts connections with no echo in the window, >1s those that" +
+      " waited longer than 1 s for one, max wait the longest wait (ms)." +
+      " On the rows of a server with a baseline (ours: native, bun-ours:" +
+      " bun-native, node-ours: node-ws): x msgs/s is its throughput over" +
+      " the baseline's; x CPU is baseline/ours server CPU per message (the" +
+      " throughput ratio if each server had a core to itself: robust to" +
+      " other load on the machine); x RSS is ours/baseline peak RSS." +
       (settings.rounds > 1 ? " Median run of each cell by msgs/s." : "") +
       "\n",
   );
   console.log(formatTable(results));
-  console.log("\ntargets (ours/native):");
+  console.log("\ntargets of issue 15 (ours/baseline):");
   console.log(formatTargets(results));
   if (settings.profileDir !== null) {
     console.log(
