@@ -54,6 +54,8 @@
  * `--workers=2`, `--source-addresses=1` (the tcp client binds connection i
  * to 127.0.0.(1 + i % N) when ephemeral ports run short),
  * `--servers=ours,native`, `--runtimes=deno,bun,node`,
+ * `--base=DIR` (also runs each of our servers from the checkout in DIR,
+ * as `<name>@base`, for before/after ratios in the same run),
  * `--ours=ours|minimal|corrupt|node` (what `ours` runs; `node`: our
  * echo server on `node:net` sockets, `serveNodeNet`; `corrupt` flips
  * a byte now and then: the checks must fire), `--max-inflight-mb=1100`,
@@ -113,7 +115,7 @@ async function startServer(
   }
   const child = new Child(`${server.name} server`, path, [
     ...args,
-    TARGET_PATH,
+    server.targetPath ?? TARGET_PATH,
     server.target,
   ]);
   const started = JSON.parse(await child.nextLine(60_000)) as {

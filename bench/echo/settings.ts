@@ -36,6 +36,8 @@ export interface ServerKind {
   target: string;
   /** The baseline in the same runtime, or null for a baseline. */
   baseline: string | null;
+  /** The `echo_target.ts` to run, when not this tree's (`--base`). */
+  targetPath?: string;
 }
 
 /** Every server, by name: ours and the native baseline in each runtime. */
@@ -194,6 +196,7 @@ const FLAGS = new Set([
   "source-addresses",
   "servers",
   "runtimes",
+  "base",
   "ours",
   "max-inflight-mb",
   "profile",
@@ -254,7 +257,7 @@ function chooseServers(values: Map<string, string>): ServerKind[] {
   if (oursTarget === undefined) {
     throw new Error(`--ours must be one of ${[...OURS_TARGETS.keys()]}`);
   }
-  return names.map((name) => {
+  const servers = names.map((name) => {
     const kind = SERVER_KINDS.get(name);
     if (kind === undefined) {
       throw new Error(
@@ -264,6 +267,20 @@ function chooseServers(values: Map<string, string>): ServerKind[] {
     const target = name === "ours" ? oursTarget : kind.target;
     return { name, ...kind, target };
   });
+  const base = values.get("base");
+  if (base === undefined) return servers;
+  // The same servers of ours from another checkout, for before/after.
+  const withBase: ServerKind[] = [];
+  for (const server of servers) {
+    withBase.push(server);
+    if (server.baseline === null) continue;
+    withBase.push({
+      ...server,
+      name: `${server.name}@base`,
+      targetPath: `${base}/bench/echo/echo_target.ts`,
+    });
+  }
+  return withBase;
 }
 
 /**
