@@ -5,11 +5,7 @@
  * @module
  */
 
-import type {
-  AcceptedConn,
-  ConnectionSource,
-  ListenOptions,
-} from "../server/listener.ts";
+import type { ConnectionSource, ListenOptions } from "../server/listener.ts";
 import type { NetAddr } from "../socket/transport.ts";
 import { FairConn } from "./fair_reads.ts";
 
