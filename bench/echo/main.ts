@@ -108,8 +108,8 @@ async function startServer(
   const path = runtimePath(settings, server.runtime);
   const args: string[] = [];
   if (server.runtime === "deno") args.push("run", "-A");
-  if (settings.profileDir !== null && server.runtime !== "bun") {
-    // Deno and Node take the same flags.
+  if (settings.profileDir !== null) {
+    // Deno, Bun and Node take the same flags.
     args.push("--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`);
     args.push(`--cpu-prof-name=${label}.cpuprofile`);
   }
