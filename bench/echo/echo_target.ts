@@ -23,7 +23,8 @@
  * conventions; Bun's and ws's echo every message as it came. Each listens
  * on 127.0.0.1 port 0 and prints one JSON line `{"port":N,"impl":"..."}`.
  * The process exits when stdin closes or reads `exit` (so that a CPU
- * profile taken with `--cpu-prof` is written) and after at most an hour.
+ * profile taken with `--cpu-prof` is written) and after at most an hour;
+ * `memory` and `snap` on stdin report its memory (`heap_summary.ts`).
  *
  * @module
  */
@@ -239,6 +240,30 @@ const TARGETS: Record<string, () => Started | Promise<Started>> = {
   "node-ws": startWs,
 };
 
+/** The collector, when the runtime was started with `--expose-gc`. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * A command from stdin: `exit`; `memory` prints the process's memory (JSON,
+ * bytes) after a collection; `snap` writes a heap snapshot to the path in
+ * `ECHO_SNAPSHOT` and prints `{"snapshot":PATH}` (`heap_summary.ts`).
+ */
+async function obey(command: string): Promise<void> {
+  if (command === "exit") process.exit(0);
+  if (command === "memory") {
+    collectGarbage();
+    const { rss, heapUsed, external } = process.memoryUsage();
+    process.stdout.write(JSON.stringify({ rss, heapUsed, external }) + "\n");
+  } else if (command === "snap") {
+    collectGarbage();
+    const v8 = await import("node:v8");
+    const path = v8.writeHeapSnapshot(process.env.ECHO_SNAPSHOT);
+    process.stdout.write(JSON.stringify({ snapshot: path }) + "\n");
+  }
+}
+
 async function main(): Promise<void> {
   const name = process.argv[2] ?? "";
   const start = TARGETS[name];
@@ -253,7 +278,7 @@ async function main(): Promise<void> {
   const started = await start();
   process.stdin.setEncoding("utf8");
   process.stdin.on("data", (chunk: string) => {
-    if (chunk.includes("exit")) process.exit(0);
+    for (const command of chunk.split("\n")) void obey(command.trim());
   });
   process.stdin.on("end", () => process.exit(0));
   process.stdout.write(JSON.stringify(started) + "\n");

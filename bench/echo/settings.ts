@@ -102,6 +102,11 @@ export interface Settings {
   profileDir: string | null;
   /** Where the results are written as JSON, or null. */
   jsonPath: string | null;
+  /** Connections of the churn run per server (`--churn`), 0 for none. */
+  churnConnections: number;
+  /** How long the server may settle after the churn before its RSS is
+   * read, ms. */
+  settleMs: number;
 }
 
 /** Bun as `.ci/run` installs it (RFC6455_TOOLS_DIR or
@@ -201,6 +206,8 @@ const FLAGS = new Set([
   "max-inflight-mb",
   "profile",
   "json",
+  "churn",
+  "settle-ms",
 ]);
 
 const CLIENTS = new Set([
@@ -306,7 +313,9 @@ export function parseSettings(args: string[]): Settings {
   const quick = values.get("quick") === "true";
   const explicit = ["modes", "sizes", "conns"].some((name) => values.has(name));
   let cells: Cell[] = [];
-  if (quick && !explicit) {
+  if (values.has("churn") && !quick && !explicit) {
+    // --churn alone: only the churn.
+  } else if (quick && !explicit) {
     cells = quickCells();
   } else {
     const modes = listOption(values, "modes", ["rt", "pipe"]);
@@ -353,5 +362,7 @@ export function parseSettings(args: string[]): Settings {
       ? "/tmp/rfc6455-echo-profiles"
       : profile,
     jsonPath: values.get("json") ?? null,
+    churnConnections: Number(values.get("churn") ?? 0),
+    settleMs: Number(values.get("settle-ms") ?? 3000),
   };
 }
