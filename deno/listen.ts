@@ -5,12 +5,9 @@
  * @module
  */
 
-import type {
-  AcceptedConn,
-  ConnectionSource,
-  ListenOptions,
-} from "../server/listener.ts";
-import { markPoolSafe, type NetAddr } from "../socket/transport.ts";
+import type { ConnectionSource, ListenOptions } from "../server/listener.ts";
+import type { NetAddr } from "../socket/transport.ts";
+import { FairConn } from "./fair_reads.ts";
 
 function isAcceptStopped(error: unknown): boolean {
   return error instanceof Deno.errors.BadResource ||
@@ -19,7 +16,8 @@ function isAcceptStopped(error: unknown): boolean {
 
 /**
  * Listens with `Deno.listen`, or `Deno.listenTls` when a certificate is
- * given.
+ * given. Accepted connections read through the fair schedule of
+ * `fair_reads.ts`.
  *
  * @param options where to listen, and the certificate for TLS
  * @returns the listening source
@@ -45,9 +43,9 @@ export function listenDeno(options: ListenOptions): ConnectionSource {
           onAcceptError(error);
           continue;
         }
-        // Deno's write op is done with the bytes once it resolves.
-        markPoolSafe(conn);
-        onConnection(conn as AcceptedConn);
+        // Reads scheduled so that thousands of busy connections are all
+        // served (fair_reads.ts).
+        onConnection(new FairConn(conn));
       }
     },
     close() {

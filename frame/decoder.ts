@@ -15,7 +15,7 @@ import {
   type WebSocketError,
 } from "../errors.ts";
 import { concatBytes } from "./bytes.ts";
-import { applyMask } from "./mask.ts";
+import { applyMask, copyMasked } from "./mask.ts";
 import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
@@ -193,10 +193,17 @@ export class FrameDecoder {
     }
     const payload = this.#payload;
     const filled = this.#payloadFilled;
-    payload.set(chunk.subarray(this.#offset, this.#offset + take), filled);
+    const piece = chunk.subarray(this.#offset, this.#offset + take);
     // Unmasked piece by piece, so partialFrame() can show what arrived.
     if (this.#masked) {
-      applyMask(payload.subarray(filled, filled + take), this.#maskKey, filled);
+      copyMasked(
+        payload.subarray(filled, filled + take),
+        piece,
+        this.#maskKey,
+        filled,
+      );
+    } else {
+      payload.set(piece, filled);
     }
     this.#offset += take;
     this.#payloadFilled = filled + take;

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { applyMask, resolveMaskKey } from "./mask.ts";
+import { applyMask, copyMasked, resolveMaskKey } from "./mask.ts";
 import { Opcode } from "./types.ts";
 
 export { FrameDecoder, type FrameDecoderOptions } from "./decoder.ts";
@@ -158,8 +158,8 @@ export function encodeFrame(
   const headerLength = frameHeaderLength(length, maskKey !== null);
   const frame = allocate(headerLength + length);
   writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
-  frame.set(payload, headerLength);
-  if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
+  if (maskKey === null) frame.set(payload, headerLength);
+  else copyMasked(frame.subarray(headerLength), payload, maskKey);
   return frame;
 }
 

@@ -19,10 +19,15 @@ export const SIMD_BLOCK_BYTES = 64 * 1024;
 const STEP_BYTES = 64;
 
 /**
- * Masks `data` in place with a 32-bit mask word (the key's bytes in
- * little-endian order, already rotated to `data[0]`'s position).
+ * Writes `source` XOR a 32-bit mask word (the key's bytes in little-endian
+ * order, already rotated to `source[0]`'s position) to `target`, which has
+ * the same length and may be `source` itself (masking in place).
  */
-export type SimdMasker = (data: Uint8Array, maskWord: number) => void;
+export type SimdMasker = (
+  target: Uint8Array,
+  source: Uint8Array,
+  maskWord: number,
+) => void;
 
 /** Unsigned LEB128, the integer encoding of WebAssembly's binary format. */
 function leb128(value: number): number[] {
@@ -129,18 +134,19 @@ export function createSimdMasker(): SimdMasker | null {
   } catch {
     return null; // compiling from bytes is forbidden here
   }
-  return (data, maskWord) => {
-    const length = data.length;
+  return (target, source, maskWord) => {
+    const length = source.length;
     for (let start = 0; start < length; start += SIMD_BLOCK_BYTES) {
       const end = Math.min(start + SIMD_BLOCK_BYTES, length);
       const vectorBytes = (end - start) & ~(STEP_BYTES - 1);
-      memory.set(data.subarray(start, end));
+      memory.set(source.subarray(start, start + vectorBytes));
       mask(0, vectorBytes, maskWord);
-      data.set(memory.subarray(0, vectorBytes), start);
+      target.set(memory.subarray(0, vectorBytes), start);
       // The last bytes of the block: the word's bytes in turn (every block
       // and step starts at a multiple of 4, so the phase is unchanged).
       for (let index = start + vectorBytes; index < end; index++) {
-        data[index] ^= (maskWord >>> ((index & 3) * 8)) & 0xff;
+        target[index] = source[index] ^
+          ((maskWord >>> ((index & 3) * 8)) & 0xff);
       }
     }
   };

@@ -1,44 +1,79 @@
 /**
- * One echo server process of the echo benchmark, started by `main.ts`:
+ * One echo server process of the echo benchmark, started by `main.ts` in
+ * the runtime the target needs:
  *
  * ```sh
- * deno run -A bench/echo/echo_target.ts ours      # this library
- * deno run -A bench/echo/echo_target.ts native    # Deno.serve + Deno.upgradeWebSocket
- * deno run -A bench/echo/echo_target.ts minimal   # this library, bare echo
- * deno run -A bench/echo/echo_target.ts corrupt   # flips a byte now and then
+ * deno run -A bench/echo/echo_target.ts ours        # this library, serve()
+ * deno run -A bench/echo/echo_target.ts native      # Deno.serve + Deno.upgradeWebSocket
+ * deno run -A bench/echo/echo_target.ts deno-node   # this library, serveNodeNet() in Deno
+ * deno run -A bench/echo/echo_target.ts minimal     # this library, bare echo
+ * deno run -A bench/echo/echo_target.ts corrupt     # flips a byte now and then
+ * bun bench/echo/echo_target.ts bun-ours            # this library, serveBun()
+ * bun bench/echo/echo_target.ts bun-node            # this library, serveNodeNet() in Bun
+ * bun bench/echo/echo_target.ts bun-native          # Bun.serve's WebSocket
+ * node bench/echo/echo_target.ts node-ours          # this library, serveNodeNet() in Node
+ * node bench/echo/echo_target.ts node-ws            # npm ws (with bufferutil) in Node
  * ```
  *
  * `ours` is the repository's echo server (`startEchoServer` of
- * `echo_server.ts`, logging off) when that file exists, else the bare echo
- * of `startMinimalEcho`. `native` is the interop suite's stand-in
- * (`startNativeEchoServer` of `tests/peers/echo_server.ts`), so both follow
- * the same echo conventions. Each listens on
- * 127.0.0.1 port 0 and prints one JSON line `{"port":N,"impl":"..."}`.
- * The process exits when stdin closes or reads `exit` (so a CPU profile
- * taken with `--cpu-prof` is written) and after at most an hour.
+ * `examples/echo/server.ts`, logging off; `deno-node` the same on
+ * `node:net`). Our servers in Bun and Node run the interop suite's
+ * runtime-neutral `echoHandler`, the Deno stand-in the interop suite's
+ * `startNativeEchoServer`, so every server follows the same echo
+ * conventions; Bun's and ws's echo every message as it came. Each listens
+ * on 127.0.0.1 port 0 and prints one JSON line `{"port":N,"impl":"..."}`.
+ * The process exits when stdin closes or reads `exit` (so that a CPU
+ * profile taken with `--cpu-prof` is written) and after at most an hour;
+ * `memory` and `snap` on stdin report its memory (`heap_summary.ts`).
  *
  * @module
  */
 
 import process from "node:process";
-import { serve, upgradeWebSocket } from "../../mod.ts";
-import { startNativeEchoServer } from "../../tests/interop/peers/echo_server.ts";
-
-/** Which server a process runs. */
-export type TargetName = "ours" | "native" | "minimal" | "corrupt" | "node";
 
 /** The most a target process lives, in milliseconds: one hour. */
 const MAX_LIFETIME_MS = 3_600_000;
+
+/** Where every server listens. */
+const HOSTNAME = "127.0.0.1";
 
 interface Started {
   port: number;
   impl: string;
 }
 
+interface EchoServerModule {
+  startEchoServer(options: {
+    hostname: string;
+    port: number;
+    log: false;
+    transport?: "deno" | "node:net";
+  }): Promise<{ addr: { port: number } }>;
+}
+
+/** Our echo server of `examples/echo/server.ts` (Deno only). */
+async function startOurs(transport: "deno" | "node:net"): Promise<Started> {
+  const url = new URL("../../examples/echo/server.ts", import.meta.url);
+  const module = await import(url.href) as EchoServerModule;
+  const server = await module.startEchoServer({
+    hostname: HOSTNAME,
+    port: 0,
+    log: false,
+    transport,
+  });
+  return {
+    port: server.addr.port,
+    impl: transport === "deno"
+      ? "examples/echo startEchoServer (serve)"
+      : "examples/echo startEchoServer on node:net (serveNodeNet)",
+  };
+}
+
 /** This library's serve + upgradeWebSocket with nothing but an echo. */
-function startMinimalEcho(): Started {
+async function startMinimalEcho(): Promise<Started> {
+  const { serve, upgradeWebSocket } = await import("../../mod.ts");
   const server = serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    { hostname: HOSTNAME, port: 0, onListen: () => {} },
     (request) => {
       const { socket, response } = upgradeWebSocket(request);
       socket.binaryType = "arraybuffer";
@@ -49,54 +84,14 @@ function startMinimalEcho(): Started {
   return { port: server.addr.port, impl: "bench/echo minimal echo" };
 }
 
-interface EchoServerModule {
-  startEchoServer(options: {
-    hostname: string;
-    port: number;
-    log: false;
-    transport?: "deno" | "node:net";
-  }): Promise<{ addr: Deno.NetAddr }>;
-}
-
-async function startOurs(): Promise<Started> {
-  const url = new URL("../../examples/echo/server.ts", import.meta.url);
-  try {
-    await Deno.stat(url);
-  } catch {
-    return startMinimalEcho();
-  }
-  const module = await import(url.href) as EchoServerModule;
-  const server = await module.startEchoServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: false,
-  });
-  return { port: server.addr.port, impl: "echo_server.ts startEchoServer" };
-}
-
-/** Our echo server (`echo_server.ts`) on `node:net` sockets
- * (`serveNodeNet`): `--ours=node`. */
-async function startOursOnNodeNet(): Promise<Started> {
-  const url = new URL("../../examples/echo/server.ts", import.meta.url);
-  const module = await import(url.href) as EchoServerModule;
-  const server = await module.startEchoServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    log: false,
-    transport: "node:net",
-  });
-  return {
-    port: server.addr.port,
-    impl: "echo_server.ts startEchoServer on node:net (serveNodeNet)",
-  };
-}
-
-/** The interop suite's native stand-in (`tests/peers/echo_server.ts`). */
+/** The interop suite's native stand-in (Deno.serve). */
 async function startNative(): Promise<Started> {
+  const { startNativeEchoServer } = await import(
+    "../../tests/interop/peers/echo_server.ts"
+  );
   const server = await startNativeEchoServer();
-  const port = Number(new URL(server.url).port);
   return {
-    port,
+    port: Number(new URL(server.url).port),
     impl: "Deno.serve + Deno.upgradeWebSocket (interop stand-in)",
   };
 }
@@ -106,7 +101,7 @@ async function startNative(): Promise<Started> {
 function startCorruptEcho(): Started {
   let count = 0;
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    { hostname: HOSTNAME, port: 0, onListen: () => {} },
     (request) => {
       const { socket, response } = Deno.upgradeWebSocket(request);
       socket.binaryType = "arraybuffer";
@@ -122,31 +117,171 @@ function startCorruptEcho(): Started {
   return { port: server.addr.port, impl: "corrupting echo (self-check)" };
 }
 
-async function main(): Promise<void> {
-  const name = Deno.args[0] as TargetName;
-  const lifetime = setTimeout(() => Deno.exit(3), MAX_LIFETIME_MS);
-  Deno.unrefTimer(lifetime);
-  const started = name === "native"
-    ? await startNative()
-    : name === "minimal"
-    ? startMinimalEcho()
-    : name === "ours"
-    ? await startOurs()
-    : name === "corrupt"
-    ? startCorruptEcho()
-    : name === "node"
-    ? await startOursOnNodeNet()
-    : null;
-  if (started === null) {
-    console.error(`usage: echo_target.ts ours|native|minimal|corrupt|node`);
-    Deno.exit(2);
+/** Our server on `node:net` in Bun or Node, with the interop echo handler. */
+async function startOursOnNodeNet(runtime: string): Promise<Started> {
+  const { serveNodeNet } = await import("../../node.ts");
+  const { echoHandler } = await import(
+    "../../tests/interop/peers/echo_handler.ts"
+  );
+  const server = await serveNodeNet(
+    { hostname: HOSTNAME, port: 0, onListen() {} },
+    echoHandler,
+  );
+  return {
+    port: server.addr.port,
+    impl: `serveNodeNet + interop echoHandler in ${runtime}`,
+  };
+}
+
+/** Our server on Bun's own TCP, with the interop echo handler. */
+async function startOursOnBun(): Promise<Started> {
+  const { serveBun } = await import("../../bun.ts");
+  const { echoHandler } = await import(
+    "../../tests/interop/peers/echo_handler.ts"
+  );
+  const server = serveBun(
+    { hostname: HOSTNAME, port: 0, onListen() {} },
+    echoHandler,
+  );
+  return { port: server.addr.port, impl: "serveBun + interop echoHandler" };
+}
+
+/** The part of Bun's API the native target uses. */
+interface BunServeRuntime {
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch(request: Request, server: { upgrade(request: Request): boolean }):
+      | Response
+      | undefined;
+    websocket: {
+      message(
+        socket: { send(data: string | Uint8Array): number },
+        message: string | Uint8Array,
+      ): void;
+    };
+  }): { port: number };
+}
+
+/** Bun's own WebSocket server (uWebSockets): every message echoed. */
+function startBunNative(): Started {
+  const bun = (globalThis as { Bun?: BunServeRuntime }).Bun;
+  if (bun === undefined) throw new Error("bun-native runs under Bun");
+  const server = bun.serve({
+    hostname: HOSTNAME,
+    port: 0,
+    fetch(request, server) {
+      if (server.upgrade(request)) return undefined;
+      return new Response("upgrade expected", { status: 400 });
+    },
+    websocket: {
+      message(socket, message) {
+        socket.send(message);
+      },
+    },
+  });
+  return { port: server.port, impl: "Bun.serve websocket (uWebSockets)" };
+}
+
+/** The part of npm ws the ws target uses. */
+interface WsModule {
+  WebSocketServer: new (
+    options: { host: string; port: number },
+    onListening: () => void,
+  ) => {
+    address(): { port: number };
+    on(
+      event: "connection",
+      listener: (socket: {
+        on(
+          event: "message",
+          listener: (data: Uint8Array, isBinary: boolean) => void,
+        ): void;
+        on(event: "error", listener: () => void): void;
+        send(data: Uint8Array, options: { binary: boolean }): void;
+      }) => void,
+    ): void;
+  };
+}
+
+/** npm ws's server in Node (it loads bufferutil when installed). */
+async function startWs(): Promise<Started> {
+  const ws = await import("ws") as unknown as WsModule & { default?: WsModule };
+  const WebSocketServer = ws.WebSocketServer ?? ws.default!.WebSocketServer;
+  let bufferutil = "without bufferutil";
+  try {
+    await import("bufferutil");
+    bufferutil = "with bufferutil";
+  } catch {
+    // Not installed: ws masks in JavaScript.
   }
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const server = new WebSocketServer({ host: HOSTNAME, port: 0 }, resolve);
+  server.on("connection", (socket) => {
+    socket.on("error", () => {});
+    socket.on("message", (data, isBinary) => {
+      socket.send(data, { binary: isBinary });
+    });
+  });
+  await promise;
+  return { port: server.address().port, impl: `npm ws ${bufferutil}` };
+}
+
+const TARGETS: Record<string, () => Started | Promise<Started>> = {
+  ours: () => startOurs("deno"),
+  "deno-node": () => startOurs("node:net"),
+  native: startNative,
+  minimal: startMinimalEcho,
+  corrupt: startCorruptEcho,
+  "bun-ours": startOursOnBun,
+  "bun-node": () => startOursOnNodeNet("Bun"),
+  "bun-native": startBunNative,
+  "node-ours": () => startOursOnNodeNet("Node"),
+  "node-ws": startWs,
+};
+
+/** The collector, when the runtime was started with `--expose-gc`. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * A command from stdin: `exit`; `memory` prints the process's memory (JSON,
+ * bytes) after a collection; `snap` writes a heap snapshot to the path in
+ * `ECHO_SNAPSHOT` and prints `{"snapshot":PATH}` (`heap_summary.ts`).
+ */
+async function obey(command: string): Promise<void> {
+  if (command === "exit") process.exit(0);
+  if (command === "memory") {
+    collectGarbage();
+    const { rss, heapUsed, external } = process.memoryUsage();
+    process.stdout.write(JSON.stringify({ rss, heapUsed, external }) + "\n");
+  } else if (command === "snap") {
+    collectGarbage();
+    const v8 = await import("node:v8");
+    const path = v8.writeHeapSnapshot(process.env.ECHO_SNAPSHOT);
+    process.stdout.write(JSON.stringify({ snapshot: path }) + "\n");
+  }
+}
+
+async function main(): Promise<void> {
+  const name = process.argv[2] ?? "";
+  const start = TARGETS[name];
+  if (start === undefined) {
+    console.error(
+      `usage: echo_target.ts ${Object.keys(TARGETS).join("|")}`,
+    );
+    process.exit(2);
+  }
+  const lifetime = setTimeout(() => process.exit(3), MAX_LIFETIME_MS);
+  (lifetime as unknown as { unref?: () => void }).unref?.();
+  const started = await start();
   process.stdin.setEncoding("utf8");
   process.stdin.on("data", (chunk: string) => {
-    if (chunk.includes("exit")) Deno.exit(0);
+    for (const command of chunk.split("\n")) void obey(command.trim());
   });
-  process.stdin.on("end", () => Deno.exit(0));
-  console.log(JSON.stringify(started));
+  process.stdin.on("end", () => process.exit(0));
+  process.stdout.write(JSON.stringify(started) + "\n");
 }
 
 await main();

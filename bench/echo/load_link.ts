@@ -23,6 +23,8 @@ export class LoadConnection {
   readonly sentAt: Float64Array;
   /** Echoes received at the start of the measurement window. */
   echoesAtWindowStart = 0;
+  /** The longest a message waited for its echo in the window, ms. */
+  longestWaitMs = 0;
   /** Sends `count` new messages (set by the link once open). */
   sendMessages: (count: number) => void = () => {};
   /** Closes the transport (set by the link). */

@@ -68,6 +68,11 @@ export interface WorkerResult {
   closed: number;
   /** Echoes that did not match what was sent (whole run). */
   mismatches: number;
+  /** Connections that waited longer than {@linkcode SLOW_WAIT_MS} for an
+   * echo in the window (counting a message still unanswered at its end). */
+  slow: number;
+  /** The longest any message waited for its echo, ms. */
+  longestWaitMs: number;
   /** The first mismatch, for the report. */
   firstMismatch: string;
   /** Round-trip latencies of the window's echoes. */
@@ -75,6 +80,9 @@ export interface WorkerResult {
   /** The window as this worker measured it, in milliseconds. */
   windowMs: number;
 }
+
+/** A wait for an echo longer than this counts a connection as slow: 1 s. */
+export const SLOW_WAIT_MS = 1000;
 
 function writeLine(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + "\n");
@@ -123,9 +131,9 @@ class LoadWorker implements LoadHost {
     if (this.#measuring) {
       this.#messages++;
       this.#bytes += payload.length;
-      this.#latency.recordMillis(
-        now - connection.sentAt[sequence % this.#config.depth],
-      );
+      const wait = now - connection.sentAt[sequence % this.#config.depth];
+      this.#latency.recordMillis(wait);
+      if (wait > connection.longestWaitMs) connection.longestWaitMs = wait;
     }
     return this.#sending && connection.open ? 1 : 0;
   }
@@ -202,6 +210,7 @@ class LoadWorker implements LoadHost {
   startWindow(): void {
     for (const connection of this.#connections) {
       connection.echoesAtWindowStart = connection.nextEcho;
+      connection.longestWaitMs = 0;
     }
     this.#latency.clear();
     this.#messages = 0;
@@ -214,10 +223,21 @@ class LoadWorker implements LoadHost {
   stopWindow(): WorkerResult {
     this.#measuring = false;
     this.#sending = false;
-    const windowMs = performance.now() - this.#windowStart;
+    const now = performance.now();
+    const windowMs = now - this.#windowStart;
     let starved = 0;
+    let slow = 0;
+    let longestWaitMs = 0;
     for (const connection of this.#connections) {
       if (connection.nextEcho === connection.echoesAtWindowStart) starved++;
+      let wait = connection.longestWaitMs;
+      if (connection.nextEcho < connection.nextSend) {
+        const oldest =
+          connection.sentAt[connection.nextEcho % this.#config.depth];
+        wait = Math.max(wait, now - oldest);
+      }
+      if (wait > SLOW_WAIT_MS) slow++;
+      longestWaitMs = Math.max(longestWaitMs, wait);
     }
     return {
       type: "result",
@@ -226,6 +246,8 @@ class LoadWorker implements LoadHost {
       starved,
       closed: this.#closed,
       mismatches: this.#mismatches,
+      slow,
+      longestWaitMs,
       firstMismatch: this.#firstMismatch,
       latency: this.#latency.toData(),
       windowMs,

@@ -1,34 +1,44 @@
 /**
- * End-to-end echo load benchmark: this library's server against
- * `Deno.serve` + `Deno.upgradeWebSocket`, on the same Deno, over
- * 127.0.0.1.
+ * End-to-end echo load benchmark: this library's servers against each
+ * runtime's own WebSocket server, on 127.0.0.1 — in Deno `serve()` against
+ * `Deno.serve` + `Deno.upgradeWebSocket`, in Bun `serveBun()` against
+ * `Bun.serve`'s WebSocket (uWebSockets), in Node 24 `serveNodeNet()`
+ * against npm `ws` with `bufferutil`.
  *
  * ```sh
  * deno task bench:echo --quick      # 100 conns x 16 B/1 KiB x both modes
- *                                   # and 1000 x 16 B round trip: ~1 minute
+ *                                   # and 1000 x 16 B round trip: ~2 minutes
  * deno task bench:echo              # 1/100/1000/10000 conns x 16 B/1 KiB/
- *                                   # 64 KiB x rt/pipe: ~10-15 minutes
+ *                                   # 64 KiB x rt/pipe: ~15 minutes
+ * deno task bench:echo --runtimes=deno,bun,node   # every pair: ~45 minutes
  * deno task bench:echo --conns=100 --sizes=16 --modes=pipe --rounds=3
- * deno task bench:echo --quick --profile   # CPU profiles of both servers
+ * deno task bench:echo --servers=ours,native,bun-native,deno-node --conns=10000 --sizes=16
+ * deno task bench:echo --quick --profile   # CPU profiles of the servers
  * deno run -A bench/echo/profile_summary.ts /tmp/rfc6455-echo-profiles/ours-*.cpuprofile
  * ```
  *
+ * Servers (`--servers`, or `--runtimes=deno,bun,node` for ours and the
+ * baseline of each): `ours` and `native` (Deno), `deno-node` (ours on
+ * `node:net` in Deno), `bun-ours`, `bun-node`, `bun-native` (Bun),
+ * `node-ours` and `node-ws` (Node 24); each row of ours shows its ratios
+ * to the baseline of its runtime measured in the same cell.
+ *
  * Each cell (connections x message size x mode: "rt" keeps one message in
  * flight per connection, "pipe" 16) runs once per server and round,
- * servers alternating cell by cell (ours then native, then native then
- * ours, ...) so that the noise of a shared machine hits both alike. A run
- * starts a fresh server process (`echo_target.ts`: `echo_server.ts`'s
- * `startEchoServer` for ours, the interop suite's stand-in for native) and
+ * servers alternating cell by cell (in order, then reversed, ...) so that
+ * the noise of a shared machine hits all alike. A run
+ * starts a fresh server process (`echo_target.ts`) and
  * fresh load workers in separate processes (`load_worker.ts`), opens the
  * connections, sends until every connection has had an echo (bounded),
  * then measures for a fixed window: echoes/s, MB/s, latency percentiles,
  * the server's CPU seconds (`/proc/<pid>/stat`) and peak RSS (VmHWM), the
- * load client's CPU (so it can be seen not to be the bottleneck) and the
- * connections that got no echo (starved). Every echo is checked byte for
- * byte. Cells with more than `--max-inflight-mb` in flight (1000 and 10000
- * connections x 64 KiB) are skipped. Every process is killed at the end,
- * also on errors and Ctrl-C, and children exit by themselves when this
- * process dies (their stdin closes).
+ * load client's CPU (so it can be seen not to be the bottleneck), the
+ * connections that got no echo (starved) and those that waited more than
+ * 1 s for one (a message still unanswered at the end counts). Every echo is
+ * checked byte for byte. Cells with more than `--max-inflight-mb` in
+ * flight (1000 pipelined and 10000 connections x 64 KiB) are skipped.
+ * Every process is killed at the end, also on errors and Ctrl-C, and
+ * children exit by themselves when this process dies (their stdin closes).
  *
  * The load client ("auto") is the one that needed the least CPU per
  * message here: Deno with hand-made frames over `node:net` below 64 KiB,
@@ -43,21 +53,33 @@
  * `--client=auto|deno-tcp|bun-tcp|deno-websocket|bun-websocket`,
  * `--workers=2`, `--source-addresses=1` (the tcp client binds connection i
  * to 127.0.0.(1 + i % N) when ephemeral ports run short),
- * `--servers=ours,native`, `--ours=ours|minimal|corrupt|node` (`node`: our
+ * `--servers=ours,native`, `--runtimes=deno,bun,node`,
+ * `--base=DIR` (also runs each of our servers from the checkout in DIR,
+ * as `<name>@base`, for before/after ratios in the same run),
+ * `--ours=ours|minimal|corrupt|node` (what `ours` runs; `node`: our
  * echo server on `node:net` sockets, `serveNodeNet`; `corrupt` flips
- * a byte now and then: the checks must fire), `--max-inflight-mb=256`,
+ * a byte now and then: the checks must fire), `--max-inflight-mb=1100`,
  * `--profile[=DIR]`, `--json=FILE`.
  *
  * @module
  */
 
 import { LatencyHistogram } from "./histogram.ts";
-import { Child, cpuSeconds, killAll, peakRssMegabytes } from "./processes.ts";
+import {
+  Child,
+  cpuSeconds,
+  killAll,
+  peakRssMegabytes,
+  rssMegabytes,
+} from "./processes.ts";
+import { churn } from "./churn.ts";
 import {
   clientFor,
   type ClientKind,
   parseSettings,
   PIPELINE_DEPTH,
+  runtimePath,
+  type ServerKind,
   type Settings,
 } from "./settings.ts";
 import {
@@ -87,19 +109,21 @@ function delay(ms: number): Promise<void> {
 
 async function startServer(
   settings: Settings,
-  server: string,
+  server: ServerKind,
   label: string,
 ): Promise<{ child: Child; port: number; impl: string }> {
-  const target = server === "ours" ? settings.oursTarget : server;
-  const flags = ["run", "-A"];
+  const path = runtimePath(settings, server.runtime);
+  const args: string[] = [];
+  if (server.runtime === "deno") args.push("run", "-A");
   if (settings.profileDir !== null) {
-    flags.push("--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`);
-    flags.push(`--cpu-prof-name=${label}.cpuprofile`);
+    // Deno, Bun and Node take the same flags.
+    args.push("--cpu-prof", `--cpu-prof-dir=${settings.profileDir}`);
+    args.push(`--cpu-prof-name=${label}.cpuprofile`);
   }
-  const child = new Child(`${server} server`, Deno.execPath(), [
-    ...flags,
-    TARGET_PATH,
-    target,
+  const child = new Child(`${server.name} server`, path, [
+    ...args,
+    server.targetPath ?? TARGET_PATH,
+    server.target,
   ]);
   const started = JSON.parse(await child.nextLine(60_000)) as {
     port: number;
@@ -144,7 +168,7 @@ async function warmUp(
 /** Runs one server in one cell, from process start to every process gone. */
 async function runOnce(
   settings: Settings,
-  server: string,
+  server: ServerKind,
   cell: Cell,
   label: string,
 ): Promise<RunResult> {
@@ -206,6 +230,8 @@ async function runOnce(
     let starved = 0;
     let mismatches = 0;
     let closed = 0;
+    let slow = 0;
+    let longestWaitMs = 0;
     const notes: string[] = [];
     if (extensions.size > 0) {
       notes.push(`extensions agreed: ${[...extensions].join(" / ")}`);
@@ -224,6 +250,8 @@ async function runOnce(
       starved += result.starved;
       mismatches += result.mismatches;
       closed += result.closed;
+      slow += result.slow;
+      longestWaitMs = Math.max(longestWaitMs, result.longestWaitMs);
       if (result.firstMismatch !== "") notes.push(result.firstMismatch);
       latency.add(result.latency);
       workerWindowMs = Math.max(workerWindowMs, result.windowMs);
@@ -236,7 +264,9 @@ async function runOnce(
     }
     const seconds = workerWindowMs / 1000;
     return {
-      server,
+      server: server.name,
+      baseline: server.baseline,
+      impl: started.impl,
       cell,
       client: `${client.runtime}-${client.transport}`,
       messagesPerSecond: messages / seconds,
@@ -248,6 +278,8 @@ async function runOnce(
       windowSeconds: seconds,
       clientCores: clientCpu / windowSeconds,
       starved,
+      slow,
+      longestWaitMs,
       failed,
       mismatches,
       warmupMs: warmup.ms,
@@ -259,10 +291,16 @@ async function runOnce(
   }
 }
 
-function failedRun(server: string, cell: Cell, error: unknown): RunResult {
+function failedRun(
+  server: ServerKind,
+  cell: Cell,
+  error: unknown,
+): RunResult {
   const message = error instanceof Error ? error.message : String(error);
   return {
-    server,
+    server: server.name,
+    baseline: server.baseline,
+    impl: "",
     cell,
     client: "",
     messagesPerSecond: NaN,
@@ -275,6 +313,8 @@ function failedRun(server: string, cell: Cell, error: unknown): RunResult {
     warmupMs: NaN,
     clientCores: NaN,
     starved: cell.conns,
+    slow: cell.conns,
+    longestWaitMs: NaN,
     failed: cell.conns,
     mismatches: 0,
     note: message.split("\n")[0],
@@ -292,7 +332,10 @@ function describeRun(name: string, result: RunResult): string {
     `${serverMicrosPerMessage(result).toFixed(1)} us/msg; client ` +
     `${result.client} ${result.clientCores.toFixed(2)} cores, ${
       clientMicros.toFixed(1)
-    } us/msg; warmup ${result.warmupMs} ms` +
+    } us/msg; warmup ${result.warmupMs} ms; ${result.slow} waited > 1 s, ` +
+    `longest ${result.longestWaitMs.toFixed(0)} ms; RSS ${
+      result.peakRss.toFixed(0)
+    } MB` +
     (result.note === "" ? "" : ` (${result.note})`);
 }
 
@@ -302,6 +345,76 @@ function medianRun(runs: RunResult[]): RunResult {
     (a.messagesPerSecond || 0) - (b.messagesPerSecond || 0)
   );
   return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/** What one server's memory did through the churn. */
+interface ChurnRun {
+  server: ServerKind;
+  completed: number;
+  failed: number;
+  ms: number;
+  /** RSS before the first connection, MiB. */
+  idleRss: number;
+  /** RSS once the churn ended and the server settled, MiB. */
+  afterRss: number;
+  /** Peak RSS through the churn, MiB. */
+  peakRss: number;
+}
+
+/** Starts `server`, runs the churn against it, reads its memory. */
+async function runChurn(
+  settings: Settings,
+  server: ServerKind,
+): Promise<ChurnRun> {
+  const started = await startServer(settings, server, `${server.name}-churn`);
+  try {
+    await delay(500);
+    const pid = started.child.pid;
+    const idleRss = rssMegabytes(pid);
+    const result = await churn(started.port, settings.churnConnections);
+    await delay(settings.settleMs);
+    return {
+      server,
+      completed: result.completed,
+      failed: result.failed,
+      ms: result.ms,
+      idleRss,
+      afterRss: rssMegabytes(pid),
+      peakRss: peakRssMegabytes(pid),
+    };
+  } finally {
+    await started.child.stop(10_000);
+  }
+}
+
+/** The churn's table, with each server's after-churn RSS over its
+ * baseline's. */
+function formatChurn(runs: ChurnRun[]): string {
+  const lines = [
+    "server      connections  completed  failed    ms  idle RSS  after RSS  peak RSS  x after",
+  ];
+  for (const run of runs) {
+    const base = runs.find((other) =>
+      other.server.name === run.server.baseline
+    );
+    const ratio = base === undefined
+      ? ""
+      : (run.afterRss / base.afterRss).toFixed(2);
+    lines.push(
+      [
+        run.server.name.padEnd(10),
+        String(run.completed + run.failed).padStart(12),
+        String(run.completed).padStart(10),
+        String(run.failed).padStart(7),
+        String(run.ms).padStart(5),
+        run.idleRss.toFixed(0).padStart(9),
+        run.afterRss.toFixed(0).padStart(10),
+        run.peakRss.toFixed(0).padStart(9),
+        ratio.padStart(8),
+      ].join(" "),
+    );
+  }
+  return lines.join("\n");
 }
 
 async function describeMachine(settings: Settings): Promise<string> {
@@ -332,6 +445,10 @@ async function describeMachine(settings: Settings): Promise<string> {
     `client ${settings.client}; deno ${Deno.version.deno}, bun ` +
     `${
       settings.bunPath === null ? "not found" : await version(settings.bunPath)
+    }, node ${
+      settings.nodePath === null
+        ? "24 not found"
+        : await version(settings.nodePath)
     }` +
     `\n  (tcp = hand-made frames over node:net, websocket = the runtime's ` +
     `WebSocket client; auto = deno-tcp below 64 KiB, bun-websocket at 64 KiB)`,
@@ -355,8 +472,8 @@ async function main(): Promise<void> {
     `each run: fresh server process, warmup of ${settings.warmupMs} ms ` +
       `and then until every connection has had an echo (at most ` +
       `${settings.maxWarmupMs} ms), ${settings.measureMs} ms measured.\n` +
-      "servers alternate cell by cell (ours/native, native/ours, ...) so " +
-      "the noise of other processes on this machine hits both alike.",
+      "servers alternate cell by cell (in order, then reversed, ...) so " +
+      "the noise of other processes on this machine hits all alike.",
   );
   const results: RunResult[] = [];
   const runs = new Map<string, RunResult[]>();
@@ -380,7 +497,7 @@ async function main(): Promise<void> {
         : [...settings.servers].reverse();
       for (const server of servers) {
         const label =
-          `${server}-${cell.conns}-${cell.size}-${cell.mode}-r${round}`;
+          `${server.name}-${cell.conns}-${cell.size}-${cell.mode}-r${round}`;
         let result: RunResult;
         try {
           result = await runOnce(settings, server, cell, label);
@@ -388,7 +505,7 @@ async function main(): Promise<void> {
           await killAll();
           result = failedRun(server, cell, error);
         }
-        const key = `${server}|${cellKey(cell)}`;
+        const key = `${server.name}|${cellKey(cell)}`;
         if (!runs.has(key)) runs.set(key, []);
         runs.get(key)!.push(result);
         console.log(describeRun(name, result));
@@ -400,15 +517,19 @@ async function main(): Promise<void> {
     "\nmsgs/s and MB/s count echoes received (payload bytes, one direction);" +
       " latency is send-to-echo per message; srv CPU s is the server's" +
       " user+sys CPU in the window and srv us/msg that per echo; RSS is the server's peak; cli cores is" +
-      " the load workers' CPU in the window (1.00 = one core). x msgs/s is" +
-      " ours/native throughput; x CPU is native/ours server CPU per message" +
-      " (the throughput ratio if each server had a core to itself: robust" +
-      " to other load on the machine)." +
+      " the load workers' CPU in the window (1.00 = one core); starved" +
+      " counts connections with no echo in the window, >1s those that" +
+      " waited longer than 1 s for one, max wait the longest wait (ms)." +
+      " On the rows of a server with a baseline (ours: native, bun-ours:" +
+      " bun-native, node-ours: node-ws): x msgs/s is its throughput over" +
+      " the baseline's; x CPU is baseline/ours server CPU per message (the" +
+      " throughput ratio if each server had a core to itself: robust to" +
+      " other load on the machine); x RSS is ours/baseline peak RSS." +
       (settings.rounds > 1 ? " Median run of each cell by msgs/s." : "") +
       "\n",
   );
   console.log(formatTable(results));
-  console.log("\ntargets (ours/native):");
+  console.log("\ntargets of issue 15 (ours/baseline):");
   console.log(formatTargets(results));
   if (settings.profileDir !== null) {
     console.log(
@@ -418,10 +539,38 @@ async function main(): Promise<void> {
       `summarize: deno run -A bench/echo/profile_summary.ts ${settings.profileDir}/<file>`,
     );
   }
+  const churnRuns: ChurnRun[] = [];
+  if (settings.churnConnections > 0) {
+    console.log(
+      `\nchurn: ${settings.churnConnections} connections per server, 200 at ` +
+        "a time, ending in turn cleanly (an echo, a close handshake), with a " +
+        "TCP reset after the handshake, after half a frame, and in the " +
+        `request head; RSS read ${settings.settleMs} ms after the last one.`,
+    );
+    for (const server of settings.servers) {
+      try {
+        const run = await runChurn(settings, server);
+        churnRuns.push(run);
+        console.log(
+          `  churn ${server.name}: ${run.completed} completed, ${run.failed} failed in ${run.ms} ms; RSS idle ${
+            run.idleRss.toFixed(0)
+          } MB, after ${run.afterRss.toFixed(0)} MB, peak ${
+            run.peakRss.toFixed(0)
+          } MB`,
+        );
+      } catch (error) {
+        await killAll();
+        console.log(
+          `  churn ${server.name}: failed (${(error as Error).message})`,
+        );
+      }
+    }
+    console.log("\n" + formatChurn(churnRuns));
+  }
   if (settings.jsonPath !== null) {
     Deno.writeTextFileSync(
       settings.jsonPath,
-      JSON.stringify({ settings, results }, null, 2),
+      JSON.stringify({ settings, results, churn: churnRuns }, null, 2),
     );
   }
 }

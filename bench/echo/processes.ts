@@ -195,23 +195,38 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/**
- * The peak resident set size of a process (VmHWM).
- *
- * @returns megabytes (MiB), or NaN when the process is gone
- */
-export function peakRssMegabytes(pid: number): number {
+/** A `/proc/<pid>/status` field in kB, as MiB; NaN when gone. */
+function statusMegabytes(pid: number, field: string): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     for (const line of status.split("\n")) {
-      if (line.startsWith("VmHWM:")) {
-        return Number.parseInt(line.slice(6).trim(), 10) / 1024;
+      if (line.startsWith(`${field}:`)) {
+        return Number.parseInt(line.slice(field.length + 1).trim(), 10) /
+          1024;
       }
     }
   } catch {
     // Gone.
   }
   return NaN;
+}
+
+/**
+ * The peak resident set size of a process (VmHWM).
+ *
+ * @returns megabytes (MiB), or NaN when the process is gone
+ */
+export function peakRssMegabytes(pid: number): number {
+  return statusMegabytes(pid, "VmHWM");
+}
+
+/**
+ * The resident set size of a process now (VmRSS).
+ *
+ * @returns megabytes (MiB), or NaN when the process is gone
+ */
+export function rssMegabytes(pid: number): number {
+  return statusMegabytes(pid, "VmRSS");
 }
 
 /** Finds a program: the first of `candidates` that is an executable file,

@@ -16,8 +16,12 @@ export interface Cell {
 
 /** What one server did in one cell. */
 export interface RunResult {
-  /** "ours" or "native". */
+  /** The server's name (`settings.ts`, `SERVER_KINDS`). */
   server: string;
+  /** The server its ratios are taken against, or null for a baseline. */
+  baseline: string | null;
+  /** What the server process said it runs. */
+  impl: string;
   /** The cell. */
   cell: Cell;
   /** The load client, like "deno-tcp". */
@@ -42,6 +46,10 @@ export interface RunResult {
   clientCores: number;
   /** Open connections with no echo during the window (plus closed ones). */
   starved: number;
+  /** Connections that waited more than 1 s for an echo in the window. */
+  slow: number;
+  /** The longest any message waited for its echo, ms. */
+  longestWaitMs: number;
   /** Connections that did not open. */
   failed: number;
   /** Echoes that did not match (length, sequence, bytes). */
@@ -70,7 +78,7 @@ function pad(text: string, width: number, left = false): string {
 }
 
 const COLUMNS: Array<[string, number]> = [
-  ["server", 7],
+  ["server", 10],
   ["conns", 6],
   ["size", 6],
   ["mode", 5],
@@ -82,9 +90,12 @@ const COLUMNS: Array<[string, number]> = [
   ["srv us/msg", 10],
   ["RSS MB", 7],
   ["starved", 7],
+  [">1s", 5],
+  ["max wait", 8],
   ["cli cores", 9],
   ["x msgs/s", 8],
   ["x CPU", 6],
+  ["x RSS", 6],
 ];
 
 /** Server CPU microseconds per echoed message. */
@@ -114,9 +125,18 @@ export function throughputRatio(
   return ours.messagesPerSecond / native.messagesPerSecond;
 }
 
+/** Peak RSS of ours over its baseline's, or NaN when one is missing. */
+export function rssRatio(
+  ours: RunResult | undefined,
+  native: RunResult | undefined,
+): number {
+  if (ours === undefined || native === undefined) return NaN;
+  return ours.peakRss / native.peakRss;
+}
+
 /**
- * The results table: one row per server and cell, the ratio ours/native
- * (msgs/s) on ours' rows.
+ * The results table: one row per server and cell; rows of a server with a
+ * baseline measured in the same cell carry the ratios against it.
  */
 export function formatTable(results: RunResult[]): string {
   const lines: string[] = [];
@@ -132,12 +152,11 @@ export function formatTable(results: RunResult[]): string {
     byKey.get(key)!.set(result.server, result);
   }
   for (const servers of byKey.values()) {
-    const ours = servers.get("ours");
-    const native = servers.get("native");
     for (const result of servers.values()) {
-      const isOurs = result.server === "ours";
-      const ratio = isOurs ? fixed(throughputRatio(ours, native), 2) : "";
-      const efficiency = isOurs ? fixed(cpuRatio(ours, native), 2) : "";
+      const baseline = result.baseline === null
+        ? undefined
+        : servers.get(result.baseline);
+      const compared = baseline !== undefined;
       const problems = result.failed + result.mismatches > 0
         ? `  (failed ${result.failed}, mismatches ${result.mismatches}${
           result.note === "" ? "" : `: ${result.note}`
@@ -158,9 +177,12 @@ export function formatTable(results: RunResult[]): string {
         fixed(serverMicrosPerMessage(result), 1),
         fixed(result.peakRss, 0),
         String(result.starved),
+        String(result.slow),
+        fixed(result.longestWaitMs, 0),
         fixed(result.clientCores, 2),
-        ratio,
-        efficiency,
+        compared ? fixed(throughputRatio(result, baseline), 2) : "",
+        compared ? fixed(cpuRatio(result, baseline), 2) : "",
+        compared ? fixed(rssRatio(result, baseline), 2) : "",
       ];
       lines.push(
         cells.map((text, index) => pad(text, COLUMNS[index][1], index < 1))
@@ -171,23 +193,29 @@ export function formatTable(results: RunResult[]): string {
   return lines.join("\n");
 }
 
+/** One goal of issue 15, checked on the cells it applies to. */
 interface Target {
+  /** What the goal says. */
   label: string;
+  /** The server whose rows are checked (against its baseline). */
+  server: string;
   applies(cell: Cell): boolean;
-  check(ours: RunResult, native: RunResult): { pass: boolean; shown: string };
+  check(ours: RunResult, base: RunResult): { pass: boolean; shown: string };
 }
 
 function ratioTarget(
+  server: string,
   label: string,
   minimum: number,
   applies: (cell: Cell) => boolean,
 ): Target {
   return {
     label: `${label} >= ${minimum}x`,
+    server,
     applies,
-    check(ours, native) {
-      const ratio = throughputRatio(ours, native);
-      const cpu = cpuRatio(ours, native);
+    check(ours, base) {
+      const ratio = throughputRatio(ours, base);
+      const cpu = cpuRatio(ours, base);
       return {
         pass: ratio >= minimum,
         shown: `${fixed(ratio, 2)}x msgs/s (CPU/msg ${fixed(cpu, 2)}x${
@@ -198,74 +226,114 @@ function ratioTarget(
   };
 }
 
+function rssTarget(
+  server: string,
+  label: string,
+  maximum: number,
+  applies: (cell: Cell) => boolean,
+): Target {
+  return {
+    label: `${label} <= ${maximum}x`,
+    server,
+    applies,
+    check(ours, base) {
+      const ratio = rssRatio(ours, base);
+      return {
+        pass: ratio <= maximum,
+        shown: `${fixed(ratio, 2)}x (${fixed(ours.peakRss, 0)} vs ${
+          fixed(base.peakRss, 0)
+        } MB)`,
+      };
+    },
+  };
+}
+
 const midConns = (cell: Cell): boolean =>
   cell.conns === 100 || cell.conns === 1000;
+const smallSize = (cell: Cell): boolean =>
+  cell.size === 16 || cell.size === 1024;
+const anyCell = (): boolean => true;
 
-/** The targets the team set, as ours/native ratios. */
+/** The goals of issue 15, as ratios against each server's baseline. */
 const TARGETS: Target[] = [
   ratioTarget(
-    "pipelined 16B",
-    2,
-    (cell) => midConns(cell) && cell.mode === "pipe" && cell.size === 16,
+    "ours",
+    "1. round trip 16B/1KiB",
+    1.2,
+    (cell) => midConns(cell) && smallSize(cell) && cell.mode === "rt",
   ),
   ratioTarget(
-    "pipelined 1KiB",
-    1.5,
-    (cell) => midConns(cell) && cell.mode === "pipe" && cell.size === 1024,
+    "ours",
+    "1. 64KiB",
+    1.2,
+    (cell) => midConns(cell) && cell.size === 65536,
   ),
   ratioTarget(
-    "round trip 16B/1KiB",
-    1,
-    (cell) =>
-      midConns(cell) && cell.mode === "rt" &&
-      (cell.size === 16 || cell.size === 1024),
+    "ours",
+    "1. pipelined",
+    3,
+    (cell) => midConns(cell) && smallSize(cell) && cell.mode === "pipe",
   ),
   {
-    label: "10k round trip >= 3x, none starved",
-    applies: (cell) => cell.conns === 10000 && cell.mode === "rt",
-    check(ours, native) {
-      const ratio = throughputRatio(ours, native);
+    label: "2. no connection waits > 1 s",
+    server: "ours",
+    applies: (cell) => cell.conns >= 1000 && cell.size <= 1024,
+    check(ours) {
       return {
-        pass: ratio >= 3 && ours.starved === 0 && ours.failed === 0,
-        shown: `${fixed(ratio, 2)}x msgs/s (CPU/msg ${
-          fixed(cpuRatio(ours, native), 2)
-        }x), ${ours.starved} starved`,
+        pass: ours.slow === 0 && ours.failed === 0,
+        shown: `${ours.slow} waited > 1 s (longest ${
+          fixed(ours.longestWaitMs, 0)
+        } ms), ${ours.starved} starved`,
       };
     },
   },
-  ratioTarget("64KiB", 1, (cell) => cell.size === 65536),
-  {
-    label: "10k peak RSS ours <= native",
-    applies: (cell) => cell.conns === 10000,
-    check(ours, native) {
-      return {
-        pass: ours.peakRss <= native.peakRss,
-        shown: `${fixed(ours.peakRss, 0)} vs ${fixed(native.peakRss, 0)} MB`,
-      };
-    },
-  },
+  ratioTarget(
+    "ours",
+    "2. 10k round trip (Bun's figure)",
+    3.3,
+    (cell) => cell.conns === 10000 && cell.mode === "rt",
+  ),
+  rssTarget(
+    "ours",
+    "3. peak RSS",
+    0.8,
+    (cell) => cell.conns >= 100,
+  ),
+  ratioTarget(
+    "bun-ours",
+    "4. Bun pipelined",
+    0.5,
+    (cell) => cell.mode === "pipe",
+  ),
+  ratioTarget(
+    "bun-ours",
+    "4. Bun round trip",
+    0.8,
+    (cell) => cell.mode === "rt",
+  ),
+  rssTarget("bun-ours", "4. Bun peak RSS", 2, (cell) => cell.conns >= 100),
+  ratioTarget("node-ours", "6. Node vs ws", 1.5, anyCell),
 ];
 
 /** Lists every target that applies to a measured cell, with pass/MISS. */
 export function formatTargets(results: RunResult[]): string {
   const lines: string[] = [];
-  const cells = new Map<string, Cell>();
-  for (const result of results) cells.set(cellKey(result.cell), result.cell);
-  for (const cell of cells.values()) {
-    const key = cellKey(cell);
-    const ours = results.find((r) =>
-      r.server === "ours" && cellKey(r.cell) === key
+  for (const ours of results) {
+    if (ours.baseline === null) continue;
+    const key = cellKey(ours.cell);
+    const base = results.find((result) =>
+      result.server === ours.baseline && cellKey(result.cell) === key
     );
-    const native = results.find((r) =>
-      r.server === "native" && cellKey(r.cell) === key
-    );
-    if (ours === undefined || native === undefined) continue;
+    if (base === undefined) continue;
+    const cell = ours.cell;
     for (const target of TARGETS) {
-      if (!target.applies(cell)) continue;
-      const { pass, shown } = target.check(ours, native);
-      const where = `${cell.conns} conns ${sizeLabel(cell.size)} ${cell.mode}`;
+      if (target.server !== ours.server || !target.applies(cell)) continue;
+      const { pass, shown } = target.check(ours, base);
+      const where = `${ours.server} ${cell.conns} conns ${
+        sizeLabel(cell.size)
+      } ${cell.mode}`;
       lines.push(
-        `${pass ? "pass" : "MISS"}  ${where.padEnd(22)} ${
+        `${pass ? "pass" : "MISS"}  ${where.padEnd(31)} ${
           target.label.padEnd(36)
         } ${shown}`,
       );

@@ -12,7 +12,13 @@
  * ```sh
  * deno run -A bench/tcp_fairness/main.ts               # 100, 1000, 9000
  * deno run -A bench/tcp_fairness/main.ts 9000 --measure-ms=8000
+ * deno run -A bench/tcp_fairness/main.ts 4000 9000 --stacks=deno-conn,deno-conn-drain
  * ```
+ *
+ * `--stacks` also takes the `Deno.Conn` echo with its reads issued other
+ * ways (`deno_conn_schedules.ts`): `deno-conn-read-first`,
+ * `deno-conn-next-turn`, `deno-conn-paced`, `deno-conn-drain` (the
+ * schedule of `deno/fair_reads.ts`, which `serve()` uses).
  *
  * "served" counts the connections that got at least one echo in the
  * measured window; a fair server serves all of them. The load client is
@@ -46,6 +52,24 @@ const STACKS: Stack[] = [
   },
 ];
 
+for (const schedule of ["read-first", "next-turn", "paced", "drain"]) {
+  STACKS.push({
+    name: `deno-conn-${schedule}`,
+    command: () => [Deno.execPath(), [
+      "run",
+      "-A",
+      `${HERE}deno_conn_schedules.ts`,
+    ]],
+  });
+}
+
+/** The schedule argument a `deno-conn-*` stack passes after the port. */
+function extraArgs(stack: Stack): string[] {
+  return stack.name.startsWith("deno-conn-")
+    ? [stack.name.slice("deno-conn-".length)]
+    : [];
+}
+
 interface LoadResult {
   connections: number;
   served: number;
@@ -61,7 +85,11 @@ async function measure(
   measureMs: number,
 ): Promise<LoadResult> {
   const [command, args] = stack.command(bun);
-  const server = new Child(stack.name, command, [...args, String(port)]);
+  const server = new Child(stack.name, command, [
+    ...args,
+    String(port),
+    ...extraArgs(stack),
+  ]);
   try {
     const ready = await server.nextLine(15_000);
     if (ready !== "listening") throw new Error(`${stack.name}: ${ready}`);
@@ -82,18 +110,38 @@ async function measure(
   }
 }
 
-function parseArgs(args: string[]): { counts: number[]; measureMs: number } {
+function parseArgs(
+  args: string[],
+): { counts: number[]; measureMs: number; stacks: Stack[] } {
   let measureMs = 4000;
+  let names = ["deno-conn", "deno-node-net", "bun-node-net"];
   const counts: number[] = [];
   for (const arg of args) {
     if (arg.startsWith("--measure-ms=")) {
       measureMs = Number(arg.slice("--measure-ms=".length));
+    } else if (arg.startsWith("--stacks=")) {
+      names = arg.slice("--stacks=".length).split(",");
     } else counts.push(Number(arg));
   }
+  const stacks = names.map((name) => {
+    const stack = STACKS.find((candidate) => candidate.name === name);
+    if (stack === undefined) {
+      throw new Error(
+        `unknown stack ${name}; known: ${STACKS.map((s) => s.name).join(" ")}`,
+      );
+    }
+    return stack;
+  });
   if (counts.some((count) => !Number.isSafeInteger(count) || count < 1)) {
-    throw new Error("usage: main.ts [CONNS...] [--measure-ms=N]");
+    throw new Error(
+      "usage: main.ts [CONNS...] [--measure-ms=N] [--stacks=...]",
+    );
   }
-  return { counts: counts.length > 0 ? counts : [100, 1000, 9000], measureMs };
+  return {
+    counts: counts.length > 0 ? counts : [100, 1000, 9000],
+    measureMs,
+    stacks,
+  };
 }
 
 const bun = findBun();
@@ -101,14 +149,14 @@ if (bun === null) {
   console.error("needs Bun: npm install --prefix /opt/tools bun");
   Deno.exit(2);
 }
-const { counts, measureMs } = parseArgs(Deno.args);
+const { counts, measureMs, stacks } = parseArgs(Deno.args);
 console.log(
   "stack          conns  served  echoes/s  server us/echo",
 );
 let port = 20_000 + Math.floor(Math.random() * 20_000);
 try {
   for (const connections of counts) {
-    for (const stack of STACKS) {
+    for (const stack of stacks) {
       const result = await measure(stack, bun, connections, port++, measureMs);
       const micros = result.serverMicrosPerEcho?.toFixed(1) ?? "-";
       console.log(

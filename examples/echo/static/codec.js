@@ -183,16 +183,16 @@ function createSimdMasker() {
   } catch {
     return null;
   }
-  return (data, maskWord) => {
-    const length = data.length;
+  return (target, source, maskWord) => {
+    const length = source.length;
     for (let start = 0; start < length; start += SIMD_BLOCK_BYTES) {
       const end = Math.min(start + SIMD_BLOCK_BYTES, length);
       const vectorBytes = end - start & ~(STEP_BYTES - 1);
-      memory.set(data.subarray(start, end));
+      memory.set(source.subarray(start, start + vectorBytes));
       mask(0, vectorBytes, maskWord);
-      data.set(memory.subarray(0, vectorBytes), start);
+      target.set(memory.subarray(0, vectorBytes), start);
       for (let index = start + vectorBytes; index < end; index++) {
-        data[index] ^= maskWord >>> (index & 3) * 8 & 255;
+        target[index] = source[index] ^ maskWord >>> (index & 3) * 8 & 255;
       }
     }
   };
@@ -229,7 +229,7 @@ function applyMask(data, key, offset = 0) {
   if (length >= SIMD_MASK_THRESHOLD) {
     if (simdMasker === void 0) simdMasker = createSimdMasker();
     if (simdMasker !== null) {
-      simdMasker(data, maskWordFrom(key, phase));
+      simdMasker(data, data, maskWordFrom(key, phase));
       return;
     }
   }
@@ -249,6 +249,20 @@ function applyMask(data, key, offset = 0) {
     index += words * 4;
   }
   for (; index < length; index++) data[index] ^= key[phase + index & 3];
+}
+function copyMasked(target, source, key, offset = 0) {
+  if (target.length !== source.length) {
+    throw new RangeError("copyMasked: target and source lengths differ");
+  }
+  if (source.length >= SIMD_MASK_THRESHOLD) {
+    if (simdMasker === void 0) simdMasker = createSimdMasker();
+    if (simdMasker !== null) {
+      simdMasker(target, source, maskWordFrom(key, offset & 3));
+      return;
+    }
+  }
+  target.set(source);
+  applyMask(target, key, offset);
 }
 function resolveMaskKey(mask) {
   if (mask === true) return randomMaskKey();
@@ -548,9 +562,16 @@ var FrameDecoder = class {
     }
     const payload = this.#payload;
     const filled = this.#payloadFilled;
-    payload.set(chunk.subarray(this.#offset, this.#offset + take), filled);
+    const piece = chunk.subarray(this.#offset, this.#offset + take);
     if (this.#masked) {
-      applyMask(payload.subarray(filled, filled + take), this.#maskKey, filled);
+      copyMasked(
+        payload.subarray(filled, filled + take),
+        piece,
+        this.#maskKey,
+        filled,
+      );
+    } else {
+      payload.set(piece, filled);
     }
     this.#offset += take;
     this.#payloadFilled = filled + take;
@@ -791,8 +812,8 @@ function encodeFrame(opcode, payload, options = {}) {
   const headerLength = frameHeaderLength(length, maskKey !== null);
   const frame = allocate(headerLength + length);
   writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
-  frame.set(payload, headerLength);
-  if (maskKey !== null) applyMask(frame.subarray(headerLength), maskKey);
+  if (maskKey === null) frame.set(payload, headerLength);
+  else copyMasked(frame.subarray(headerLength), payload, maskKey);
   return frame;
 }
 var textEncoder = new TextEncoder();

@@ -9,7 +9,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { applyMask } from "../../../frame/mask.ts";
+import { applyMask, copyMasked } from "../../../frame/mask.ts";
 import {
   createSimdMasker,
   SIMD_BLOCK_BYTES,
@@ -105,6 +105,59 @@ describe("applyMask", () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+});
+
+describe("copyMasked", () => {
+  test("writes the source masked into the target, leaving the source, at every loop's boundary, phase and alignment", () => {
+    const key = new Uint8Array([0x9a, 0x01, 0xff, 0x42]);
+    const lengths = [
+      0,
+      1,
+      33,
+      2047,
+      2048,
+      2049,
+      4096 + 63,
+      SIMD_BLOCK_BYTES - 1,
+      SIMD_BLOCK_BYTES,
+      SIMD_BLOCK_BYTES + 5,
+      3 * SIMD_BLOCK_BYTES + 77,
+    ];
+    for (const length of lengths) {
+      for (const shift of [0, 1, 3]) {
+        for (const offset of [0, 1, 2, 3, 6]) {
+          const source = patternBytes(length + shift, length).subarray(shift);
+          const original = source.slice();
+          const target = new Uint8Array(length + 7).subarray(
+            7 - shift,
+            7 - shift + length,
+          );
+          copyMasked(target, source, key, offset);
+          assert.deepEqual(
+            target,
+            referenceMask(original, key, offset),
+            `length ${length}, views at +${shift}, offset ${offset}`,
+          );
+          assert.deepEqual(source, original, "the source is unchanged");
+        }
+      }
+    }
+  });
+
+  test("the target may be the source: the same as applyMask", () => {
+    const key = new Uint8Array([1, 2, 3, 4]);
+    const data = patternBytes(SIMD_BLOCK_BYTES + 100, 7);
+    const expected = referenceMask(data, key, 2);
+    copyMasked(data, data, key, 2);
+    assert.deepEqual(data, expected);
+  });
+
+  test("lengths that differ are refused", () => {
+    assert.throws(
+      () => copyMasked(new Uint8Array(3), new Uint8Array(4), new Uint8Array(4)),
+      RangeError,
     );
   });
 });

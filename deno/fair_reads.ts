@@ -1,0 +1,246 @@
+/**
+ * Reads of accepted `Deno.Conn`s (and `Deno.TlsConn`s), scheduled so that
+ * with thousands of busy connections none is left waiting while others are
+ * served again and again.
+ *
+ * Every `Deno.Conn.read` is an async op, and Deno completes them from one
+ * queue: with more busy connections than it completes per turn of its event
+ * loop, a read issued again right after its previous one completed (its
+ * peer's next message already there) is completed first, turn after turn,
+ * while reads that were already waiting stay waiting with their bytes in
+ * the kernel (docs/PERFORMANCE.md, "Why Deno.Conn starves"). When they are
+ * not issued again, Deno completes the waiting ones within milliseconds.
+ *
+ * So once many reads are pending and one of them has waited
+ * {@linkcode STALE_READ_MS}, new reads are held back here (a drain) until
+ * no read has completed for {@linkcode QUIET_MS}: every connection whose
+ * bytes were waiting got them meanwhile, then the held reads go out in the
+ * order they came. Reads pending {@linkcode IDLE_READ_MS} belong to idle
+ * connections and are no longer watched. With fewer than
+ * {@linkcode WATCHED_READS_BEFORE_DRAINS} reads pending nothing is held.
+ *
+ * @module
+ */
+
+import { Fifo } from "../socket/fifo.ts";
+import { markPoolSafe, type NetAddr } from "../socket/transport.ts";
+import type { AcceptedConn } from "../server/listener.ts";
+
+/** Reads pending before a drain may start: 256. */
+const WATCHED_READS_BEFORE_DRAINS = 256;
+
+/** A read pending this long, while others complete, starts a drain: 50 ms. */
+const STALE_READ_MS = 50;
+
+/** A read pending this long is an idle connection's: no longer watched,
+ * 1 s. */
+const IDLE_READ_MS = 1000;
+
+/** A drain ends once no read completed for this long: 3 ms. */
+const QUIET_MS = 3;
+
+/** A read held back during a drain. */
+interface HeldRead {
+  conn: FairConn;
+  buffer: Uint8Array;
+  resolve(count: number | null): void;
+  reject(error: unknown): void;
+}
+
+/** The process-wide schedule of the reads of every {@linkcode FairConn}. */
+class ReadSchedule {
+  /**
+   * When each connection's last read was issued, oldest first. A
+   * connection reads one chunk at a time, so its previous read has
+   * completed when it reads again: the entry is renewed then, and removed
+   * when the connection closes or has been idle {@linkcode IDLE_READ_MS}.
+   */
+  readonly #issued = new Map<FairConn, number>();
+  readonly #held = new Fifo<HeldRead>();
+  #draining = false;
+  /** Reads held back by the drain so far, and at the last look. */
+  #heldTotal = 0;
+  #heldSeen = -1;
+  #timerSet = false;
+
+  /** Reads held back now. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Connections whose reads are watched now. */
+  get watched(): number {
+    return this.#issued.size;
+  }
+
+  /**
+   * Reads for `conn` now, or once the drain in progress ends.
+   *
+   * @param conn the connection
+   * @param buffer where to put the bytes
+   * @returns what `Deno.Conn.read` returns
+   */
+  read(conn: FairConn, buffer: Uint8Array): Promise<number | null> {
+    const issued = this.#issued;
+    issued.delete(conn);
+    if (
+      !this.#draining && issued.size >= WATCHED_READS_BEFORE_DRAINS &&
+      this.#oldestWait(performance.now()) > STALE_READ_MS
+    ) {
+      this.#startDrain();
+    }
+    if (!this.#draining) return this.#issue(conn, buffer);
+    this.#heldTotal++;
+    return new Promise((resolve, reject) => {
+      this.#held.push({ conn, buffer, resolve, reject });
+    });
+  }
+
+  /**
+   * `conn` was closed: its reads are no longer watched.
+   *
+   * @param conn the connection
+   */
+  closed(conn: FairConn): void {
+    this.#issued.delete(conn);
+  }
+
+  #issue(conn: FairConn, buffer: Uint8Array): Promise<number | null> {
+    this.#issued.set(conn, performance.now());
+    return conn.readNow(buffer);
+  }
+
+  /** How long the oldest watched read has waited; forgets idle ones. */
+  #oldestWait(now: number): number {
+    for (const [conn, issuedAt] of this.#issued) {
+      const wait = now - issuedAt;
+      if (wait < IDLE_READ_MS) return wait;
+      this.#issued.delete(conn);
+    }
+    return 0;
+  }
+
+  #startDrain(): void {
+    this.#draining = true;
+    this.#heldSeen = -1;
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    if (this.#timerSet) return;
+    this.#timerSet = true;
+    const timer = setTimeout(() => this.#checkQuiet(), QUIET_MS);
+    Deno.unrefTimer(timer);
+  }
+
+  /**
+   * Ends the drain once no read completed between two looks (a completed
+   * read is followed at once by the connection's next read, which is held):
+   * timers run before the event loop hands over completed reads, so two
+   * looks bracket at least one such hand-over, however long a turn took.
+   */
+  #checkQuiet(): void {
+    this.#timerSet = false;
+    if (this.#heldTotal !== this.#heldSeen) {
+      this.#heldSeen = this.#heldTotal;
+      this.#armTimer();
+      return;
+    }
+    this.#draining = false;
+    const held = this.#held;
+    for (let read = held.shift(); read !== undefined; read = held.shift()) {
+      if (read.conn.closed) {
+        read.reject(new Error("the connection is closed"));
+        continue;
+      }
+      this.#issue(read.conn, read.buffer).then(read.resolve, read.reject);
+    }
+  }
+}
+
+const schedule = new ReadSchedule();
+
+/**
+ * How many reads wait for a drain to end, and how many connections' reads
+ * are watched, in this process.
+ *
+ * @returns the counts
+ */
+export function readScheduleState(): { held: number; watched: number } {
+  return { held: schedule.held, watched: schedule.watched };
+}
+
+/**
+ * An accepted `Deno.Conn` (or `Deno.TlsConn`) whose reads go through the
+ * process-wide schedule above; writes and closing go straight through.
+ */
+export class FairConn implements AcceptedConn {
+  readonly #conn: Deno.Conn;
+  #closed = false;
+
+  /**
+   * @param conn the accepted connection; only this wrapper may use it
+   */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    // Writes go to Deno's write op, which is done with the bytes once it
+    // resolves.
+    markPoolSafe(this);
+  }
+
+  /** The client's address. */
+  get remoteAddr(): NetAddr {
+    return this.#conn.remoteAddr as NetAddr;
+  }
+
+  /** Whether {@linkcode FairConn.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads into `buffer`, when the schedule lets it. One read at a time.
+   *
+   * @param buffer where to put the bytes
+   * @returns how many bytes were read, or null at the end of the stream
+   */
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) {
+      return Promise.reject(new Error("the connection is closed"));
+    }
+    return schedule.read(this, buffer);
+  }
+
+  /**
+   * Issues the read now: for the schedule only.
+   *
+   * @param buffer where to put the bytes
+   * @returns what `Deno.Conn.read` returns
+   */
+  readNow(buffer: Uint8Array): Promise<number | null> {
+    return this.#conn.read(buffer);
+  }
+
+  /**
+   * Writes some or all of `data`.
+   *
+   * @param data the bytes
+   * @returns how many were written
+   */
+  write(data: Uint8Array): Promise<number> {
+    return this.#conn.write(data);
+  }
+
+  /** Ends the sending side (TCP FIN); reading goes on. */
+  closeWrite(): Promise<void> {
+    return this.#conn.closeWrite();
+  }
+
+  /** Closes the connection; a pending or held read fails. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    schedule.closed(this);
+    this.#conn.close();
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The fair read schedule of accepted Deno connections (deno/fair_reads.ts):
+ * with many reads pending and one of them stale, a new read waits until
+ * reads stop completing; with few pending nothing waits; a held read of a
+ * connection closed meanwhile fails.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { FairConn, readScheduleState } from "../../../deno/fair_reads.ts";
+
+/** Past the schedule's stale mark (50 ms). */
+const STALE_WAIT_MS = 80;
+
+interface Pair {
+  client: Deno.Conn;
+  server: FairConn;
+}
+
+async function openPairs(count: number): Promise<{
+  pairs: Pair[];
+  close(): void;
+}> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const pairs: Pair[] = [];
+  for (let index = 0; index < count; index++) {
+    const [client, accepted] = await Promise.all([
+      Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+      listener.accept(),
+    ]);
+    pairs.push({ client, server: new FairConn(accepted) });
+  }
+  return {
+    pairs,
+    close() {
+      for (const { client, server } of pairs) {
+        server.close();
+        client.close();
+      }
+      listener.close();
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Reads what arrives for a pair (settles once the server side is closed). */
+function readOnce(pair: Pair, buffer: Uint8Array): Promise<number | null> {
+  return pair.server.read(buffer);
+}
+
+describe("fair reads of accepted Deno connections", () => {
+  test("with 300 reads pending and one stale, a new read waits for the drain, then reads", async () => {
+    const { pairs, close } = await openPairs(300);
+    // Every server side reads; the clients stay silent, so the reads wait.
+    const idle = pairs.slice(1).map((pair) =>
+      readOnce(pair, new Uint8Array(16)).catch(() => null)
+    );
+    const first = pairs[0];
+    const buffer = new Uint8Array(16);
+    const firstRead = readOnce(first, buffer);
+    await delay(STALE_WAIT_MS);
+    await first.client.write(new Uint8Array([1]));
+    assert.equal(await firstRead, 1);
+    // Its next read finds 299 reads waiting past the mark: it is held.
+    const secondRead = readOnce(first, buffer);
+    assert.equal(readScheduleState().held, 1);
+    await first.client.write(new Uint8Array([2]));
+    assert.equal(await secondRead, 1);
+    assert.equal(buffer[0], 2);
+    assert.equal(readScheduleState().held, 0);
+    close();
+    await Promise.all(idle);
+  });
+
+  test("with few reads pending, no read is held however long they waited", async () => {
+    const { pairs, close } = await openPairs(10);
+    const idle = pairs.slice(1).map((pair) =>
+      readOnce(pair, new Uint8Array(16)).catch(() => null)
+    );
+    const first = pairs[0];
+    const buffer = new Uint8Array(16);
+    const firstRead = readOnce(first, buffer);
+    await delay(STALE_WAIT_MS);
+    await first.client.write(new Uint8Array([1]));
+    assert.equal(await firstRead, 1);
+    const secondRead = readOnce(first, buffer);
+    assert.equal(readScheduleState().held, 0);
+    await first.client.write(new Uint8Array([2]));
+    assert.equal(await secondRead, 1);
+    close();
+    await Promise.all(idle);
+  });
+
+  test("a held read of a connection closed during the drain fails", async () => {
+    const { pairs, close } = await openPairs(300);
+    const idle = pairs.slice(1).map((pair) =>
+      readOnce(pair, new Uint8Array(16)).catch(() => null)
+    );
+    const first = pairs[0];
+    const buffer = new Uint8Array(16);
+    const firstRead = readOnce(first, buffer);
+    await delay(STALE_WAIT_MS);
+    await first.client.write(new Uint8Array([1]));
+    assert.equal(await firstRead, 1);
+    const held = readOnce(first, buffer);
+    assert.equal(readScheduleState().held, 1);
+    first.server.close();
+    await assert.rejects(held, /closed/);
+    close();
+    await Promise.all(idle);
+  });
+});
