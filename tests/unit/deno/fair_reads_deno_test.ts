@@ -50,19 +50,32 @@ function readOnce(pair: Pair, buffer: Uint8Array): Promise<number | null> {
   return pair.server.read(buffer);
 }
 
+/**
+ * Every server side but the first reads (its client stays silent); the first
+ * reads once after the others have waited past the stale mark, and gets a
+ * byte. Returns the first pair, its buffer, and the idle reads to await.
+ */
+async function firstReadAfterStaleMark(pairs: Pair[]): Promise<{
+  first: Pair;
+  buffer: Uint8Array;
+  idle: Promise<number | null>[];
+}> {
+  const idle = pairs.slice(1).map((pair) =>
+    readOnce(pair, new Uint8Array(16)).catch(() => null)
+  );
+  const first = pairs[0];
+  const buffer = new Uint8Array(16);
+  const firstRead = readOnce(first, buffer);
+  await delay(STALE_WAIT_MS);
+  await first.client.write(new Uint8Array([1]));
+  assert.equal(await firstRead, 1);
+  return { first, buffer, idle };
+}
+
 describe("fair reads of accepted Deno connections", () => {
   test("with 300 reads pending and one stale, a new read waits for the drain, then reads", async () => {
     const { pairs, close } = await openPairs(300);
-    // Every server side reads; the clients stay silent, so the reads wait.
-    const idle = pairs.slice(1).map((pair) =>
-      readOnce(pair, new Uint8Array(16)).catch(() => null)
-    );
-    const first = pairs[0];
-    const buffer = new Uint8Array(16);
-    const firstRead = readOnce(first, buffer);
-    await delay(STALE_WAIT_MS);
-    await first.client.write(new Uint8Array([1]));
-    assert.equal(await firstRead, 1);
+    const { first, buffer, idle } = await firstReadAfterStaleMark(pairs);
     // Its next read finds 299 reads waiting past the mark: it is held.
     const secondRead = readOnce(first, buffer);
     assert.equal(readScheduleState().held, 1);
@@ -76,15 +89,7 @@ describe("fair reads of accepted Deno connections", () => {
 
   test("with few reads pending, no read is held however long they waited", async () => {
     const { pairs, close } = await openPairs(10);
-    const idle = pairs.slice(1).map((pair) =>
-      readOnce(pair, new Uint8Array(16)).catch(() => null)
-    );
-    const first = pairs[0];
-    const buffer = new Uint8Array(16);
-    const firstRead = readOnce(first, buffer);
-    await delay(STALE_WAIT_MS);
-    await first.client.write(new Uint8Array([1]));
-    assert.equal(await firstRead, 1);
+    const { first, buffer, idle } = await firstReadAfterStaleMark(pairs);
     const secondRead = readOnce(first, buffer);
     assert.equal(readScheduleState().held, 0);
     await first.client.write(new Uint8Array([2]));
@@ -95,15 +100,7 @@ describe("fair reads of accepted Deno connections", () => {
 
   test("a held read of a connection closed during the drain fails", async () => {
     const { pairs, close } = await openPairs(300);
-    const idle = pairs.slice(1).map((pair) =>
-      readOnce(pair, new Uint8Array(16)).catch(() => null)
-    );
-    const first = pairs[0];
-    const buffer = new Uint8Array(16);
-    const firstRead = readOnce(first, buffer);
-    await delay(STALE_WAIT_MS);
-    await first.client.write(new Uint8Array([1]));
-    assert.equal(await firstRead, 1);
+    const { first, buffer, idle } = await firstReadAfterStaleMark(pairs);
     const held = readOnce(first, buffer);
     assert.equal(readScheduleState().held, 1);
     first.server.close();
