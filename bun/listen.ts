@@ -14,6 +14,8 @@ import { BunConn, type BunSocket } from "./conn.ts";
 
 /** The socket handlers `Bun.listen` calls. */
 interface BunHandlers {
+  /** What `data` receives: plain Uint8Arrays, not Buffers. */
+  binaryType: "uint8array";
   open(socket: BunSocket & { data: BunConn | undefined }): void;
   data(socket: { data: BunConn | undefined }, data: Uint8Array): void;
   drain(socket: { data: BunConn | undefined }): void;
@@ -68,6 +70,7 @@ export function listenBun(options: ListenOptions): ConnectionSource {
     port,
     tls: cert !== undefined && key !== undefined ? { cert, key } : undefined,
     socket: {
+      binaryType: "uint8array",
       open(socket) {
         const conn = new BunConn(socket);
         socket.data = conn;

@@ -33,6 +33,7 @@ import type { SendItem } from "./send_queue.ts";
 import {
   createCloseEvent,
   createErrorEvent,
+  createMessageEvent,
   messageEventData,
   ownedBytes,
 } from "./events.ts";
@@ -479,10 +480,10 @@ export class SocketEngine
           ? ownedBytes(event.data)
           : event.data;
         this.#hooks.emit(
-          new MessageEvent("message", {
-            data: messageEventData(data, this.#hooks.binaryType()),
-            origin: this.#origin,
-          }),
+          createMessageEvent(
+            messageEventData(data, this.#hooks.binaryType()),
+            this.#origin,
+          ),
         );
         this.#messages?.push(data);
         return;
