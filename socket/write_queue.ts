@@ -114,24 +114,29 @@ export class WriteQueue {
     }
     if (!this.#running && this.#queuedBytes > 0) {
       this.#running = true;
-      const starting = WriteQueue.#starting;
-      starting.push(this);
-      if (starting.length === 1) queueMicrotask(WriteQueue.#startWrites);
+      WriteQueue.#starting[WriteQueue.#startingCount++] = this;
+      if (WriteQueue.#startingCount === 1) {
+        queueMicrotask(WriteQueue.#startWrites);
+      }
     }
   }
 
   /** Queues whose first push of this tick waits for the next microtask:
    * one shared microtask starts them all (no closure per push). */
-  static readonly #starting: WriteQueue[] = [];
+  static readonly #starting: Array<WriteQueue | undefined> = [];
+  /** Queues in {@linkcode WriteQueue.#starting}; its array is kept. */
+  static #startingCount = 0;
 
   static #startWrites(): void {
     const starting = WriteQueue.#starting;
-    // A write that finishes at once may push and append: read the length
+    // A write that finishes at once may push and append: read the count
     // each time.
-    for (let index = 0; index < starting.length; index++) {
-      starting[index].#writeNext();
+    for (let index = 0; index < WriteQueue.#startingCount; index++) {
+      const queue = starting[index]!;
+      starting[index] = undefined;
+      queue.#writeNext();
     }
-    starting.length = 0;
+    WriteQueue.#startingCount = 0;
   }
 
   /**
