@@ -13,14 +13,19 @@
 /** Slots read before the array may be cut: 1024. */
 export const FIFO_COMPACT_AFTER = 1024;
 
+/** Slots of an emptied queue's array kept for its next items: 16. */
+const FIFO_KEPT_SLOTS = 16;
+
 /** A FIFO of items; shifted slots are cleared so their items can be collected. */
 export class Fifo<T> {
   #items: Array<T | undefined> = [];
   #head = 0;
+  /** Where the next item goes: slots from here on are free. */
+  #tail = 0;
 
   /** How many items wait. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Slots held: the items waiting plus those read and not yet cut off. */
@@ -34,7 +39,10 @@ export class Fifo<T> {
    * @param item the item
    */
   push(item: T): void {
-    this.#items.push(item);
+    const items = this.#items;
+    if (this.#tail < items.length) items[this.#tail] = item;
+    else items.push(item);
+    this.#tail++;
   }
 
   /**
@@ -55,16 +63,20 @@ export class Fifo<T> {
    */
   shift(): T | undefined {
     const items = this.#items;
-    if (this.#head === items.length) return undefined;
+    if (this.#head === this.#tail) return undefined;
     const item = items[this.#head];
     items[this.#head++] = undefined;
-    if (this.#head === items.length) {
-      this.#items = [];
+    if (this.#head === this.#tail) {
+      // A short array is kept (its slots are empty): a queue that fills
+      // and drains once per message then allocates nothing.
+      if (items.length > FIFO_KEPT_SLOTS) this.#items = [];
       this.#head = 0;
+      this.#tail = 0;
     } else if (
-      this.#head >= FIFO_COMPACT_AFTER && this.#head * 2 >= items.length
+      this.#head >= FIFO_COMPACT_AFTER && this.#head * 2 >= this.#tail
     ) {
-      this.#items = items.slice(this.#head);
+      this.#items = items.slice(this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
     return item;
@@ -74,5 +86,6 @@ export class Fifo<T> {
   clear(): void {
     this.#items = [];
     this.#head = 0;
+    this.#tail = 0;
   }
 }

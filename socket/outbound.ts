@@ -253,6 +253,7 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
 
   #resolveDrained(): void {
     const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
   }

@@ -44,6 +44,8 @@ export class SocketReader {
   readonly #adaptive: boolean;
   #buffer: Uint8Array;
   #smallReads = 0;
+  /** The last chunk handed out, a view of {@linkcode SocketReader.#buffer}. */
+  #view: Uint8Array | null = null;
   readonly #hooks: SocketReaderHooks;
   #running = false;
   #peerEnded = false;
@@ -127,7 +129,7 @@ export class SocketReader {
           break;
         }
         // The socket copies whatever it keeps, so the buffer is reused.
-        if (count > 0) hooks.readerData(this.#buffer.subarray(0, count));
+        if (count > 0) hooks.readerData(this.#chunk(count));
         if (this.#adaptive) this.#resize(count);
       }
     } catch (error) {
@@ -136,6 +138,17 @@ export class SocketReader {
       this.#running = false;
       if (hooks.readerClosed() && !this.#lingering) this.#closeConn();
     }
+  }
+
+  /** The first `count` bytes of the buffer: the view of the previous read
+   * when it had the same length (steady traffic allocates no view). */
+  #chunk(count: number): Uint8Array {
+    let view = this.#view;
+    if (view === null || view.length !== count) {
+      view = this.#buffer.subarray(0, count);
+      this.#view = view;
+    }
+    return view;
   }
 
   /** Doubles an adaptive buffer after a read that filled it; halves it after
@@ -147,6 +160,7 @@ export class SocketReader {
       this.#buffer = new Uint8Array(
         Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize),
       );
+      this.#view = null;
       this.#smallReads = 0;
     } else if (
       count < size / 16 && size > DEFAULTS.limits.initialReadBufferSize
@@ -155,6 +169,7 @@ export class SocketReader {
       this.#buffer = new Uint8Array(
         Math.max(size / 2, DEFAULTS.limits.initialReadBufferSize),
       );
+      this.#view = null;
       this.#smallReads = 0;
     } else {
       this.#smallReads = 0;

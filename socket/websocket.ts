@@ -18,7 +18,7 @@
 
 import { ReadyState, type Role } from "../protocol/types.ts";
 import { CloseCode, InvalidStateError } from "../errors.ts";
-import { SocketEngine } from "./engine.ts";
+import { SocketEngine, type SocketEngineHooks } from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
 import { toSendItem } from "./send_queue.ts";
 import type { SendOptions } from "../protocol/types.ts";
@@ -51,6 +51,37 @@ let bindTopics: (
   socket: WebSocketConnection,
   topics: TopicRegistry<WebSocketConnection>,
 ) => void;
+
+let emitOn: (socket: WebSocketConnection, event: Event) => void;
+let binaryTypeOf: (socket: WebSocketConnection) => BinaryType;
+let listensOn: (socket: WebSocketConnection) => boolean;
+let closedOn: (socket: WebSocketConnection) => void;
+
+/** The engine's side of a socket: one small object per socket instead of
+ * a closure per hook (docs/PERFORMANCE.md, issue 15). */
+class EngineHooks implements SocketEngineHooks {
+  readonly #socket: WebSocketConnection;
+
+  constructor(socket: WebSocketConnection) {
+    this.#socket = socket;
+  }
+
+  emit(event: Event): void {
+    emitOn(this.#socket, event);
+  }
+
+  binaryType(): BinaryType {
+    return binaryTypeOf(this.#socket);
+  }
+
+  listensForMessages(): boolean {
+    return listensOn(this.#socket);
+  }
+
+  closed(): void {
+    closedOn(this.#socket);
+  }
+}
 
 /**
  * A WHATWG-`WebSocket`-like socket (an `EventTarget`). Created in CONNECTING
@@ -92,12 +123,7 @@ export class WebSocketConnection extends WebSocketEventTarget
     super();
     this.#role = role;
     this.#binaryType = role === "server" ? "arraybuffer" : "blob";
-    this.#engine = new SocketEngine(role, options, {
-      emit: (event) => this.emit(event),
-      binaryType: () => this.#binaryType,
-      listensForMessages: () => this.listensForMessages,
-      closed: () => this.#topics?.unsubscribeAll(this),
-    });
+    this.#engine = new SocketEngine(role, options, new EngineHooks(this));
   }
 
   /** CONNECTING (0), OPEN (1), CLOSING (2) or CLOSED (3). */
@@ -271,6 +297,10 @@ export class WebSocketConnection extends WebSocketEventTarget
   }
 
   static {
+    emitOn = (socket, event) => socket.emit(event);
+    binaryTypeOf = (socket) => socket.#binaryType;
+    listensOn = (socket) => socket.listensForMessages;
+    closedOn = (socket) => socket.#topics?.unsubscribeAll(socket);
     attach = (socket, conn, leftover, negotiated) =>
       socket.#engine.attach(conn, leftover, negotiated);
     abort = (socket, reason) => socket.#engine.abort(reason);

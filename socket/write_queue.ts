@@ -59,6 +59,10 @@ export class WriteQueue {
   #inFlightBytes = 0;
   /** True from the moment a write is scheduled until the queue is empty. */
   #running = false;
+  /** The bytes being written, or null between batches. */
+  #batch: Uint8Array | null = null;
+  /** Bytes of {@linkcode WriteQueue.#batch} the writer took so far. */
+  #written = 0;
   #closed = false;
 
   /**
@@ -102,17 +106,37 @@ export class WriteQueue {
    */
   push(chunks: readonly Uint8Array[]): void {
     if (this.#closed) return;
-    for (const chunk of chunks) {
+    for (let index = 0; index < chunks.length; index++) {
+      const chunk = chunks[index];
       if (chunk.length === 0) continue;
       this.#chunks.push(chunk);
       this.#queuedBytes += chunk.length;
     }
     if (!this.#running && this.#queuedBytes > 0) {
       this.#running = true;
-      queueMicrotask(() => {
-        this.#run().catch(reportError);
-      });
+      WriteQueue.#starting[WriteQueue.#startingCount++] = this;
+      if (WriteQueue.#startingCount === 1) {
+        queueMicrotask(WriteQueue.#startWrites);
+      }
     }
+  }
+
+  /** Queues whose first push of this tick waits for the next microtask:
+   * one shared microtask starts them all (no closure per push). */
+  static readonly #starting: Array<WriteQueue | undefined> = [];
+  /** Queues in {@linkcode WriteQueue.#starting}; its array is kept. */
+  static #startingCount = 0;
+
+  static #startWrites(): void {
+    const starting = WriteQueue.#starting;
+    // A write that finishes at once may push and append: read the count
+    // each time.
+    for (let index = 0; index < WriteQueue.#startingCount; index++) {
+      const queue = starting[index]!;
+      starting[index] = undefined;
+      queue.#writeNext();
+    }
+    WriteQueue.#startingCount = 0;
   }
 
   /**
@@ -142,38 +166,82 @@ export class WriteQueue {
     return unwritten;
   }
 
-  async #run(): Promise<void> {
-    try {
-      while (!this.#closed && this.#chunks.length > 0) {
-        const batch = this.#takeBatch();
-        this.#inFlightBytes = batch.length;
-        let written = 0;
-        while (written < batch.length) {
-          const view = written === 0 ? batch : batch.subarray(written);
-          const count = await this.#writer.write(view);
-          if (this.#closed) return;
-          if (!Number.isInteger(count) || count <= 0 || count > view.length) {
-            throw new Error(
-              `write reported ${count} bytes written of ${view.length}`,
-            );
-          }
-          written += count;
-          this.#inFlightBytes = batch.length - written;
-          this.#callbacks.writeTaken?.(count);
-          if (this.#closed) return;
+  /**
+   * Writes the batch in progress or the next one, until a write is pending
+   * or the queue is empty. No async function: a write's settling calls
+   * back into this queue's two handlers, made once per queue, so a write
+   * allocates only its promise's reaction (docs/PERFORMANCE.md, issue 15).
+   */
+  #writeNext(): void {
+    if (this.#closed) return;
+    let batch = this.#batch;
+    if (batch === null) {
+      if (this.#chunks.length === 0) {
+        this.#running = false;
+        try {
+          this.#callbacks.writeIdle();
+        } catch (error) {
+          reportError(error);
         }
-        // Written: a buffer lent for this frame may carry another one now.
-        this.#frames.release(batch);
+        return;
       }
+      batch = this.#takeBatch();
+      this.#batch = batch;
+      this.#written = 0;
+      this.#inFlightBytes = batch.length;
+    }
+    const written = this.#written;
+    let pending: Promise<number>;
+    try {
+      pending = this.#writer.write(
+        written === 0 ? batch : batch.subarray(written),
+      );
     } catch (error) {
-      if (this.#closed) return;
-      this.#closed = true;
-      this.#running = false;
-      this.#callbacks.writeError(error);
+      this.#fail(error);
       return;
     }
+    pending.then(this.#onWritten, this.#onWriteFailed);
+  }
+
+  /** A write took `count` bytes of the batch in progress. */
+  readonly #onWritten = (count: number): void => {
+    if (this.#closed) return;
+    const batch = this.#batch!;
+    const left = batch.length - this.#written;
+    if (!Number.isInteger(count) || count <= 0 || count > left) {
+      this.#fail(new Error(`write reported ${count} bytes written of ${left}`));
+      return;
+    }
+    this.#written += count;
+    this.#inFlightBytes = left - count;
+    try {
+      this.#callbacks.writeTaken?.(count);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (this.#closed) return;
+    if (count === left) {
+      // Written: a buffer lent for this frame may carry another one now.
+      this.#batch = null;
+      this.#frames.release(batch);
+    }
+    this.#writeNext();
+  };
+
+  readonly #onWriteFailed = (error: unknown): void => {
+    if (!this.#closed) this.#fail(error);
+  };
+
+  /** A write failed: the queue is closed and its owner told. */
+  #fail(error: unknown): void {
+    this.#closed = true;
     this.#running = false;
-    if (!this.#closed) this.#callbacks.writeIdle();
+    try {
+      this.#callbacks.writeError(error);
+    } catch (thrown) {
+      reportError(thrown);
+    }
   }
 
   /** Takes the next chunk, or several small ones joined into one buffer. */

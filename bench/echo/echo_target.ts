@@ -247,15 +247,18 @@ function collectGarbage(): void {
 
 /**
  * A command from stdin: `exit`; `memory` prints the process's memory (JSON,
- * bytes) after a collection; `snap` writes a heap snapshot to the path in
+ * bytes) after a collection, `usage` the same without one (memory while
+ * busy, garbage included); `snap` writes a heap snapshot to the path in
  * `ECHO_SNAPSHOT` and prints `{"snapshot":PATH}` (`heap_summary.ts`).
  */
 async function obey(command: string): Promise<void> {
   if (command === "exit") process.exit(0);
-  if (command === "memory") {
-    collectGarbage();
-    const { rss, heapUsed, external } = process.memoryUsage();
-    process.stdout.write(JSON.stringify({ rss, heapUsed, external }) + "\n");
+  if (command === "memory" || command === "usage") {
+    if (command === "memory") collectGarbage();
+    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+    process.stdout.write(
+      JSON.stringify({ rss, heapUsed, heapTotal, external }) + "\n",
+    );
   } else if (command === "snap") {
     collectGarbage();
     const v8 = await import("node:v8");

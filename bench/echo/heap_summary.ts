@@ -2,7 +2,8 @@
  * What a server holds per open connection: starts an echo target (Deno
  * only, with `--expose-gc`), opens N connections that each exchange a few
  * echoes and then stay open, collects garbage, and reports the server's
- * JS heap, ArrayBuffers and RSS per connection, then a heap snapshot's
+ * JS heap, ArrayBuffers and RSS per connection (and the same while the
+ * echoes run, before the collection), then a heap snapshot's
  * self sizes grouped by constructor, per connection.
  *
  * ```sh
@@ -28,6 +29,7 @@ interface Snapshot {
 interface Memory {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
 }
 
@@ -94,9 +96,12 @@ async function main(): Promise<void> {
     try {
       const ready = JSON.parse(await load.nextLine(180_000));
       if (ready.open !== connections) throw new Error(JSON.stringify(ready));
-      // A few echoes on every connection, then silence.
+      // Echoes on every connection (memory read while they run, without a
+      // collection), then silence.
       await load.send("go");
       await new Promise((resolve) => setTimeout(resolve, 2000));
+      await server.send("usage");
+      const busy = JSON.parse(await server.nextLine(30_000)) as Memory;
       await load.send("stop");
       await load.nextLine(30_000);
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -104,12 +109,17 @@ async function main(): Promise<void> {
       const open = JSON.parse(await server.nextLine(30_000)) as Memory;
       await server.send("snap");
       await server.nextLine(120_000);
-      const per = (field: keyof Memory) =>
-        ((open[field] - idle[field]) / connections / 1024).toFixed(1);
+      const per = (memory: Memory, field: keyof Memory) =>
+        ((memory[field] - idle[field]) / connections / 1024).toFixed(1);
       console.log(
         `${target}: ${connections} connections open, after a collection: ` +
-          `JS heap ${per("heapUsed")} KiB, ArrayBuffers and other external ` +
-          `${per("external")} KiB, RSS ${per("rss")} KiB per connection`,
+          `JS heap ${per(open, "heapUsed")} KiB (heap committed ` +
+          `${per(open, "heapTotal")} KiB), ArrayBuffers and other external ` +
+          `${per(open, "external")} KiB, RSS ${per(open, "rss")} KiB per ` +
+          `connection; busy (round trips running, no collection): JS heap ` +
+          `${per(busy, "heapUsed")} KiB (committed ${
+            per(busy, "heapTotal")
+          } KiB), RSS ${per(busy, "rss")} KiB`,
       );
       const groups = [...groupSnapshot(snapshotPath)].sort((a, b) =>
         b[1][0] - a[1][0]

@@ -2,6 +2,7 @@ import { resolveWebSocketOptions } from "../../../socket/options.ts";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Opcode } from "../../../frame/types.ts";
+import { SHARED_PING_MIN_INTERVAL } from "../../../socket/keepalive.ts";
 import {
   closeCodeOf,
   closeFrame,
@@ -150,6 +151,25 @@ describe("timers", () => {
     await done; // no answer this time
     assert.ok(conn.closed);
     assert.deepEqual(log, ["open", "error", "close:1006::unclean"]);
+  });
+
+  test("long ping intervals share one ticker: each socket is pinged, a silent one dropped", async () => {
+    const options = { pingInterval: SHARED_PING_MIN_INTERVAL };
+    const answering = openSocket(options);
+    const silent = openSocket(options);
+    for (const { conn } of [answering, silent]) {
+      await conn.until(() => conn.frames().length === 1);
+      assert.equal(conn.frames()[0].opcode, Opcode.Ping);
+    }
+    answering.conn.push(maskedFrame(Opcode.Pong, ""));
+    await silent.done; // no answer: dropped at its next tick
+    assert.deepEqual(silent.log, ["open", "error", "close:1006::unclean"]);
+    await answering.conn.until(() => answering.conn.frames().length === 2);
+    assert.equal(answering.conn.frames()[1].opcode, Opcode.Ping);
+    assert.deepEqual(answering.log, ["open"]);
+    answering.socket.close(1000);
+    answering.conn.push(closeFrame(1000));
+    await answering.done;
   });
 
   test("idleTimeout is Deno's: seconds to answer a ping, the same keepalive as pingInterval", async () => {
