@@ -7,8 +7,11 @@
  * @module
  */
 
-/** Who wrote the code a case measures. */
-export type Side = "ws" | "ours" | "ceiling";
+/**
+ * Who wrote the code a case measures; a `floor` is the least work any
+ * implementation giving the same result has to do (no ratio of its own).
+ */
+export type Side = "ws" | "ours" | "ceiling" | "floor";
 
 /** A function to time, with what one call of it processes. */
 export interface BenchCase {

@@ -84,6 +84,47 @@ function wsDecoder(ws: WsVariant): Decode {
   };
 }
 
+/**
+ * Each frame's payload as the pieces the chunks of `chunkSize` cut it into:
+ * what a decoder that hands out one contiguous buffer per frame has to
+ * gather, for the allocation-and-copy floor.
+ */
+function payloadPieces(
+  bytes: Uint8Array,
+  chunkSize: number,
+): Uint8Array[][] {
+  const frames: Uint8Array[][] = [];
+  let position = 0;
+  while (position < bytes.length) {
+    const second = bytes[position + 1];
+    let length = second & 0x7f;
+    let headerSize = 2;
+    if (length === 126) {
+      length = (bytes[position + 2] << 8) | bytes[position + 3];
+      headerSize += 2;
+    } else if (length === 127) {
+      length = new DataView(bytes.buffer, bytes.byteOffset + position + 2, 8)
+        .getUint32(4);
+      headerSize += 8;
+    }
+    if ((second & 0x80) !== 0) headerSize += 4;
+    const pieces: Uint8Array[] = [];
+    let start = position + headerSize;
+    const end = start + length;
+    while (start < end) {
+      const chunkEnd = Math.min(
+        end,
+        (Math.floor(start / chunkSize) + 1) * chunkSize,
+      );
+      pieces.push(bytes.slice(start, chunkEnd));
+      start = chunkEnd;
+    }
+    frames.push(pieces);
+    position = end;
+  }
+  return frames;
+}
+
 /** Decodes a fresh copy of the stream and compares every payload. */
 function verify(name: string, decode: Decode, stream: ClientStream): void {
   const copy = stream.bytes.slice();
@@ -195,6 +236,26 @@ export function decodeCases(wsVariants: readonly WsVariant[]): BenchCase[] {
           }
           if (messages !== frameCount) {
             throw countMismatch(name, messages, frameCount);
+          }
+        },
+      });
+    }
+
+    if (payloadSize >= CHUNK_SIZE) {
+      const pieces = payloadPieces(stream.bytes, CHUNK_SIZE);
+      cases.push({
+        ...common,
+        name: "floor: new Uint8Array per frame + set pieces",
+        side: "floor",
+        fn: () => {
+          for (const framePieces of pieces) {
+            const payload = new Uint8Array(payloadSize);
+            let filled = 0;
+            for (const piece of framePieces) {
+              payload.set(piece, filled);
+              filled += piece.length;
+            }
+            sink.value = payload;
           }
         },
       });

@@ -17,6 +17,14 @@ import {
 import { concatBytes } from "./bytes.ts";
 import { applyMask, copyMasked } from "./mask.ts";
 import {
+  claimPayloadStage,
+  PAYLOAD_STAGE_BYTES,
+  releasePayloadStage,
+  stagedBytes,
+  type StageHolder,
+  stagePiece,
+} from "./payload_stage.ts";
+import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
   Opcode,
@@ -49,6 +57,8 @@ export interface FrameDecoderOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/** `#payload` while the payload is gathered in the shared payload stage. */
+const STAGED = new Uint8Array(0);
 
 /**
  * An incremental frame decoder. `push` bytes as they arrive, then call
@@ -87,8 +97,15 @@ export class FrameDecoder {
   #masked = false;
   readonly #maskKey = new Uint8Array(4);
   #payloadLength = 0;
-  /** A payload split across chunks is gathered here. */
+  /**
+   * A payload split across chunks is gathered here, or in the shared payload
+   * stage when this is {@linkcode STAGED}.
+   */
   #payload: Uint8Array | null = null;
+  /** `#payloadSoFar` for the frames `partialFrame` returns. */
+  #payloadSoFarFunction: (() => Uint8Array) | null = null;
+  /** What the payload stage calls to move this decoder's bytes out. */
+  #stageHolder: StageHolder | null = null;
   #payloadFilled = 0;
   #error: WebSocketError | null = null;
 
@@ -142,6 +159,7 @@ export class FrameDecoder {
       this.#offset = 0;
       this.#header = null;
       this.#headerFilled = 0;
+      if (this.#payload === STAGED) releasePayloadStage(this.#stageHolder!);
       this.#payload = null;
       this.#payloadFilled = 0;
       throw error;
@@ -176,13 +194,25 @@ export class FrameDecoder {
         if (this.#masked) applyMask(payload, this.#maskKey);
         return this.#emit(payload);
       }
-      // Memory follows the bytes that actually arrive, not the length the
-      // header announced: a peer that announces 64 MiB and sends 10 bytes
-      // gets a small buffer.
-      this.#payload = new Uint8Array(
-        Math.min(length, DEFAULTS.limits.payloadInitialBytes),
-      );
+    }
+    return this.#gatherPayload();
+  }
+
+  /**
+   * `#next` for a payload that spans chunks: the piece in this chunk is
+   * unmasked into the payload stage (large frames) or the payload buffer.
+   */
+  #gatherPayload(): Frame | undefined {
+    const chunk = this.#chunk;
+    const length = this.#payloadLength;
+    if (this.#payload === null) {
       this.#payloadFilled = 0;
+      if (length > DEFAULTS.limits.payloadInitialBytes && this.#claimStage()) {
+        return this.#nextStaged();
+      }
+      this.#payload = new Uint8Array(this.#payloadCapacity(0));
+    } else if (this.#payload === STAGED) {
+      return this.#nextStaged();
     }
     const take = Math.min(
       chunk.length - this.#offset,
@@ -213,6 +243,44 @@ export class FrameDecoder {
     return this.#emit(payload);
   }
 
+  /** Takes the shared payload stage for this frame; false if unavailable. */
+  #claimStage(): boolean {
+    this.#stageHolder ??= {
+      leaveStage: () => this.#leaveStage(this.#payloadFilled),
+    };
+    if (!claimPayloadStage(this.#stageHolder)) return false;
+    this.#payload = STAGED;
+    return true;
+  }
+
+  /**
+   * `#next` for a payload gathered in the payload stage: the piece in this
+   * chunk goes there, unmasked; the complete payload is copied out once, to
+   * a buffer of its size. A piece that would pass the stage's end moves the
+   * payload to a buffer of the decoder's own first.
+   */
+  #nextStaged(): Frame | undefined {
+    const chunk = this.#chunk;
+    const length = this.#payloadLength;
+    const filled = this.#payloadFilled;
+    const take = Math.min(chunk.length - this.#offset, length - filled);
+    if (filled + take > PAYLOAD_STAGE_BYTES) {
+      this.#leaveStage(filled + take);
+      return this.#gatherPayload();
+    }
+    const piece = chunk.subarray(this.#offset, this.#offset + take);
+    stagePiece(filled, piece, this.#masked ? this.#maskKey : null);
+    this.#offset += take;
+    this.#payloadFilled = filled + take;
+    if (this.#payloadFilled < length) return undefined;
+    const payload = new Uint8Array(length);
+    payload.set(stagedBytes(length));
+    releasePayloadStage(this.#stageHolder!);
+    this.#payload = null;
+    this.#payloadFilled = 0;
+    return this.#emit(payload);
+  }
+
   /**
    * The frame whose payload is arriving, once `next` returned `undefined`
    * in the middle of it: its header and the payload bytes received so far,
@@ -225,18 +293,48 @@ export class FrameDecoder {
   partialFrame(): PartialFrame | undefined {
     if (!this.#inPayload || this.#error !== null) return undefined;
     const rsv = this.#rsv;
-    return {
-      fin: this.#fin,
-      rsv1: (rsv & RSV1) !== 0,
-      rsv2: (rsv & RSV2) !== 0,
-      rsv3: (rsv & RSV3) !== 0,
-      opcode: this.#opcode,
-      masked: this.#masked,
-      payload: this.#payload === null
-        ? EMPTY
-        : this.#payload.subarray(0, this.#payloadFilled),
-      payloadLength: this.#payloadLength,
-    };
+    this.#payloadSoFarFunction ??= () => this.#payloadSoFar();
+    return new PartialFrameView(
+      this.#fin,
+      rsv,
+      this.#opcode,
+      this.#masked,
+      this.#payloadLength,
+      this.#payloadSoFarFunction,
+    );
+  }
+
+  /** The payload bytes received so far, in this decoder's own buffer. */
+  #payloadSoFar(): Uint8Array {
+    this.#leaveStage(this.#payloadFilled);
+    return this.#payload === null
+      ? EMPTY
+      : this.#payload.subarray(0, this.#payloadFilled);
+  }
+
+  /**
+   * Moves the staged bytes to a buffer of this decoder's own, with room for
+   * `needed` bytes (see `payload_stage.ts`).
+   */
+  #leaveStage(needed: number): void {
+    if (this.#payload !== STAGED) return;
+    const filled = this.#payloadFilled;
+    const payload = new Uint8Array(this.#payloadCapacity(needed));
+    payload.set(stagedBytes(filled));
+    this.#payload = payload;
+    releasePayloadStage(this.#stageHolder!);
+  }
+
+  /**
+   * The payload buffer size for `needed` bytes: memory follows the bytes
+   * that actually arrive, not the length the header announced (a peer that
+   * announces 64 MiB and sends 10 bytes gets a small buffer), the initial
+   * size quadrupled until they fit, never past the frame.
+   */
+  #payloadCapacity(needed: number): number {
+    let capacity = DEFAULTS.limits.payloadInitialBytes;
+    while (capacity < needed) capacity *= 4;
+    return Math.min(capacity, this.#payloadLength);
   }
 
   /** Quadruples the payload buffer until `needed` fits, never past the frame. */
@@ -380,6 +478,44 @@ export class FrameDecoder {
       masked: this.#masked,
       payload,
     };
+  }
+}
+
+/**
+ * What `partialFrame` returns. The payload is a getter (on the prototype, so
+ * the object is as cheap to make as a literal): a payload gathered in the
+ * shared payload stage leaves it only when someone looks at it.
+ */
+class PartialFrameView implements PartialFrame {
+  readonly fin: boolean;
+  readonly rsv1: boolean;
+  readonly rsv2: boolean;
+  readonly rsv3: boolean;
+  readonly opcode: Opcode;
+  readonly masked: boolean;
+  readonly payloadLength: number;
+  readonly #payloadSoFar: () => Uint8Array;
+
+  constructor(
+    fin: boolean,
+    rsv: number,
+    opcode: Opcode,
+    masked: boolean,
+    payloadLength: number,
+    payloadSoFar: () => Uint8Array,
+  ) {
+    this.fin = fin;
+    this.rsv1 = (rsv & RSV1) !== 0;
+    this.rsv2 = (rsv & RSV2) !== 0;
+    this.rsv3 = (rsv & RSV3) !== 0;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = payloadLength;
+    this.#payloadSoFar = payloadSoFar;
+  }
+
+  get payload(): Uint8Array {
+    return this.#payloadSoFar();
   }
 }
 

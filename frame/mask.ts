@@ -40,7 +40,7 @@ const SIMD_MASK_THRESHOLD = 2048;
 let simdMasker: SimdMasker | null | undefined;
 
 /** The key as a little-endian 32-bit word, starting at key byte `start`. */
-function maskWordFrom(key: Uint8Array, start: number): number {
+export function maskWordFrom(key: Uint8Array, start: number): number {
   return key[start & 3] |
     (key[(start + 1) & 3] << 8) |
     (key[(start + 2) & 3] << 16) |

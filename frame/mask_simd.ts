@@ -16,7 +16,7 @@
 export const SIMD_BLOCK_BYTES = 64 * 1024;
 
 /** Bytes the SIMD loop handles per iteration (four 16-byte vectors). */
-const STEP_BYTES = 64;
+export const SIMD_STEP_BYTES = 64;
 
 /**
  * Writes `source` XOR a 32-bit mask word (the key's bytes in little-endian
@@ -110,6 +110,76 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
+/** The module's `mask(start, end, word)` export. */
+type MaskFunction = (start: number, end: number, word: number) => void;
+
+/** The compiled module; `undefined` until first needed, `null` if unavailable. */
+let compiledModule: WebAssembly.Module | null | undefined;
+
+/**
+ * A fresh instance of the masking module whose memory holds at least
+ * `bytes`, or `null` where WebAssembly or its SIMD instructions are not
+ * available (or compiling from bytes is forbidden).
+ */
+function instantiate(
+  bytes: number,
+): { mask: MaskFunction; memory: Uint8Array } | null {
+  try {
+    if (compiledModule === undefined) {
+      compiledModule = null;
+      if (typeof WebAssembly !== "object") return null;
+      const code = moduleBytes();
+      if (!WebAssembly.validate(code)) return null;
+      compiledModule = new WebAssembly.Module(code);
+    }
+    if (compiledModule === null) return null;
+    const exports = new WebAssembly.Instance(compiledModule).exports as {
+      memory: WebAssembly.Memory;
+      mask: MaskFunction;
+    };
+    const pages = Math.ceil(bytes / SIMD_BLOCK_BYTES);
+    if (pages > 1) exports.memory.grow(pages - 1);
+    return {
+      mask: exports.mask,
+      memory: new Uint8Array(exports.memory.buffer),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Bytes of WebAssembly memory that JavaScript copies into and reads from,
+ * with the SIMD loop to unmask them in place.
+ */
+export interface SimdStage {
+  /** The memory, `bytes` long or longer; it never moves nor grows. */
+  readonly memory: Uint8Array;
+  /**
+   * XORs `memory[start, start + length)` in place with a 32-bit mask word
+   * (the key rotated to `memory[start]`'s position), `length` a multiple of
+   * 64.
+   */
+  readonly mask: (start: number, length: number, maskWord: number) => void;
+}
+
+/**
+ * A region of WebAssembly memory of its own with the SIMD unmasking loop,
+ * for gathering a payload and unmasking it where it lands.
+ *
+ * @param bytes how many bytes the region must hold
+ * @returns the region, or `null` where WebAssembly SIMD is not available
+ */
+export function createSimdStage(bytes: number): SimdStage | null {
+  const instance = instantiate(bytes);
+  if (instance === null) return null;
+  const { mask, memory } = instance;
+  return {
+    memory,
+    mask: (start, length, maskWord) => mask(start, start + length, maskWord),
+  };
+}
+
 /**
  * Compiles the SIMD masking module, or returns `null` where WebAssembly or
  * its SIMD instructions are not available.
@@ -118,27 +188,14 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
  * {@linkcode SIMD_BLOCK_BYTES} block at a time), or `null`
  */
 export function createSimdMasker(): SimdMasker | null {
-  let mask: (start: number, end: number, word: number) => void;
-  let memory: Uint8Array;
-  try {
-    if (typeof WebAssembly !== "object") return null;
-    const bytes = moduleBytes();
-    if (!WebAssembly.validate(bytes)) return null;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    const exports = instance.exports as {
-      memory: WebAssembly.Memory;
-      mask: typeof mask;
-    };
-    mask = exports.mask;
-    memory = new Uint8Array(exports.memory.buffer);
-  } catch {
-    return null; // compiling from bytes is forbidden here
-  }
+  const instance = instantiate(SIMD_BLOCK_BYTES);
+  if (instance === null) return null;
+  const { mask, memory } = instance;
   return (target, source, maskWord) => {
     const length = source.length;
     for (let start = 0; start < length; start += SIMD_BLOCK_BYTES) {
       const end = Math.min(start + SIMD_BLOCK_BYTES, length);
-      const vectorBytes = (end - start) & ~(STEP_BYTES - 1);
+      const vectorBytes = (end - start) & ~(SIMD_STEP_BYTES - 1);
       memory.set(source.subarray(start, start + vectorBytes));
       mask(0, vectorBytes, maskWord);
       target.set(memory.subarray(0, vectorBytes), start);

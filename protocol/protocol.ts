@@ -523,10 +523,19 @@ export class Protocol {
    */
   #checkPartialFrame(frame: PartialFrame): void {
     this.#checkFrameStart(frame);
+    if (frame.rsv1) return; // compressed: checked once inflated
+    const text = frame.opcode === Opcode.Text;
+    if (
+      !text && (frame.opcode !== Opcode.Continuation || this.#utf8 === null)
+    ) {
+      return; // binary, control, or a binary message's continuation
+    }
+    // Only text is looked at: a binary payload stays where the decoder
+    // gathers it (the payload stage, frame/payload_stage.ts).
     const payload = frame.payload;
     const from = this.#frameBytesChecked;
-    if (payload.length === from || frame.rsv1) return; // compressed: later
-    if (frame.opcode === Opcode.Text && frame.fin) {
+    if (payload.length === from) return;
+    if (text && frame.fin) {
       // A whole message: decoded as it arrives (see Utf8PrefixDecoder).
       this.#partialText ??= new Utf8PrefixDecoder();
       this.#partialText.check(payload);
@@ -534,12 +543,7 @@ export class Protocol {
       return;
     }
     // A fragment: the message's validator goes on where it stopped.
-    let validator = this.#utf8;
-    if (frame.opcode === Opcode.Text) {
-      validator ??= this.#utf8 = new Utf8Validator();
-    } else if (frame.opcode !== Opcode.Continuation || validator === null) {
-      return; // binary, control, or a compressed message
-    }
+    const validator = this.#utf8 ??= new Utf8Validator();
     if (!validator.push(payload.subarray(from))) {
       throw new InvalidPayloadError("text message is not valid UTF-8");
     }

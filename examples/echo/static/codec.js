@@ -5,7 +5,7 @@
 // deno-lint-ignore-file
 // frame/mask_simd.ts
 var SIMD_BLOCK_BYTES = 64 * 1024;
-var STEP_BYTES = 64;
+var SIMD_STEP_BYTES = 64;
 function leb128(value) {
   const bytes = [];
   do {
@@ -169,25 +169,46 @@ function moduleBytes() {
     ]),
   ]);
 }
-function createSimdMasker() {
-  let mask;
-  let memory;
+var compiledModule;
+function instantiate(bytes) {
   try {
-    if (typeof WebAssembly !== "object") return null;
-    const bytes = moduleBytes();
-    if (!WebAssembly.validate(bytes)) return null;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    const exports = instance.exports;
-    mask = exports.mask;
-    memory = new Uint8Array(exports.memory.buffer);
+    if (compiledModule === void 0) {
+      compiledModule = null;
+      if (typeof WebAssembly !== "object") return null;
+      const code = moduleBytes();
+      if (!WebAssembly.validate(code)) return null;
+      compiledModule = new WebAssembly.Module(code);
+    }
+    if (compiledModule === null) return null;
+    const exports = new WebAssembly.Instance(compiledModule).exports;
+    const pages = Math.ceil(bytes / SIMD_BLOCK_BYTES);
+    if (pages > 1) exports.memory.grow(pages - 1);
+    return {
+      mask: exports.mask,
+      memory: new Uint8Array(exports.memory.buffer),
+    };
   } catch {
     return null;
   }
+}
+function createSimdStage(bytes) {
+  const instance = instantiate(bytes);
+  if (instance === null) return null;
+  const { mask, memory } = instance;
+  return {
+    memory,
+    mask: (start, length, maskWord) => mask(start, start + length, maskWord),
+  };
+}
+function createSimdMasker() {
+  const instance = instantiate(SIMD_BLOCK_BYTES);
+  if (instance === null) return null;
+  const { mask, memory } = instance;
   return (target, source, maskWord) => {
     const length = source.length;
     for (let start = 0; start < length; start += SIMD_BLOCK_BYTES) {
       const end = Math.min(start + SIMD_BLOCK_BYTES, length);
-      const vectorBytes = end - start & ~(STEP_BYTES - 1);
+      const vectorBytes = end - start & ~(SIMD_STEP_BYTES - 1);
       memory.set(source.subarray(start, start + vectorBytes));
       mask(0, vectorBytes, maskWord);
       target.set(memory.subarray(0, vectorBytes), start);
@@ -384,6 +405,38 @@ function concatBytes(parts) {
   return joined;
 }
 
+// frame/payload_stage.ts
+var PAYLOAD_STAGE_BYTES = 256 * 1024;
+var stage;
+var holder = null;
+function claimPayloadStage(claimant) {
+  if (stage === void 0) stage = createSimdStage(PAYLOAD_STAGE_BYTES);
+  if (stage === null) return false;
+  const previous = holder;
+  holder = claimant;
+  if (previous !== null && previous !== claimant) previous.leaveStage();
+  return true;
+}
+function releasePayloadStage(claimant) {
+  if (holder === claimant) holder = null;
+}
+function stagePiece(position, piece, key) {
+  const memory = stage.memory;
+  memory.set(piece, position);
+  if (key === null) return;
+  const vectorBytes = piece.length & ~(SIMD_STEP_BYTES - 1);
+  if (vectorBytes > 0) {
+    stage.mask(position, vectorBytes, maskWordFrom(key, position & 3));
+  }
+  const end = position + piece.length;
+  for (let index = position + vectorBytes; index < end; index++) {
+    memory[index] ^= key[index & 3];
+  }
+}
+function stagedBytes(length) {
+  return stage.memory.subarray(0, length);
+}
+
 // defaults.ts
 var KiB = 1024;
 var MiB = 1024 * KiB;
@@ -443,6 +496,7 @@ var DEFAULTS = Object.freeze({
 
 // frame/decoder.ts
 var EMPTY = new Uint8Array(0);
+var STAGED = new Uint8Array(0);
 var FrameDecoder = class {
   /** The largest data-frame payload accepted (see the option). */
   maxPayloadLength;
@@ -463,8 +517,15 @@ var FrameDecoder = class {
   #masked = false;
   #maskKey = new Uint8Array(4);
   #payloadLength = 0;
-  /** A payload split across chunks is gathered here. */
+  /**
+   * A payload split across chunks is gathered here, or in the shared payload
+   * stage when this is {@linkcode STAGED}.
+   */
   #payload = null;
+  /** `#payloadSoFar` for the frames `partialFrame` returns. */
+  #payloadSoFarFunction = null;
+  /** What the payload stage calls to move this decoder's bytes out. */
+  #stageHolder = null;
   #payloadFilled = 0;
   #error = null;
   /**
@@ -516,6 +577,7 @@ var FrameDecoder = class {
       this.#offset = 0;
       this.#header = null;
       this.#headerFilled = 0;
+      if (this.#payload === STAGED) releasePayloadStage(this.#stageHolder);
       this.#payload = null;
       this.#payloadFilled = 0;
       throw error;
@@ -543,15 +605,29 @@ var FrameDecoder = class {
     if (this.#payload === null) {
       const start = this.#offset;
       if (chunk.length - start >= length) {
-        const payload2 = chunk.subarray(start, start + length);
+        const payload = chunk.subarray(start, start + length);
         this.#offset = start + length;
-        if (this.#masked) applyMask(payload2, this.#maskKey);
-        return this.#emit(payload2);
+        if (this.#masked) applyMask(payload, this.#maskKey);
+        return this.#emit(payload);
       }
-      this.#payload = new Uint8Array(
-        Math.min(length, DEFAULTS.limits.payloadInitialBytes),
-      );
+    }
+    return this.#gatherPayload();
+  }
+  /**
+   * `#next` for a payload that spans chunks: the piece in this chunk is
+   * unmasked into the payload stage (large frames) or the payload buffer.
+   */
+  #gatherPayload() {
+    const chunk = this.#chunk;
+    const length = this.#payloadLength;
+    if (this.#payload === null) {
       this.#payloadFilled = 0;
+      if (length > DEFAULTS.limits.payloadInitialBytes && this.#claimStage()) {
+        return this.#nextStaged();
+      }
+      this.#payload = new Uint8Array(this.#payloadCapacity(0));
+    } else if (this.#payload === STAGED) {
+      return this.#nextStaged();
     }
     const take = Math.min(
       chunk.length - this.#offset,
@@ -580,6 +656,42 @@ var FrameDecoder = class {
     this.#payloadFilled = 0;
     return this.#emit(payload);
   }
+  /** Takes the shared payload stage for this frame; false if unavailable. */
+  #claimStage() {
+    this.#stageHolder ??= {
+      leaveStage: () => this.#leaveStage(this.#payloadFilled),
+    };
+    if (!claimPayloadStage(this.#stageHolder)) return false;
+    this.#payload = STAGED;
+    return true;
+  }
+  /**
+   * `#next` for a payload gathered in the payload stage: the piece in this
+   * chunk goes there, unmasked; the complete payload is copied out once, to
+   * a buffer of its size. A piece that would pass the stage's end moves the
+   * payload to a buffer of the decoder's own first.
+   */
+  #nextStaged() {
+    const chunk = this.#chunk;
+    const length = this.#payloadLength;
+    const filled = this.#payloadFilled;
+    const take = Math.min(chunk.length - this.#offset, length - filled);
+    if (filled + take > PAYLOAD_STAGE_BYTES) {
+      this.#leaveStage(filled + take);
+      return this.#gatherPayload();
+    }
+    const piece = chunk.subarray(this.#offset, this.#offset + take);
+    stagePiece(filled, piece, this.#masked ? this.#maskKey : null);
+    this.#offset += take;
+    this.#payloadFilled = filled + take;
+    if (this.#payloadFilled < length) return void 0;
+    const payload = new Uint8Array(length);
+    payload.set(stagedBytes(length));
+    releasePayloadStage(this.#stageHolder);
+    this.#payload = null;
+    this.#payloadFilled = 0;
+    return this.#emit(payload);
+  }
   /**
    * The frame whose payload is arriving, once `next` returned `undefined`
    * in the middle of it: its header and the payload bytes received so far,
@@ -592,18 +704,45 @@ var FrameDecoder = class {
   partialFrame() {
     if (!this.#inPayload || this.#error !== null) return void 0;
     const rsv = this.#rsv;
-    return {
-      fin: this.#fin,
-      rsv1: (rsv & RSV1) !== 0,
-      rsv2: (rsv & RSV2) !== 0,
-      rsv3: (rsv & RSV3) !== 0,
-      opcode: this.#opcode,
-      masked: this.#masked,
-      payload: this.#payload === null
-        ? EMPTY
-        : this.#payload.subarray(0, this.#payloadFilled),
-      payloadLength: this.#payloadLength,
-    };
+    this.#payloadSoFarFunction ??= () => this.#payloadSoFar();
+    return new PartialFrameView(
+      this.#fin,
+      rsv,
+      this.#opcode,
+      this.#masked,
+      this.#payloadLength,
+      this.#payloadSoFarFunction,
+    );
+  }
+  /** The payload bytes received so far, in this decoder's own buffer. */
+  #payloadSoFar() {
+    this.#leaveStage(this.#payloadFilled);
+    return this.#payload === null
+      ? EMPTY
+      : this.#payload.subarray(0, this.#payloadFilled);
+  }
+  /**
+   * Moves the staged bytes to a buffer of this decoder's own, with room for
+   * `needed` bytes (see `payload_stage.ts`).
+   */
+  #leaveStage(needed) {
+    if (this.#payload !== STAGED) return;
+    const filled = this.#payloadFilled;
+    const payload = new Uint8Array(this.#payloadCapacity(needed));
+    payload.set(stagedBytes(filled));
+    this.#payload = payload;
+    releasePayloadStage(this.#stageHolder);
+  }
+  /**
+   * The payload buffer size for `needed` bytes: memory follows the bytes
+   * that actually arrive, not the length the header announced (a peer that
+   * announces 64 MiB and sends 10 bytes gets a small buffer), the initial
+   * size quadrupled until they fit, never past the frame.
+   */
+  #payloadCapacity(needed) {
+    let capacity = DEFAULTS.limits.payloadInitialBytes;
+    while (capacity < needed) capacity *= 4;
+    return Math.min(capacity, this.#payloadLength);
   }
   /** Quadruples the payload buffer until `needed` fits, never past the frame. */
   #growPayload(needed) {
@@ -739,6 +878,29 @@ var FrameDecoder = class {
       masked: this.#masked,
       payload,
     };
+  }
+};
+var PartialFrameView = class {
+  fin;
+  rsv1;
+  rsv2;
+  rsv3;
+  opcode;
+  masked;
+  payloadLength;
+  #payloadSoFar;
+  constructor(fin, rsv, opcode, masked, payloadLength, payloadSoFar) {
+    this.fin = fin;
+    this.rsv1 = (rsv & RSV1) !== 0;
+    this.rsv2 = (rsv & RSV2) !== 0;
+    this.rsv3 = (rsv & RSV3) !== 0;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = payloadLength;
+    this.#payloadSoFar = payloadSoFar;
+  }
+  get payload() {
+    return this.#payloadSoFar();
   }
 };
 function isKnownOpcode(opcode) {
