@@ -212,15 +212,22 @@ async function runOnce(
     const before = pids.map(cpuSeconds);
     const windowStart = performance.now();
     const uptimeStart = uptimeMicros();
+    const epochStart = Date.now() * 1000;
     await delay(settings.measureMs);
     const after = pids.map(cpuSeconds);
     await Promise.all(workers.map((worker) => worker.send("stop")));
     if (settings.profileDir !== null) {
-      // The profile's timestamps are CLOCK_MONOTONIC microseconds, as is
-      // /proc/uptime: profile_summary.ts keeps the window's samples only.
+      // Deno's profiles count CLOCK_MONOTONIC microseconds (as /proc/uptime
+      // does), Bun's wall-clock ones: the window is written in both, and
+      // profile_summary.ts keeps the samples inside the one that fits.
       Deno.writeTextFileSync(
         `${settings.profileDir}/${label}.window.json`,
-        JSON.stringify({ startMicros: uptimeStart, endMicros: uptimeMicros() }),
+        JSON.stringify({
+          startMicros: uptimeStart,
+          endMicros: uptimeMicros(),
+          startEpochMicros: epochStart,
+          endEpochMicros: Date.now() * 1000,
+        }),
       );
     }
     const windowSeconds = (performance.now() - windowStart) / 1000;

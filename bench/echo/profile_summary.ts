@@ -55,12 +55,36 @@ function shortPath(url: string): string {
   return url.replace(/^file:\/\//, "");
 }
 
-/** The measurement window, in the profile's clock (see `main.ts`). */
+/** The measurement window, in both clocks a profile may count in. */
 export interface MeasuredWindow {
-  /** When it began, microseconds. */
+  /** When it began, CLOCK_MONOTONIC microseconds (Deno's profiles). */
   startMicros: number;
-  /** When it ended, microseconds. */
+  /** When it ended, CLOCK_MONOTONIC microseconds. */
   endMicros: number;
+  /** When it began, microseconds since the epoch (Bun's profiles). */
+  startEpochMicros?: number;
+  /** When it ended, microseconds since the epoch. */
+  endEpochMicros?: number;
+}
+
+/**
+ * The window in the clock of `profile`: the epoch one when the profile
+ * started nearer to it than to the monotonic one (Bun), else the
+ * monotonic one (Deno).
+ */
+export function windowInProfileClock(
+  profile: Pick<CpuProfile, "startTime">,
+  window: MeasuredWindow,
+): { startMicros: number; endMicros: number } {
+  const { startEpochMicros, endEpochMicros } = window;
+  if (startEpochMicros === undefined || endEpochMicros === undefined) {
+    return window;
+  }
+  const fromMonotonic = Math.abs(profile.startTime - window.startMicros);
+  const fromEpoch = Math.abs(profile.startTime - startEpochMicros);
+  return fromEpoch < fromMonotonic
+    ? { startMicros: startEpochMicros, endMicros: endEpochMicros }
+    : window;
 }
 
 async function readWindow(profileFile: string): Promise<MeasuredWindow | null> {
@@ -88,13 +112,14 @@ export function addSelfTimes(
   for (const node of profile.nodes) nodes.set(node.id, node);
   const selfByNode = new Map<number, number>();
   let total = 0;
+  const bounds = window === null ? null : windowInProfileClock(profile, window);
   let time = profile.startTime;
   for (let index = 0; index < profile.samples.length; index++) {
     // timeDeltas[i] is the time before sample i; charge it to sample i.
     const delta = profile.timeDeltas[index] ?? 0;
     time += delta;
     if (
-      window !== null && (time < window.startMicros || time > window.endMicros)
+      bounds !== null && (time < bounds.startMicros || time > bounds.endMicros)
     ) {
       continue;
     }
