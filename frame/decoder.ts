@@ -219,7 +219,7 @@ export class FrameDecoder {
       length - this.#payloadFilled,
     );
     if (this.#payloadFilled + take > this.#payload.length) {
-      this.#growPayload(this.#payloadFilled + take);
+      this.#movePayload(this.#payload!, this.#payloadFilled + take);
     }
     const payload = this.#payload;
     const filled = this.#payloadFilled;
@@ -318,10 +318,7 @@ export class FrameDecoder {
    */
   #leaveStage(needed: number): void {
     if (this.#payload !== STAGED) return;
-    const filled = this.#payloadFilled;
-    const payload = new Uint8Array(this.#payloadCapacity(needed));
-    payload.set(stagedBytes(filled));
-    this.#payload = payload;
+    this.#movePayload(stagedBytes(this.#payloadFilled), needed);
     releasePayloadStage(this.#stageHolder!);
   }
 
@@ -337,14 +334,15 @@ export class FrameDecoder {
     return Math.min(capacity, this.#payloadLength);
   }
 
-  /** Quadruples the payload buffer until `needed` fits, never past the frame. */
-  #growPayload(needed: number): void {
-    const old = this.#payload!;
-    let capacity = old.length * 4;
-    while (capacity < needed) capacity *= 4;
-    const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
-    grown.set(old.subarray(0, this.#payloadFilled));
-    this.#payload = grown;
+  /**
+   * Moves the payload bytes received so far (the start of `from`) to a new
+   * buffer of this decoder's own with room for `needed` bytes: how a
+   * payload buffer grows, and how a payload leaves the stage.
+   */
+  #movePayload(from: Uint8Array, needed: number): void {
+    const payload = new Uint8Array(this.#payloadCapacity(needed));
+    payload.set(from.subarray(0, this.#payloadFilled));
+    this.#payload = payload;
   }
 
   /** Copies header bytes from the chunk; true once the header is parsed. */

@@ -39,6 +39,14 @@ const SIMD_MASK_THRESHOLD = 2048;
 /** The SIMD masker; `undefined` until first needed, `null` where unavailable. */
 let simdMasker: SimdMasker | null | undefined;
 
+/** The SIMD masker for `length` bytes: null below the threshold or where
+ * WebAssembly SIMD is unavailable. */
+function simdMaskerFor(length: number): SimdMasker | null {
+  if (length < SIMD_MASK_THRESHOLD) return null;
+  if (simdMasker === undefined) simdMasker = createSimdMasker();
+  return simdMasker;
+}
+
 /** The key as a little-endian 32-bit word, starting at key byte `start`. */
 export function maskWordFrom(key: Uint8Array, start: number): number {
   return key[start & 3] |
@@ -62,12 +70,10 @@ export function maskWordFrom(key: Uint8Array, start: number): number {
 export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
   const length = data.length;
   const phase = offset & 3;
-  if (length >= SIMD_MASK_THRESHOLD) {
-    if (simdMasker === undefined) simdMasker = createSimdMasker();
-    if (simdMasker !== null) {
-      simdMasker(data, data, maskWordFrom(key, phase));
-      return;
-    }
+  const simd = simdMaskerFor(length);
+  if (simd !== null) {
+    simd(data, data, maskWordFrom(key, phase));
+    return;
   }
   let index = 0;
   if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
@@ -109,12 +115,10 @@ export function copyMasked(
   if (target.length !== source.length) {
     throw new RangeError("copyMasked: target and source lengths differ");
   }
-  if (source.length >= SIMD_MASK_THRESHOLD) {
-    if (simdMasker === undefined) simdMasker = createSimdMasker();
-    if (simdMasker !== null) {
-      simdMasker(target, source, maskWordFrom(key, offset & 3));
-      return;
-    }
+  const simd = simdMaskerFor(source.length);
+  if (simd !== null) {
+    simd(target, source, maskWordFrom(key, offset & 3));
+    return;
   }
   target.set(source);
   applyMask(target, key, offset);

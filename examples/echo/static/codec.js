@@ -240,6 +240,11 @@ var LITTLE_ENDIAN = new Uint8Array(
 var WORD_MASK_THRESHOLD = 32;
 var SIMD_MASK_THRESHOLD = 2048;
 var simdMasker;
+function simdMaskerFor(length) {
+  if (length < SIMD_MASK_THRESHOLD) return null;
+  if (simdMasker === void 0) simdMasker = createSimdMasker();
+  return simdMasker;
+}
 function maskWordFrom(key, start) {
   return key[start & 3] | key[start + 1 & 3] << 8 | key[start + 2 & 3] << 16 |
     key[start + 3 & 3] << 24;
@@ -247,12 +252,10 @@ function maskWordFrom(key, start) {
 function applyMask(data, key, offset = 0) {
   const length = data.length;
   const phase = offset & 3;
-  if (length >= SIMD_MASK_THRESHOLD) {
-    if (simdMasker === void 0) simdMasker = createSimdMasker();
-    if (simdMasker !== null) {
-      simdMasker(data, data, maskWordFrom(key, phase));
-      return;
-    }
+  const simd = simdMaskerFor(length);
+  if (simd !== null) {
+    simd(data, data, maskWordFrom(key, phase));
+    return;
   }
   let index = 0;
   if (length >= WORD_MASK_THRESHOLD && LITTLE_ENDIAN) {
@@ -275,12 +278,10 @@ function copyMasked(target, source, key, offset = 0) {
   if (target.length !== source.length) {
     throw new RangeError("copyMasked: target and source lengths differ");
   }
-  if (source.length >= SIMD_MASK_THRESHOLD) {
-    if (simdMasker === void 0) simdMasker = createSimdMasker();
-    if (simdMasker !== null) {
-      simdMasker(target, source, maskWordFrom(key, offset & 3));
-      return;
-    }
+  const simd = simdMaskerFor(source.length);
+  if (simd !== null) {
+    simd(target, source, maskWordFrom(key, offset & 3));
+    return;
   }
   target.set(source);
   applyMask(target, key, offset);
@@ -634,7 +635,7 @@ var FrameDecoder = class {
       length - this.#payloadFilled,
     );
     if (this.#payloadFilled + take > this.#payload.length) {
-      this.#growPayload(this.#payloadFilled + take);
+      this.#movePayload(this.#payload, this.#payloadFilled + take);
     }
     const payload = this.#payload;
     const filled = this.#payloadFilled;
@@ -727,10 +728,7 @@ var FrameDecoder = class {
    */
   #leaveStage(needed) {
     if (this.#payload !== STAGED) return;
-    const filled = this.#payloadFilled;
-    const payload = new Uint8Array(this.#payloadCapacity(needed));
-    payload.set(stagedBytes(filled));
-    this.#payload = payload;
+    this.#movePayload(stagedBytes(this.#payloadFilled), needed);
     releasePayloadStage(this.#stageHolder);
   }
   /**
@@ -744,14 +742,15 @@ var FrameDecoder = class {
     while (capacity < needed) capacity *= 4;
     return Math.min(capacity, this.#payloadLength);
   }
-  /** Quadruples the payload buffer until `needed` fits, never past the frame. */
-  #growPayload(needed) {
-    const old = this.#payload;
-    let capacity = old.length * 4;
-    while (capacity < needed) capacity *= 4;
-    const grown = new Uint8Array(Math.min(capacity, this.#payloadLength));
-    grown.set(old.subarray(0, this.#payloadFilled));
-    this.#payload = grown;
+  /**
+   * Moves the payload bytes received so far (the start of `from`) to a new
+   * buffer of this decoder's own with room for `needed` bytes: how a
+   * payload buffer grows, and how a payload leaves the stage.
+   */
+  #movePayload(from, needed) {
+    const payload = new Uint8Array(this.#payloadCapacity(needed));
+    payload.set(from.subarray(0, this.#payloadFilled));
+    this.#payload = payload;
   }
   /** Copies header bytes from the chunk; true once the header is parsed. */
   #gatherHeader() {
