@@ -19,8 +19,10 @@ import { WebSocketServer } from "ws";
 import { connect } from "../../mod.ts";
 import { perMessageDeflate } from "../../deflate.ts";
 import {
+  type ProcessServer,
   runsSuccessfully,
   skipUnlessAvailable,
+  startProcessServer,
   withDeadline,
 } from "./peers/bounded.ts";
 import { chatMessage, windowMessages } from "./peers/deflate_peer_checks.js";
@@ -31,13 +33,8 @@ const SERVER_DEADLINE_MS = 20_000;
 const RUN_DEADLINE_MS = 30_000;
 const WINDOW_BITS = [9, 10, 11, 12, 13, 14, 15];
 
-interface PeerServer {
-  url: string;
-  close(): Promise<void>;
-}
-
 /** The npm ws server: echo, compression with its defaults. */
-async function startWsServer(): Promise<PeerServer> {
+async function startWsServer(): Promise<ProcessServer> {
   const server = new WebSocketServer({
     host: "127.0.0.1",
     port: 0,
@@ -115,56 +112,6 @@ async def main():
 asyncio.run(asyncio.wait_for(main(), 120))
 `;
 
-/** Runs a server process that prints its port, until stdin closes. */
-async function startProcessServer(
-  command: string,
-  args: string[],
-): Promise<PeerServer> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = new Response(child.stderr).text();
-  let printed = "";
-  const readPort = async (): Promise<string> => {
-    while (!printed.includes("\n")) {
-      const { value, done } = await stdout.read();
-      if (done) throw new Error(`${command} exited: ${await stderr}`);
-      printed += value;
-    }
-    return printed.slice(0, printed.indexOf("\n")).trim();
-  };
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), SERVER_DEADLINE_MS);
-      try {
-        await child.stdin.close().catch(() => {});
-        while (!(await stdout.read()).done);
-        await child.status;
-        await stderr;
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
-    return stopped;
-  };
-  try {
-    const port = await withDeadline(
-      readPort(),
-      SERVER_DEADLINE_MS,
-      `${command} server start`,
-    );
-    return { url: `ws://127.0.0.1:${port}`, close: stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
 const PYTHON = Deno.env.get("PYTHON") ?? "/usr/bin/python3";
 const pythonAvailable = await runsSuccessfully(PYTHON, [
   "-c",
@@ -178,7 +125,7 @@ const PEERS: Array<{
   /** The largest window the peer's server compresses with by default
    * (Python's websockets uses 12 bits unless told otherwise). */
   serverWindowCap: number;
-  start(): Promise<PeerServer>;
+  start(): Promise<ProcessServer>;
 }> = [
   {
     title: "the npm ws server",
@@ -190,13 +137,27 @@ const PEERS: Array<{
     title: "Bun's server",
     skip: skipUnlessAvailable(bunAvailable, "bun"),
     serverWindowCap: 15,
-    start: () => startProcessServer("bun", ["-e", BUN_SERVER]),
+    start: () =>
+      startProcessServer(
+        "bun",
+        ["-e", BUN_SERVER],
+        "the Bun server",
+        SERVER_DEADLINE_MS,
+        SERVER_DEADLINE_MS,
+      ),
   },
   {
     title: "Python's websockets server",
     skip: skipUnlessAvailable(pythonAvailable, `${PYTHON} with websockets`),
     serverWindowCap: 12,
-    start: () => startProcessServer(PYTHON, ["-c", PYTHON_SERVER]),
+    start: () =>
+      startProcessServer(
+        PYTHON,
+        ["-c", PYTHON_SERVER],
+        "the Python server",
+        SERVER_DEADLINE_MS,
+        SERVER_DEADLINE_MS,
+      ),
   },
 ];
 

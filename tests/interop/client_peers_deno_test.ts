@@ -19,6 +19,7 @@ import {
 import {
   runsSuccessfully,
   skipUnlessAvailable,
+  startProcessServer,
   withDeadline,
 } from "./peers/bounded.ts";
 import { defineClientChecks } from "../support/client_checks_deno.ts";
@@ -139,50 +140,14 @@ async def main():
 asyncio.run(asyncio.wait_for(main(), 120))
 `;
 
-async function startPythonEchoServer(): Promise<RunningEchoServer> {
-  const child = new Deno.Command(PYTHON, {
-    args: ["-c", PYTHON_ECHO_SERVER],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = new Response(child.stderr).text();
-  let printed = "";
-  const readPort = async (): Promise<string> => {
-    while (!printed.includes("\n")) {
-      const { value, done } = await stdout.read();
-      if (done) throw new Error(`the python server exited: ${await stderr}`);
-      printed += value;
-    }
-    return printed.slice(0, printed.indexOf("\n")).trim();
-  };
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), SERVER_DEADLINE_MS);
-      try {
-        await child.stdin.close().catch(() => {});
-        while (!(await stdout.read()).done);
-        await child.status;
-        await stderr;
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
-    return stopped;
-  };
-  try {
-    const port = await withDeadline(
-      readPort(),
-      SERVER_DEADLINE_MS,
-      "python server start",
-    );
-    return { url: `ws://127.0.0.1:${port}`, close: stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+function startPythonEchoServer(): Promise<RunningEchoServer> {
+  return startProcessServer(
+    PYTHON,
+    ["-c", PYTHON_ECHO_SERVER],
+    "the python server",
+    SERVER_DEADLINE_MS,
+    SERVER_DEADLINE_MS,
+  );
 }
 
 defineClientChecks("Python websockets", startPythonEchoServer, {

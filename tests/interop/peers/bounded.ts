@@ -175,3 +175,76 @@ function installHint(what: string): string {
   }
   return "install it";
 }
+
+/** A server running in a subprocess. */
+export interface ProcessServer {
+  /** Base URL without a path, like `ws://127.0.0.1:12345`. */
+  url: string;
+  /** Closes its stdin, waits for it to exit (killed past the deadline). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a WebSocket server process that prints its port on its first line
+ * of stdout and serves until its stdin closes.
+ *
+ * @param program the executable
+ * @param args its arguments
+ * @param name what to call it in errors
+ * @param startMilliseconds how long it may take to print its port
+ * @param stopMilliseconds how long it may take to exit once told, before
+ * it is killed
+ * @returns the running server
+ * @throws Error when it exits or is silent before printing its port
+ */
+export async function startProcessServer(
+  program: string,
+  args: string[],
+  name: string,
+  startMilliseconds: number,
+  stopMilliseconds: number,
+): Promise<ProcessServer> {
+  const child = new Deno.Command(program, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = new Response(child.stderr).text();
+  const readPort = async (): Promise<string> => {
+    let printed = "";
+    while (!printed.includes("\n")) {
+      const { value, done } = await stdout.read();
+      if (done) throw new Error(`${name} exited: ${await stderr}`);
+      printed += value;
+    }
+    return printed.slice(0, printed.indexOf("\n")).trim();
+  };
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), stopMilliseconds);
+      try {
+        await child.stdin.close().catch(() => {});
+        while (!(await stdout.read()).done);
+        await child.status;
+        await stderr;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return stopped;
+  };
+  try {
+    const port = await withDeadline(
+      readPort(),
+      startMilliseconds,
+      `${name} start`,
+    );
+    return { url: `ws://127.0.0.1:${port}`, close: stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

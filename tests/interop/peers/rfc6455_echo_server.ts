@@ -13,7 +13,7 @@ import type {
   ServerFeature,
 } from "./echo_server.ts";
 import { echoHandler } from "./echo_handler.ts";
-import { withDeadline } from "./bounded.ts";
+import { startProcessServer, withDeadline } from "./bounded.ts";
 
 /**
  * Starts this library's server following the echo conventions.
@@ -79,50 +79,15 @@ const HOSTED_ECHO_SERVER = new URL("./hosted_echo_server.ts", import.meta.url)
  * @param host "node-net" or "bun"
  * @returns the running server
  */
-export async function startHostedEchoServer(
+export function startHostedEchoServer(
   program: string,
   host: "node-net" | "bun",
 ): Promise<RunningEchoServer> {
-  const child = new Deno.Command(program, {
-    args: [HOSTED_ECHO_SERVER, host],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = new Response(child.stderr).text();
-  let printed = "";
-  let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      try {
-        await child.stdin.close().catch(() => {});
-        while (!(await lines.read()).done);
-        await child.status;
-        await stderr;
-      } finally {
-        clearTimeout(timer);
-      }
-    })();
-    return stopped;
-  };
-  try {
-    const port = await withDeadline(
-      (async () => {
-        while (!printed.includes("\n")) {
-          const { value, done } = await lines.read();
-          if (done) throw new Error(`${program} exited: ${await stderr}`);
-          printed += value;
-        }
-        return printed.slice(0, printed.indexOf("\n")).trim();
-      })(),
-      20_000,
-      `the ${host} echo server start`,
-    );
-    return { url: `ws://127.0.0.1:${port}`, close: stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  return startProcessServer(
+    program,
+    [HOSTED_ECHO_SERVER, host],
+    `the ${host} echo server`,
+    20_000,
+    15_000,
+  );
 }
