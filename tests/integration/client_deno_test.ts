@@ -20,12 +20,12 @@ import {
   decoder,
   describe,
   encoder,
-  nextEvent,
   patternBytes,
   serverFrame,
   test,
   withRawServer,
 } from "../support/client_deno.ts";
+import { nextEvent } from "../support/websocket.ts";
 import { TEST_CERT, TEST_KEY } from "../support/test_cert.ts";
 import { DEFAULTS } from "../../defaults.ts";
 

@@ -18,21 +18,9 @@ import {
   HandshakeError,
   serveNodeNet,
   upgradeWebSocket,
-  type WebSocketConnection,
 } from "../../node.ts";
 import { TEST_CERT, TEST_KEY } from "../support/test_cert.ts";
-
-/** The next event of `type` on `socket`. */
-function next<E extends Event>(
-  socket: WebSocketConnection,
-  type: string,
-): Promise<E> {
-  return new Promise((resolve) => {
-    socket.addEventListener(type, (event) => resolve(event as E), {
-      once: true,
-    });
-  });
-}
+import { nextEvent } from "../support/websocket.ts";
 
 /** The part of a `ws` server-side socket used here (ws ships no types). */
 interface WsSocket {
@@ -97,12 +85,15 @@ describe("connect() from ./node", () => {
       socket.binaryType = "arraybuffer";
       assert.equal(socket.protocol, "chat");
       socket.send("hello");
-      assert.equal((await next<MessageEvent>(socket, "message")).data, "hello");
+      assert.equal(
+        (await nextEvent<MessageEvent>(socket, "message")).data,
+        "hello",
+      );
       socket.send(new Uint8Array([1, 2, 3]));
-      const binary = (await next<MessageEvent>(socket, "message")).data;
+      const binary = (await nextEvent<MessageEvent>(socket, "message")).data;
       assert.deepEqual(new Uint8Array(binary), new Uint8Array([1, 2, 3]));
       socket.send("bye");
-      const closed = await next<CloseEvent>(socket, "close");
+      const closed = await nextEvent<CloseEvent>(socket, "close");
       assert.equal(closed.code, 4001);
       assert.equal(closed.reason, "done here");
       assert.equal(closed.wasClean, true);
@@ -124,14 +115,17 @@ describe("connect() from ./node", () => {
         assert.equal(socket.url, peer.url);
         const text = "x".repeat(70_000);
         socket.send(text);
-        assert.equal((await next<MessageEvent>(socket, "message")).data, text);
+        assert.equal(
+          (await nextEvent<MessageEvent>(socket, "message")).data,
+          text,
+        );
         socket.send(new Uint8Array(300).fill(7));
         const binary = new Uint8Array(
-          (await next<MessageEvent>(socket, "message")).data,
+          (await nextEvent<MessageEvent>(socket, "message")).data,
         );
         assert.equal(binary.length, 300);
         assert.equal(binary[299], 7);
-        const closing = next<CloseEvent>(socket, "close");
+        const closing = nextEvent<CloseEvent>(socket, "close");
         socket.close(1000, "thanks");
         const closed = await closing;
         assert.equal(closed.code, 1000);

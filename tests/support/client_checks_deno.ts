@@ -12,12 +12,12 @@ import type { WebSocketConnection } from "../../socket/websocket.ts";
 import type { RunningEchoServer } from "../interop/peers/echo_server.ts";
 import {
   describe,
-  nextEvent,
   patternBytes,
   patternText,
   test,
   type TestOptions,
 } from "./client_deno.ts";
+import { nextEvent } from "./websocket.ts";
 
 /** The sizes every server must echo unchanged, as text and as binary. */
 export const ECHO_SIZES: readonly number[] = [0, 125, 126, 65535, 65536];

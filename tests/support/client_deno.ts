@@ -60,18 +60,6 @@ export function patternText(length: number): string {
   return unit.repeat(units) + "x".repeat(length - units * 10);
 }
 
-/** Resolves with the next event of `type` on `target`. */
-export function nextEvent<E extends Event = Event>(
-  target: EventTarget,
-  type: string,
-): Promise<E> {
-  return new Promise((resolve) =>
-    target.addEventListener(type, (event) => resolve(event as E), {
-      once: true,
-    })
-  );
-}
-
 /** A frame as a client sent it, unmasked by the reader. */
 export interface ClientFrame {
   fin: boolean;

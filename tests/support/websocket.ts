@@ -143,6 +143,18 @@ export async function barrier(conn: FakeConn): Promise<void> {
   await conn.until(() => pongs() > before);
 }
 
+/** Resolves with the next event of `type` on `target`. */
+export function nextEvent<E extends Event = Event>(
+  target: EventTarget,
+  type: string,
+): Promise<E> {
+  return new Promise((resolve) =>
+    target.addEventListener(type, (event) => resolve(event as E), {
+      once: true,
+    })
+  );
+}
+
 /** Records every event as a short string. */
 export function record(socket: WebSocketConnection): string[] {
   const log: string[] = [];

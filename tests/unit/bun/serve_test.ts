@@ -10,19 +10,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { serveBun, upgradeWebSocket } from "../../../bun.ts";
 import { connect } from "../../../node.ts";
+import { nextEvent } from "../../support/websocket.ts";
 
 const skip = "Bun" in globalThis ? false : "serveBun runs in Bun only";
-
-function nextEvent<E extends Event>(
-  target: EventTarget,
-  type: string,
-): Promise<E> {
-  return new Promise((resolve) =>
-    target.addEventListener(type, (event) => resolve(event as E), {
-      once: true,
-    })
-  );
-}
 
 describe("serveBun", { skip }, () => {
   test("echoes text and binary, a 4 MiB message included, and shutdown() closes with 1001", async () => {
