@@ -13,9 +13,11 @@
  *
  * So once many reads are pending and one of them has waited
  * {@linkcode STALE_READ_MS}, new reads are held back here (a drain) until
- * no read has completed for {@linkcode QUIET_MS}: every connection whose
- * bytes were waiting got them meanwhile, then the held reads go out in the
- * order they came. Reads pending {@linkcode IDLE_READ_MS} belong to idle
+ * a look, {@linkcode QUIET_MS} after the previous one, saw no read complete
+ * (or {@linkcode QUIET_LOOKS} looks in a row did, while a read issued
+ * before the drain is still pending): every connection whose bytes were
+ * waiting got them meanwhile, then the held reads go out in the order they
+ * came. Reads pending {@linkcode IDLE_READ_MS} belong to idle
  * connections and are no longer watched. With fewer than
  * {@linkcode WATCHED_READS_BEFORE_DRAINS} reads pending nothing is held.
  *
@@ -36,8 +38,14 @@ const STALE_READ_MS = 50;
  * 1 s. */
 const IDLE_READ_MS = 1000;
 
-/** A drain ends once no read completed for this long: 3 ms. */
+/** Between two looks for completed reads during a drain: 3 ms. */
 const QUIET_MS = 3;
+
+/** While a read issued before the drain is still pending, the drain ends
+ * only after this many looks in a row saw no read complete: 3. One quiet
+ * look can come from a turn of the event loop that completed only writes
+ * while thousands of reads still waited (docs/PERFORMANCE.md). */
+const QUIET_LOOKS = 3;
 
 const CLOCK_START = Date.now();
 
@@ -70,6 +78,10 @@ class ReadSchedule {
   /** Reads held back by the drain so far, and at the last look. */
   #heldTotal = 0;
   #heldSeen = -1;
+  /** Looks in a row that saw no read complete. */
+  #quietLooks = 0;
+  /** When the drain in progress started ({@linkcode clock}). */
+  #drainStartedAt = 0;
   #timerSet = false;
 
   /** Reads held back now. */
@@ -129,8 +141,19 @@ class ReadSchedule {
     return 0;
   }
 
+  /** Whether the oldest watched read was issued before the drain began
+   * (and is not an idle connection's). */
+  #readsLeftFromBeforeDrain(): boolean {
+    const oldest = this.#issued.values().next();
+    if (oldest.done) return false;
+    const issuedAt = oldest.value;
+    return issuedAt <= this.#drainStartedAt &&
+      clock() - issuedAt < IDLE_READ_MS;
+  }
+
   #startDrain(): void {
     this.#draining = true;
+    this.#drainStartedAt = clock();
     this.#heldSeen = -1;
     this.#armTimer();
   }
@@ -143,18 +166,28 @@ class ReadSchedule {
   }
 
   /**
-   * Ends the drain once no read completed between two looks (a completed
-   * read is followed at once by the connection's next read, which is held):
-   * timers run before the event loop hands over completed reads, so two
-   * looks bracket at least one such hand-over, however long a turn took.
+   * Ends the drain once a look saw no read complete since the previous one
+   * (a completed read is followed at once by the connection's next read,
+   * which is held): timers run before the event loop hands over completed
+   * reads, so two looks bracket at least one such hand-over, however long
+   * a turn took. While reads from before the drain are still pending it
+   * takes {@linkcode QUIET_LOOKS} quiet looks in a row.
    */
   #checkQuiet(): void {
     this.#timerSet = false;
     if (this.#heldTotal !== this.#heldSeen) {
       this.#heldSeen = this.#heldTotal;
+      this.#quietLooks = 0;
       this.#armTimer();
       return;
     }
+    if (
+      ++this.#quietLooks < QUIET_LOOKS && this.#readsLeftFromBeforeDrain()
+    ) {
+      this.#armTimer();
+      return;
+    }
+    this.#quietLooks = 0;
     this.#draining = false;
     const held = this.#held;
     for (let read = held.shift(); read !== undefined; read = held.shift()) {
