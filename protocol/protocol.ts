@@ -67,6 +67,9 @@ export {
 } from "../frame/close_payload.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Frames taken from the front of the outgoing queue before the rest may
+ * be moved to the front of its array: 1024. */
+const OUTGOING_COMPACT_AFTER = 1024;
 const textEncoder = new TextEncoder();
 
 /**
@@ -102,7 +105,11 @@ export class Protocol {
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
   #closeReceived = false;
-  #outgoing: Uint8Array[] = [];
+  /** Frames queued for sending: slots from `#outgoingHead` to
+   * `#outgoingTail`; the array is kept when it empties. */
+  readonly #outgoing: Array<Uint8Array | undefined> = [];
+  #outgoingHead = 0;
+  #outgoingTail = 0;
   #outgoingBytes = 0;
   /** A fragmented message is being sent: only its continuations may follow. */
   #sendingFragments = false;
@@ -426,11 +433,47 @@ export class Protocol {
    * @returns frames to write to the transport in order
    */
   takeOutgoing(): Uint8Array[] {
+    const frames: Uint8Array[] = [];
+    for (
+      let frame = this.takeOutgoingFrame();
+      frame !== undefined;
+      frame = this.takeOutgoingFrame()
+    ) {
+      frames.push(frame);
+    }
+    return frames;
+  }
+
+  /**
+   * Takes the oldest frame queued for sending, as {@linkcode takeOutgoing}
+   * takes them all, without allocating an array per call: for a driver
+   * that hands each frame on as it takes it.
+   *
+   * @returns the next frame to write, or `undefined` when none is queued
+   */
+  takeOutgoingFrame(): Uint8Array | undefined {
     const outgoing = this.#outgoing;
-    if (outgoing.length === 0) return outgoing;
-    this.#outgoing = [];
-    this.#outgoingBytes = 0;
-    return outgoing;
+    const head = this.#outgoingHead;
+    if (head === this.#outgoingTail) return undefined;
+    const frame = outgoing[head]!;
+    outgoing[head] = undefined;
+    const next = head + 1;
+    const tail = this.#outgoingTail;
+    if (next === tail) {
+      this.#outgoingHead = 0;
+      this.#outgoingTail = 0;
+    } else if (next >= OUTGOING_COMPACT_AFTER && next * 2 >= tail) {
+      // Taken one at a time while more are queued: move the rest to the
+      // front, so a queue that never empties stays bounded.
+      outgoing.copyWithin(0, next, tail);
+      outgoing.fill(undefined, tail - next, tail);
+      this.#outgoingHead = 0;
+      this.#outgoingTail = tail - next;
+    } else {
+      this.#outgoingHead = next;
+    }
+    this.#outgoingBytes -= frame.length;
+    return frame;
   }
 
   /** The event a complete frame makes, if any (a fragment makes none). */
@@ -752,7 +795,13 @@ export class Protocol {
   }
 
   #queue(frame: Uint8Array): void {
-    this.#outgoing.push(frame);
+    const outgoing = this.#outgoing;
+    if (this.#outgoingTail < outgoing.length) {
+      outgoing[this.#outgoingTail] = frame;
+    } else {
+      outgoing.push(frame);
+    }
+    this.#outgoingTail++;
     this.#outgoingBytes += frame.length;
   }
 }

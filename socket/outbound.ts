@@ -165,9 +165,15 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
 
   /** Hands whatever the protocol queued (pongs, close echoes) to the writer. */
   flush(): void {
-    const outgoing = this.#protocol?.takeOutgoing();
-    if (outgoing !== undefined && outgoing.length > 0) {
-      this.#writer?.push(outgoing);
+    const protocol = this.#protocol;
+    const writer = this.#writer;
+    if (protocol === null || writer === null) return;
+    for (
+      let frame = protocol.takeOutgoingFrame();
+      frame !== undefined;
+      frame = protocol.takeOutgoingFrame()
+    ) {
+      writer.pushChunk(frame);
     }
   }
 

@@ -105,14 +105,21 @@ export class WriteQueue {
    * @param chunks the bytes to write, in order
    */
   push(chunks: readonly Uint8Array[]): void {
-    if (this.#closed) return;
     for (let index = 0; index < chunks.length; index++) {
-      const chunk = chunks[index];
-      if (chunk.length === 0) continue;
-      this.#chunks.push(chunk);
-      this.#queuedBytes += chunk.length;
+      this.pushChunk(chunks[index]);
     }
-    if (!this.#running && this.#queuedBytes > 0) {
+  }
+
+  /**
+   * Queues one chunk, as {@linkcode push} queues several.
+   *
+   * @param chunk the bytes to write
+   */
+  pushChunk(chunk: Uint8Array): void {
+    if (this.#closed || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#queuedBytes += chunk.length;
+    if (!this.#running) {
       this.#running = true;
       WriteQueue.#starting[WriteQueue.#startingCount++] = this;
       if (WriteQueue.#startingCount === 1) {
