@@ -28,7 +28,11 @@ import {
   ProtocolError,
   WebSocketError,
 } from "../errors.ts";
-import { encodeFrame, encodeTextFrame } from "../frame/encoder.ts";
+import {
+  encodeFrame,
+  encodeFrameInto,
+  encodeTextFrame,
+} from "../frame/encoder.ts";
 import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
@@ -287,10 +291,7 @@ export class Protocol {
       return;
     }
     this.#queue(
-      encodeFrame(Opcode.Binary, data, {
-        mask: this.#mask,
-        allocate: this.#allocate,
-      }),
+      encodeFrameInto(this.#allocate, Opcode.Binary, data, this.#mask),
     );
   }
 
@@ -345,15 +346,13 @@ export class Protocol {
     }
     const encoded = this.#sendingEncoded;
     this.#queue(
-      encodeFrame(
+      encodeFrameInto(
+        this.#allocate,
         opcode,
         encoded ? this.#extension!.encode!(payload, fin) : payload,
-        {
-          fin,
-          rsv1: encoded && first,
-          mask: this.#mask,
-          allocate: this.#allocate,
-        },
+        this.#mask,
+        fin,
+        encoded && first,
       ),
     );
     this.#sendingFragments = !fin;
@@ -504,10 +503,14 @@ export class Protocol {
       case Opcode.Ping:
         event = { type: "ping", data: frame.payload.slice() };
         if (!this.#closeSent) {
-          this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
-            mask: this.#mask,
-            allocate: this.#allocate,
-          }));
+          this.#queue(
+            encodeFrameInto(
+              this.#allocate,
+              Opcode.Pong,
+              frame.payload,
+              this.#mask,
+            ),
+          );
         }
         break;
       case Opcode.Pong:
@@ -768,11 +771,14 @@ export class Protocol {
   /** Queues a whole message encoded by the extension, in one frame. */
   #queueEncoded(opcode: Opcode, message: Uint8Array): void {
     this.#queue(
-      encodeFrame(opcode, this.#extension!.encode!(message, true), {
-        rsv1: true,
-        mask: this.#mask,
-        allocate: this.#allocate,
-      }),
+      encodeFrameInto(
+        this.#allocate,
+        opcode,
+        this.#extension!.encode!(message, true),
+        this.#mask,
+        true,
+        true,
+      ),
     );
   }
 

@@ -968,6 +968,16 @@ function writeFrameHeader(
 function encodeFrame(opcode, payload, options = {}) {
   const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
     options;
+  return encodeFrameInto(allocate, opcode, payload, mask, fin, rsv1);
+}
+function encodeFrameInto(
+  allocate,
+  opcode,
+  payload,
+  mask,
+  fin = true,
+  rsv1 = false,
+) {
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);
