@@ -177,6 +177,22 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     }
   }
 
+  /**
+   * Holds writes back until {@linkcode release} (see `WriteQueue.hold`):
+   * the socket's replies to one read go out in one write started at its
+   * end.
+   */
+  hold(): void {
+    this.#writer?.hold();
+  }
+
+  /** Hands what the protocol queued to the writer and ends a
+   * {@linkcode hold}: the write starts now. */
+  release(): void {
+    this.flush();
+    this.#writer?.release();
+  }
+
   /** Drops the sends not yet framed (the peer closed: nothing may follow). */
   dropPending(): void {
     this.#discardedBytes += this.#sends.clear();

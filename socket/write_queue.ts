@@ -64,6 +64,10 @@ export class WriteQueue {
   /** Bytes of {@linkcode WriteQueue.#batch} the writer took so far. */
   #written = 0;
   #closed = false;
+  /** Between {@linkcode hold} and {@linkcode release}: no write starts. */
+  #held = false;
+  /** A push while held found the queue idle: release() starts writing. */
+  #startOnRelease = false;
 
   /**
    * @param writer where the bytes go
@@ -121,6 +125,10 @@ export class WriteQueue {
     this.#queuedBytes += chunk.length;
     if (!this.#running) {
       this.#running = true;
+      if (this.#held) {
+        this.#startOnRelease = true;
+        return;
+      }
       WriteQueue.#starting[WriteQueue.#startingCount++] = this;
       if (WriteQueue.#startingCount === 1) {
         queueMicrotask(WriteQueue.#startWrites);
@@ -144,6 +152,27 @@ export class WriteQueue {
       queue.#writeNext();
     }
     WriteQueue.#startingCount = 0;
+  }
+
+  /**
+   * Holds writes back until {@linkcode release}: for an owner that knows
+   * when a burst of pushes ends (the replies to the messages of one read),
+   * so the burst goes out in one write with no microtask scheduled for it.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /**
+   * Ends a {@linkcode hold}: what was pushed meanwhile starts being
+   * written now, unless a write is already in progress (it follows that
+   * one).
+   */
+  release(): void {
+    this.#held = false;
+    if (!this.#startOnRelease) return;
+    this.#startOnRelease = false;
+    this.#writeNext();
   }
 
   /**
