@@ -54,7 +54,19 @@ export interface FrameDecoderOptions {
    * {@linkcode RSV3}); any other RSV bit set is a protocol error. Default 0.
    */
   allowedReservedBits?: number;
+  /**
+   * Whether the payload of a whole, uncompressed binary message (a Binary
+   * frame with FIN set and no RSV bit) that arrived within one chunk comes
+   * out in a buffer of its own, unmasked as it is copied, instead of as a
+   * view of the chunk: for a caller that copies every binary message
+   * anyway (a socket whose events carry `ArrayBuffer`s). Default false.
+   */
+  ownBinaryPayloads?: boolean;
 }
+
+/** Below this many bytes an owned payload is copied (and unmasked) byte by
+ * byte, without making a view of the chunk for the copy. */
+const OWNED_PAYLOAD_LOOP_BYTES = 64;
 
 const EMPTY = new Uint8Array(0);
 /** `#payload` while the payload is gathered in the shared payload stage. */
@@ -83,6 +95,7 @@ export class FrameDecoder {
   limitRule: "FrameTooLarge" | "MessageTooLarge" = "FrameTooLarge";
   readonly #expectMasked: boolean | null;
   readonly #allowedReservedBits: number;
+  readonly #ownBinaryPayloads: boolean;
 
   #chunk: Uint8Array = EMPTY;
   #offset = 0;
@@ -118,6 +131,7 @@ export class FrameDecoder {
     this.#expectMasked = options.expectMasked;
     this.maxPayloadLength = options.maxPayloadLength ?? Number.MAX_SAFE_INTEGER;
     this.#allowedReservedBits = options.allowedReservedBits ?? 0;
+    this.#ownBinaryPayloads = options.ownBinaryPayloads ?? false;
   }
 
   /**
@@ -189,13 +203,39 @@ export class FrameDecoder {
     if (this.#payload === null) {
       const start = this.#offset;
       if (chunk.length - start >= length) {
-        const payload = chunk.subarray(start, start + length);
         this.#offset = start + length;
+        if (
+          this.#ownBinaryPayloads && this.#opcode === Opcode.Binary &&
+          this.#fin && this.#rsv === 0
+        ) {
+          return this.#emit(this.#ownedPayload(chunk, start, length));
+        }
+        const payload = chunk.subarray(start, start + length);
         if (this.#masked) applyMask(payload, this.#maskKey);
         return this.#emit(payload);
       }
     }
     return this.#gatherPayload();
+  }
+
+  /** The payload at `chunk[start]`, unmasked into a buffer of its own. */
+  #ownedPayload(chunk: Uint8Array, start: number, length: number): Uint8Array {
+    const payload = new Uint8Array(length);
+    if (length >= OWNED_PAYLOAD_LOOP_BYTES) {
+      const piece = chunk.subarray(start, start + length);
+      if (this.#masked) copyMasked(payload, piece, this.#maskKey);
+      else payload.set(piece);
+    } else if (this.#masked) {
+      const key = this.#maskKey;
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index] ^ key[index & 3];
+      }
+    } else {
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index];
+      }
+    }
+    return payload;
   }
 
   /**

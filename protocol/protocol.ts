@@ -167,6 +167,7 @@ export class Protocol {
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,
       allowedReservedBits: this.#extension === null ? 0 : RSV1,
+      ownBinaryPayloads: options.ownBinaryMessages ?? false,
     });
   }
 

@@ -406,6 +406,8 @@ export class SocketEngine
       maxFragments: options.maxFragments,
       extension,
       frameAllocator: frames,
+      // Every binary message is copied for its event (or the iterator).
+      ownBinaryMessages: true,
     });
   }
 

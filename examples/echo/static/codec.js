@@ -496,6 +496,7 @@ var DEFAULTS = Object.freeze({
 });
 
 // frame/decoder.ts
+var OWNED_PAYLOAD_LOOP_BYTES = 64;
 var EMPTY = new Uint8Array(0);
 var STAGED = new Uint8Array(0);
 var FrameDecoder = class {
@@ -505,6 +506,7 @@ var FrameDecoder = class {
   limitRule = "FrameTooLarge";
   #expectMasked;
   #allowedReservedBits;
+  #ownBinaryPayloads;
   #chunk = EMPTY;
   #offset = 0;
   /** A header split across chunks is gathered here. */
@@ -538,6 +540,7 @@ var FrameDecoder = class {
     this.#expectMasked = options.expectMasked;
     this.maxPayloadLength = options.maxPayloadLength ?? Number.MAX_SAFE_INTEGER;
     this.#allowedReservedBits = options.allowedReservedBits ?? 0;
+    this.#ownBinaryPayloads = options.ownBinaryPayloads ?? false;
   }
   /**
    * Adds received bytes. The decoder keeps and may modify `chunk`.
@@ -606,13 +609,38 @@ var FrameDecoder = class {
     if (this.#payload === null) {
       const start = this.#offset;
       if (chunk.length - start >= length) {
-        const payload = chunk.subarray(start, start + length);
         this.#offset = start + length;
+        if (
+          this.#ownBinaryPayloads && this.#opcode === Opcode.Binary &&
+          this.#fin && this.#rsv === 0
+        ) {
+          return this.#emit(this.#ownedPayload(chunk, start, length));
+        }
+        const payload = chunk.subarray(start, start + length);
         if (this.#masked) applyMask(payload, this.#maskKey);
         return this.#emit(payload);
       }
     }
     return this.#gatherPayload();
+  }
+  /** The payload at `chunk[start]`, unmasked into a buffer of its own. */
+  #ownedPayload(chunk, start, length) {
+    const payload = new Uint8Array(length);
+    if (length >= OWNED_PAYLOAD_LOOP_BYTES) {
+      const piece = chunk.subarray(start, start + length);
+      if (this.#masked) copyMasked(payload, piece, this.#maskKey);
+      else payload.set(piece);
+    } else if (this.#masked) {
+      const key = this.#maskKey;
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index] ^ key[index & 3];
+      }
+    } else {
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index];
+      }
+    }
+    return payload;
   }
   /**
    * `#next` for a payload that spans chunks: the piece in this chunk is

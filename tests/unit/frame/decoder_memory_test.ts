@@ -77,3 +77,57 @@ describe("FrameDecoder memory", () => {
     assert.equal(failing.bufferedBytes, 0);
   });
 });
+
+describe("FrameDecoder ownBinaryPayloads", () => {
+  /** The payloads `decoder` reads from one chunk of `frames`. */
+  function decodeAll(decoder: FrameDecoder, frames: Uint8Array[]) {
+    const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let offset = 0;
+    for (const frame of frames) {
+      chunk.set(frame, offset);
+      offset += frame.length;
+    }
+    decoder.push(chunk);
+    const payloads: Uint8Array[] = [];
+    for (let frame = decoder.next(); frame; frame = decoder.next()) {
+      payloads.push(frame.payload);
+    }
+    return { chunk, payloads };
+  }
+
+  for (const masked of [true, false]) {
+    test(`whole binary messages come out owned and unmasked (${masked ? "masked" : "unmasked"})`, () => {
+      const decoder = new FrameDecoder({
+        expectMasked: masked,
+        ownBinaryPayloads: true,
+      });
+      const small = Uint8Array.from({ length: 13 }, (_, index) => index);
+      const large = Uint8Array.from({ length: 300 }, (_, index) => index * 7);
+      const mask = masked ? new Uint8Array([9, 8, 7, 6]) : false;
+      const { chunk, payloads } = decodeAll(decoder, [
+        encodeFrame(Opcode.Binary, small, { mask }),
+        encodeFrame(Opcode.Binary, large, { mask }),
+        encodeFrame(Opcode.Text, small, { mask }),
+        encodeFrame(Opcode.Binary, small, { mask, fin: false }),
+      ]);
+      assert.deepEqual(payloads, [small, large, small, small]);
+      // The two whole binary messages own their buffers; the text frame and
+      // the fragment are views of the chunk, as without the option.
+      for (const payload of payloads.slice(0, 2)) {
+        assert.notEqual(payload.buffer, chunk.buffer);
+        assert.equal(payload.byteLength, payload.buffer.byteLength);
+      }
+      for (const payload of payloads.slice(2)) {
+        assert.equal(payload.buffer, chunk.buffer);
+      }
+    });
+  }
+
+  test("without the option a binary payload is a view of the chunk", () => {
+    const decoder = new FrameDecoder({ expectMasked: false });
+    const { chunk, payloads } = decodeAll(decoder, [
+      encodeFrame(Opcode.Binary, new Uint8Array([1, 2, 3])),
+    ]);
+    assert.equal(payloads[0].buffer, chunk.buffer);
+  });
+});
