@@ -164,6 +164,46 @@ export class FrameDecoder {
    * call throws the same error
    */
   next(): Frame | undefined {
+    const payload = this.#nextPayload();
+    if (payload === undefined) return undefined;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload,
+    };
+  }
+
+  /**
+   * Reads the next complete frame into `frame`, overwriting every field:
+   * {@linkcode next} without a new object per frame, for a caller that is
+   * done with a frame before it reads the next.
+   *
+   * @param frame the record to fill
+   * @returns whether a frame was complete (`frame` is untouched if not)
+   * @throws {WebSocketError} as {@linkcode next} does
+   */
+  nextInto(frame: Frame): boolean {
+    const payload = this.#nextPayload();
+    if (payload === undefined) return false;
+    const rsv = this.#rsv;
+    frame.fin = this.#fin;
+    frame.rsv1 = (rsv & RSV1) !== 0;
+    frame.rsv2 = (rsv & RSV2) !== 0;
+    frame.rsv3 = (rsv & RSV3) !== 0;
+    frame.opcode = this.#opcode;
+    frame.masked = this.#masked;
+    frame.payload = payload;
+    return true;
+  }
+
+  /** The payload of the next complete frame, whose header fields are then
+   * this decoder's until it reads the next header. */
+  #nextPayload(): Uint8Array | undefined {
     if (this.#error !== null) throw this.#error;
     try {
       return this.#next();
@@ -180,7 +220,7 @@ export class FrameDecoder {
     }
   }
 
-  #next(): Frame | undefined {
+  #next(): Uint8Array | undefined {
     const chunk = this.#chunk;
     if (!this.#inPayload) {
       const start = this.#offset;
@@ -242,7 +282,7 @@ export class FrameDecoder {
    * `#next` for a payload that spans chunks: the piece in this chunk is
    * unmasked into the payload stage (large frames) or the payload buffer.
    */
-  #gatherPayload(): Frame | undefined {
+  #gatherPayload(): Uint8Array | undefined {
     const chunk = this.#chunk;
     const length = this.#payloadLength;
     if (this.#payload === null) {
@@ -299,7 +339,7 @@ export class FrameDecoder {
    * a buffer of its size. A piece that would pass the stage's end moves the
    * payload to a buffer of the decoder's own first.
    */
-  #nextStaged(): Frame | undefined {
+  #nextStaged(): Uint8Array | undefined {
     const chunk = this.#chunk;
     const length = this.#payloadLength;
     const filled = this.#payloadFilled;
@@ -504,18 +544,10 @@ export class FrameDecoder {
     this.#payloadLength = length;
   }
 
-  #emit(payload: Uint8Array): Frame {
+  /** The frame is complete: its payload is handed out. */
+  #emit(payload: Uint8Array): Uint8Array {
     this.#inPayload = false;
-    const rsv = this.#rsv;
-    return {
-      fin: this.#fin,
-      rsv1: (rsv & RSV1) !== 0,
-      rsv2: (rsv & RSV2) !== 0,
-      rsv3: (rsv & RSV3) !== 0,
-      opcode: this.#opcode,
-      masked: this.#masked,
-      payload,
-    };
+    return payload;
   }
 }
 

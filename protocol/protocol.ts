@@ -99,6 +99,16 @@ export class Protocol {
   readonly #maxFrameSize: number;
   readonly #maxFragments: number;
   readonly #decoder: FrameDecoder;
+  /** The frame being handled: one record, refilled for every frame. */
+  readonly #frame: Frame = {
+    fin: false,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode: Opcode.Continuation,
+    masked: false,
+    payload: EMPTY,
+  };
   readonly #mask: boolean;
   /** Owns RSV1; null when no extension was agreed. */
   readonly #extension: Extension | null;
@@ -239,18 +249,21 @@ export class Protocol {
   nextEvent(): ProtocolEvent | undefined {
     if (this.#readyState === ReadyState.CLOSED) return undefined;
     const decoder = this.#decoder;
+    const frame = this.#frame;
     try {
       for (;;) {
-        const frame = decoder.next();
-        if (frame === undefined) {
+        if (!decoder.nextInto(frame)) {
           const partial = decoder.partialFrame();
           if (partial !== undefined) this.#checkPartialFrame(partial);
           return undefined;
         }
         const event = this.#handleFrame(frame);
+        // The record keeps no payload between frames.
+        frame.payload = EMPTY;
         if (event !== undefined) return event;
       }
     } catch (error) {
+      frame.payload = EMPTY;
       if (!(error instanceof WebSocketError)) throw error;
       return this.#fail(error);
     }

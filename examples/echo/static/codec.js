@@ -572,6 +572,44 @@ var FrameDecoder = class {
    * call throws the same error
    */
   next() {
+    const payload = this.#nextPayload();
+    if (payload === void 0) return void 0;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload,
+    };
+  }
+  /**
+   * Reads the next complete frame into `frame`, overwriting every field:
+   * {@linkcode next} without a new object per frame, for a caller that is
+   * done with a frame before it reads the next.
+   *
+   * @param frame the record to fill
+   * @returns whether a frame was complete (`frame` is untouched if not)
+   * @throws {WebSocketError} as {@linkcode next} does
+   */
+  nextInto(frame) {
+    const payload = this.#nextPayload();
+    if (payload === void 0) return false;
+    const rsv = this.#rsv;
+    frame.fin = this.#fin;
+    frame.rsv1 = (rsv & RSV1) !== 0;
+    frame.rsv2 = (rsv & RSV2) !== 0;
+    frame.rsv3 = (rsv & RSV3) !== 0;
+    frame.opcode = this.#opcode;
+    frame.masked = this.#masked;
+    frame.payload = payload;
+    return true;
+  }
+  /** The payload of the next complete frame, whose header fields are then
+   * this decoder's until it reads the next header. */
+  #nextPayload() {
     if (this.#error !== null) throw this.#error;
     try {
       return this.#next();
@@ -893,18 +931,10 @@ var FrameDecoder = class {
     this.#masked = masked;
     this.#payloadLength = length;
   }
+  /** The frame is complete: its payload is handed out. */
   #emit(payload) {
     this.#inPayload = false;
-    const rsv = this.#rsv;
-    return {
-      fin: this.#fin,
-      rsv1: (rsv & RSV1) !== 0,
-      rsv2: (rsv & RSV2) !== 0,
-      rsv3: (rsv & RSV3) !== 0,
-      opcode: this.#opcode,
-      masked: this.#masked,
-      payload,
-    };
+    return payload;
   }
 };
 var PartialFrameView = class {

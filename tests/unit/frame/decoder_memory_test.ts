@@ -1,6 +1,7 @@
 /**
  * The decoder's memory follows the bytes that arrive, not the lengths that
- * headers announce, and it holds nothing once it failed.
+ * headers announce, and it holds nothing once it failed; whole binary
+ * messages in buffers of their own when asked; frames read into one record.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { encodeFrame } from "../../../frame/encoder.ts";
 import { FrameDecoder } from "../../../frame/decoder.ts";
-import { Opcode } from "../../../frame/types.ts";
+import { type Frame, Opcode, RSV1 } from "../../../frame/types.ts";
 import { DEFAULTS } from "../../../defaults.ts";
 
 /** A masked binary frame header announcing `length` bytes (64-bit form). */
@@ -129,5 +130,57 @@ describe("FrameDecoder ownBinaryPayloads", () => {
       encodeFrame(Opcode.Binary, new Uint8Array([1, 2, 3])),
     ]);
     assert.equal(payloads[0].buffer, chunk.buffer);
+  });
+});
+
+describe("FrameDecoder nextInto", () => {
+  test("fills one record per frame as next() would return it", () => {
+    const frames = [
+      encodeFrame(Opcode.Text, new Uint8Array([104, 105]), {
+        mask: true,
+        fin: false,
+      }),
+      encodeFrame(Opcode.Continuation, new Uint8Array([33]), {
+        mask: true,
+        rsv1: true,
+      }),
+      encodeFrame(Opcode.Ping, new Uint8Array(0), { mask: true }),
+    ];
+    const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let offset = 0;
+    for (const frame of frames) {
+      bytes.set(frame, offset);
+      offset += frame.length;
+    }
+    const reference = new FrameDecoder({
+      expectMasked: true,
+      allowedReservedBits: RSV1,
+    });
+    reference.push(bytes.slice());
+    const decoder = new FrameDecoder({
+      expectMasked: true,
+      allowedReservedBits: RSV1,
+    });
+    // The last byte comes later: the last frame is incomplete at first.
+    decoder.push(bytes.slice(0, -1));
+    const record: Frame = {
+      fin: false,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode: Opcode.Binary,
+      masked: false,
+      payload: new Uint8Array(0),
+    };
+    for (let index = 0; index < 2; index++) {
+      assert.equal(decoder.nextInto(record), true);
+      assert.deepEqual({ ...record }, reference.next());
+    }
+    const before = { ...record };
+    assert.equal(decoder.nextInto(record), false);
+    assert.deepEqual({ ...record }, before);
+    decoder.push(bytes.slice(-1));
+    assert.equal(decoder.nextInto(record), true);
+    assert.deepEqual({ ...record }, reference.next());
   });
 });
