@@ -138,6 +138,9 @@ if (profile) {
     for (const child of node.children) visit(child, key);
   };
   visit(sampled.head, "(root)");
+  let total = 0;
+  for (const bytes of byFunction.values()) total += bytes;
+  console.log(`${(total / ECHOES).toFixed(0).padStart(6)} B  sampled in all`);
   const sorted = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25);
   for (const [key, bytes] of sorted) {
     console.log(`${(bytes / ECHOES).toFixed(0).padStart(6)} B  ${key}`);

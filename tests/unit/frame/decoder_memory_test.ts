@@ -13,6 +13,7 @@ import { encodeFrame } from "../../../frame/encoder.ts";
 import { FrameDecoder } from "../../../frame/decoder.ts";
 import { type Frame, Opcode, RSV1 } from "../../../frame/types.ts";
 import { DEFAULTS } from "../../../defaults.ts";
+import { concat } from "../../support/bytes.ts";
 
 /** A masked binary frame header announcing `length` bytes (64-bit form). */
 function bigFrameHeader(length: number): Uint8Array {
@@ -82,12 +83,7 @@ describe("FrameDecoder memory", () => {
 describe("FrameDecoder ownBinaryPayloads", () => {
   /** The payloads `decoder` reads from one chunk of `frames`. */
   function decodeAll(decoder: FrameDecoder, frames: Uint8Array[]) {
-    const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let offset = 0;
-    for (const frame of frames) {
-      chunk.set(frame, offset);
-      offset += frame.length;
-    }
+    const chunk = concat(...frames);
     decoder.push(chunk);
     const payloads: Uint8Array[] = [];
     for (let frame = decoder.next(); frame; frame = decoder.next()) {
@@ -146,12 +142,7 @@ describe("FrameDecoder nextInto", () => {
       }),
       encodeFrame(Opcode.Ping, new Uint8Array(0), { mask: true }),
     ];
-    const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let offset = 0;
-    for (const frame of frames) {
-      bytes.set(frame, offset);
-      offset += frame.length;
-    }
+    const bytes = concat(...frames);
     const reference = new FrameDecoder({
       expectMasked: true,
       allowedReservedBits: RSV1,
