@@ -54,7 +54,19 @@ export interface FrameDecoderOptions {
    * {@linkcode RSV3}); any other RSV bit set is a protocol error. Default 0.
    */
   allowedReservedBits?: number;
+  /**
+   * Whether the payload of a whole, uncompressed binary message (a Binary
+   * frame with FIN set and no RSV bit) that arrived within one chunk comes
+   * out in a buffer of its own, unmasked as it is copied, instead of as a
+   * view of the chunk: for a caller that copies every binary message
+   * anyway (a socket whose events carry `ArrayBuffer`s). Default false.
+   */
+  ownBinaryPayloads?: boolean;
 }
+
+/** Below this many bytes an owned payload is copied (and unmasked) byte by
+ * byte, without making a view of the chunk for the copy. */
+const OWNED_PAYLOAD_LOOP_BYTES = 64;
 
 const EMPTY = new Uint8Array(0);
 /** `#payload` while the payload is gathered in the shared payload stage. */
@@ -83,6 +95,7 @@ export class FrameDecoder {
   limitRule: "FrameTooLarge" | "MessageTooLarge" = "FrameTooLarge";
   readonly #expectMasked: boolean | null;
   readonly #allowedReservedBits: number;
+  readonly #ownBinaryPayloads: boolean;
 
   #chunk: Uint8Array = EMPTY;
   #offset = 0;
@@ -118,6 +131,7 @@ export class FrameDecoder {
     this.#expectMasked = options.expectMasked;
     this.maxPayloadLength = options.maxPayloadLength ?? Number.MAX_SAFE_INTEGER;
     this.#allowedReservedBits = options.allowedReservedBits ?? 0;
+    this.#ownBinaryPayloads = options.ownBinaryPayloads ?? false;
   }
 
   /**
@@ -150,6 +164,46 @@ export class FrameDecoder {
    * call throws the same error
    */
   next(): Frame | undefined {
+    const payload = this.#nextPayload();
+    if (payload === undefined) return undefined;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload,
+    };
+  }
+
+  /**
+   * Reads the next complete frame into `frame`, overwriting every field:
+   * {@linkcode next} without a new object per frame, for a caller that is
+   * done with a frame before it reads the next.
+   *
+   * @param frame the record to fill
+   * @returns whether a frame was complete (`frame` is untouched if not)
+   * @throws {WebSocketError} as {@linkcode next} does
+   */
+  nextInto(frame: Frame): boolean {
+    const payload = this.#nextPayload();
+    if (payload === undefined) return false;
+    const rsv = this.#rsv;
+    frame.fin = this.#fin;
+    frame.rsv1 = (rsv & RSV1) !== 0;
+    frame.rsv2 = (rsv & RSV2) !== 0;
+    frame.rsv3 = (rsv & RSV3) !== 0;
+    frame.opcode = this.#opcode;
+    frame.masked = this.#masked;
+    frame.payload = payload;
+    return true;
+  }
+
+  /** The payload of the next complete frame, whose header fields are then
+   * this decoder's until it reads the next header. */
+  #nextPayload(): Uint8Array | undefined {
     if (this.#error !== null) throw this.#error;
     try {
       return this.#next();
@@ -166,7 +220,7 @@ export class FrameDecoder {
     }
   }
 
-  #next(): Frame | undefined {
+  #next(): Uint8Array | undefined {
     const chunk = this.#chunk;
     if (!this.#inPayload) {
       const start = this.#offset;
@@ -189,8 +243,14 @@ export class FrameDecoder {
     if (this.#payload === null) {
       const start = this.#offset;
       if (chunk.length - start >= length) {
-        const payload = chunk.subarray(start, start + length);
         this.#offset = start + length;
+        if (
+          this.#ownBinaryPayloads && this.#opcode === Opcode.Binary &&
+          this.#fin && this.#rsv === 0
+        ) {
+          return this.#emit(this.#ownedPayload(chunk, start, length));
+        }
+        const payload = chunk.subarray(start, start + length);
         if (this.#masked) applyMask(payload, this.#maskKey);
         return this.#emit(payload);
       }
@@ -198,11 +258,31 @@ export class FrameDecoder {
     return this.#gatherPayload();
   }
 
+  /** The payload at `chunk[start]`, unmasked into a buffer of its own. */
+  #ownedPayload(chunk: Uint8Array, start: number, length: number): Uint8Array {
+    const payload = new Uint8Array(length);
+    if (length >= OWNED_PAYLOAD_LOOP_BYTES) {
+      const piece = chunk.subarray(start, start + length);
+      if (this.#masked) copyMasked(payload, piece, this.#maskKey);
+      else payload.set(piece);
+    } else if (this.#masked) {
+      const key = this.#maskKey;
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index] ^ key[index & 3];
+      }
+    } else {
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index];
+      }
+    }
+    return payload;
+  }
+
   /**
    * `#next` for a payload that spans chunks: the piece in this chunk is
    * unmasked into the payload stage (large frames) or the payload buffer.
    */
-  #gatherPayload(): Frame | undefined {
+  #gatherPayload(): Uint8Array | undefined {
     const chunk = this.#chunk;
     const length = this.#payloadLength;
     if (this.#payload === null) {
@@ -259,7 +339,7 @@ export class FrameDecoder {
    * a buffer of its size. A piece that would pass the stage's end moves the
    * payload to a buffer of the decoder's own first.
    */
-  #nextStaged(): Frame | undefined {
+  #nextStaged(): Uint8Array | undefined {
     const chunk = this.#chunk;
     const length = this.#payloadLength;
     const filled = this.#payloadFilled;
@@ -464,18 +544,10 @@ export class FrameDecoder {
     this.#payloadLength = length;
   }
 
-  #emit(payload: Uint8Array): Frame {
+  /** The frame is complete: its payload is handed out. */
+  #emit(payload: Uint8Array): Uint8Array {
     this.#inPayload = false;
-    const rsv = this.#rsv;
-    return {
-      fin: this.#fin,
-      rsv1: (rsv & RSV1) !== 0,
-      rsv2: (rsv & RSV2) !== 0,
-      rsv3: (rsv & RSV3) !== 0,
-      opcode: this.#opcode,
-      masked: this.#masked,
-      payload,
-    };
+    return payload;
   }
 }
 

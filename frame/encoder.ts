@@ -153,6 +153,30 @@ export function encodeFrame(
 ): Uint8Array {
   const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
     options;
+  return encodeFrameInto(allocate, opcode, payload, mask, fin, rsv1);
+}
+
+/**
+ * {@linkcode encodeFrame} with its options as arguments, for callers that
+ * encode a frame per message and would otherwise make an options object
+ * each time.
+ *
+ * @param allocate as {@linkcode EncodeOptions.allocate}
+ * @param opcode the frame's opcode
+ * @param payload the payload bytes (copied, never modified)
+ * @param mask as {@linkcode EncodeOptions.mask}
+ * @param fin whether this is the final frame of its message
+ * @param rsv1 whether to set RSV1
+ * @returns the encoded frame
+ */
+export function encodeFrameInto(
+  allocate: (length: number) => Uint8Array,
+  opcode: Opcode,
+  payload: Uint8Array,
+  mask: boolean | Uint8Array,
+  fin = true,
+  rsv1 = false,
+): Uint8Array {
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);

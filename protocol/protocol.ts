@@ -28,7 +28,11 @@ import {
   ProtocolError,
   WebSocketError,
 } from "../errors.ts";
-import { encodeFrame, encodeTextFrame } from "../frame/encoder.ts";
+import {
+  encodeFrame,
+  encodeFrameInto,
+  encodeTextFrame,
+} from "../frame/encoder.ts";
 import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
@@ -67,6 +71,9 @@ export {
 } from "../frame/close_payload.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Frames taken from the front of the outgoing queue before the rest may
+ * be moved to the front of its array: 1024. */
+const OUTGOING_COMPACT_AFTER = 1024;
 const textEncoder = new TextEncoder();
 
 /**
@@ -92,6 +99,16 @@ export class Protocol {
   readonly #maxFrameSize: number;
   readonly #maxFragments: number;
   readonly #decoder: FrameDecoder;
+  /** The frame being handled: one record, refilled for every frame. */
+  readonly #frame: Frame = {
+    fin: false,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode: Opcode.Continuation,
+    masked: false,
+    payload: EMPTY,
+  };
   readonly #mask: boolean;
   /** Owns RSV1; null when no extension was agreed. */
   readonly #extension: Extension | null;
@@ -102,7 +119,11 @@ export class Protocol {
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
   #closeReceived = false;
-  #outgoing: Uint8Array[] = [];
+  /** Frames queued for sending: slots from `#outgoingHead` to
+   * `#outgoingTail`; the array is kept when it empties. */
+  readonly #outgoing: Array<Uint8Array | undefined> = [];
+  #outgoingHead = 0;
+  #outgoingTail = 0;
   #outgoingBytes = 0;
   /** A fragmented message is being sent: only its continuations may follow. */
   #sendingFragments = false;
@@ -156,6 +177,7 @@ export class Protocol {
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,
       allowedReservedBits: this.#extension === null ? 0 : RSV1,
+      ownBinaryPayloads: options.ownBinaryMessages ?? false,
     });
   }
 
@@ -227,18 +249,21 @@ export class Protocol {
   nextEvent(): ProtocolEvent | undefined {
     if (this.#readyState === ReadyState.CLOSED) return undefined;
     const decoder = this.#decoder;
+    const frame = this.#frame;
     try {
       for (;;) {
-        const frame = decoder.next();
-        if (frame === undefined) {
+        if (!decoder.nextInto(frame)) {
           const partial = decoder.partialFrame();
           if (partial !== undefined) this.#checkPartialFrame(partial);
           return undefined;
         }
         const event = this.#handleFrame(frame);
+        // The record keeps no payload between frames.
+        frame.payload = EMPTY;
         if (event !== undefined) return event;
       }
     } catch (error) {
+      frame.payload = EMPTY;
       if (!(error instanceof WebSocketError)) throw error;
       return this.#fail(error);
     }
@@ -280,10 +305,7 @@ export class Protocol {
       return;
     }
     this.#queue(
-      encodeFrame(Opcode.Binary, data, {
-        mask: this.#mask,
-        allocate: this.#allocate,
-      }),
+      encodeFrameInto(this.#allocate, Opcode.Binary, data, this.#mask),
     );
   }
 
@@ -338,15 +360,13 @@ export class Protocol {
     }
     const encoded = this.#sendingEncoded;
     this.#queue(
-      encodeFrame(
+      encodeFrameInto(
+        this.#allocate,
         opcode,
         encoded ? this.#extension!.encode!(payload, fin) : payload,
-        {
-          fin,
-          rsv1: encoded && first,
-          mask: this.#mask,
-          allocate: this.#allocate,
-        },
+        this.#mask,
+        fin,
+        encoded && first,
       ),
     );
     this.#sendingFragments = !fin;
@@ -426,11 +446,47 @@ export class Protocol {
    * @returns frames to write to the transport in order
    */
   takeOutgoing(): Uint8Array[] {
+    const frames: Uint8Array[] = [];
+    for (
+      let frame = this.takeOutgoingFrame();
+      frame !== undefined;
+      frame = this.takeOutgoingFrame()
+    ) {
+      frames.push(frame);
+    }
+    return frames;
+  }
+
+  /**
+   * Takes the oldest frame queued for sending, as {@linkcode takeOutgoing}
+   * takes them all, without allocating an array per call: for a driver
+   * that hands each frame on as it takes it.
+   *
+   * @returns the next frame to write, or `undefined` when none is queued
+   */
+  takeOutgoingFrame(): Uint8Array | undefined {
     const outgoing = this.#outgoing;
-    if (outgoing.length === 0) return outgoing;
-    this.#outgoing = [];
-    this.#outgoingBytes = 0;
-    return outgoing;
+    const head = this.#outgoingHead;
+    if (head === this.#outgoingTail) return undefined;
+    const frame = outgoing[head]!;
+    outgoing[head] = undefined;
+    const next = head + 1;
+    const tail = this.#outgoingTail;
+    if (next === tail) {
+      this.#outgoingHead = 0;
+      this.#outgoingTail = 0;
+    } else if (next >= OUTGOING_COMPACT_AFTER && next * 2 >= tail) {
+      // Taken one at a time while more are queued: move the rest to the
+      // front, so a queue that never empties stays bounded.
+      outgoing.copyWithin(0, next, tail);
+      outgoing.fill(undefined, tail - next, tail);
+      this.#outgoingHead = 0;
+      this.#outgoingTail = tail - next;
+    } else {
+      this.#outgoingHead = next;
+    }
+    this.#outgoingBytes -= frame.length;
+    return frame;
   }
 
   /** The event a complete frame makes, if any (a fragment makes none). */
@@ -461,10 +517,14 @@ export class Protocol {
       case Opcode.Ping:
         event = { type: "ping", data: frame.payload.slice() };
         if (!this.#closeSent) {
-          this.#queue(encodeFrame(Opcode.Pong, frame.payload, {
-            mask: this.#mask,
-            allocate: this.#allocate,
-          }));
+          this.#queue(
+            encodeFrameInto(
+              this.#allocate,
+              Opcode.Pong,
+              frame.payload,
+              this.#mask,
+            ),
+          );
         }
         break;
       case Opcode.Pong:
@@ -725,11 +785,14 @@ export class Protocol {
   /** Queues a whole message encoded by the extension, in one frame. */
   #queueEncoded(opcode: Opcode, message: Uint8Array): void {
     this.#queue(
-      encodeFrame(opcode, this.#extension!.encode!(message, true), {
-        rsv1: true,
-        mask: this.#mask,
-        allocate: this.#allocate,
-      }),
+      encodeFrameInto(
+        this.#allocate,
+        opcode,
+        this.#extension!.encode!(message, true),
+        this.#mask,
+        true,
+        true,
+      ),
     );
   }
 
@@ -752,7 +815,13 @@ export class Protocol {
   }
 
   #queue(frame: Uint8Array): void {
-    this.#outgoing.push(frame);
+    const outgoing = this.#outgoing;
+    if (this.#outgoingTail < outgoing.length) {
+      outgoing[this.#outgoingTail] = frame;
+    } else {
+      outgoing.push(frame);
+    }
+    this.#outgoingTail++;
     this.#outgoingBytes += frame.length;
   }
 }

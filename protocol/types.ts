@@ -52,6 +52,14 @@ export interface ProtocolOptions {
    * back once the transport is done with their bytes.
    */
   frameAllocator?: FrameAllocator;
+  /**
+   * Whether a binary message that arrives in one frame within one chunk is
+   * handed out in a buffer of its own (copied as it is unmasked) instead
+   * of as a view of the chunk: for a caller that copies every binary
+   * message anyway, as a socket does for its events' `ArrayBuffer`s.
+   * Default false.
+   */
+  ownBinaryMessages?: boolean;
 }
 
 /** Per-message options of `Protocol.sendText` and `sendBinary`, and of

@@ -406,6 +406,8 @@ export class SocketEngine
       maxFragments: options.maxFragments,
       extension,
       frameAllocator: frames,
+      // Every binary message is copied for its event (or the iterator).
+      ownBinaryMessages: true,
     });
   }
 
@@ -430,23 +432,14 @@ export class SocketEngine
     const protocol = this.#protocol;
     if (protocol === null) return;
     protocol.push(chunk);
-    // One event at a time: what a listener sends in reply is framed before
-    // the protocol reads on, so it goes out ahead of a close frame that a
-    // later frame of the same chunk makes the protocol send. The whole
-    // chunk is read (the reader reuses its buffer), but once the socket
-    // failed the connection itself (a send past maxQueuedBytes) nothing
-    // more is delivered.
-    while (!this.#isClosed()) {
-      let event: ProtocolEvent | undefined;
-      try {
-        event = protocol.nextEvent();
-      } catch (error) {
-        return this.#onTransportError(error);
-      }
-      if (event === undefined) break;
-      if (!this.#closing.hasFailed) this.#handleEvent(event);
+    // The replies to this chunk's messages are written together once it
+    // is read, with no microtask scheduled per reply.
+    outbound.hold();
+    try {
+      if (!this.#readEvents(protocol)) return;
+    } finally {
+      outbound.release();
     }
-    outbound.flush();
     // Pongs count against the cap like sends; a close echo ends the
     // connection anyway (nothing is read after it).
     if (
@@ -456,6 +449,31 @@ export class SocketEngine
       this.#failQueueFull("pongs to pings");
     }
     this.#maybeFinish();
+  }
+
+  /**
+   * One event at a time: what a listener sends in reply is framed before
+   * the protocol reads on, so it goes out ahead of a close frame that a
+   * later frame of the same chunk makes the protocol send. The whole
+   * chunk is read (the reader reuses its buffer), but once the socket
+   * failed the connection itself (a send past maxQueuedBytes) nothing
+   * more is delivered.
+   *
+   * @returns false when the protocol threw (the connection is closed)
+   */
+  #readEvents(protocol: Protocol): boolean {
+    while (!this.#isClosed()) {
+      let event: ProtocolEvent | undefined;
+      try {
+        event = protocol.nextEvent();
+      } catch (error) {
+        this.#onTransportError(error);
+        return false;
+      }
+      if (event === undefined) break;
+      if (!this.#closing.hasFailed) this.#handleEvent(event);
+    }
+    return true;
   }
 
   #handleEvent(event: ProtocolEvent): void {

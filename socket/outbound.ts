@@ -165,10 +165,32 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
 
   /** Hands whatever the protocol queued (pongs, close echoes) to the writer. */
   flush(): void {
-    const outgoing = this.#protocol?.takeOutgoing();
-    if (outgoing !== undefined && outgoing.length > 0) {
-      this.#writer?.push(outgoing);
+    const protocol = this.#protocol;
+    const writer = this.#writer;
+    if (protocol === null || writer === null) return;
+    for (
+      let frame = protocol.takeOutgoingFrame();
+      frame !== undefined;
+      frame = protocol.takeOutgoingFrame()
+    ) {
+      writer.pushChunk(frame);
     }
+  }
+
+  /**
+   * Holds writes back until {@linkcode release} (see `WriteQueue.hold`):
+   * the socket's replies to one read go out in one write started at its
+   * end.
+   */
+  hold(): void {
+    this.#writer?.hold();
+  }
+
+  /** Hands what the protocol queued to the writer and ends a
+   * {@linkcode hold}: the write starts now. */
+  release(): void {
+    this.flush();
+    this.#writer?.release();
   }
 
   /** Drops the sends not yet framed (the peer closed: nothing may follow). */

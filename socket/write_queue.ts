@@ -64,6 +64,10 @@ export class WriteQueue {
   /** Bytes of {@linkcode WriteQueue.#batch} the writer took so far. */
   #written = 0;
   #closed = false;
+  /** Between {@linkcode hold} and {@linkcode release}: no write starts. */
+  #held = false;
+  /** A push while held found the queue idle: release() starts writing. */
+  #startOnRelease = false;
 
   /**
    * @param writer where the bytes go
@@ -105,15 +109,26 @@ export class WriteQueue {
    * @param chunks the bytes to write, in order
    */
   push(chunks: readonly Uint8Array[]): void {
-    if (this.#closed) return;
     for (let index = 0; index < chunks.length; index++) {
-      const chunk = chunks[index];
-      if (chunk.length === 0) continue;
-      this.#chunks.push(chunk);
-      this.#queuedBytes += chunk.length;
+      this.pushChunk(chunks[index]);
     }
-    if (!this.#running && this.#queuedBytes > 0) {
+  }
+
+  /**
+   * Queues one chunk, as {@linkcode push} queues several.
+   *
+   * @param chunk the bytes to write
+   */
+  pushChunk(chunk: Uint8Array): void {
+    if (this.#closed || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#queuedBytes += chunk.length;
+    if (!this.#running) {
       this.#running = true;
+      if (this.#held) {
+        this.#startOnRelease = true;
+        return;
+      }
       WriteQueue.#starting[WriteQueue.#startingCount++] = this;
       if (WriteQueue.#startingCount === 1) {
         queueMicrotask(WriteQueue.#startWrites);
@@ -137,6 +152,27 @@ export class WriteQueue {
       queue.#writeNext();
     }
     WriteQueue.#startingCount = 0;
+  }
+
+  /**
+   * Holds writes back until {@linkcode release}: for an owner that knows
+   * when a burst of pushes ends (the replies to the messages of one read),
+   * so the burst goes out in one write with no microtask scheduled for it.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /**
+   * Ends a {@linkcode hold}: what was pushed meanwhile starts being
+   * written now, unless a write is already in progress (it follows that
+   * one).
+   */
+  release(): void {
+    this.#held = false;
+    if (!this.#startOnRelease) return;
+    this.#startOnRelease = false;
+    this.#writeNext();
   }
 
   /**

@@ -123,16 +123,24 @@ if (profile) {
     "HeapProfiler.stopSampling",
   );
   const byFunction = new Map<string, number>();
-  const visit = (node: ProfileNode): void => {
+  // A builtin (no URL: subarray, slice, push) is named with its caller.
+  const visit = (node: ProfileNode, caller: string): void => {
     const frame = node.callFrame;
-    const where = frame.url.split("/").slice(-2).join("/");
-    const key = `${frame.functionName || "(anonymous)"} ${where}:${
-      frame.lineNumber + 1
-    }`;
+    const name = frame.functionName || "(anonymous)";
+    let key: string;
+    if (frame.url === "") {
+      key = `${name} in ${caller}`;
+    } else {
+      const where = frame.url.split("/").slice(-2).join("/");
+      key = `${name} ${where}:${frame.lineNumber + 1}`;
+    }
     byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
-    for (const child of node.children) visit(child);
+    for (const child of node.children) visit(child, key);
   };
-  visit(sampled.head);
+  visit(sampled.head, "(root)");
+  let total = 0;
+  for (const bytes of byFunction.values()) total += bytes;
+  console.log(`${(total / ECHOES).toFixed(0).padStart(6)} B  sampled in all`);
   const sorted = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25);
   for (const [key, bytes] of sorted) {
     console.log(`${(bytes / ECHOES).toFixed(0).padStart(6)} B  ${key}`);

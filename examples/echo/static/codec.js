@@ -496,6 +496,7 @@ var DEFAULTS = Object.freeze({
 });
 
 // frame/decoder.ts
+var OWNED_PAYLOAD_LOOP_BYTES = 64;
 var EMPTY = new Uint8Array(0);
 var STAGED = new Uint8Array(0);
 var FrameDecoder = class {
@@ -505,6 +506,7 @@ var FrameDecoder = class {
   limitRule = "FrameTooLarge";
   #expectMasked;
   #allowedReservedBits;
+  #ownBinaryPayloads;
   #chunk = EMPTY;
   #offset = 0;
   /** A header split across chunks is gathered here. */
@@ -538,6 +540,7 @@ var FrameDecoder = class {
     this.#expectMasked = options.expectMasked;
     this.maxPayloadLength = options.maxPayloadLength ?? Number.MAX_SAFE_INTEGER;
     this.#allowedReservedBits = options.allowedReservedBits ?? 0;
+    this.#ownBinaryPayloads = options.ownBinaryPayloads ?? false;
   }
   /**
    * Adds received bytes. The decoder keeps and may modify `chunk`.
@@ -569,6 +572,44 @@ var FrameDecoder = class {
    * call throws the same error
    */
   next() {
+    const payload = this.#nextPayload();
+    if (payload === void 0) return void 0;
+    const rsv = this.#rsv;
+    return {
+      fin: this.#fin,
+      rsv1: (rsv & RSV1) !== 0,
+      rsv2: (rsv & RSV2) !== 0,
+      rsv3: (rsv & RSV3) !== 0,
+      opcode: this.#opcode,
+      masked: this.#masked,
+      payload,
+    };
+  }
+  /**
+   * Reads the next complete frame into `frame`, overwriting every field:
+   * {@linkcode next} without a new object per frame, for a caller that is
+   * done with a frame before it reads the next.
+   *
+   * @param frame the record to fill
+   * @returns whether a frame was complete (`frame` is untouched if not)
+   * @throws {WebSocketError} as {@linkcode next} does
+   */
+  nextInto(frame) {
+    const payload = this.#nextPayload();
+    if (payload === void 0) return false;
+    const rsv = this.#rsv;
+    frame.fin = this.#fin;
+    frame.rsv1 = (rsv & RSV1) !== 0;
+    frame.rsv2 = (rsv & RSV2) !== 0;
+    frame.rsv3 = (rsv & RSV3) !== 0;
+    frame.opcode = this.#opcode;
+    frame.masked = this.#masked;
+    frame.payload = payload;
+    return true;
+  }
+  /** The payload of the next complete frame, whose header fields are then
+   * this decoder's until it reads the next header. */
+  #nextPayload() {
     if (this.#error !== null) throw this.#error;
     try {
       return this.#next();
@@ -606,13 +647,38 @@ var FrameDecoder = class {
     if (this.#payload === null) {
       const start = this.#offset;
       if (chunk.length - start >= length) {
-        const payload = chunk.subarray(start, start + length);
         this.#offset = start + length;
+        if (
+          this.#ownBinaryPayloads && this.#opcode === Opcode.Binary &&
+          this.#fin && this.#rsv === 0
+        ) {
+          return this.#emit(this.#ownedPayload(chunk, start, length));
+        }
+        const payload = chunk.subarray(start, start + length);
         if (this.#masked) applyMask(payload, this.#maskKey);
         return this.#emit(payload);
       }
     }
     return this.#gatherPayload();
+  }
+  /** The payload at `chunk[start]`, unmasked into a buffer of its own. */
+  #ownedPayload(chunk, start, length) {
+    const payload = new Uint8Array(length);
+    if (length >= OWNED_PAYLOAD_LOOP_BYTES) {
+      const piece = chunk.subarray(start, start + length);
+      if (this.#masked) copyMasked(payload, piece, this.#maskKey);
+      else payload.set(piece);
+    } else if (this.#masked) {
+      const key = this.#maskKey;
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index] ^ key[index & 3];
+      }
+    } else {
+      for (let index = 0; index < length; index++) {
+        payload[index] = chunk[start + index];
+      }
+    }
+    return payload;
   }
   /**
    * `#next` for a payload that spans chunks: the piece in this chunk is
@@ -865,18 +931,10 @@ var FrameDecoder = class {
     this.#masked = masked;
     this.#payloadLength = length;
   }
+  /** The frame is complete: its payload is handed out. */
   #emit(payload) {
     this.#inPayload = false;
-    const rsv = this.#rsv;
-    return {
-      fin: this.#fin,
-      rsv1: (rsv & RSV1) !== 0,
-      rsv2: (rsv & RSV2) !== 0,
-      rsv3: (rsv & RSV3) !== 0,
-      opcode: this.#opcode,
-      masked: this.#masked,
-      payload,
-    };
+    return payload;
   }
 };
 var PartialFrameView = class {
@@ -968,6 +1026,16 @@ function writeFrameHeader(
 function encodeFrame(opcode, payload, options = {}) {
   const { fin = true, rsv1 = false, mask = false, allocate = newBytes } =
     options;
+  return encodeFrameInto(allocate, opcode, payload, mask, fin, rsv1);
+}
+function encodeFrameInto(
+  allocate,
+  opcode,
+  payload,
+  mask,
+  fin = true,
+  rsv1 = false,
+) {
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
   const headerLength = frameHeaderLength(length, maskKey !== null);

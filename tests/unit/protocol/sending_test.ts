@@ -192,6 +192,36 @@ describe("sending: fragment order (RFC 6455 section 5.4)", () => {
     assert.deepEqual(events, [{ type: "text", data: "ac" }]);
   });
 
+  test("takeOutgoingFrame hands frames over one at a time, in order", () => {
+    const server = new Protocol({ role: "server" });
+    server.sendBinary(Uint8Array.of(1));
+    server.sendBinary(Uint8Array.of(2));
+    assert.deepEqual(server.takeOutgoingFrame(), Uint8Array.of(0x82, 1, 1));
+    assert.equal(server.bufferedOutgoing, 3);
+    // Queued while one is still waiting: it comes after it.
+    server.sendBinary(Uint8Array.of(3));
+    assert.deepEqual(server.takeOutgoingFrame(), Uint8Array.of(0x82, 1, 2));
+    assert.deepEqual(server.takeOutgoing(), [Uint8Array.of(0x82, 1, 3)]);
+    assert.equal(server.takeOutgoingFrame(), undefined);
+    assert.deepEqual(server.takeOutgoing(), []);
+    assert.equal(server.bufferedOutgoing, 0);
+  });
+
+  test("a queue taken one frame at a time while it refills keeps order", () => {
+    const server = new Protocol({ role: "server" });
+    // Always one frame ahead of its reader: the queue never empties, so
+    // its array is compacted as it goes.
+    server.sendBinary(Uint8Array.of(0));
+    for (let index = 1; index < 3000; index++) {
+      server.sendBinary(Uint8Array.of(index & 0xff));
+      const frame = server.takeOutgoingFrame()!;
+      assert.equal(frame[2], (index - 1) & 0xff);
+    }
+    assert.deepEqual(server.takeOutgoing(), [
+      Uint8Array.of(0x82, 1, 2999 & 0xff),
+    ]);
+  });
+
   test("control and reserved opcodes are not fragments", () => {
     const server = new Protocol({ role: "server" });
     for (const opcode of [Opcode.Ping, Opcode.Close, 0x3 as Opcode]) {

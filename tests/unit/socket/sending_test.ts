@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Opcode } from "../../../frame/types.ts";
 import { SHARED_PING_MIN_INTERVAL } from "../../../socket/keepalive.ts";
+import { concat } from "../../support/bytes.ts";
 import {
   closeCodeOf,
   closeFrame,
@@ -26,6 +27,30 @@ describe("sending", () => {
       Opcode.Binary,
     ]);
     assert.equal(decoder.decode(frames[0].payload), "one");
+    conn.end();
+    await done;
+  });
+
+  test("the replies to one read go out in one write, before the next read", async () => {
+    const { socket, conn, done } = openSocket();
+    socket.addEventListener("message", (event) => socket.send(event.data));
+    const readsAtWrite: number[] = [];
+    const write = conn.write.bind(conn);
+    conn.write = (data) => {
+      readsAtWrite.push(conn.reads);
+      return write(data);
+    };
+    conn.push(
+      concat(maskedFrame(Opcode.Text, "a"), maskedFrame(Opcode.Text, "b")),
+    );
+    await conn.until(() => conn.writes.length > 0);
+    // Written at the end of the first read, not a microtask later (when
+    // the second read was already issued).
+    assert.deepEqual(readsAtWrite, [1]);
+    assert.deepEqual(
+      conn.frames().map((frame) => decoder.decode(frame.payload)),
+      ["a", "b"],
+    );
     conn.end();
     await done;
   });
