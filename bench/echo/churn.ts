@@ -21,6 +21,13 @@
 
 import net from "node:net";
 import { Buffer } from "node:buffer";
+import {
+  type Child,
+  killAll,
+  peakRssMegabytes,
+  rssMegabytes,
+} from "./processes.ts";
+import type { ServerKind } from "./settings.ts";
 
 /** How each connection of the churn ends. */
 const ENDINGS = ["clean", "aborted", "half frame", "reset in head"] as const;
@@ -175,4 +182,137 @@ export async function churn(
     failed,
     ms: Math.round(performance.now() - start),
   };
+}
+
+/** What one server's memory did through the churn. */
+export interface ChurnRun {
+  /** The server. */
+  server: ServerKind;
+  /** Connections that did what their ending asked. */
+  completed: number;
+  /** Connections that failed before doing it. */
+  failed: number;
+  /** The churn's duration, ms. */
+  ms: number;
+  /** RSS before the first connection, MiB. */
+  idleRss: number;
+  /** RSS once the churn ended and the server settled, MiB. */
+  afterRss: number;
+  /** Peak RSS through the churn, MiB. */
+  peakRss: number;
+}
+
+/** A server process started for the churn, and its port. */
+export interface StartedServer {
+  /** The process. */
+  child: Child;
+  /** Where it listens on 127.0.0.1. */
+  port: number;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Starts `server`, runs the churn against it, reads its memory. */
+async function runChurn(
+  server: ServerKind,
+  connections: number,
+  settleMs: number,
+  start: (server: ServerKind) => Promise<StartedServer>,
+): Promise<ChurnRun> {
+  const started = await start(server);
+  try {
+    await delay(500);
+    const pid = started.child.pid;
+    const idleRss = rssMegabytes(pid);
+    const result = await churn(started.port, connections);
+    await delay(settleMs);
+    return {
+      server,
+      completed: result.completed,
+      failed: result.failed,
+      ms: result.ms,
+      idleRss,
+      afterRss: rssMegabytes(pid),
+      peakRss: peakRssMegabytes(pid),
+    };
+  } finally {
+    await started.child.stop(10_000);
+  }
+}
+
+/**
+ * Runs the churn against each server in turn (a fresh process each),
+ * printing each server's line and then the table.
+ *
+ * @param servers the servers
+ * @param connections connections per server
+ * @param settleMs how long a server may finish closing before its RSS is read
+ * @param start starts a server process
+ * @returns the runs that completed
+ */
+export async function runChurns(
+  servers: readonly ServerKind[],
+  connections: number,
+  settleMs: number,
+  start: (server: ServerKind) => Promise<StartedServer>,
+): Promise<ChurnRun[]> {
+  console.log(
+    `\nchurn: ${connections} connections per server, 200 at ` +
+      "a time, ending in turn cleanly (an echo, a close handshake), with a " +
+      "TCP reset after the handshake, after half a frame, and in the " +
+      `request head; RSS read ${settleMs} ms after the last one.`,
+  );
+  const runs: ChurnRun[] = [];
+  for (const server of servers) {
+    try {
+      const run = await runChurn(server, connections, settleMs, start);
+      runs.push(run);
+      console.log(
+        `  churn ${server.name}: ${run.completed} completed, ${run.failed} failed in ${run.ms} ms; RSS idle ${
+          run.idleRss.toFixed(0)
+        } MB, after ${run.afterRss.toFixed(0)} MB, peak ${
+          run.peakRss.toFixed(0)
+        } MB`,
+      );
+    } catch (error) {
+      await killAll();
+      console.log(
+        `  churn ${server.name}: failed (${(error as Error).message})`,
+      );
+    }
+  }
+  console.log("\n" + formatChurn(runs));
+  return runs;
+}
+
+/** The churn's table, with each server's after-churn RSS over its
+ * baseline's. */
+function formatChurn(runs: ChurnRun[]): string {
+  const lines = [
+    "server      connections  completed  failed    ms  idle RSS  after RSS  peak RSS  x after",
+  ];
+  for (const run of runs) {
+    const base = runs.find((other) =>
+      other.server.name === run.server.baseline
+    );
+    const ratio = base === undefined
+      ? ""
+      : (run.afterRss / base.afterRss).toFixed(2);
+    lines.push(
+      [
+        run.server.name.padEnd(10),
+        String(run.completed + run.failed).padStart(12),
+        String(run.completed).padStart(10),
+        String(run.failed).padStart(7),
+        String(run.ms).padStart(5),
+        run.idleRss.toFixed(0).padStart(9),
+        run.afterRss.toFixed(0).padStart(10),
+        run.peakRss.toFixed(0).padStart(9),
+        ratio.padStart(8),
+      ].join(" "),
+    );
+  }
+  return lines.join("\n");
 }

@@ -65,14 +65,8 @@
  */
 
 import { LatencyHistogram } from "./histogram.ts";
-import {
-  Child,
-  cpuSeconds,
-  killAll,
-  peakRssMegabytes,
-  rssMegabytes,
-} from "./processes.ts";
-import { churn } from "./churn.ts";
+import { Child, cpuSeconds, killAll, peakRssMegabytes } from "./processes.ts";
+import { runChurns } from "./churn.ts";
 import {
   clientFor,
   type ClientKind,
@@ -354,76 +348,6 @@ function medianRun(runs: RunResult[]): RunResult {
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-/** What one server's memory did through the churn. */
-interface ChurnRun {
-  server: ServerKind;
-  completed: number;
-  failed: number;
-  ms: number;
-  /** RSS before the first connection, MiB. */
-  idleRss: number;
-  /** RSS once the churn ended and the server settled, MiB. */
-  afterRss: number;
-  /** Peak RSS through the churn, MiB. */
-  peakRss: number;
-}
-
-/** Starts `server`, runs the churn against it, reads its memory. */
-async function runChurn(
-  settings: Settings,
-  server: ServerKind,
-): Promise<ChurnRun> {
-  const started = await startServer(settings, server, `${server.name}-churn`);
-  try {
-    await delay(500);
-    const pid = started.child.pid;
-    const idleRss = rssMegabytes(pid);
-    const result = await churn(started.port, settings.churnConnections);
-    await delay(settings.settleMs);
-    return {
-      server,
-      completed: result.completed,
-      failed: result.failed,
-      ms: result.ms,
-      idleRss,
-      afterRss: rssMegabytes(pid),
-      peakRss: peakRssMegabytes(pid),
-    };
-  } finally {
-    await started.child.stop(10_000);
-  }
-}
-
-/** The churn's table, with each server's after-churn RSS over its
- * baseline's. */
-function formatChurn(runs: ChurnRun[]): string {
-  const lines = [
-    "server      connections  completed  failed    ms  idle RSS  after RSS  peak RSS  x after",
-  ];
-  for (const run of runs) {
-    const base = runs.find((other) =>
-      other.server.name === run.server.baseline
-    );
-    const ratio = base === undefined
-      ? ""
-      : (run.afterRss / base.afterRss).toFixed(2);
-    lines.push(
-      [
-        run.server.name.padEnd(10),
-        String(run.completed + run.failed).padStart(12),
-        String(run.completed).padStart(10),
-        String(run.failed).padStart(7),
-        String(run.ms).padStart(5),
-        run.idleRss.toFixed(0).padStart(9),
-        run.afterRss.toFixed(0).padStart(10),
-        run.peakRss.toFixed(0).padStart(9),
-        ratio.padStart(8),
-      ].join(" "),
-    );
-  }
-  return lines.join("\n");
-}
-
 async function describeMachine(settings: Settings): Promise<string> {
   const version = async (path: string): Promise<string> => {
     try {
@@ -546,34 +470,14 @@ async function main(): Promise<void> {
       `summarize: deno run -A bench/echo/profile_summary.ts ${settings.profileDir}/<file>`,
     );
   }
-  const churnRuns: ChurnRun[] = [];
-  if (settings.churnConnections > 0) {
-    console.log(
-      `\nchurn: ${settings.churnConnections} connections per server, 200 at ` +
-        "a time, ending in turn cleanly (an echo, a close handshake), with a " +
-        "TCP reset after the handshake, after half a frame, and in the " +
-        `request head; RSS read ${settings.settleMs} ms after the last one.`,
-    );
-    for (const server of settings.servers) {
-      try {
-        const run = await runChurn(settings, server);
-        churnRuns.push(run);
-        console.log(
-          `  churn ${server.name}: ${run.completed} completed, ${run.failed} failed in ${run.ms} ms; RSS idle ${
-            run.idleRss.toFixed(0)
-          } MB, after ${run.afterRss.toFixed(0)} MB, peak ${
-            run.peakRss.toFixed(0)
-          } MB`,
-        );
-      } catch (error) {
-        await killAll();
-        console.log(
-          `  churn ${server.name}: failed (${(error as Error).message})`,
-        );
-      }
-    }
-    console.log("\n" + formatChurn(churnRuns));
-  }
+  const churnRuns = settings.churnConnections > 0
+    ? await runChurns(
+      settings.servers,
+      settings.churnConnections,
+      settings.settleMs,
+      (server) => startServer(settings, server, `${server.name}-churn`),
+    )
+    : [];
   if (settings.jsonPath !== null) {
     Deno.writeTextFileSync(
       settings.jsonPath,
