@@ -127,8 +127,17 @@ export function createMessageEvent(
   if (subclassedMessageEvents) {
     return new SocketMessageEvent("message", data, origin);
   }
-  return new MessageEvent("message", { data, origin });
+  // The constructor copies what it reads from the dictionary, so one
+  // dictionary serves every event; data is dropped again at once.
+  messageEventInit.data = data;
+  messageEventInit.origin = origin;
+  const event = new MessageEvent("message", messageEventInit);
+  messageEventInit.data = null;
+  return event;
 }
+
+/** The init dictionary {@linkcode createMessageEvent} reuses. */
+const messageEventInit: MessageEventInit = { data: null, origin: "" };
 
 /**
  * The `data` of a "message" event: text as is; binary as a `Blob` or an
