@@ -18,9 +18,41 @@ export interface PushFlow {
   resume(): void;
 }
 
+/**
+ * A connection that can hand out the bytes it was pushed as they are, so
+ * its reader needs no buffer of its own (`socket/reader.ts`).
+ */
+export interface ChunkReads {
+  /**
+   * The next bytes, at most `limit` of them, in an array the caller owns
+   * (it may keep and modify it).
+   *
+   * @param limit the most bytes to return
+   * @returns the bytes, or null at the end
+   */
+  readChunk(limit: number): Promise<Uint8Array | null>;
+}
+
+/**
+ * Whether `conn` offers {@linkcode ChunkReads.readChunk}.
+ *
+ * @param conn a connection
+ * @returns true when its pushed chunks can be read without a buffer
+ */
+export function readsChunks<T extends object>(conn: T): conn is T & ChunkReads {
+  return typeof (conn as Partial<ChunkReads>).readChunk === "function";
+}
+
+/** A chunk whose memory is more than this many times its length is copied
+ * before it is handed out, so a small read keeps no large buffer alive. */
+const MAX_CHUNK_OVERHEAD = 2;
+
 interface PendingRead {
-  buffer: Uint8Array;
-  resolve(count: number | null): void;
+  /** Where to copy (`read`), or null to hand out chunks (`readChunk`). */
+  buffer: Uint8Array | null;
+  /** The most bytes to return. */
+  limit: number;
+  resolve(result: number | Uint8Array | null): void;
   reject(error: Error): void;
 }
 
@@ -96,6 +128,25 @@ export class PushedReads {
    * @returns how many bytes were read, or null at the end
    */
   read(buffer: Uint8Array): Promise<number | null> {
+    return this.#wait(buffer, buffer.length) as Promise<number | null>;
+  }
+
+  /**
+   * Reads without a buffer, as {@linkcode ChunkReads.readChunk} does: the
+   * first chunk pushed (what is left of it, at most `limit` bytes), or,
+   * when several small ones wait, them joined into one array.
+   *
+   * @param limit the most bytes to return
+   * @returns the bytes, or null at the end
+   */
+  readChunk(limit: number): Promise<Uint8Array | null> {
+    return this.#wait(null, limit) as Promise<Uint8Array | null>;
+  }
+
+  #wait(
+    buffer: Uint8Array | null,
+    limit: number,
+  ): Promise<number | Uint8Array | null> {
     if (this.#closed) {
       return Promise.reject(new Error("the connection is closed"));
     }
@@ -103,7 +154,7 @@ export class PushedReads {
       return Promise.reject(new Error("a read is already pending"));
     }
     return new Promise((resolve, reject) => {
-      this.#pending = { buffer, resolve, reject };
+      this.#pending = { buffer, limit, resolve, reject };
       this.#serve();
     });
   }
@@ -114,7 +165,11 @@ export class PushedReads {
     if (pending === null) return;
     if (this.#queuedBytes > 0) {
       this.#pending = null;
-      pending.resolve(this.#take(pending.buffer));
+      pending.resolve(
+        pending.buffer === null
+          ? this.#takeChunk(pending.limit)
+          : this.#take(pending.buffer),
+      );
       if (this.#paused && this.#queuedBytes <= this.#highWater) {
         this.#paused = false;
         this.#flow.resume();
@@ -126,6 +181,30 @@ export class PushedReads {
       this.#pending = null;
       pending.resolve(null);
     }
+  }
+
+  /** The first chunk's unread bytes, up to `limit`, as they are when it
+   * owns its memory and more than one chunk does not fit; else a copy. */
+  #takeChunk(limit: number): Uint8Array {
+    const chunk = this.#chunks.at(0)!;
+    const start = this.#firstOffset;
+    const count = Math.min(chunk.length - start, limit);
+    const alone = count === limit || this.#chunks.length === 1;
+    if (alone && chunk.buffer.byteLength <= count * MAX_CHUNK_OVERHEAD) {
+      if (start + count === chunk.length) {
+        this.#chunks.shift();
+        this.#firstOffset = 0;
+      } else {
+        this.#firstOffset = start + count;
+      }
+      this.#queuedBytes -= count;
+      return start === 0 && count === chunk.length
+        ? chunk
+        : chunk.subarray(start, start + count);
+    }
+    const joined = new Uint8Array(Math.min(this.#queuedBytes, limit));
+    this.#take(joined);
+    return joined;
   }
 
   /** Copies queued bytes into `buffer`; returns how many. */
