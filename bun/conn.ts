@@ -1,8 +1,8 @@
 /**
  * A {@linkcode ByteConn} over a socket of Bun's own TCP (`Bun.listen`),
- * which pushes data to its handlers: reads hand out the pushed chunks
- * themselves (or copy them into the caller's buffer;
- * `socket/pushed_reads.ts`), pausing the socket while too much waits; a write takes what the kernel accepts at once and waits for
+ * which pushes data to its handlers: reads copy the pushed chunks into a
+ * buffer lent from a shared pool, or the caller's
+ * (`socket/pushed_reads.ts`), pausing the socket while too much waits; a write takes what the kernel accepts at once and waits for
  * the socket's drain when it accepts nothing.
  *
  * @module
@@ -98,13 +98,19 @@ export class BunConn implements ByteConn, ChunkReads {
   }
 
   /**
-   * The bytes Bun pushed, as they came (no read buffer per connection).
+   * The bytes Bun pushed, in a buffer lent until
+   * {@linkcode BunConn.releaseChunk} (no read buffer per connection).
    *
    * @param limit the most bytes to return
    * @returns the bytes, or null at the end
    */
   readChunk(limit: number): Promise<Uint8Array | null> {
     return this.#reads.readChunk(limit);
+  }
+
+  /** Gives back the buffer of the last {@linkcode BunConn.readChunk}. */
+  releaseChunk(): void {
+    this.#reads.releaseChunk();
   }
 
   async write(data: Uint8Array): Promise<number> {

@@ -19,33 +19,44 @@ export interface PushFlow {
 }
 
 /**
- * A connection that can hand out the bytes it was pushed as they are, so
- * its reader needs no buffer of its own (`socket/reader.ts`).
+ * A connection whose reads need no buffer from the reader
+ * (`socket/reader.ts`): the bytes it was pushed are copied into a buffer
+ * lent from a pool shared by every connection, so a connection holds no
+ * read buffer while it waits.
  */
 export interface ChunkReads {
   /**
-   * The next bytes, at most `limit` of them, in an array the caller owns
-   * (it may keep and modify it).
+   * The next bytes, at most `limit` of them, in a lent buffer that is the
+   * caller's until {@linkcode ChunkReads.releaseChunk}.
    *
    * @param limit the most bytes to return
    * @returns the bytes, or null at the end
    */
   readChunk(limit: number): Promise<Uint8Array | null>;
+  /** Gives back the buffer of the last chunk read: the caller is done
+   * with its bytes (it copied what it keeps). */
+  releaseChunk(): void;
 }
 
 /**
- * Whether `conn` offers {@linkcode ChunkReads.readChunk}.
+ * Whether `conn` offers {@linkcode ChunkReads}.
  *
  * @param conn a connection
- * @returns true when its pushed chunks can be read without a buffer
+ * @returns true when it reads into lent buffers
  */
 export function readsChunks<T extends object>(conn: T): conn is T & ChunkReads {
   return typeof (conn as Partial<ChunkReads>).readChunk === "function";
 }
 
-/** A chunk whose memory is more than this many times its length is copied
- * before it is handed out, so a small read keeps no large buffer alive. */
-const MAX_CHUNK_OVERHEAD = 2;
+/** Bytes of a lent read buffer: 64 KiB, the most one read returns. */
+const LENT_BUFFER_BYTES = 64 * 1024;
+
+/** Lent buffers kept for reuse once given back: 16 (1 MiB). More are
+ * only out at once when many reads were served before their readers ran. */
+const MAX_IDLE_LENT_BUFFERS = 16;
+
+/** Read buffers given back, shared by every connection. */
+const idleLentBuffers: Uint8Array[] = [];
 
 interface PendingRead {
   /** Where to copy (`read`), or null to hand out chunks (`readChunk`). */
@@ -70,6 +81,8 @@ export class PushedReads {
   #error: Error | null = null;
   #closed = false;
   #pending: PendingRead | null = null;
+  /** The buffer of the last `readChunk`, until given back. */
+  #lent: Uint8Array | null = null;
 
   /**
    * @param highWater bytes waiting past which the transport is paused
@@ -82,6 +95,9 @@ export class PushedReads {
 
   /**
    * The transport pushed bytes; they are kept, not copied, until read.
+   * `readChunk` hands them out as they are, so each chunk should be an
+   * array of its own (as `node:net`'s and Bun's are), not a view of memory
+   * reused or much larger.
    *
    * @param chunk the bytes
    */
@@ -89,11 +105,11 @@ export class PushedReads {
     if (chunk.length === 0 || this.#closed) return;
     this.#chunks.push(chunk);
     this.#queuedBytes += chunk.length;
+    this.#serve();
     if (this.#queuedBytes > this.#highWater && !this.#paused) {
       this.#paused = true;
       this.#flow.pause();
     }
-    this.#serve();
   }
 
   /** The peer ended its side: reads return what is left, then null. */
@@ -132,15 +148,22 @@ export class PushedReads {
   }
 
   /**
-   * Reads without a buffer, as {@linkcode ChunkReads.readChunk} does: the
-   * first chunk pushed (what is left of it, at most `limit` bytes), or,
-   * when several small ones wait, them joined into one array.
+   * Reads into a lent buffer, as {@linkcode ChunkReads.readChunk} does.
    *
    * @param limit the most bytes to return
    * @returns the bytes, or null at the end
    */
   readChunk(limit: number): Promise<Uint8Array | null> {
     return this.#wait(null, limit) as Promise<Uint8Array | null>;
+  }
+
+  /** See {@linkcode ChunkReads.releaseChunk}. */
+  releaseChunk(): void {
+    const lent = this.#lent;
+    this.#lent = null;
+    if (lent !== null && idleLentBuffers.length < MAX_IDLE_LENT_BUFFERS) {
+      idleLentBuffers.push(lent);
+    }
   }
 
   #wait(
@@ -183,38 +206,24 @@ export class PushedReads {
     }
   }
 
-  /** The first chunk's unread bytes, up to `limit`, as they are when it
-   * owns its memory and more than one chunk does not fit; else a copy. */
+  /** Copies queued bytes, at most `limit`, into a lent buffer; returns a
+   * view of what was copied. */
   #takeChunk(limit: number): Uint8Array {
-    const chunk = this.#chunks.at(0)!;
-    const start = this.#firstOffset;
-    const count = Math.min(chunk.length - start, limit);
-    const alone = count === limit || this.#chunks.length === 1;
-    if (alone && chunk.buffer.byteLength <= count * MAX_CHUNK_OVERHEAD) {
-      if (start + count === chunk.length) {
-        this.#chunks.shift();
-        this.#firstOffset = 0;
-      } else {
-        this.#firstOffset = start + count;
-      }
-      this.#queuedBytes -= count;
-      return start === 0 && count === chunk.length
-        ? chunk
-        : chunk.subarray(start, start + count);
-    }
-    const joined = new Uint8Array(Math.min(this.#queuedBytes, limit));
-    this.#take(joined);
-    return joined;
+    this.releaseChunk();
+    const lent = idleLentBuffers.pop() ?? new Uint8Array(LENT_BUFFER_BYTES);
+    this.#lent = lent;
+    return lent.subarray(0, this.#take(lent, limit));
   }
 
-  /** Copies queued bytes into `buffer`; returns how many. */
-  #take(buffer: Uint8Array): number {
+  /** Copies queued bytes into `buffer`, at most `limit`; returns how many. */
+  #take(buffer: Uint8Array, limit = buffer.length): number {
     let filled = 0;
     const chunks = this.#chunks;
-    while (filled < buffer.length && chunks.length > 0) {
+    const end = Math.min(limit, buffer.length);
+    while (filled < end && chunks.length > 0) {
       const chunk = chunks.at(0)!;
       const start = this.#firstOffset;
-      const count = Math.min(chunk.length - start, buffer.length - filled);
+      const count = Math.min(chunk.length - start, end - filled);
       buffer.set(
         count === chunk.length ? chunk : chunk.subarray(start, start + count),
         filled,

@@ -2,8 +2,8 @@
  * The reading half of a socket's connection: one read at a time into a
  * buffer (fixed, or growing while reads fill it and shrinking when they use
  * little of it), or, from a connection that was pushed its bytes
- * (`ChunkReads`), its own chunks with no buffer here; each chunk handed to
- * the socket, with reading
+ * (`ChunkReads`), into a buffer it lends for the time the socket takes the
+ * chunk, with no buffer here; each chunk handed to the socket, with reading
  * paused whenever the socket says so (a slow `for await` loop, writes
  * backing up), so a peer is slowed down by TCP
  * flow control instead of growing memory.
@@ -151,7 +151,8 @@ export class SocketReader {
         }
         // The socket copies whatever it keeps, so a buffer is reused.
         if (chunk.length > 0) hooks.readerData(chunk);
-        if (this.#adaptive) this.#resize(chunk.length);
+        if (chunkConn !== null) chunkConn.releaseChunk();
+        else if (this.#adaptive) this.#resize(chunk.length);
       }
     } catch (error) {
       if (!hooks.readerClosed()) hooks.readerError(error);
@@ -203,6 +204,7 @@ export class SocketReader {
     if (this.#peerEnded || this.#connClosed) return null;
     if (this.#chunkConn !== null) {
       const chunk = await this.#chunkConn.readChunk(this.#limit);
+      this.#chunkConn.releaseChunk();
       return chunk === null ? null : chunk.length;
     }
     return await this.#conn.read(this.#buffer);
