@@ -2,10 +2,13 @@
  * What a server holds per open connection: starts an echo target (Deno's
  * with `--expose-gc`; `bun-*` targets under Bun, collected with
  * `Bun.gc(true)`), opens N connections that each exchange echoes
- * (`--size` bytes, `--depth` in flight; 16 B round trips by default) and
+ * (`--size` bytes, `--depth` in flight; 16 B round trips by default;
+ * hand-made frames from Deno, or Bun's WebSocket client with
+ * `--client=bun-websocket`, as `main.ts` uses at 64 KiB) and
  * then stay open, collects garbage, and reports the server's JS heap,
  * ArrayBuffers and RSS per connection, the same while the echoes run
- * (before the collection) and the peak RSS (VmHWM). Deno targets then add
+ * (before the collection) and the peak RSS (VmHWM); `node-*` targets run
+ * under the Node on PATH. Deno targets then add
  * a heap snapshot's self sizes grouped by constructor, per connection;
  * Bun targets JSC's object counts per connection (`bun:jsc` heapStats).
  *
@@ -50,10 +53,19 @@ function numberOption(args: string[], name: string, fallback: number): number {
   return fallback;
 }
 
-/** The command that starts `target`: Bun for `bun-*`, Deno otherwise. */
+/** The command that starts `target`: Bun for `bun-*`, Node (the first on
+ * PATH, which must be 24) for `node-*`, Deno otherwise. */
 function targetCommand(target: string, snapshotPath: string): string[] {
   if (target.startsWith("bun-")) {
     return [findProgram("bun", []) ?? "bun", `${HERE}echo_target.ts`, target];
+  }
+  if (target.startsWith("node-")) {
+    return [
+      findProgram("node", []) ?? "node",
+      "--expose-gc",
+      `${HERE}echo_target.ts`,
+      target,
+    ];
   }
   return [
     `ECHO_SNAPSHOT=${snapshotPath}`,
@@ -108,6 +120,9 @@ async function main(): Promise<void> {
   const connections = Number(countText);
   const size = numberOption(Deno.args, "size", 16);
   const depth = numberOption(Deno.args, "depth", 1);
+  const clientName = Deno.args.includes("--client=bun-websocket")
+    ? "bun-websocket"
+    : "deno-tcp";
   const onBun = target.startsWith("bun-");
   const snapshotPath = await Deno.makeTempFile({ suffix: ".heapsnapshot" });
   const server = new Child(
@@ -118,31 +133,38 @@ async function main(): Promise<void> {
   try {
     const { port } = JSON.parse(await server.nextLine(30_000));
     const idle = await memoryOf(server, "memory");
-    const load = new Child("load worker", Deno.execPath(), [
-      "run",
-      "-A",
-      `${HERE}load_worker.ts`,
-      JSON.stringify({
-        url: `ws://127.0.0.1:${port}/`,
-        transport: "tcp",
-        sourceAddresses: 1,
-        connections,
-        firstConnection: 0,
-        size,
-        depth,
-        connectConcurrency: 64,
-        connectTimeoutMs: 120_000,
-      }),
-    ]);
+    const bunClient = clientName === "bun-websocket";
+    const load = new Child(
+      `${clientName} load worker`,
+      bunClient ? findProgram("bun", []) ?? "bun" : Deno.execPath(),
+      [
+        "run",
+        ...(bunClient ? [] : ["-A"]),
+        `${HERE}load_worker.ts`,
+        JSON.stringify({
+          url: `ws://127.0.0.1:${port}/`,
+          transport: bunClient ? "websocket" : "tcp",
+          sourceAddresses: 1,
+          connections,
+          firstConnection: 0,
+          size,
+          depth,
+          connectConcurrency: 64,
+          connectTimeoutMs: 120_000,
+        }),
+      ],
+    );
     try {
       const ready = JSON.parse(await load.nextLine(180_000));
       if (ready.open !== connections) throw new Error(JSON.stringify(ready));
+      const openedPeakRss = peakRssMegabytes(server.pid) * 1024 * 1024;
       const opened = await memoryOf(server, "memory");
       // Echoes on every connection: memory read while they run, without a
       // collection and then with one (what is live), then silence.
       await load.send("go");
       await new Promise((resolve) => setTimeout(resolve, BUSY_MS));
       const busy = await memoryOf(server, "usage");
+      console.log(JSON.stringify((busy as any).dbg));
       const busyLive = await memoryOf(server, "memory");
       const peakRss = peakRssMegabytes(server.pid) * 1024 * 1024;
       await load.send("stop");
@@ -161,17 +183,19 @@ async function main(): Promise<void> {
         }, RSS ${per(memory, "rss")} KiB`;
       console.log(
         `${target}: ${connections} connections, ${size} B x ${depth} in ` +
-          `flight; KiB per connection over the idle server:`,
+          `flight (${clientName}); KiB per connection over the idle server:`,
       );
       console.log(`  opened, before any echo, collected: ${line(opened)}`);
       console.log(`  busy (echoes running, no collection): ${line(busy)}`);
       console.log(`  busy, collected (what is live): ${line(busyLive)}`);
       console.log(`  quiet again, collected: ${line(open)}`);
-      console.log(
-        `  peak RSS ${(peakRss / 1024 / 1024).toFixed(0)} MiB, ${
-          ((peakRss - idle.rss) / connections / 1024).toFixed(1)
-        } KiB per connection over the idle server`,
-      );
+      const peak = (bytes: number) =>
+        `${(bytes / 1024 / 1024).toFixed(0)} MiB, ${
+          ((bytes - idle.rss) / connections / 1024).toFixed(1)
+        } KiB per connection over the idle server`;
+      console.log(`  peak RSS once opened: ${peak(openedPeakRss)}`);
+      console.log(`  peak RSS through the echoes: ${peak(peakRss)}`);
+      if (target.startsWith("node-")) return;
       if (onBun) {
         await server.send("types");
         const counts = JSON.parse(await server.nextLine(60_000)) as Record<
