@@ -1,7 +1,7 @@
 /**
- * PushedReads: chunks a transport pushed, read by copying (`read`) or
- * handed out as they are (`readChunk`), with the transport paused past the
- * high-water mark.
+ * PushedReads: chunks a transport pushed, read by copying into the
+ * caller's buffer (`read`) or into a lent one (`readChunk`), with the
+ * transport paused past the high-water mark.
  *
  * @module
  */
@@ -33,69 +33,71 @@ function bytes(length: number, first = 0): Uint8Array {
 }
 
 describe("PushedReads.readChunk", () => {
-  test("hands out a pushed chunk itself, no copy", async () => {
+  test("copies the pushed bytes into a lent buffer, not the chunk", async () => {
     const { reads } = pushedReads();
     const chunk = bytes(100);
     reads.push(chunk);
-    assert.equal(await reads.readChunk(65536), chunk);
+    const read = await reads.readChunk(65536);
+    assert.deepEqual(read, bytes(100));
+    assert.notEqual(read!.buffer, chunk.buffer);
   });
 
-  test("a read waiting before the push gets the chunk", async () => {
+  test("a read waiting before the push gets the bytes", async () => {
     const { reads } = pushedReads();
     const waiting = reads.readChunk(65536);
-    const chunk = bytes(10);
-    reads.push(chunk);
-    assert.equal(await waiting, chunk);
+    reads.push(bytes(10));
+    assert.deepEqual(await waiting, bytes(10));
   });
 
-  test("splits a chunk longer than the limit into views, in order", async () => {
+  test("joins waiting chunks, up to the limit, in order", async () => {
     const { reads } = pushedReads(1 << 20);
-    const chunk = bytes(250);
-    reads.push(chunk);
-    const first = await reads.readChunk(200);
-    const second = await reads.readChunk(200);
-    assert.equal(first!.buffer, chunk.buffer);
-    assert.deepEqual(first, bytes(200));
-    // What is left is copied: a view would keep all 250 bytes for 50.
-    assert.notEqual(second!.buffer, chunk.buffer);
-    assert.deepEqual(second, bytes(50, 200));
-  });
-
-  test("joins several small waiting chunks into one array", async () => {
-    const { reads } = pushedReads();
     reads.push(bytes(10));
     reads.push(bytes(20, 10));
     reads.push(bytes(30, 30));
-    assert.deepEqual(await reads.readChunk(65536), bytes(60));
+    assert.deepEqual(await reads.readChunk(25), bytes(25));
+    assert.deepEqual(await reads.readChunk(65536), bytes(35, 25));
   });
 
-  test("joins no more than the limit", async () => {
+  test("returns at most 64 KiB, whatever the limit", async () => {
+    const { reads } = pushedReads(1 << 20);
+    reads.push(bytes(100_000));
+    assert.equal((await reads.readChunk(1 << 20))!.length, 65536);
+    assert.deepEqual(
+      await reads.readChunk(1 << 20),
+      bytes(100_000 - 65536, 65536),
+    );
+  });
+
+  test("a buffer given back is lent again; one not given back is not", async () => {
     const { reads } = pushedReads();
+    const other = pushedReads().reads;
     reads.push(bytes(10));
-    reads.push(bytes(20, 10));
-    assert.deepEqual(await reads.readChunk(15), bytes(15));
-    assert.deepEqual(await reads.readChunk(15), bytes(15, 15));
+    const first = await reads.readChunk(65536);
+    reads.releaseChunk();
+    other.push(bytes(10));
+    const second = await other.readChunk(65536);
+    assert.equal(second!.buffer, first!.buffer);
+    reads.push(bytes(10));
+    const third = await reads.readChunk(65536);
+    assert.notEqual(third!.buffer, second!.buffer);
   });
 
-  test("copies a small view of a large buffer, so the buffer can go", async () => {
-    const { reads } = pushedReads();
-    const large = new Uint8Array(65536);
-    large.set(bytes(16), 1000);
-    reads.push(large.subarray(1000, 1016));
-    const chunk = await reads.readChunk(65536);
-    assert.notEqual(chunk!.buffer, large.buffer);
-    assert.deepEqual(chunk, bytes(16));
-  });
-
-  test("resumes the transport once reads took it below the high-water mark", async () => {
+  test("pauses the transport past the high-water mark, resumes once read", async () => {
     const { reads, flow } = pushedReads(100);
     reads.push(bytes(60));
-    assert.deepEqual(flow, []);
     reads.push(bytes(60, 60));
     assert.deepEqual(flow, ["pause"]);
     assert.deepEqual(await reads.readChunk(60), bytes(60));
     assert.deepEqual(flow, ["pause", "resume"]);
     assert.deepEqual(await reads.readChunk(60), bytes(60, 60));
+  });
+
+  test("does not pause for what a waiting read takes at once", async () => {
+    const { reads, flow } = pushedReads(100);
+    const waiting = reads.readChunk(65536);
+    reads.push(bytes(150));
+    assert.deepEqual(await waiting, bytes(150));
+    assert.deepEqual(flow, []);
   });
 
   test("returns null at the end, after what is left", async () => {
@@ -125,7 +127,7 @@ describe("PushedReads.readChunk", () => {
 });
 
 describe("readsChunks", () => {
-  test("tells a connection with readChunk from one without", () => {
+  test("tells a connection with lent reads from one without", () => {
     const { reads } = pushedReads();
     assert.equal(readsChunks(reads), true);
     assert.equal(readsChunks({ read: () => Promise.resolve(null) }), false);

@@ -79,10 +79,11 @@ describe("the read buffer", () => {
   });
 });
 
-describe("a connection that hands out its chunks", () => {
-  test("has them passed to the socket as they are, with no read buffer", async () => {
+describe("a connection that lends its read buffers", () => {
+  test("has its chunks passed to the socket, each given back after, with no read buffer", async () => {
     const chunks = [new Uint8Array(3), new Uint8Array(60_000)];
     const limits: number[] = [];
+    const events: string[] = [];
     let copyingReads = 0;
     const conn = {
       read(): Promise<number | null> {
@@ -93,13 +94,19 @@ describe("a connection that hands out its chunks", () => {
         limits.push(limit);
         return Promise.resolve(chunks[limits.length - 1] ?? null);
       },
+      releaseChunk(): void {
+        events.push("release");
+      },
       write: (data: Uint8Array) => Promise.resolve(data.length),
       close: () => {},
     };
     const received: Uint8Array[] = [];
     await new Promise<void>((resolve) => {
       const reader = new SocketReader(conn, 0, {
-        readerData: (chunk) => received.push(chunk),
+        readerData: (chunk) => {
+          received.push(chunk);
+          events.push(`data ${chunk.length}`);
+        },
         readerEnd: resolve,
         readerError: (error) => {
           throw error;
@@ -110,9 +117,9 @@ describe("a connection that hands out its chunks", () => {
       reader.start();
     });
     assert.equal(copyingReads, 0);
-    assert.equal(received.length, 2);
     assert.equal(received[0], chunks[0]);
     assert.equal(received[1], chunks[1]);
+    assert.deepEqual(events, ["data 3", "release", "data 60000", "release"]);
     assert.deepEqual(limits, Array(3).fill(DEFAULTS.limits.maxReadBufferSize));
   });
 });
