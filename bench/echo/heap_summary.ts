@@ -164,7 +164,6 @@ async function main(): Promise<void> {
       await load.send("go");
       await new Promise((resolve) => setTimeout(resolve, BUSY_MS));
       const busy = await memoryOf(server, "usage");
-      console.log(JSON.stringify((busy as any).dbg));
       const busyLive = await memoryOf(server, "memory");
       const peakRss = peakRssMegabytes(server.pid) * 1024 * 1024;
       await load.send("stop");
