@@ -9,6 +9,7 @@
  */
 
 import { Fifo } from "./fifo.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** How the transport is told to stop and go on pushing. */
 export interface PushFlow {
@@ -48,15 +49,20 @@ export function readsChunks<T extends object>(conn: T): conn is T & ChunkReads {
   return typeof (conn as Partial<ChunkReads>).readChunk === "function";
 }
 
-/** Bytes of a lent read buffer: 64 KiB, the most one read returns. */
-const LENT_BUFFER_BYTES = 64 * 1024;
+/** Bytes of a lent read buffer: the most one read returns. */
+const LENT_BUFFER_BYTES = DEFAULTS.limits.maxReadBufferSize;
 
-/** Lent buffers kept for reuse once given back: 16 (1 MiB). More are
- * only out at once when many reads were served before their readers ran. */
-const MAX_IDLE_LENT_BUFFERS = 16;
+/** Lent buffers of {@linkcode LENT_BUFFER_BYTES} there may be at once: 16
+ * (1 MiB). A read served while all are out (reads served before their
+ * readers ran, as `node:net` in Deno does for many sockets at a time) gets
+ * a buffer of its own, of the size it needs. */
+const MAX_LENT_BUFFERS = 16;
 
-/** Read buffers given back, shared by every connection. */
+/** Lent buffers given back, shared by every connection. */
 const idleLentBuffers: Uint8Array[] = [];
+
+/** Lent buffers in existence, idle or out. */
+let lentBufferCount = 0;
 
 interface PendingRead {
   /** Where to copy (`read`), or null to hand out chunks (`readChunk`). */
@@ -132,6 +138,7 @@ export class PushedReads {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.releaseChunk();
     const pending = this.#pending;
     this.#pending = null;
     pending?.reject(new Error("the connection is closed"));
@@ -161,7 +168,7 @@ export class PushedReads {
   releaseChunk(): void {
     const lent = this.#lent;
     this.#lent = null;
-    if (lent !== null && idleLentBuffers.length < MAX_IDLE_LENT_BUFFERS) {
+    if (lent !== null && lent.length === LENT_BUFFER_BYTES) {
       idleLentBuffers.push(lent);
     }
   }
@@ -210,7 +217,14 @@ export class PushedReads {
    * view of what was copied. */
   #takeChunk(limit: number): Uint8Array {
     this.releaseChunk();
-    const lent = idleLentBuffers.pop() ?? new Uint8Array(LENT_BUFFER_BYTES);
+    let lent = idleLentBuffers.pop();
+    if (lent === undefined && lentBufferCount < MAX_LENT_BUFFERS) {
+      lentBufferCount++;
+      lent = new Uint8Array(LENT_BUFFER_BYTES);
+    }
+    lent ??= new Uint8Array(
+      Math.min(this.#queuedBytes, limit, LENT_BUFFER_BYTES - 1),
+    );
     this.#lent = lent;
     return lent.subarray(0, this.#take(lent, limit));
   }

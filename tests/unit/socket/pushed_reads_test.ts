@@ -126,6 +126,31 @@ describe("PushedReads.readChunk", () => {
   });
 });
 
+describe("PushedReads' lent buffers", () => {
+  test("closing gives the lent buffer back", async () => {
+    const { reads } = pushedReads();
+    reads.push(bytes(10));
+    const first = await reads.readChunk(65536);
+    reads.close();
+    const other = pushedReads().reads;
+    other.push(bytes(10));
+    assert.equal((await other.readChunk(65536))!.buffer, first!.buffer);
+    other.close();
+  });
+
+  test("past 16 out at once, a read gets a buffer of the size it needs", async () => {
+    const all = Array.from({ length: 20 }, () => pushedReads().reads);
+    const sizes: number[] = [];
+    for (const reads of all) {
+      reads.push(bytes(10));
+      sizes.push((await reads.readChunk(65536))!.buffer.byteLength);
+    }
+    for (const reads of all) reads.close();
+    assert.ok(sizes.filter((size) => size === 10).length >= 4, `${sizes}`);
+    assert.ok(sizes.every((size) => size === 10 || size === 65536));
+  });
+});
+
 describe("readsChunks", () => {
   test("tells a connection with lent reads from one without", () => {
     const { reads } = pushedReads();
