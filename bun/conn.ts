@@ -1,8 +1,8 @@
 /**
  * A {@linkcode ByteConn} over a socket of Bun's own TCP (`Bun.listen`),
- * which pushes data to its handlers: reads copy the pushed chunks into the
- * caller's buffer (`socket/pushed_reads.ts`), pausing the socket while too
- * much waits; a write takes what the kernel accepts at once and waits for
+ * which pushes data to its handlers: reads copy the pushed chunks into a
+ * buffer lent from a shared pool, or the caller's
+ * (`socket/pushed_reads.ts`), pausing the socket while too much waits; a write takes what the kernel accepts at once and waits for
  * the socket's drain when it accepts nothing.
  *
  * @module
@@ -13,7 +13,7 @@ import {
   markPoolSafe,
   type NetAddr,
 } from "../socket/transport.ts";
-import { PushedReads } from "../socket/pushed_reads.ts";
+import { type ChunkReads, PushedReads } from "../socket/pushed_reads.ts";
 
 /** Bytes pushed and not yet read past which the socket is paused: 64 KiB. */
 export const BUN_READ_HIGH_WATER_BYTES = 64 * 1024;
@@ -35,7 +35,7 @@ export interface BunSocket {
 }
 
 /** A Bun socket as the reads and writes a WebSocket needs. */
-export class BunConn implements ByteConn {
+export class BunConn implements ByteConn, ChunkReads {
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
   readonly #socket: BunSocket;
@@ -95,6 +95,22 @@ export class BunConn implements ByteConn {
 
   read(buffer: Uint8Array): Promise<number | null> {
     return this.#reads.read(buffer);
+  }
+
+  /**
+   * The bytes Bun pushed, in a buffer lent until
+   * {@linkcode BunConn.releaseChunk} (no read buffer per connection).
+   *
+   * @param limit the most bytes to return
+   * @returns the bytes, or null at the end
+   */
+  readChunk(limit: number): Promise<Uint8Array | null> {
+    return this.#reads.readChunk(limit);
+  }
+
+  /** Gives back the buffer of the last {@linkcode BunConn.readChunk}. */
+  releaseChunk(): void {
+    this.#reads.releaseChunk();
   }
 
   async write(data: Uint8Array): Promise<number> {

@@ -206,7 +206,13 @@ export class FrameDecoder {
   #nextPayload(): Uint8Array | undefined {
     if (this.#error !== null) throw this.#error;
     try {
-      return this.#next();
+      const payload = this.#next();
+      if (payload === undefined && this.#offset === this.#chunk.length) {
+        // Every byte was taken: keep no reference to the caller's chunk.
+        this.#chunk = EMPTY;
+        this.#offset = 0;
+      }
+      return payload;
     } catch (error) {
       this.#error = error as WebSocketError;
       this.#chunk = EMPTY;

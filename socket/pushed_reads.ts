@@ -9,6 +9,7 @@
  */
 
 import { Fifo } from "./fifo.ts";
+import { DEFAULTS } from "../defaults.ts";
 
 /** How the transport is told to stop and go on pushing. */
 export interface PushFlow {
@@ -18,9 +19,57 @@ export interface PushFlow {
   resume(): void;
 }
 
+/**
+ * A connection whose reads need no buffer from the reader
+ * (`socket/reader.ts`): the bytes it was pushed are copied into a buffer
+ * lent from a pool shared by every connection, so a connection holds no
+ * read buffer while it waits.
+ */
+export interface ChunkReads {
+  /**
+   * The next bytes, at most `limit` of them, in a lent buffer that is the
+   * caller's until {@linkcode ChunkReads.releaseChunk}.
+   *
+   * @param limit the most bytes to return
+   * @returns the bytes, or null at the end
+   */
+  readChunk(limit: number): Promise<Uint8Array | null>;
+  /** Gives back the buffer of the last chunk read: the caller is done
+   * with its bytes (it copied what it keeps). */
+  releaseChunk(): void;
+}
+
+/**
+ * Whether `conn` offers {@linkcode ChunkReads}.
+ *
+ * @param conn a connection
+ * @returns true when it reads into lent buffers
+ */
+export function readsChunks<T extends object>(conn: T): conn is T & ChunkReads {
+  return typeof (conn as Partial<ChunkReads>).readChunk === "function";
+}
+
+/** Bytes of a lent read buffer: the most one read returns. */
+const LENT_BUFFER_BYTES = DEFAULTS.limits.maxReadBufferSize;
+
+/** Lent buffers of {@linkcode LENT_BUFFER_BYTES} there may be at once: 16
+ * (1 MiB). A read served while all are out (reads served before their
+ * readers ran, as `node:net` in Deno does for many sockets at a time) gets
+ * a buffer of its own, of the size it needs. */
+const MAX_LENT_BUFFERS = 16;
+
+/** Lent buffers given back, shared by every connection. */
+const idleLentBuffers: Uint8Array[] = [];
+
+/** Lent buffers in existence, idle or out. */
+let lentBufferCount = 0;
+
 interface PendingRead {
-  buffer: Uint8Array;
-  resolve(count: number | null): void;
+  /** Where to copy (`read`), or null to hand out chunks (`readChunk`). */
+  buffer: Uint8Array | null;
+  /** The most bytes to return. */
+  limit: number;
+  resolve(result: number | Uint8Array | null): void;
   reject(error: Error): void;
 }
 
@@ -38,6 +87,8 @@ export class PushedReads {
   #error: Error | null = null;
   #closed = false;
   #pending: PendingRead | null = null;
+  /** The buffer of the last `readChunk`, until given back. */
+  #lent: Uint8Array | null = null;
 
   /**
    * @param highWater bytes waiting past which the transport is paused
@@ -50,6 +101,9 @@ export class PushedReads {
 
   /**
    * The transport pushed bytes; they are kept, not copied, until read.
+   * `readChunk` hands them out as they are, so each chunk should be an
+   * array of its own (as `node:net`'s and Bun's are), not a view of memory
+   * reused or much larger.
    *
    * @param chunk the bytes
    */
@@ -57,11 +111,11 @@ export class PushedReads {
     if (chunk.length === 0 || this.#closed) return;
     this.#chunks.push(chunk);
     this.#queuedBytes += chunk.length;
+    this.#serve();
     if (this.#queuedBytes > this.#highWater && !this.#paused) {
       this.#paused = true;
       this.#flow.pause();
     }
-    this.#serve();
   }
 
   /** The peer ended its side: reads return what is left, then null. */
@@ -84,6 +138,7 @@ export class PushedReads {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.releaseChunk();
     const pending = this.#pending;
     this.#pending = null;
     pending?.reject(new Error("the connection is closed"));
@@ -96,6 +151,32 @@ export class PushedReads {
    * @returns how many bytes were read, or null at the end
    */
   read(buffer: Uint8Array): Promise<number | null> {
+    return this.#wait(buffer, buffer.length) as Promise<number | null>;
+  }
+
+  /**
+   * Reads into a lent buffer, as {@linkcode ChunkReads.readChunk} does.
+   *
+   * @param limit the most bytes to return
+   * @returns the bytes, or null at the end
+   */
+  readChunk(limit: number): Promise<Uint8Array | null> {
+    return this.#wait(null, limit) as Promise<Uint8Array | null>;
+  }
+
+  /** See {@linkcode ChunkReads.releaseChunk}. */
+  releaseChunk(): void {
+    const lent = this.#lent;
+    this.#lent = null;
+    if (lent !== null && lent.length === LENT_BUFFER_BYTES) {
+      idleLentBuffers.push(lent);
+    }
+  }
+
+  #wait(
+    buffer: Uint8Array | null,
+    limit: number,
+  ): Promise<number | Uint8Array | null> {
     if (this.#closed) {
       return Promise.reject(new Error("the connection is closed"));
     }
@@ -103,7 +184,7 @@ export class PushedReads {
       return Promise.reject(new Error("a read is already pending"));
     }
     return new Promise((resolve, reject) => {
-      this.#pending = { buffer, resolve, reject };
+      this.#pending = { buffer, limit, resolve, reject };
       this.#serve();
     });
   }
@@ -114,7 +195,11 @@ export class PushedReads {
     if (pending === null) return;
     if (this.#queuedBytes > 0) {
       this.#pending = null;
-      pending.resolve(this.#take(pending.buffer));
+      pending.resolve(
+        pending.buffer === null
+          ? this.#takeChunk(pending.limit)
+          : this.#take(pending.buffer),
+      );
       if (this.#paused && this.#queuedBytes <= this.#highWater) {
         this.#paused = false;
         this.#flow.resume();
@@ -128,14 +213,31 @@ export class PushedReads {
     }
   }
 
-  /** Copies queued bytes into `buffer`; returns how many. */
-  #take(buffer: Uint8Array): number {
+  /** Copies queued bytes, at most `limit`, into a lent buffer; returns a
+   * view of what was copied. */
+  #takeChunk(limit: number): Uint8Array {
+    this.releaseChunk();
+    let lent = idleLentBuffers.pop();
+    if (lent === undefined && lentBufferCount < MAX_LENT_BUFFERS) {
+      lentBufferCount++;
+      lent = new Uint8Array(LENT_BUFFER_BYTES);
+    }
+    lent ??= new Uint8Array(
+      Math.min(this.#queuedBytes, limit, LENT_BUFFER_BYTES - 1),
+    );
+    this.#lent = lent;
+    return lent.subarray(0, this.#take(lent, limit));
+  }
+
+  /** Copies queued bytes into `buffer`, at most `limit`; returns how many. */
+  #take(buffer: Uint8Array, limit = buffer.length): number {
     let filled = 0;
     const chunks = this.#chunks;
-    while (filled < buffer.length && chunks.length > 0) {
+    const end = Math.min(limit, buffer.length);
+    while (filled < end && chunks.length > 0) {
       const chunk = chunks.at(0)!;
       const start = this.#firstOffset;
-      const count = Math.min(chunk.length - start, buffer.length - filled);
+      const count = Math.min(chunk.length - start, end - filled);
       buffer.set(
         count === chunk.length ? chunk : chunk.subarray(start, start + count),
         filled,

@@ -1,7 +1,9 @@
 /**
  * The reading half of a socket's connection: one read at a time into a
  * buffer (fixed, or growing while reads fill it and shrinking when they use
- * little of it), each chunk handed to the socket, with reading
+ * little of it), or, from a connection that was pushed its bytes
+ * (`ChunkReads`), into a buffer it lends for the time the socket takes the
+ * chunk, with no buffer here; each chunk handed to the socket, with reading
  * paused whenever the socket says so (a slow `for await` loop, writes
  * backing up), so a peer is slowed down by TCP
  * flow control instead of growing memory.
@@ -15,11 +17,15 @@
 
 import { lingerThenClose } from "./linger.ts";
 import type { ByteConn } from "./transport.ts";
+import { type ChunkReads, readsChunks } from "./pushed_reads.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** Reads in a row that use less than a sixteenth of an adaptive read
  * buffer before it is halved: 8 (a burst of large messages keeps it). */
 const SMALL_READS_BEFORE_SHRINK = 8;
+
+/** The buffer of a reader whose connection hands out its own chunks. */
+const EMPTY = new Uint8Array(0);
 
 /** What a {@linkcode SocketReader} asks of and reports to its socket. */
 export interface SocketReaderHooks {
@@ -41,7 +47,11 @@ export interface SocketReaderHooks {
 /** Reads a connection for a socket until the socket closes. */
 export class SocketReader {
   readonly #conn: ByteConn;
+  /** The connection, when it hands out its chunks (no buffer here). */
+  readonly #chunkConn: (ByteConn & ChunkReads) | null;
   readonly #adaptive: boolean;
+  /** Most bytes a read returns: the buffer's size, for a chunk conn. */
+  readonly #limit: number;
   #buffer: Uint8Array;
   #smallReads = 0;
   /** The last chunk handed out, a view of {@linkcode SocketReader.#buffer}. */
@@ -63,8 +73,12 @@ export class SocketReader {
    */
   constructor(conn: ByteConn, bufferSize: number, hooks: SocketReaderHooks) {
     this.#conn = conn;
-    this.#adaptive = bufferSize === 0;
-    this.#buffer = new Uint8Array(
+    this.#chunkConn = readsChunks(conn) ? conn : null;
+    this.#adaptive = bufferSize === 0 && this.#chunkConn === null;
+    this.#limit = bufferSize === 0
+      ? DEFAULTS.limits.maxReadBufferSize
+      : bufferSize;
+    this.#buffer = this.#chunkConn !== null ? EMPTY : new Uint8Array(
       this.#adaptive ? DEFAULTS.limits.initialReadBufferSize : bufferSize,
     );
     this.#hooks = hooks;
@@ -114,6 +128,7 @@ export class SocketReader {
    * is inline rather than a second awaited method. */
   async #run(): Promise<void> {
     const hooks = this.#hooks;
+    const chunkConn = this.#chunkConn;
     try {
       while (!hooks.readerClosed()) {
         const pause = hooks.readerPause();
@@ -121,16 +136,23 @@ export class SocketReader {
           await pause;
           continue;
         }
-        const count = await this.#conn.read(this.#buffer);
-        if (count === null) this.#peerEnded = true;
+        let chunk: Uint8Array | null;
+        if (chunkConn !== null) {
+          chunk = await chunkConn.readChunk(this.#limit);
+        } else {
+          const count = await this.#conn.read(this.#buffer);
+          chunk = count === null ? null : this.#chunk(count);
+        }
+        if (chunk === null) this.#peerEnded = true;
         if (hooks.readerClosed()) break;
-        if (count === null) {
+        if (chunk === null) {
           hooks.readerEnd();
           break;
         }
-        // The socket copies whatever it keeps, so the buffer is reused.
-        if (count > 0) hooks.readerData(this.#chunk(count));
-        if (this.#adaptive) this.#resize(count);
+        // The socket copies whatever it keeps, so a buffer is reused.
+        if (chunk.length > 0) hooks.readerData(chunk);
+        if (chunkConn !== null) chunkConn.releaseChunk();
+        else if (this.#adaptive) this.#resize(chunk.length);
       }
     } catch (error) {
       if (!hooks.readerClosed()) hooks.readerError(error);
@@ -180,6 +202,11 @@ export class SocketReader {
   async #readToDiscard(): Promise<number | null> {
     await this.#stopped;
     if (this.#peerEnded || this.#connClosed) return null;
+    if (this.#chunkConn !== null) {
+      const chunk = await this.#chunkConn.readChunk(this.#limit);
+      this.#chunkConn.releaseChunk();
+      return chunk === null ? null : chunk.length;
+    }
     return await this.#conn.read(this.#buffer);
   }
 

@@ -24,7 +24,8 @@
  * on 127.0.0.1 port 0 and prints one JSON line `{"port":N,"impl":"..."}`.
  * The process exits when stdin closes or reads `exit` (so that a CPU
  * profile taken with `--cpu-prof` is written) and after at most an hour;
- * `memory` and `snap` on stdin report its memory (`heap_summary.ts`).
+ * `memory`, `usage`, `types` and `snap` on stdin report its memory
+ * (`heap_summary.ts`).
  *
  * @module
  */
@@ -240,24 +241,36 @@ const TARGETS: Record<string, () => Started | Promise<Started>> = {
   "node-ws": startWs,
 };
 
-/** The collector, when the runtime was started with `--expose-gc`. */
+/** The collector: Bun's, or V8's when started with `--expose-gc`. */
 function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+  const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+  if (bun !== undefined) bun.gc(true);
+  else (globalThis as { gc?: () => void }).gc?.();
 }
 
 /**
  * A command from stdin: `exit`; `memory` prints the process's memory (JSON,
  * bytes) after a collection, `usage` the same without one (memory while
- * busy, garbage included); `snap` writes a heap snapshot to the path in
+ * busy, garbage included); `types` (Bun) prints JSC's live objects by
+ * type after a collection; `snap` writes a heap snapshot to the path in
  * `ECHO_SNAPSHOT` and prints `{"snapshot":PATH}` (`heap_summary.ts`).
  */
 async function obey(command: string): Promise<void> {
   if (command === "exit") process.exit(0);
   if (command === "memory" || command === "usage") {
     if (command === "memory") collectGarbage();
-    const { rss, heapUsed, heapTotal, external } = process.memoryUsage();
+    const { rss, heapUsed, heapTotal, external, arrayBuffers } = process
+      .memoryUsage();
     process.stdout.write(
-      JSON.stringify({ rss, heapUsed, heapTotal, external }) + "\n",
+      JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers }) +
+        "\n",
+    );
+  } else if (command === "types") {
+    const jsc = await import("bun:jsc" as string) as {
+      heapStats(): { objectTypeCounts: Record<string, number> };
+    };
+    process.stdout.write(
+      JSON.stringify(jsc.heapStats().objectTypeCounts) + "\n",
     );
   } else if (command === "snap") {
     collectGarbage();

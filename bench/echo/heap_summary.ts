@@ -1,20 +1,27 @@
 /**
- * What a server holds per open connection: starts an echo target (Deno
- * only, with `--expose-gc`), opens N connections that each exchange a few
- * echoes and then stay open, collects garbage, and reports the server's
- * JS heap, ArrayBuffers and RSS per connection (and the same while the
- * echoes run, before the collection), then a heap snapshot's
- * self sizes grouped by constructor, per connection.
+ * What a server holds per open connection: starts an echo target (Deno's
+ * with `--expose-gc`; `bun-*` targets under Bun, collected with
+ * `Bun.gc(true)`), opens N connections that each exchange echoes
+ * (`--size` bytes, `--depth` in flight; 16 B round trips by default;
+ * hand-made frames from Deno, or Bun's WebSocket client with
+ * `--client=bun-websocket`, as `main.ts` uses at 64 KiB) and
+ * then stay open, collects garbage, and reports the server's JS heap,
+ * ArrayBuffers and RSS per connection, the same while the echoes run
+ * (before the collection) and the peak RSS (VmHWM); `node-*` targets run
+ * under the Node on PATH. Deno targets then add
+ * a heap snapshot's self sizes grouped by constructor, per connection;
+ * Bun targets JSC's object counts per connection (`bun:jsc` heapStats).
  *
  * ```sh
  * deno run -A bench/echo/heap_summary.ts ours 5000
  * deno run -A bench/echo/heap_summary.ts native 5000
+ * deno run -A bench/echo/heap_summary.ts bun-ours 10000 --size=1024 --depth=16
  * ```
  *
  * @module
  */
 
-import { Child } from "./processes.ts";
+import { Child, findProgram, peakRssMegabytes } from "./processes.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 
@@ -31,6 +38,44 @@ interface Memory {
   heapUsed: number;
   heapTotal: number;
   external: number;
+  arrayBuffers: number;
+}
+
+/** Echoes run this long before the busy figures are read: 3 s. */
+const BUSY_MS = 3000;
+
+/** Reads `--name=value` from the arguments, or `fallback`. */
+function numberOption(args: string[], name: string, fallback: number): number {
+  const prefix = `--${name}=`;
+  for (const arg of args) {
+    if (arg.startsWith(prefix)) return Number(arg.slice(prefix.length));
+  }
+  return fallback;
+}
+
+/** The command that starts `target`: Bun for `bun-*`, Node (the first on
+ * PATH, which must be 24) for `node-*`, Deno otherwise. */
+function targetCommand(target: string, snapshotPath: string): string[] {
+  if (target.startsWith("bun-")) {
+    return [findProgram("bun", []) ?? "bun", `${HERE}echo_target.ts`, target];
+  }
+  if (target.startsWith("node-")) {
+    return [
+      findProgram("node", []) ?? "node",
+      "--expose-gc",
+      `${HERE}echo_target.ts`,
+      target,
+    ];
+  }
+  return [
+    `ECHO_SNAPSHOT=${snapshotPath}`,
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--v8-flags=--expose-gc",
+    `${HERE}echo_target.ts`,
+    target,
+  ];
 }
 
 /** Groups a heap snapshot's nodes by kind and constructor. */
@@ -60,67 +105,113 @@ function groupSnapshot(path: string): Map<string, [number, number]> {
   return groups;
 }
 
+/** Asks the target for its memory: `memory` collects first, `usage` not. */
+async function memoryOf(
+  server: Child,
+  command: "memory" | "usage",
+): Promise<Memory> {
+  await server.send(command);
+  return JSON.parse(await server.nextLine(60_000)) as Memory;
+}
+
 async function main(): Promise<void> {
-  const [target = "ours", countText = "5000"] = Deno.args;
+  const positional = Deno.args.filter((arg) => !arg.startsWith("--"));
+  const [target = "ours", countText = "5000"] = positional;
   const connections = Number(countText);
+  const size = numberOption(Deno.args, "size", 16);
+  const depth = numberOption(Deno.args, "depth", 1);
+  const clientName = Deno.args.includes("--client=bun-websocket")
+    ? "bun-websocket"
+    : "deno-tcp";
+  const onBun = target.startsWith("bun-");
   const snapshotPath = await Deno.makeTempFile({ suffix: ".heapsnapshot" });
-  const server = new Child(`${target} server`, "/usr/bin/env", [
-    `ECHO_SNAPSHOT=${snapshotPath}`,
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--v8-flags=--expose-gc",
-    `${HERE}echo_target.ts`,
-    target,
-  ]);
+  const server = new Child(
+    `${target} server`,
+    "/usr/bin/env",
+    targetCommand(target, snapshotPath),
+  );
   try {
     const { port } = JSON.parse(await server.nextLine(30_000));
-    await server.send("memory");
-    const idle = JSON.parse(await server.nextLine(30_000)) as Memory;
-    const load = new Child("load worker", Deno.execPath(), [
-      "run",
-      "-A",
-      `${HERE}load_worker.ts`,
-      JSON.stringify({
-        url: `ws://127.0.0.1:${port}/`,
-        transport: "tcp",
-        sourceAddresses: 1,
-        connections,
-        firstConnection: 0,
-        size: 16,
-        depth: 1,
-        connectConcurrency: 64,
-        connectTimeoutMs: 120_000,
-      }),
-    ]);
+    const idle = await memoryOf(server, "memory");
+    const bunClient = clientName === "bun-websocket";
+    const load = new Child(
+      `${clientName} load worker`,
+      bunClient ? findProgram("bun", []) ?? "bun" : Deno.execPath(),
+      [
+        "run",
+        ...(bunClient ? [] : ["-A"]),
+        `${HERE}load_worker.ts`,
+        JSON.stringify({
+          url: `ws://127.0.0.1:${port}/`,
+          transport: bunClient ? "websocket" : "tcp",
+          sourceAddresses: 1,
+          connections,
+          firstConnection: 0,
+          size,
+          depth,
+          connectConcurrency: 64,
+          connectTimeoutMs: 120_000,
+        }),
+      ],
+    );
     try {
       const ready = JSON.parse(await load.nextLine(180_000));
       if (ready.open !== connections) throw new Error(JSON.stringify(ready));
-      // Echoes on every connection (memory read while they run, without a
-      // collection), then silence.
+      const openedPeakRss = peakRssMegabytes(server.pid) * 1024 * 1024;
+      const opened = await memoryOf(server, "memory");
+      // Echoes on every connection: memory read while they run, without a
+      // collection and then with one (what is live), then silence.
       await load.send("go");
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      await server.send("usage");
-      const busy = JSON.parse(await server.nextLine(30_000)) as Memory;
+      await new Promise((resolve) => setTimeout(resolve, BUSY_MS));
+      const busy = await memoryOf(server, "usage");
+      const busyLive = await memoryOf(server, "memory");
+      const peakRss = peakRssMegabytes(server.pid) * 1024 * 1024;
       await load.send("stop");
       await load.nextLine(30_000);
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await server.send("memory");
-      const open = JSON.parse(await server.nextLine(30_000)) as Memory;
-      await server.send("snap");
-      await server.nextLine(120_000);
+      const open = await memoryOf(server, "memory");
       const per = (memory: Memory, field: keyof Memory) =>
         ((memory[field] - idle[field]) / connections / 1024).toFixed(1);
+      const line = (memory: Memory) =>
+        `JS heap ${per(memory, "heapUsed")} (committed ${
+          per(memory, "heapTotal")
+        }), ArrayBuffers ${per(memory, "arrayBuffers")}, other external ${
+          ((memory.external - memory.arrayBuffers -
+            (idle.external - idle.arrayBuffers)) / connections / 1024)
+            .toFixed(1)
+        }, RSS ${per(memory, "rss")} KiB`;
       console.log(
-        `${target}: ${connections} connections open, after a collection: ` +
-          `JS heap ${per(open, "heapUsed")} KiB (heap committed ` +
-          `${per(open, "heapTotal")} KiB), ArrayBuffers and other external ` +
-          `${per(open, "external")} KiB, RSS ${per(open, "rss")} KiB per ` +
-          `connection; busy (round trips running, no collection): JS heap ` +
-          `${per(busy, "heapUsed")} KiB (committed ${
-            per(busy, "heapTotal")
-          } KiB), RSS ${per(busy, "rss")} KiB`,
+        `${target}: ${connections} connections, ${size} B x ${depth} in ` +
+          `flight (${clientName}); KiB per connection over the idle server:`,
       );
+      console.log(`  opened, before any echo, collected: ${line(opened)}`);
+      console.log(`  busy (echoes running, no collection): ${line(busy)}`);
+      console.log(`  busy, collected (what is live): ${line(busyLive)}`);
+      console.log(`  quiet again, collected: ${line(open)}`);
+      const peak = (bytes: number) =>
+        `${(bytes / 1024 / 1024).toFixed(0)} MiB, ${
+          ((bytes - idle.rss) / connections / 1024).toFixed(1)
+        } KiB per connection over the idle server`;
+      console.log(`  peak RSS once opened: ${peak(openedPeakRss)}`);
+      console.log(`  peak RSS through the echoes: ${peak(peakRss)}`);
+      if (target.startsWith("node-")) return;
+      if (onBun) {
+        await server.send("types");
+        const counts = JSON.parse(await server.nextLine(60_000)) as Record<
+          string,
+          number
+        >;
+        const sorted = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+        console.log("JSC live objects per connection by type (quiet):");
+        for (const [type, count] of sorted.slice(0, 20)) {
+          console.log(
+            `${(count / connections).toFixed(2).padStart(8)}  ${type}`,
+          );
+        }
+        return;
+      }
+      await server.send("snap");
+      await server.nextLine(120_000);
       const groups = [...groupSnapshot(snapshotPath)].sort((a, b) =>
         b[1][0] - a[1][0]
       );

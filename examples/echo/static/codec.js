@@ -612,7 +612,12 @@ var FrameDecoder = class {
   #nextPayload() {
     if (this.#error !== null) throw this.#error;
     try {
-      return this.#next();
+      const payload = this.#next();
+      if (payload === void 0 && this.#offset === this.#chunk.length) {
+        this.#chunk = EMPTY;
+        this.#offset = 0;
+      }
+      return payload;
     } catch (error) {
       this.#error = error;
       this.#chunk = EMPTY;

@@ -78,3 +78,48 @@ describe("the read buffer", () => {
     assert.deepEqual(seen, [100, 100, 100, 100]);
   });
 });
+
+describe("a connection that lends its read buffers", () => {
+  test("has its chunks passed to the socket, each given back after, with no read buffer", async () => {
+    const chunks = [new Uint8Array(3), new Uint8Array(60_000)];
+    const limits: number[] = [];
+    const events: string[] = [];
+    let copyingReads = 0;
+    const conn = {
+      read(): Promise<number | null> {
+        copyingReads++;
+        return Promise.resolve(null);
+      },
+      readChunk(limit: number): Promise<Uint8Array | null> {
+        limits.push(limit);
+        return Promise.resolve(chunks[limits.length - 1] ?? null);
+      },
+      releaseChunk(): void {
+        events.push("release");
+      },
+      write: (data: Uint8Array) => Promise.resolve(data.length),
+      close: () => {},
+    };
+    const received: Uint8Array[] = [];
+    await new Promise<void>((resolve) => {
+      const reader = new SocketReader(conn, 0, {
+        readerData: (chunk) => {
+          received.push(chunk);
+          events.push(`data ${chunk.length}`);
+        },
+        readerEnd: resolve,
+        readerError: (error) => {
+          throw error;
+        },
+        readerPause: () => null,
+        readerClosed: () => false,
+      });
+      reader.start();
+    });
+    assert.equal(copyingReads, 0);
+    assert.equal(received[0], chunks[0]);
+    assert.equal(received[1], chunks[1]);
+    assert.deepEqual(events, ["data 3", "release", "data 60000", "release"]);
+    assert.deepEqual(limits, Array(3).fill(DEFAULTS.limits.maxReadBufferSize));
+  });
+});
