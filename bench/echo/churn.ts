@@ -23,6 +23,7 @@ import net from "node:net";
 import { Buffer } from "node:buffer";
 import {
   type Child,
+  delay,
   killAll,
   peakRssMegabytes,
   rssMegabytes,
@@ -208,10 +209,6 @@ export interface StartedServer {
   child: Child;
   /** Where it listens on 127.0.0.1. */
   port: number;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Starts `server`, runs the churn against it, reads its memory. */

@@ -65,7 +65,13 @@
  */
 
 import { LatencyHistogram } from "./histogram.ts";
-import { Child, cpuSeconds, killAll, peakRssMegabytes } from "./processes.ts";
+import {
+  Child,
+  cpuSeconds,
+  delay,
+  killAll,
+  peakRssMegabytes,
+} from "./processes.ts";
 import { runChurns } from "./churn.ts";
 import {
   clientFor,
@@ -95,10 +101,6 @@ const TARGET_PATH = new URL("echo_target.ts", HERE).pathname;
 function uptimeMicros(): number {
   const text = Deno.readTextFileSync("/proc/uptime");
   return Math.round(Number(text.split(" ")[0]) * 1e6);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function startServer(

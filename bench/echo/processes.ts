@@ -248,3 +248,14 @@ export function findProgram(
   }
   return null;
 }
+
+/**
+ * Resolves after `ms` milliseconds: the benchmark's fixed windows (warmup,
+ * measurement, settling), not a wait for an event.
+ *
+ * @param ms how long
+ * @returns a promise that resolves then
+ */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
