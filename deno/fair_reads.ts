@@ -24,7 +24,7 @@
  * @module
  */
 
-import { Fifo } from "../socket/fifo.ts";
+import { Fifo } from "../protocol/fifo.ts";
 import { markPoolSafe, type NetAddr } from "../socket/transport.ts";
 import type { AcceptedConn } from "../server/listener.ts";
 

@@ -28,6 +28,7 @@ import {
   ProtocolError,
   WebSocketError,
 } from "../errors.ts";
+import { Fifo } from "./fifo.ts";
 import {
   encodeFrame,
   encodeFrameInto,
@@ -71,9 +72,6 @@ export {
 } from "../frame/close_payload.ts";
 
 const EMPTY = new Uint8Array(0);
-/** Frames taken from the front of the outgoing queue before the rest may
- * be moved to the front of its array: 1024. */
-const OUTGOING_COMPACT_AFTER = 1024;
 const textEncoder = new TextEncoder();
 
 /**
@@ -119,11 +117,8 @@ export class Protocol {
   #readyState: ReadyState = ReadyState.OPEN;
   #closeSent = false;
   #closeReceived = false;
-  /** Frames queued for sending: slots from `#outgoingHead` to
-   * `#outgoingTail`; the array is kept when it empties. */
-  readonly #outgoing: Array<Uint8Array | undefined> = [];
-  #outgoingHead = 0;
-  #outgoingTail = 0;
+  /** Frames queued for sending. */
+  readonly #outgoing = new Fifo<Uint8Array>();
   #outgoingBytes = 0;
   /** A fragmented message is being sent: only its continuations may follow. */
   #sendingFragments = false;
@@ -465,27 +460,8 @@ export class Protocol {
    * @returns the next frame to write, or `undefined` when none is queued
    */
   takeOutgoingFrame(): Uint8Array | undefined {
-    const outgoing = this.#outgoing;
-    const head = this.#outgoingHead;
-    if (head === this.#outgoingTail) return undefined;
-    const frame = outgoing[head]!;
-    outgoing[head] = undefined;
-    const next = head + 1;
-    const tail = this.#outgoingTail;
-    if (next === tail) {
-      this.#outgoingHead = 0;
-      this.#outgoingTail = 0;
-    } else if (next >= OUTGOING_COMPACT_AFTER && next * 2 >= tail) {
-      // Taken one at a time while more are queued: move the rest to the
-      // front, so a queue that never empties stays bounded.
-      outgoing.copyWithin(0, next, tail);
-      outgoing.fill(undefined, tail - next, tail);
-      this.#outgoingHead = 0;
-      this.#outgoingTail = tail - next;
-    } else {
-      this.#outgoingHead = next;
-    }
-    this.#outgoingBytes -= frame.length;
+    const frame = this.#outgoing.shift();
+    if (frame !== undefined) this.#outgoingBytes -= frame.length;
     return frame;
   }
 
@@ -815,13 +791,7 @@ export class Protocol {
   }
 
   #queue(frame: Uint8Array): void {
-    const outgoing = this.#outgoing;
-    if (this.#outgoingTail < outgoing.length) {
-      outgoing[this.#outgoingTail] = frame;
-    } else {
-      outgoing.push(frame);
-    }
-    this.#outgoingTail++;
+    this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;
   }
 }

@@ -13,7 +13,7 @@
 
 import { DEFAULTS } from "../defaults.ts";
 import { UnreadIteratorError } from "../errors.ts";
-import { Fifo } from "./fifo.ts";
+import { Fifo } from "../protocol/fifo.ts";
 
 /** A message as the async iterator yields it. */
 export type IteratedMessage = string | Uint8Array;

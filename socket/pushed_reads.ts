@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Fifo } from "./fifo.ts";
+import { Fifo } from "../protocol/fifo.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** How the transport is told to stop and go on pushing. */

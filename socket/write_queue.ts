@@ -10,7 +10,7 @@
 
 import { reportError } from "./events.ts";
 import type { FrameAllocator } from "../frame/pool.ts";
-import { Fifo } from "./fifo.ts";
+import { Fifo } from "../protocol/fifo.ts";
 
 /** The writing half of a byte stream; `write` resolves to the bytes taken. */
 export interface ByteWriter {

@@ -8,7 +8,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Fifo, FIFO_COMPACT_AFTER } from "../../../socket/fifo.ts";
+import { Fifo, FIFO_COMPACT_AFTER } from "../../../protocol/fifo.ts";
 
 describe("Fifo", () => {
   test("items come out in the order they went in", () => {
