@@ -2,8 +2,9 @@
  * A {@linkcode ByteConn} over a socket of Bun's own TCP (`Bun.listen`),
  * which pushes data to its handlers: reads copy the pushed chunks into a
  * buffer lent from a shared pool, or the caller's
- * (`socket/pushed_reads.ts`), pausing the socket while too much waits; a write takes what the kernel accepts at once and waits for
- * the socket's drain when it accepts nothing.
+ * (`socket/pushed_reads.ts`), pausing the socket while too much waits; a
+ * write takes what the kernel accepts at once and waits for the socket's
+ * drain when it accepts nothing.
  *
  * @module
  */

@@ -89,6 +89,9 @@ export class PushedReads {
   #pending: PendingRead | null = null;
   /** The buffer of the last `readChunk`, until given back. */
   #lent: Uint8Array | null = null;
+  /** Whether {@linkcode PushedReads.#lent} came from the shared pool (it
+   * goes back there) rather than being made for one read. */
+  #lentPooled = false;
 
   /**
    * @param highWater bytes waiting past which the transport is paused
@@ -100,10 +103,9 @@ export class PushedReads {
   }
 
   /**
-   * The transport pushed bytes; they are kept, not copied, until read.
-   * `readChunk` hands them out as they are, so each chunk should be an
-   * array of its own (as `node:net`'s and Bun's are), not a view of memory
-   * reused or much larger.
+   * The transport pushed bytes; they are kept, not copied, until read, so
+   * the transport must not reuse their memory (`node:net`'s and Bun's
+   * chunks are arrays of their own).
    *
    * @param chunk the bytes
    */
@@ -168,9 +170,7 @@ export class PushedReads {
   releaseChunk(): void {
     const lent = this.#lent;
     this.#lent = null;
-    if (lent !== null && lent.length === LENT_BUFFER_BYTES) {
-      idleLentBuffers.push(lent);
-    }
+    if (lent !== null && this.#lentPooled) idleLentBuffers.push(lent);
   }
 
   #wait(
@@ -222,8 +222,9 @@ export class PushedReads {
       lentBufferCount++;
       lent = new Uint8Array(LENT_BUFFER_BYTES);
     }
+    this.#lentPooled = lent !== undefined;
     lent ??= new Uint8Array(
-      Math.min(this.#queuedBytes, limit, LENT_BUFFER_BYTES - 1),
+      Math.min(this.#queuedBytes, limit, LENT_BUFFER_BYTES),
     );
     this.#lent = lent;
     return lent.subarray(0, this.#take(lent, limit));
