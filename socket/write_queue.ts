@@ -101,21 +101,11 @@ export class WriteQueue {
   }
 
   /**
-   * Queues chunks to write after everything queued before. The first push
-   * in a tick schedules the write for the end of that tick, so pushes made
-   * in the same tick share one `write` call. The queue keeps the chunks as
-   * given: do not modify them afterwards.
-   *
-   * @param chunks the bytes to write, in order
-   */
-  push(chunks: readonly Uint8Array[]): void {
-    for (let index = 0; index < chunks.length; index++) {
-      this.pushChunk(chunks[index]);
-    }
-  }
-
-  /**
-   * Queues one chunk, as {@linkcode push} queues several.
+   * Queues a chunk to write after everything queued before. The first push
+   * in a tick schedules the write for the end of that tick (or for
+   * {@linkcode release} during a {@linkcode hold}), so pushes made in the
+   * same tick share one `write` call. The queue keeps the chunk as given:
+   * do not modify it afterwards.
    *
    * @param chunk the bytes to write
    */

@@ -179,11 +179,9 @@ describe("WriteQueue coalescing", () => {
   test("frames back to back in one buffer go out as one view of it", async () => {
     const { writes, queue, idle } = recordingWriter();
     const backing = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    queue.push([
-      backing.subarray(1, 3),
-      backing.subarray(3, 4),
-      backing.subarray(4, 8),
-    ]);
+    queue.pushChunk(backing.subarray(1, 3));
+    queue.pushChunk(backing.subarray(3, 4));
+    queue.pushChunk(backing.subarray(4, 8));
     await idle();
     assert.equal(writes.length, 1);
     assert.deepEqual(writes[0], new Uint8Array([2, 3, 4, 5, 6, 7, 8]));
@@ -206,7 +204,7 @@ describe("WriteQueue coalescing", () => {
     const size = 3 * SLAB_MAX_FRAME_BYTES;
     const frame = allocateFrameBytes(size);
     frame.fill(7);
-    queue.push([frame]);
+    queue.pushChunk(frame);
     await Promise.resolve(); // the write starts at the end of the tick
     assert.equal(writes.length, 1);
     const during = allocateFrameBytes(size);
@@ -223,7 +221,9 @@ describe("WriteQueue coalescing", () => {
     const { writes, queue, idle } = recordingWriter();
     const backing = new Uint8Array([1, 2, 3, 4, 5, 6]);
     const other = new Uint8Array([7, 8]);
-    queue.push([backing.subarray(0, 2), backing.subarray(3, 5), other]);
+    queue.pushChunk(backing.subarray(0, 2));
+    queue.pushChunk(backing.subarray(3, 5));
+    queue.pushChunk(other);
     await idle();
     assert.equal(writes.length, 1);
     assert.deepEqual(writes[0], new Uint8Array([1, 2, 4, 5, 7, 8]));
