@@ -66,14 +66,23 @@ const lentBuffers = new WeakSet<ArrayBuffer>();
 let freeBytes = 0;
 
 /**
+ * Bytes past a power of two in each pool size class: room for the largest
+ * frame header (14 bytes), so that a payload of a power-of-two size (a
+ * 64 KiB chunk of a file) does not take a buffer twice its size.
+ */
+export const POOL_CLASS_HEADER_ROOM = 16;
+
+/**
  * The pool size class (a buffer capacity) for a frame of `size` bytes: the
- * next power of two (classes with header room measured slower; see
- * docs/PERFORMANCE.md).
+ * next power of two that holds its payload, plus
+ * {@linkcode POOL_CLASS_HEADER_ROOM}.
  */
 function sizeClass(size: number): number {
-  let capacity = POOL_MIN_CLASS_BYTES;
-  while (capacity < size) capacity *= 2;
-  return capacity;
+  let payloadCapacity = POOL_MIN_CLASS_BYTES;
+  while (payloadCapacity + POOL_CLASS_HEADER_ROOM < size) {
+    payloadCapacity *= 2;
+  }
+  return payloadCapacity + POOL_CLASS_HEADER_ROOM;
 }
 
 function lend(size: number): Uint8Array {

@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   allocateFrameBytes,
+  POOL_CLASS_HEADER_ROOM,
   POOL_MAX_FRAME_BYTES,
   pooledFrames,
   releaseFrameBytes,
@@ -68,6 +69,21 @@ describe("allocateFrameBytes", () => {
     const fourth = allocateFrameBytes(size);
     assert.notEqual(fourth.buffer, first.buffer, "never lent twice at once");
     for (const frame of [second, third, fourth]) releaseFrameBytes(frame);
+  });
+
+  test("a power-of-two payload and its header fit a class of that size", () => {
+    for (const payload of [4096, 65536, 512 * 1024]) {
+      const frame = allocateFrameBytes(payload + 10);
+      assert.equal(
+        frame.buffer.byteLength,
+        payload + POOL_CLASS_HEADER_ROOM,
+        `${payload} B payload`,
+      );
+      releaseFrameBytes(frame);
+    }
+    const past = allocateFrameBytes(65536 + POOL_CLASS_HEADER_ROOM + 1);
+    assert.equal(past.buffer.byteLength, 131072 + POOL_CLASS_HEADER_ROOM);
+    releaseFrameBytes(past);
   });
 
   test("a full slab is replaced, not reused", () => {
