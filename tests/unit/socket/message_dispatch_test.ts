@@ -254,6 +254,55 @@ describe("delivering a message event", () => {
     await finish(conn, done);
   });
 
+  test("a listener added with an aborted signal is never called", async () => {
+    const { socket, conn, done } = bareSocket();
+    const calls: string[] = [];
+    socket.addEventListener("message", () => calls.push("aborted"), {
+      signal: AbortSignal.abort(),
+    });
+    await deliver(conn, "nobody");
+    const controller = new AbortController();
+    socket.addEventListener("message", (event) => calls.push(event.data), {
+      signal: controller.signal,
+    });
+    await deliver(conn, "a");
+    controller.abort();
+    await deliver(conn, "b");
+    assert.deepEqual(calls, ["a"]);
+    await finish(conn, done);
+  });
+
+  test("a lone listener that throws is reported like onmessage", {
+    skip: "Deno" in globalThis
+      ? false
+      : "this test runner fails a test that reports an error",
+  }, async () => {
+    const reports: unknown[] = [];
+    const { promise: reported, resolve } = Promise.withResolvers<void>();
+    const onError = (event: Event) => {
+      event.preventDefault();
+      reports.push((event as ErrorEvent).error);
+      resolve();
+    };
+    globalThis.addEventListener("error", onError);
+    try {
+      const { socket, conn, done } = bareSocket();
+      const bug = new Error("listener bug");
+      const calls: string[] = [];
+      socket.addEventListener("message", (event) => {
+        calls.push(event.data);
+        if (event.data === "a") throw bug;
+      });
+      await deliver(conn, "a", "b");
+      await reported;
+      assert.deepEqual(calls, ["a", "b"]);
+      assert.deepEqual(reports, [bug]);
+      await finish(conn, done);
+    } finally {
+      globalThis.removeEventListener("error", onError);
+    }
+  });
+
   test("a handleEvent object is called with itself as this", async () => {
     const { socket, conn, done } = bareSocket();
     const calls: unknown[] = [];
