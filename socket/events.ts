@@ -79,6 +79,33 @@ export function createCloseEvent(fields: CloseEventFields): CloseEvent {
 /** The `ports` of every "message" event the socket produces: none. */
 const NO_PORTS: readonly MessagePort[] = Object.freeze([]);
 
+/** Whether the runtime's dispatch sets `srcElement` (Deno's is null). */
+const srcElementIsTarget = (() => {
+  const target = new EventTarget();
+  let same = false;
+  target.addEventListener("probe", (event) => {
+    same = event.srcElement === target;
+  });
+  target.dispatchEvent(new Event("probe"));
+  return same;
+})();
+
+/**
+ * Whether the runtime's `MessageEvent` keeps `data` as an own property of
+ * each event (Deno's does), which its constructor must then set.
+ */
+const ownDataEvents = Object.hasOwn(new MessageEvent("message"), "data");
+
+/** The init dictionary reused where the runtime's constructor needs one. */
+const messageEventInit: MessageEventInit = { data: null, origin: "" };
+
+/** `messageEventInit` holding `data` and `origin`. */
+function initWith(data: unknown, origin: string): MessageEventInit {
+  messageEventInit.data = data;
+  messageEventInit.origin = origin;
+  return messageEventInit;
+}
+
 /** Sets or clears what a message event reports while delivered directly. */
 let setDirectTarget: (
   event: SocketMessageEvent,
@@ -86,14 +113,16 @@ let setDirectTarget: (
 ) => void;
 
 /**
- * A "message" event (`instanceof MessageEvent`) that costs what a plain
- * `Event` costs: its constructor runs only `Event`'s, since the runtimes'
- * `MessageEvent` constructors convert an init dictionary even when none is
- * given (Node's takes 300 ns), and it answers every `MessageEvent` field
- * itself. It can also be delivered to a single listener without
- * `dispatchEvent` ({@linkcode callAtTarget}): it then reports the target,
- * current target and phase a dispatch would (docs/PERFORMANCE.md, "Issue
- * 15: delivering a message").
+ * The socket's "message" event, `instanceof MessageEvent`. Where the
+ * runtime's `MessageEvent` does not keep its fields as own properties (Bun,
+ * Node), only `Event`'s constructor runs and the event answers the
+ * `MessageEvent` fields itself: the runtimes' `MessageEvent` constructors
+ * convert an init dictionary even when none is given (Node's takes 300 ns).
+ * In Deno it is built by Deno's constructor, fields and all. Either way it
+ * can be delivered to a single listener without `dispatchEvent`
+ * ({@linkcode callAtTarget}) and then reports the target, current target and
+ * phase a dispatch would (docs/PERFORMANCE.md, "Issue 15: delivering a
+ * message").
  */
 class SocketMessageEvent extends MessageEvent<unknown> {
   readonly #data: unknown;
@@ -104,38 +133,38 @@ class SocketMessageEvent extends MessageEvent<unknown> {
   #atTarget = false;
 
   constructor(data: unknown, origin: string) {
-    super("message");
+    super("message", ownDataEvents ? initWith(data, origin) : undefined);
+    messageEventInit.data = null;
     this.#data = data;
     this.#origin = origin;
   }
 
   static {
-    // `super()` above calls Event's constructor, not MessageEvent's.
-    Object.setPrototypeOf(SocketMessageEvent, Event);
     setDirectTarget = (event, target) => {
       if (target !== null) event.#directTarget = target;
       event.#atTarget = target !== null;
     };
-  }
-
-  override get data(): unknown {
-    return this.#data;
-  }
-
-  override get origin(): string {
-    return this.#origin;
-  }
-
-  override get lastEventId(): string {
-    return "";
-  }
-
-  override get source(): MessageEventSource | null {
-    return null;
-  }
-
-  override get ports(): ReadonlyArray<MessagePort> {
-    return NO_PORTS;
+    if (!ownDataEvents) {
+      // `super()` then calls Event's constructor, not MessageEvent's.
+      Object.setPrototypeOf(SocketMessageEvent, Event);
+      Object.defineProperties(SocketMessageEvent.prototype, {
+        data: {
+          get(this: SocketMessageEvent): unknown {
+            return this.#data;
+          },
+          configurable: true,
+        },
+        origin: {
+          get(this: SocketMessageEvent): string {
+            return this.#origin;
+          },
+          configurable: true,
+        },
+        lastEventId: { get: () => "", configurable: true },
+        source: { get: () => null, configurable: true },
+        ports: { get: () => NO_PORTS, configurable: true },
+      });
+    }
   }
 
   override get target(): EventTarget | null {
@@ -159,26 +188,11 @@ class SocketMessageEvent extends MessageEvent<unknown> {
       ? [this.#directTarget]
       : super.composedPath();
   }
-
-  get [Symbol.toStringTag](): string {
-    return "MessageEvent";
-  }
 }
 
-/** Whether the runtime's dispatch sets `srcElement` (Deno's is null). */
-const srcElementIsTarget = (() => {
-  const target = new EventTarget();
-  let same = false;
-  target.addEventListener("probe", (event) => {
-    same = event.srcElement === target;
-  });
-  target.dispatchEvent(new Event("probe"));
-  return same;
-})();
-
-/** Whether {@linkcode SocketMessageEvent} works in this runtime: every
- * field, and a real dispatch. */
-const cheapMessageEvents = (() => {
+/** Whether {@linkcode SocketMessageEvent} works in this runtime: its
+ * fields, and a real dispatch. */
+const socketMessageEvents = (() => {
   try {
     const target = new EventTarget();
     let seen = false;
@@ -190,7 +204,8 @@ const cheapMessageEvents = (() => {
     const event = new SocketMessageEvent(1, "");
     target.dispatchEvent(event);
     return seen && event instanceof MessageEvent && event.type === "message" &&
-      event.ports.length === 0 && event.currentTarget === null &&
+      event.ports.length === 0 && event.lastEventId === "" &&
+      event.currentTarget === null && event.target === target &&
       !event.bubbles;
   } catch {
     return false;
@@ -209,18 +224,11 @@ export function createMessageEvent(
   data: string | Blob | ArrayBuffer,
   origin: string,
 ): MessageEvent {
-  if (cheapMessageEvents) return new SocketMessageEvent(data, origin);
-  // The constructor copies what it reads from the dictionary, so one
-  // dictionary serves every event; data is dropped again at once.
-  messageEventInit.data = data;
-  messageEventInit.origin = origin;
-  const event = new MessageEvent("message", messageEventInit);
+  if (socketMessageEvents) return new SocketMessageEvent(data, origin);
+  const event = new MessageEvent("message", initWith(data, origin));
   messageEventInit.data = null;
   return event;
 }
-
-/** The init dictionary {@linkcode createMessageEvent} reuses. */
-const messageEventInit: MessageEventInit = { data: null, origin: "" };
 
 /**
  * Whether {@linkcode callAtTarget} can deliver `event`: a "message" event
