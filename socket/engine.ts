@@ -497,12 +497,14 @@ export class SocketEngine
         const data = event.type === "binary" && this.#messages !== null
           ? ownedBytes(event.data)
           : event.data;
-        this.#hooks.emit(
-          createMessageEvent(
-            messageEventData(data, this.#hooks.binaryType()),
-            this.#origin,
-          ),
-        );
+        if (this.#hooks.listensForMessages()) {
+          this.#hooks.emit(
+            createMessageEvent(
+              messageEventData(data, this.#hooks.binaryType()),
+              this.#origin,
+            ),
+          );
+        }
         this.#messages?.push(data);
         return;
       }

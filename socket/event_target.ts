@@ -7,7 +7,7 @@
  * @module
  */
 
-import { reportError } from "./events.ts";
+import { callAtTarget, canCallAtTarget, reportError } from "./events.ts";
 import type { BinaryType, WebSocketSendData } from "./options.ts";
 import { ReadyState } from "../protocol/types.ts";
 
@@ -99,6 +99,9 @@ function listenerKey(
   }
   return key;
 }
+
+/** The runtime's own `dispatchEvent`, to tell when a socket has another. */
+const nativeDispatchEvent = EventTarget.prototype.dispatchEvent;
 
 let handlerOf: (target: WebSocketEventTarget, type: HandlerType) =>
   | AnyHandler
@@ -284,24 +287,28 @@ export class WebSocketEventTarget extends EventTarget {
   }
 
   /**
-   * Whether anything listens for "message" events (`onmessage` or a
-   * listener): an async iterator that was never read then must not hold
-   * the reading back, or those listeners would starve.
+   * Whether anything listens for "message" events (`onmessage`, a listener,
+   * or a `dispatchEvent` set on the socket): an async iterator that was
+   * never read then must not hold the reading back, or those listeners
+   * would starve. When nothing does, no "message" event is made.
    */
   protected get listensForMessages(): boolean {
-    return this.#onmessage !== null || this.#messageListeners.size > 0;
+    return this.#onmessage !== null || this.#messageListeners.size > 0 ||
+      this.dispatchEvent !== nativeDispatchEvent;
   }
 
   #trackMessageListener(
     listener: EventListenerOrEventListenerObject,
     options: boolean | AddEventListenerOptions | undefined,
   ): void {
+    const signal = typeof options === "object" ? options.signal : undefined;
+    // The runtime adds nothing for a signal that already aborted.
+    if (signal?.aborted) return;
     const capture = captureOf(options);
     const key = listenerKey(listener, capture);
     if (this.#messageListeners.has(key)) return;
     const once = typeof options === "object" && options.once === true;
     this.#messageListeners.set(key, { listener, capture, once });
-    const signal = typeof options === "object" ? options.signal : undefined;
     signal?.addEventListener(
       "abort",
       () => this.#untrackMessageListener(listener, capture),
@@ -323,6 +330,7 @@ export class WebSocketEventTarget extends EventTarget {
    * @param event the event
    */
   protected emit(event: Event): void {
+    if (event.type === "message" && this.#deliverDirectly(event)) return;
     try {
       this.dispatchEvent(event);
     } catch (error) {
@@ -333,6 +341,40 @@ export class WebSocketEventTarget extends EventTarget {
         if (entry.once) this.#messageListeners.delete(key);
       }
     }
+  }
+
+  /**
+   * Delivers a message event without the runtime's `dispatchEvent` when one
+   * function listens (`onmessage` or one listener) and the socket's
+   * `dispatchEvent` is the runtime's: what the listener observes is the
+   * same (docs/PERFORMANCE.md, "Issue 15: delivering a message").
+   *
+   * @returns false when the runtime's dispatch must deliver it
+   */
+  #deliverDirectly(event: Event): boolean {
+    if (
+      !canCallAtTarget(event) || this.dispatchEvent !== nativeDispatchEvent
+    ) {
+      return false;
+    }
+    if (this.#messageListeners.size === 0) {
+      const handler = this.#onmessage;
+      if (handler === null) return true;
+      callAtTarget(event, this, handler);
+      return true;
+    }
+    if (this.#onmessage !== null || this.#messageListeners.size !== 1) {
+      return false;
+    }
+    const entry = this.#messageListeners.values().next().value!;
+    const listener = entry.listener;
+    if (typeof listener !== "function") return false;
+    if (entry.once) {
+      super.removeEventListener("message", listener, entry.capture);
+      this.#untrackMessageListener(listener, entry.capture);
+    }
+    callAtTarget(event, this, listener as AnyHandler);
+    return true;
   }
 
   #getHandler<T>(type: HandlerType): T | null {

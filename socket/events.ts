@@ -76,44 +76,144 @@ export function createCloseEvent(fields: CloseEventFields): CloseEvent {
   return new WebSocketCloseEvent("close", fields) as unknown as CloseEvent;
 }
 
+/** The `ports` of every "message" event the socket produces: none. */
+const NO_PORTS: readonly MessagePort[] = Object.freeze([]);
+
+/** Whether the runtime's dispatch sets `srcElement` (Deno's is null). */
+const srcElementIsTarget = (() => {
+  const target = new EventTarget();
+  let same = false;
+  target.addEventListener("probe", (event) => {
+    same = event.srcElement === target;
+  });
+  target.dispatchEvent(new Event("probe"));
+  return same;
+})();
+
 /**
- * A "message" event whose data and origin are kept as given: still a
- * `MessageEvent`, but built without the conversion of an init dictionary,
- * which costs Bun more than the rest of an echo's JavaScript
- * (docs/PERFORMANCE.md, "Issue 15: our server under Bun and Node").
- * Runtimes whose `MessageEvent` constructor assigns `data` itself (Deno)
- * cannot have it subclassed so: see {@linkcode createMessageEvent}.
+ * Whether the runtime's `MessageEvent` keeps `data` as an own property of
+ * each event (Deno's does), which its constructor must then set.
+ */
+const ownDataEvents = Object.hasOwn(new MessageEvent("message"), "data");
+
+/** The init dictionary reused where the runtime's constructor needs one. */
+const messageEventInit: MessageEventInit = { data: null, origin: "" };
+
+/** `messageEventInit` holding `data` and `origin`. */
+function initWith(data: unknown, origin: string): MessageEventInit {
+  messageEventInit.data = data;
+  messageEventInit.origin = origin;
+  return messageEventInit;
+}
+
+/** Sets or clears what a message event reports while delivered directly. */
+let setDirectTarget: (
+  event: SocketMessageEvent,
+  target: EventTarget | null,
+) => void;
+
+/**
+ * The socket's "message" event, `instanceof MessageEvent`. Where the
+ * runtime's `MessageEvent` does not keep its fields as own properties (Bun,
+ * Node), only `Event`'s constructor runs and the event answers the
+ * `MessageEvent` fields itself: the runtimes' `MessageEvent` constructors
+ * convert an init dictionary even when none is given (Node's takes 300 ns).
+ * In Deno it is built by Deno's constructor, fields and all. Either way it
+ * can be delivered to a single listener without `dispatchEvent`
+ * ({@linkcode callAtTarget}) and then reports the target, current target and
+ * phase a dispatch would (docs/PERFORMANCE.md, "Issue 15: delivering a
+ * message").
  */
 class SocketMessageEvent extends MessageEvent<unknown> {
   readonly #data: unknown;
   readonly #origin: string;
+  /** The socket it was delivered on directly, or null. */
+  #directTarget: EventTarget | null = null;
+  /** Whether a direct delivery is running. */
+  #atTarget = false;
 
-  constructor(type: string, data: unknown, origin: string) {
-    super(type);
+  constructor(data: unknown, origin: string) {
+    super("message", ownDataEvents ? initWith(data, origin) : undefined);
+    messageEventInit.data = null;
     this.#data = data;
     this.#origin = origin;
   }
 
-  override get data(): unknown {
-    return this.#data;
+  static {
+    setDirectTarget = (event, target) => {
+      if (target !== null) event.#directTarget = target;
+      event.#atTarget = target !== null;
+    };
+    if (!ownDataEvents) {
+      // `super()` then calls Event's constructor, not MessageEvent's.
+      Object.setPrototypeOf(SocketMessageEvent, Event);
+      Object.defineProperties(SocketMessageEvent.prototype, {
+        data: {
+          get(this: SocketMessageEvent): unknown {
+            return this.#data;
+          },
+          configurable: true,
+        },
+        origin: {
+          get(this: SocketMessageEvent): string {
+            return this.#origin;
+          },
+          configurable: true,
+        },
+        lastEventId: { get: () => "", configurable: true },
+        source: { get: () => null, configurable: true },
+        ports: { get: () => NO_PORTS, configurable: true },
+      });
+    }
   }
 
-  override get origin(): string {
-    return this.#origin;
+  override get target(): EventTarget | null {
+    return super.target ?? this.#directTarget;
+  }
+
+  override get currentTarget(): EventTarget | null {
+    return this.#atTarget ? this.#directTarget : super.currentTarget;
+  }
+
+  override get srcElement(): EventTarget | null {
+    return srcElementIsTarget ? this.target : super.srcElement;
+  }
+
+  override get eventPhase(): number {
+    return this.#atTarget ? Event.AT_TARGET : super.eventPhase;
+  }
+
+  override composedPath(): EventTarget[] {
+    return this.#atTarget && this.#directTarget !== null
+      ? [this.#directTarget]
+      : super.composedPath();
   }
 }
 
-/** Whether {@linkcode SocketMessageEvent} can be built in this runtime. */
-const subclassedMessageEvents = (() => {
+/** Whether {@linkcode SocketMessageEvent} works in this runtime: its
+ * fields, and a real dispatch. */
+const socketMessageEvents = (() => {
   try {
-    return new SocketMessageEvent("message", 1, "").data === 1;
+    const target = new EventTarget();
+    let seen = false;
+    target.addEventListener("message", (event) => {
+      seen = event.currentTarget === target &&
+        event.eventPhase === Event.AT_TARGET &&
+        (event as MessageEvent).data === 1;
+    });
+    const event = new SocketMessageEvent(1, "");
+    target.dispatchEvent(event);
+    return seen && event instanceof MessageEvent && event.type === "message" &&
+      event.ports.length === 0 && event.lastEventId === "" &&
+      event.currentTarget === null && event.target === target &&
+      !event.bubbles;
   } catch {
     return false;
   }
 })();
 
 /**
- * Creates a "message" event: a cheaper `MessageEvent` subclass where the
+ * Creates a "message" event: a {@linkcode SocketMessageEvent} where the
  * runtime allows one, the runtime's `MessageEvent` elsewhere.
  *
  * @param data the event's data
@@ -124,20 +224,73 @@ export function createMessageEvent(
   data: string | Blob | ArrayBuffer,
   origin: string,
 ): MessageEvent {
-  if (subclassedMessageEvents) {
-    return new SocketMessageEvent("message", data, origin);
-  }
-  // The constructor copies what it reads from the dictionary, so one
-  // dictionary serves every event; data is dropped again at once.
-  messageEventInit.data = data;
-  messageEventInit.origin = origin;
-  const event = new MessageEvent("message", messageEventInit);
+  if (socketMessageEvents) return new SocketMessageEvent(data, origin);
+  const event = new MessageEvent("message", initWith(data, origin));
   messageEventInit.data = null;
   return event;
 }
 
-/** The init dictionary {@linkcode createMessageEvent} reuses. */
-const messageEventInit: MessageEventInit = { data: null, origin: "" };
+/**
+ * Whether {@linkcode callAtTarget} can deliver `event`: a "message" event
+ * from {@linkcode createMessageEvent} where the runtime allows the cheaper
+ * class.
+ *
+ * @param event the event
+ * @returns whether it can
+ */
+export function canCallAtTarget(event: Event): event is MessageEvent {
+  return event instanceof SocketMessageEvent;
+}
+
+/**
+ * Delivers an event from {@linkcode createMessageEvent} to the one listener
+ * of its target without `dispatchEvent`, as that dispatch would: `this` and
+ * `currentTarget` are the target while the listener runs, the phase is
+ * AT_TARGET, and an exception is reported the way the runtime's dispatch
+ * reports it. Only for a target whose only "message" listener is
+ * `listener`.
+ *
+ * @param event the event
+ * @param target the socket
+ * @param listener the function to call, with the target as `this`
+ */
+export function callAtTarget(
+  event: MessageEvent,
+  target: EventTarget,
+  listener: (this: unknown, event: Event) => unknown,
+): void {
+  setDirectTarget(event as SocketMessageEvent, target);
+  try {
+    listener.call(target, event);
+  } catch (error) {
+    reportAsListenerError(error);
+  } finally {
+    setDirectTarget(event as SocketMessageEvent, null);
+  }
+}
+
+/** An `EventTarget` whose only listener throws the error being reported. */
+const errorReporter = new EventTarget();
+let errorToReport: unknown = null;
+errorReporter.addEventListener("report", () => {
+  throw errorToReport;
+});
+
+/**
+ * Reports an error thrown by a listener exactly as the runtime's
+ * `dispatchEvent` does (Deno and Bun at once, Node on a later tick, each
+ * through its own hooks), by throwing it from a listener it dispatches to.
+ */
+function reportAsListenerError(error: unknown): void {
+  errorToReport = error;
+  try {
+    errorReporter.dispatchEvent(new Event("report"));
+  } catch (escaped) {
+    reportError(escaped);
+  } finally {
+    errorToReport = null;
+  }
+}
 
 /**
  * The `data` of a "message" event: text as is; binary as a `Blob` or an

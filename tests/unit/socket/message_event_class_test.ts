@@ -24,6 +24,24 @@ describe("createMessageEvent", () => {
     assert.deepEqual([...event.ports], []);
   });
 
+  test("has the own properties and tag of the runtime's MessageEvent", () => {
+    const event = createMessageEvent("hi", "");
+    const native = new MessageEvent("message", { data: "hi", origin: "" });
+    assert.deepEqual(
+      Object.getOwnPropertyNames(event),
+      Object.getOwnPropertyNames(native),
+    );
+    assert.equal(JSON.stringify(event), JSON.stringify(native));
+    assert.equal(
+      Object.prototype.toString.call(event),
+      Object.prototype.toString.call(native),
+    );
+    assert.equal(event.target, null);
+    assert.equal(event.currentTarget, null);
+    assert.equal(event.eventPhase, Event.NONE);
+    assert.deepEqual(event.composedPath(), []);
+  });
+
   test("reaches listeners through dispatchEvent unchanged", () => {
     const target = new EventTarget();
     const seen: unknown[] = [];
