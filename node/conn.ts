@@ -25,6 +25,26 @@ import { PushedReads } from "../socket/pushed_reads.ts";
 /** Bytes pushed by the socket and not yet read past which it is paused: 64 KiB. */
 export const NODE_READ_HIGH_WATER_BYTES = 64 * 1024;
 
+/** Where a socket's reads are kept, for the shared listeners below. */
+const PUSHED_READS = Symbol("pushedReads");
+
+/** A socket wrapped by a {@linkcode NodeNetConn}. */
+interface ReadingSocket {
+  [PUSHED_READS]: PushedReads;
+}
+
+function onSocketData(this: ReadingSocket, data: Uint8Array): void {
+  this[PUSHED_READS].push(data);
+}
+
+function onSocketEnd(this: ReadingSocket): void {
+  this[PUSHED_READS].end();
+}
+
+function onSocketError(this: ReadingSocket, error: Error): void {
+  this[PUSHED_READS].fail(error);
+}
+
 /** A `node:net` socket as the reads and writes a WebSocket needs. */
 export class NodeNetConn implements ByteConn {
   /** The peer's address. */
@@ -50,10 +70,13 @@ export class NodeNetConn implements ByteConn {
     markPoolSafe(this);
     const reads = new PushedReads(NODE_READ_HIGH_WATER_BYTES, socket);
     this.#reads = reads;
-    socket.on("data", (data: Uint8Array) => reads.push(data));
-    socket.on("end", () => reads.end());
-    socket.on("error", (error: Error) => reads.fail(error));
-    socket.on("close", () => reads.end());
+    // The same four listeners for every socket (an emitter calls them with
+    // the socket as `this`): no closures per connection.
+    (socket as Socket & Partial<ReadingSocket>)[PUSHED_READS] = reads;
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketEnd);
   }
 
   read(buffer: Uint8Array): Promise<number | null> {

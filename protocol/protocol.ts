@@ -48,7 +48,7 @@ import {
   Utf8PrefixDecoder,
   Utf8Validator,
 } from "../frame/utf8.ts";
-import { freshFrames } from "../frame/pool.ts";
+import { type FrameAllocator, freshFrames } from "../frame/pool.ts";
 import {
   encodeClosePayload,
   fitCloseReason,
@@ -73,6 +73,28 @@ export {
 
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
+
+/** An allocator's methods as plain functions, for the frame encoders. */
+interface AllocatorCalls {
+  allocate(size: number): Uint8Array;
+  trimLast(bytes: Uint8Array, used: number): void;
+}
+
+/** One pair of calls per allocator, shared by every protocol that uses it
+ * (not two closures per connection). */
+const allocatorCallCache = new WeakMap<FrameAllocator, AllocatorCalls>();
+
+function allocatorCalls(frames: FrameAllocator): AllocatorCalls {
+  let calls = allocatorCallCache.get(frames);
+  if (calls === undefined) {
+    calls = {
+      allocate: (size) => frames.allocate(size),
+      trimLast: (bytes, used) => frames.trimLast(bytes, used),
+    };
+    allocatorCallCache.set(frames, calls);
+  }
+  return calls;
+}
 
 /**
  * The protocol state of one WebSocket connection after its opening
@@ -165,9 +187,9 @@ export class Protocol {
     }
     this.#mask = this.role === "client";
     this.#extension = options.extension ?? null;
-    const frames = options.frameAllocator ?? freshFrames;
-    this.#allocate = (size) => frames.allocate(size);
-    this.#trimLast = (bytes, used) => frames.trimLast(bytes, used);
+    const calls = allocatorCalls(options.frameAllocator ?? freshFrames);
+    this.#allocate = calls.allocate;
+    this.#trimLast = calls.trimLast;
     this.#decoder = new FrameDecoder({
       expectMasked: this.role === "server",
       maxPayloadLength: this.#maxFrameSize,

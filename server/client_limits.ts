@@ -44,7 +44,8 @@ export interface Admission {
   release(): void;
 }
 
-const NOT_COUNTED: Admission = { release() {} };
+/** The admission of a connection no cap counts: releasing it does nothing. */
+export const NOT_COUNTED: Admission = Object.freeze({ release() {} });
 
 /**
  * Checks a positive limit option.

@@ -33,6 +33,8 @@ import { ConnReader, RequestBody, TIMED_OUT } from "./body.ts";
 import { checkMethod, requestUrl, textResponse } from "./request.ts";
 import { type ErrorHook, internalServerError } from "./on_error.ts";
 import { type WriteAll, writeResponse } from "./response.ts";
+import type { Admission } from "./client_limits.ts";
+import type { AcceptedConn } from "./listener.ts";
 import {
   isUpgradeResponse,
   type PendingUpgrade,
@@ -41,12 +43,13 @@ import {
 } from "./upgrade.ts";
 import {
   abortPendingSocket,
-  attachConnection,
+  attachConnectionWith,
   closeSocketForShutdown,
   type WebSocketConnection,
 } from "../socket/websocket.ts";
+import type { AttachedConnectionHook } from "../socket/engine.ts";
 import { lingerThenClose } from "../socket/linger.ts";
-import { type ByteConn, writeAll } from "../socket/transport.ts";
+import { type NetAddr, writeAll } from "../socket/transport.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** What a connection needs from the server that accepted it. */
@@ -61,13 +64,19 @@ export interface ConnectionHost {
   readonly shuttingDown: boolean;
   /** Where handler errors and the server's own failures go. */
   readonly errors: ErrorHook;
+  /**
+   * Calls the user's handler for a request of a connection from
+   * `remoteAddr` (one function for every connection, so none holds a
+   * closure of its own).
+   */
+  handle(
+    request: Request,
+    completed: Promise<void>,
+    remoteAddr: NetAddr,
+  ): Response | Promise<Response>;
+  /** The connection is closed (for an upgraded one, the WebSocket's too). */
+  connectionEnded(connection: HttpConnection): void;
 }
-
-/** The user's handler, with the connection's info already bound. */
-export type BoundHandler = (
-  request: Request,
-  completed: Promise<void>,
-) => Response | Promise<Response>;
 
 /** Ends the request loop: the response said close, or the socket took over. */
 type RequestOutcome = "keep-alive" | "close" | "upgraded";
@@ -79,11 +88,14 @@ const READ_BUFFER_BYTES = 4 * 1024;
 const FORCED = Symbol("forced");
 
 /** Serves one connection from accept to close. */
-export class HttpConnection {
-  readonly #conn: ByteConn;
+export class HttpConnection implements AttachedConnectionHook {
+  readonly #conn: AcceptedConn;
   readonly #host: ConnectionHost;
   readonly #reader: ConnReader;
-  readonly #handler: BoundHandler;
+  /** Released once the connection ended. */
+  readonly #admission: Admission;
+  /** Writes every byte to the connection; made on first use. */
+  #writeAll: WriteAll | null = null;
   /** Settles when forceClose() is called; created when first waited on
    * and dropped at the upgrade (each wait leaves a reaction on it). */
   #forcedSignal: PromiseWithResolvers<typeof FORCED> | null = null;
@@ -91,8 +103,9 @@ export class HttpConnection {
   #closed = false;
   #idle = true;
   #socket: WebSocketConnection | undefined;
-  /** Settles when the upgraded socket finished. */
-  #upgraded: Promise<void> | undefined;
+  /** A socket took the connection over: it tells when it closed. */
+  #attached = false;
+  #ended = false;
   #requestAbort: AbortController | undefined;
   /** The request body failed to parse: the next request's start is lost. */
   #framingBroken = false;
@@ -101,23 +114,34 @@ export class HttpConnection {
    * Wrap an accepted connection; call {@linkcode HttpConnection.run} next.
    *
    * @param conn the accepted connection
-   * @param host the server's settings
-   * @param handler the user's handler
+   * @param host the server's settings and handler
+   * @param admission released once the connection ended
    */
-  constructor(conn: ByteConn, host: ConnectionHost, handler: BoundHandler) {
+  constructor(conn: AcceptedConn, host: ConnectionHost, admission: Admission) {
     this.#conn = conn;
     this.#host = host;
-    this.#handler = handler;
+    this.#admission = admission;
     this.#reader = new ConnReader(conn, READ_BUFFER_BYTES);
   }
 
-  /** Serve requests until the connection closes. Never rejects; resolves
-   * after the connection is closed (for an upgraded connection, after the
-   * WebSocket finished). */
-  run(): Promise<void> {
-    // The request loop's frames (request, headers, parser) end at the
-    // upgrade; only the socket's own promise is waited on afterwards.
-    return this.#serveRequests().then(() => this.#upgraded);
+  /** Serve requests until the connection closes; the host's
+   * `connectionEnded` is called once it is closed (for an upgraded
+   * connection, once the WebSocket finished). The request loop's frames
+   * (request, headers, parser) end at the upgrade. */
+  run(): void {
+    void this.#serveRequests();
+  }
+
+  /** The upgraded socket's connection is closed. Internal. */
+  connectionClosed(): void {
+    this.#end();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#admission.release();
+    this.#host.connectionEnded(this);
   }
 
   async #serveRequests(): Promise<void> {
@@ -143,6 +167,7 @@ export class HttpConnection {
     } finally {
       this.#requestAbort?.abort();
       if (this.#socket === undefined) this.#close();
+      if (!this.#attached) this.#end();
     }
   }
 
@@ -189,7 +214,13 @@ export class HttpConnection {
     }
   }
 
-  readonly #write: WriteAll = (bytes) => writeAll(this.#conn, bytes);
+  get #write(): WriteAll {
+    if (this.#writeAll === null) {
+      const conn = this.#conn;
+      this.#writeAll = (bytes) => writeAll(conn, bytes);
+    }
+    return this.#writeAll;
+  }
 
   /**
    * Answer with an error status before reading anything (the server is
@@ -382,7 +413,9 @@ export class HttpConnection {
   ): Promise<Response | typeof FORCED> {
     let returned = false;
     try {
-      const pending = Promise.resolve(this.#handler(request, completed));
+      const pending = Promise.resolve(
+        this.#host.handle(request, completed, this.#conn.remoteAddr),
+      );
       pending.catch(() => {}); // reported below, or moot once forced
       const response = await Promise.race([pending, this.#forced]);
       returned = true;
@@ -516,7 +549,7 @@ export class HttpConnection {
       return "close";
     }
     try {
-      await this.#write(encodeLatin1(head));
+      await writeAll(this.#conn, encodeLatin1(head));
     } catch {
       abortPendingSocket(upgrade.socket, "the client went away before the 101");
       return "close";
@@ -526,11 +559,12 @@ export class HttpConnection {
     this.#forcedSignal = null;
     const leftover = this.#reader.takePending();
     this.#reader.release();
-    this.#upgraded = attachConnection(upgrade.socket, this.#conn, leftover, {
+    attachConnectionWith(upgrade.socket, this.#conn, leftover, {
       protocol: upgrade.protocol ?? "",
       extensions: upgrade.extensions ?? "",
       perMessageDeflate: upgrade.perMessageDeflate,
-    });
+    }, this);
+    this.#attached = true;
     // The connection stays open (forceClose() must still reach it); a
     // shutdown that began while the 101 was written missed this socket.
     if (this.#host.shuttingDown) this.beginShutdown();

@@ -38,7 +38,7 @@ import {
   type WebSocketConnection,
 } from "../socket/websocket.ts";
 import { bindRequestServer } from "./upgrade.ts";
-import { type Admission, ClientLimits } from "./client_limits.ts";
+import { type Admission, ClientLimits, NOT_COUNTED } from "./client_limits.ts";
 import { ErrorHook } from "./on_error.ts";
 import { ServerError } from "../errors.ts";
 import { DEFAULTS } from "../defaults.ts";
@@ -281,8 +281,10 @@ class RunningServer implements Server {
   readonly addr: NetAddr;
   readonly finished: Promise<void>;
   readonly #source: ConnectionSource;
-  readonly #handler: ServeHandler;
-  readonly #connections = new Map<HttpConnection, Promise<void>>();
+  /** Open connections; each tells the host when it ended. */
+  readonly #connections = new Set<HttpConnection>();
+  /** Settles once #connections is empty; made by a shutdown. */
+  #allEnded: PromiseWithResolvers<void> | null = null;
   /** Connections past maxConnections being answered 503. */
   readonly #refusals = new Map<HttpConnection, Promise<void>>();
   readonly #maxConnections: number;
@@ -302,7 +304,6 @@ class RunningServer implements Server {
     handler: ServeHandler,
     source: ConnectionSource,
   ) {
-    this.#handler = handler;
     this.#shutdownTimeout = options.shutdownTimeout ??
       DEFAULTS.server.shutdownTimeout;
     this.#limits = clientLimits(options);
@@ -325,6 +326,10 @@ class RunningServer implements Server {
     const scheme = secure ? "https" : "http";
     const isShuttingDown = () => this.#shuttingDown;
     const errors = new ErrorHook(options.onError);
+    const limits = this.#limits;
+    const topics = this.#topics;
+    const onEnded = (connection: HttpConnection) =>
+      this.#connectionEnded(connection);
     const host: ConnectionHost = {
       scheme,
       localAuthority: formatAuthority(this.addr),
@@ -333,6 +338,17 @@ class RunningServer implements Server {
         return isShuttingDown();
       },
       errors,
+      handle(request, completed, remoteAddr) {
+        const peer = remoteAddr.hostname;
+        bindRequestServer(request, {
+          topics,
+          admitUpgrade: (): Admission =>
+            limits.admitUpgrade(peer, request.headers),
+        });
+        const clientAddress = limits.clientOf(peer, request.headers);
+        return handler(request, { remoteAddr, completed, clientAddress });
+      },
+      connectionEnded: onEnded,
     };
     this.#acceptLoop = source.accept(
       (conn) => this.#onConnection(conn, host),
@@ -374,10 +390,7 @@ class RunningServer implements Server {
       );
       return;
     }
-    const remoteAddr = conn.remoteAddr;
-    const peer = remoteAddr.hostname;
-    const limits = this.#limits;
-    const admission = limits.admitConnection(peer);
+    const admission = this.#limits.admitConnection(conn.remoteAddr.hostname);
     if (!("release" in admission)) {
       this.#refuse(
         conn,
@@ -388,22 +401,22 @@ class RunningServer implements Server {
       );
       return;
     }
-    const handler = this.#handler;
-    const topics = this.#topics;
-    const connection = new HttpConnection(conn, host, (request, completed) => {
-      bindRequestServer(request, {
-        topics,
-        admitUpgrade: (): Admission =>
-          limits.admitUpgrade(peer, request.headers),
-      });
-      const clientAddress = limits.clientOf(peer, request.headers);
-      return handler(request, { remoteAddr, completed, clientAddress });
-    });
-    const running = connection.run().finally(() => {
-      admission.release();
-      this.#connections.delete(connection);
-    });
-    this.#connections.set(connection, running);
+    // No closure or promise per connection: it calls the host back.
+    const connection = new HttpConnection(conn, host, admission);
+    this.#connections.add(connection);
+    connection.run();
+  }
+
+  #connectionEnded(connection: HttpConnection): void {
+    this.#connections.delete(connection);
+    if (this.#connections.size === 0) this.#allEnded?.resolve();
+  }
+
+  /** Settles once every open connection ended. */
+  #whenConnectionsEnded(): Promise<void> {
+    if (this.#connections.size === 0) return Promise.resolve();
+    this.#allEnded ??= Promise.withResolvers<void>();
+    return this.#allEnded.promise;
   }
 
   /** Past a cap: an error status with Retry-After, then close; the
@@ -423,9 +436,8 @@ class RunningServer implements Server {
       }
       return;
     }
-    const connection = new HttpConnection(conn, host, () => {
-      throw new Error("a refused connection has no handler");
-    });
+    // Never run: only refuse() is called, so the host's handler is not.
+    const connection = new HttpConnection(conn, host, NOT_COUNTED);
     const refusing = connection.refuse(
       status,
       message,
@@ -465,11 +477,11 @@ class RunningServer implements Server {
     this.#source.close();
     this.#broker?.detach();
     await this.#acceptLoop;
-    for (const connection of this.#connections.keys()) {
+    for (const connection of this.#connections) {
       connection.beginShutdown();
     }
     const allClosed = Promise.all([
-      ...this.#connections.values(),
+      this.#whenConnectionsEnded(),
       ...this.#refusals.values(),
     ]);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -479,7 +491,7 @@ class RunningServer implements Server {
     const expired = await Promise.race([allClosed.then(() => false), timedOut]);
     clearTimeout(timer);
     if (expired) {
-      for (const connection of this.#connections.keys()) {
+      for (const connection of this.#connections) {
         connection.forceClose();
       }
       for (const connection of this.#refusals.keys()) {

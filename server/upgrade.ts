@@ -17,7 +17,7 @@ import {
 } from "../deflate/extension.ts";
 import type { TopicRegistry } from "../socket/pubsub.ts";
 import { OriginPolicy } from "../handshake/origin.ts";
-import type { Admission } from "./client_limits.ts";
+import { type Admission, NOT_COUNTED } from "./client_limits.ts";
 import {
   createPendingSocket,
   type WebSocketConnection,
@@ -214,7 +214,8 @@ export function upgradeWebSocket(
     ? undefined
     : negotiateDeflate(validated.extensionsHeader, setup.options);
   const socket = createPendingSocket("server", socketOptions, server?.topics);
-  if (admission !== undefined) {
+  // Uncounted (the usual case): no listener, no closure on the socket.
+  if (admission !== undefined && admission !== NOT_COUNTED) {
     socket.addEventListener("close", () => admission.release(), {
       once: true,
     });

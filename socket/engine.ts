@@ -53,6 +53,12 @@ import {
   pooledFrames,
 } from "../frame/pool.ts";
 
+/** What a socket reports before it is attached (one for all sockets). */
+const NOT_NEGOTIATED: NegotiatedConnection = Object.freeze({
+  protocol: "",
+  extensions: "",
+});
+
 /** What a {@linkcode SocketEngine} needs from the socket it runs. */
 export interface SocketEngineHooks {
   /** Dispatches an event on the socket. */
@@ -63,6 +69,25 @@ export interface SocketEngineHooks {
   listensForMessages(): boolean;
   /** The socket is closed, just before its "error"/"close" events. */
   closed(): void;
+}
+
+/** Told once an attached socket's connection is closed (after "close"). */
+export interface AttachedConnectionHook {
+  /** The connection is closed and "close" was dispatched. */
+  connectionClosed(): void;
+}
+
+/** Resolves a promise for {@linkcode attachConnection}'s caller. */
+class SettleOnClose implements AttachedConnectionHook {
+  readonly #resolve: () => void;
+
+  constructor(resolve: () => void) {
+    this.#resolve = resolve;
+  }
+
+  connectionClosed(): void {
+    this.#resolve();
+  }
 }
 
 /** The state of one socket and its connection. */
@@ -92,14 +117,15 @@ export class SocketEngine
    * outcome (extensions) is known. */
   #protocol: Protocol | null = null;
   /** What the handshake agreed: set when the connection is attached. */
-  #negotiated: NegotiatedConnection = { protocol: "", extensions: "" };
+  #negotiated: NegotiatedConnection = NOT_NEGOTIATED;
   /** `origin` of "message" events: the URL's origin, "" without a URL. */
   #origin = "";
   #reader: SocketReader | null = null;
   /** close() called while CONNECTING: sent once the connection opens. */
   #closeOnOpen: { code: number | undefined; reason: string } | null = null;
   #messages: MessageBuffer | null = null;
-  #settle: (() => void) | null = null;
+  /** Told once the connection is closed; null until attached. */
+  #onConnectionClosed: AttachedConnectionHook | null = null;
   /** When reading pauses (see `flow.ts`). */
   readonly #flow: ReadFlow;
   /** Closing for a server shutdown: messages the peer sent before its
@@ -338,13 +364,34 @@ export class SocketEngine
     leftover: Uint8Array,
     negotiated: NegotiatedConnection,
   ): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.attachWith(conn, leftover, negotiated, new SettleOnClose(resolve));
+    return promise;
+  }
+
+  /**
+   * Like {@linkcode attach}, but tells `onClosed` instead of settling a
+   * promise (a server holds no promise per connection).
+   *
+   * @param conn the connection
+   * @param leftover bytes read past the handshake
+   * @param negotiated what the handshake agreed
+   * @param onClosed told once the connection is closed
+   */
+  attachWith(
+    conn: ByteConn,
+    leftover: Uint8Array,
+    negotiated: NegotiatedConnection,
+    onClosed: AttachedConnectionHook,
+  ): void {
     if (this.#reader !== null || this.#readyState === ReadyState.CLOSED) {
       try {
         conn.close();
       } catch {
         // Already closed.
       }
-      return Promise.resolve();
+      onClosed.connectionClosed();
+      return;
     }
     // First, as it may throw: the socket and conn stay untouched.
     const extension = this.#newExtension(negotiated.perMessageDeflate);
@@ -352,7 +399,7 @@ export class SocketEngine
     // the bytes of a settled write, unless the transport is known not to.
     const frames = isPoolSafe(conn) ? pooledFrames : freshFrames;
     this.#protocol = this.#newProtocol(extension, frames);
-    const settled = new Promise<void>((resolve) => this.#settle = resolve);
+    this.#onConnectionClosed = onClosed;
     this.#reader = new SocketReader(conn, this.#options.readBufferSize, this);
     this.#negotiated = {
       protocol: negotiated.protocol,
@@ -372,7 +419,6 @@ export class SocketEngine
     // The "open" listeners may have closed the socket.
     if (leftover.length > 0 && !this.#isClosed()) this.#receive(leftover);
     if (!this.#isClosed()) this.#reader.start();
-    return settled;
   }
 
   /** A method, so that TypeScript does not narrow the state across calls. */
@@ -617,8 +663,10 @@ export class SocketEngine
     this.#messages?.end();
     this.#messages = null;
     // attachConnection's promise waits for a lingering connection to close.
-    const settle = this.#settle;
-    if (settle !== null) void connClosed?.then(settle);
+    const onClosed = this.#onConnectionClosed;
+    if (onClosed !== null && connClosed !== undefined) {
+      void connClosed.then(() => onClosed.connectionClosed());
+    }
   }
 }
 

@@ -52,8 +52,9 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
   #discardedBytes = 0;
   /** Bytes the connection took so far. */
   #writtenBytes = 0;
-  #drainWaiters: Array<() => void> = [];
-  #markWaiters: MarkWaiter[] = [];
+  /** Made by the first wait (most sockets never wait). */
+  #drainWaiters: Array<() => void> | null = null;
+  #markWaiters: MarkWaiter[] | null = null;
 
   /**
    * @param maxQueuedBytes the cap {@linkcode send} checks
@@ -222,7 +223,7 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    */
   drained(): Promise<void> {
     if (this.queuedBytes === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   /**
@@ -233,7 +234,9 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    */
   whenAtMost(mark: number): Promise<void> {
     if (this.queuedBytes <= mark) return Promise.resolve();
-    return new Promise((resolve) => this.#markWaiters.push({ mark, resolve }));
+    return new Promise((resolve) =>
+      (this.#markWaiters ??= []).push({ mark, resolve })
+    );
   }
 
   /** SendQueue: the next message in order. */
@@ -275,19 +278,20 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
 
   #resolveDrained(): void {
     const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
+    if (waiters === null) return;
+    this.#drainWaiters = null;
     for (const resolve of waiters) resolve();
   }
 
   #wakeMarkWaiters(all = false): void {
-    if (this.#markWaiters.length === 0) return;
+    const waiters = this.#markWaiters;
+    if (waiters === null) return;
     const queued = this.queuedBytes;
     const waiting: MarkWaiter[] = [];
-    for (const waiter of this.#markWaiters) {
+    for (const waiter of waiters) {
       if (all || queued <= waiter.mark) waiter.resolve();
       else waiting.push(waiter);
     }
-    this.#markWaiters = waiting;
+    this.#markWaiters = waiting.length === 0 ? null : waiting;
   }
 }

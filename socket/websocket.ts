@@ -18,7 +18,11 @@
 
 import { ReadyState, type Role } from "../protocol/types.ts";
 import { CloseCode, InvalidStateError } from "../errors.ts";
-import { SocketEngine, type SocketEngineHooks } from "./engine.ts";
+import {
+  type AttachedConnectionHook,
+  SocketEngine,
+  type SocketEngineHooks,
+} from "./engine.ts";
 import type { IteratedMessage } from "./message_buffer.ts";
 import { toSendItem } from "./send_queue.ts";
 import type { SendOptions } from "../protocol/types.ts";
@@ -44,6 +48,13 @@ let attach: (
   leftover: Uint8Array,
   negotiated: NegotiatedConnection,
 ) => Promise<void>;
+let attachWith: (
+  socket: WebSocketConnection,
+  conn: ByteConn,
+  leftover: Uint8Array,
+  negotiated: NegotiatedConnection,
+  onClosed: AttachedConnectionHook,
+) => void;
 let abort: (socket: WebSocketConnection, reason: string) => void;
 let queueEncoded: (socket: WebSocketConnection, frame: Uint8Array) => boolean;
 let closeForShutdown: (socket: WebSocketConnection, reason: string) => void;
@@ -303,6 +314,8 @@ export class WebSocketConnection extends WebSocketEventTarget
     closedOn = (socket) => socket.#topics?.unsubscribeAll(socket);
     attach = (socket, conn, leftover, negotiated) =>
       socket.#engine.attach(conn, leftover, negotiated);
+    attachWith = (socket, conn, leftover, negotiated, onClosed) =>
+      socket.#engine.attachWith(conn, leftover, negotiated, onClosed);
     abort = (socket, reason) => socket.#engine.abort(reason);
     queueEncoded = (socket, frame) => socket.#engine.queueEncoded(frame);
     bindTopics = (socket, topics) => socket.#topics = topics;
@@ -355,6 +368,28 @@ export function attachConnection(
   negotiated: NegotiatedConnection,
 ): Promise<void> {
   return attach(socket, conn, leftover, negotiated);
+}
+
+/**
+ * {@linkcode attachConnection} for a server that keeps no promise per
+ * connection: `onClosed.connectionClosed()` is called when the promise
+ * would resolve. Internal, for `serve()`.
+ *
+ * @param socket a socket from {@linkcode createPendingSocket}
+ * @param conn the connection; the socket closes it
+ * @param leftover bytes already read past the handshake
+ * @param negotiated the subprotocol, extensions, URL and permessage-deflate
+ * @param onClosed told once the connection is closed
+ * @throws {RangeError} as {@linkcode attachConnection} does
+ */
+export function attachConnectionWith(
+  socket: WebSocketConnection,
+  conn: ByteConn,
+  leftover: Uint8Array,
+  negotiated: NegotiatedConnection,
+  onClosed: AttachedConnectionHook,
+): void {
+  attachWith(socket, conn, leftover, negotiated, onClosed);
 }
 
 /**

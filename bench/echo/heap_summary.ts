@@ -16,7 +16,13 @@
  * deno run -A bench/echo/heap_summary.ts ours 5000
  * deno run -A bench/echo/heap_summary.ts native 5000
  * deno run -A bench/echo/heap_summary.ts bun-ours 10000 --size=1024 --depth=16
+ * deno run -A bench/echo/heap_summary.ts ours 5000 --dir=../base --snapshot=/tmp/base.heapsnapshot
  * ```
+ *
+ * `--dir=DIR` runs the target of another checkout (its
+ * `bench/echo/echo_target.ts`, so its library), for before/after figures
+ * from the same measuring code; `--snapshot=PATH` keeps the Deno target's
+ * heap snapshot there instead of deleting it.
  *
  * @module
  */
@@ -44,6 +50,15 @@ interface Memory {
 /** Echoes run this long before the busy figures are read: 3 s. */
 const BUSY_MS = 3000;
 
+/** Reads `--name=value` from the arguments as text, or `fallback`. */
+function textOption(args: string[], name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  for (const arg of args) {
+    if (arg.startsWith(prefix)) return arg.slice(prefix.length);
+  }
+  return fallback;
+}
+
 /** Reads `--name=value` from the arguments, or `fallback`. */
 function numberOption(args: string[], name: string, fallback: number): number {
   const prefix = `--${name}=`;
@@ -55,15 +70,23 @@ function numberOption(args: string[], name: string, fallback: number): number {
 
 /** The command that starts `target`: Bun for `bun-*`, Node (the first on
  * PATH, which must be 24) for `node-*`, Deno otherwise. */
-function targetCommand(target: string, snapshotPath: string): string[] {
+function targetCommand(
+  target: string,
+  snapshotPath: string,
+  benchDir: string,
+): string[] {
   if (target.startsWith("bun-")) {
-    return [findProgram("bun", []) ?? "bun", `${HERE}echo_target.ts`, target];
+    return [
+      findProgram("bun", []) ?? "bun",
+      `${benchDir}echo_target.ts`,
+      target,
+    ];
   }
   if (target.startsWith("node-")) {
     return [
       findProgram("node", []) ?? "node",
       "--expose-gc",
-      `${HERE}echo_target.ts`,
+      `${benchDir}echo_target.ts`,
       target,
     ];
   }
@@ -73,7 +96,7 @@ function targetCommand(target: string, snapshotPath: string): string[] {
     "run",
     "-A",
     "--v8-flags=--expose-gc",
-    `${HERE}echo_target.ts`,
+    `${benchDir}echo_target.ts`,
     target,
   ];
 }
@@ -124,11 +147,16 @@ async function main(): Promise<void> {
     ? "bun-websocket"
     : "deno-tcp";
   const onBun = target.startsWith("bun-");
-  const snapshotPath = await Deno.makeTempFile({ suffix: ".heapsnapshot" });
+  const dir = textOption(Deno.args, "dir", "");
+  const benchDir = dir === "" ? HERE : `${dir.replace(/\/$/, "")}/bench/echo/`;
+  const keptSnapshot = textOption(Deno.args, "snapshot", "");
+  const snapshotPath = keptSnapshot !== ""
+    ? keptSnapshot
+    : await Deno.makeTempFile({ suffix: ".heapsnapshot" });
   const server = new Child(
     `${target} server`,
     "/usr/bin/env",
-    targetCommand(target, snapshotPath),
+    targetCommand(target, snapshotPath, benchDir),
   );
   try {
     const { port } = JSON.parse(await server.nextLine(30_000));
@@ -228,7 +256,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await server.stop(5000);
-    await Deno.remove(snapshotPath);
+    if (keptSnapshot === "") await Deno.remove(snapshotPath);
   }
 }
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   abortPendingSocket,
   attachConnection,
+  attachConnectionWith,
   createPendingSocket,
 } from "../../../socket/websocket.ts";
 import { encodeFrame } from "../../../frame/encoder.ts";
@@ -40,6 +41,36 @@ describe("opening", () => {
     assert.equal(socket.url, "");
     conn.end();
     await done;
+  });
+
+  test("attachConnectionWith tells its hook once, after close, when the connection is closed", async () => {
+    const socket = createPendingSocket("server", { pingInterval: 0 });
+    const log = record(socket);
+    const conn = new FakeConn();
+    const told = Promise.withResolvers<void>();
+    let calls = 0;
+    attachConnectionWith(socket, conn, new Uint8Array(0), {
+      protocol: "",
+      extensions: "",
+    }, {
+      connectionClosed() {
+        calls++;
+        log.push(`hook:${conn.closed}`);
+        told.resolve();
+      },
+    });
+    assert.deepEqual(log, ["open"]);
+    conn.push(closeFrame(1000));
+    await told.promise;
+    assert.deepEqual(log, ["open", "close:1000::clean", "hook:true"]);
+    // A second attach of the same socket closes the new conn and tells at once.
+    const other = new FakeConn();
+    attachConnectionWith(socket, other, new Uint8Array(0), {
+      protocol: "",
+      extensions: "",
+    }, { connectionClosed: () => calls++ });
+    assert.equal(other.closed, true);
+    assert.equal(calls, 2);
   });
 
   test("send while CONNECTING throws InvalidStateError", () => {
