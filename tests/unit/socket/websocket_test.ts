@@ -183,14 +183,15 @@ describe("messages", () => {
     process.on("uncaughtException", onReport);
     try {
       const { socket, conn, log, done } = openSocket();
+      const bug = new Error("handler bug");
       socket.onmessage = () => {
-        throw new Error("handler bug");
+        throw bug;
       };
       conn.push(text("one"), text("two"));
       await barrier(conn);
       assert.deepEqual(log, ["open", "message:one", "message:two"]);
       await reportedTwice;
-      assert.equal(reported.length, 2);
+      assert.deepEqual(reported, [bug, bug]);
       socket.send("still works");
       await conn.until(() => conn.frames().length === 2);
       assert.equal(decoder.decode(conn.frames()[1].payload), "still works");
