@@ -13,13 +13,17 @@
  *
  * So once many reads are pending and one of them has waited
  * {@linkcode STALE_READ_MS}, new reads are held back here (a drain) until
- * a look, {@linkcode QUIET_MS} after the previous one, saw no read complete
- * (or {@linkcode QUIET_LOOKS} looks in a row did, while a read issued
- * before the drain is still pending): every connection whose bytes were
- * waiting got them meanwhile, then the held reads go out in the order they
- * came. Reads pending {@linkcode IDLE_READ_MS} belong to idle
- * connections and are no longer watched. With fewer than
- * {@linkcode WATCHED_READS_BEFORE_DRAINS} reads pending nothing is held.
+ * a look, {@linkcode QUIET_MS} after the previous one, saw reads complete
+ * at a trickle only (or {@linkcode QUIET_LOOKS} looks in a row did, while a
+ * read issued before the drain is still pending): every connection whose
+ * bytes were waiting got them meanwhile, then the held reads go out in the
+ * order they came. A drain that saw only a trickle from its start found
+ * quiet connections, not starved ones (a chat's users between messages):
+ * it ends, and none starts for {@linkcode DRAIN_BACKOFF_MS}, so that a busy
+ * connection among them is not held again and again. Reads pending
+ * {@linkcode IDLE_READ_MS} belong to idle connections and are no longer
+ * watched. With fewer than {@linkcode WATCHED_READS_BEFORE_DRAINS} reads
+ * pending nothing is held.
  *
  * @module
  */
@@ -42,10 +46,20 @@ const IDLE_READ_MS = 1000;
 const QUIET_MS = 3;
 
 /** While a read issued before the drain is still pending, the drain ends
- * only after this many looks in a row saw no read complete: 3. One quiet
- * look can come from a turn of the event loop that completed only writes
- * while thousands of reads still waited (docs/PERFORMANCE.md). */
+ * only after this many quiet looks in a row: 3. One quiet look can come
+ * from a turn of the event loop that completed only writes while thousands
+ * of reads still waited (docs/PERFORMANCE.md). */
 const QUIET_LOOKS = 3;
+
+/** A look is quiet when fewer reads per millisecond completed since the
+ * previous one: 10. Quiet connections' messages trickle in at their own
+ * pace, drain or not; a backlog of starved reads comes out faster. */
+const STARVED_READS_PER_MS = 10;
+
+/** After a drain whose looks were all quiet (what was pending past the
+ * stale mark was likely quiet connections', nobody starved), no drain
+ * starts for this long: 100 ms. */
+const DRAIN_BACKOFF_MS = 100;
 
 const CLOCK_START = Date.now();
 
@@ -75,13 +89,20 @@ class ReadSchedule {
   readonly #issued = new Map<FairConn, number>();
   readonly #held = new Fifo<HeldRead>();
   #draining = false;
-  /** Reads held back by the drain so far, and at the last look. */
+  /** Reads held back so far, and at the last look. */
   #heldTotal = 0;
-  #heldSeen = -1;
-  /** Looks in a row that saw no read complete. */
+  #heldAtLastLook = 0;
+  /** When the last look (or the drain's start) was ({@linkcode clock}). */
+  #lastLookAt = 0;
+  /** Looks of the drain in progress, those that were not quiet, and quiet
+   * ones in a row. */
+  #looks = 0;
+  #busyLooks = 0;
   #quietLooks = 0;
   /** When the drain in progress started ({@linkcode clock}). */
   #drainStartedAt = 0;
+  /** No drain starts before this ({@linkcode clock}). */
+  #noDrainBefore = 0;
   #timerSet = false;
 
   /** Reads held back now. */
@@ -104,11 +125,11 @@ class ReadSchedule {
   read(conn: FairConn, buffer: Uint8Array): Promise<number | null> {
     const issued = this.#issued;
     issued.delete(conn);
-    if (
-      !this.#draining && issued.size >= WATCHED_READS_BEFORE_DRAINS &&
-      this.#oldestWait(clock()) > STALE_READ_MS
-    ) {
-      this.#startDrain();
+    if (!this.#draining && issued.size >= WATCHED_READS_BEFORE_DRAINS) {
+      const now = clock();
+      if (now >= this.#noDrainBefore && this.#oldestWait(now) > STALE_READ_MS) {
+        this.#startDrain(now);
+      }
     }
     if (!this.#draining) return this.#issue(conn, buffer);
     this.#heldTotal++;
@@ -151,10 +172,14 @@ class ReadSchedule {
       clock() - issuedAt < IDLE_READ_MS;
   }
 
-  #startDrain(): void {
+  #startDrain(now: number): void {
     this.#draining = true;
-    this.#drainStartedAt = clock();
-    this.#heldSeen = -1;
+    this.#drainStartedAt = now;
+    this.#lastLookAt = now;
+    this.#heldAtLastLook = this.#heldTotal;
+    this.#looks = 0;
+    this.#busyLooks = 0;
+    this.#quietLooks = 0;
     this.#armTimer();
   }
 
@@ -166,28 +191,53 @@ class ReadSchedule {
   }
 
   /**
-   * Ends the drain once a look saw no read complete since the previous one
-   * (a completed read is followed at once by the connection's next read,
-   * which is held): timers run before the event loop hands over completed
-   * reads, so two looks bracket at least one such hand-over, however long
-   * a turn took. While reads from before the drain are still pending it
-   * takes {@linkcode QUIET_LOOKS} quiet looks in a row.
+   * Ends the drain once a look saw reads complete at a trickle only (fewer
+   * than {@linkcode STARVED_READS_PER_MS} per millisecond since the
+   * previous look; a completed read is followed at once by the
+   * connection's next read, which is held): timers run before the event
+   * loop hands over completed reads, so two looks bracket at least one such
+   * hand-over, however long a turn took, and the first look never ends it.
+   * While reads from before the drain are still pending it takes
+   * {@linkcode QUIET_LOOKS} quiet looks in a row. A drain whose looks were
+   * all quiet found nobody starved: it ends after {@linkcode QUIET_LOOKS}
+   * of them, and no drain starts for {@linkcode DRAIN_BACKOFF_MS}, or a
+   * busy connection's reads would be held again and again for nothing.
    */
   #checkQuiet(): void {
     this.#timerSet = false;
-    if (this.#heldTotal !== this.#heldSeen) {
-      this.#heldSeen = this.#heldTotal;
+    const now = clock();
+    const completed = this.#heldTotal - this.#heldAtLastLook;
+    const elapsed = Math.max(now - this.#lastLookAt, 1);
+    this.#heldAtLastLook = this.#heldTotal;
+    this.#lastLookAt = now;
+    this.#looks++;
+    if (completed >= STARVED_READS_PER_MS * elapsed) {
+      this.#busyLooks++;
       this.#quietLooks = 0;
       this.#armTimer();
       return;
     }
+    this.#quietLooks++;
+    if (this.#busyLooks === 0) {
+      if (this.#looks < QUIET_LOOKS) {
+        this.#armTimer();
+        return;
+      }
+      this.#noDrainBefore = now + DRAIN_BACKOFF_MS;
+      this.#endDrain();
+      return;
+    }
     if (
-      ++this.#quietLooks < QUIET_LOOKS && this.#readsLeftFromBeforeDrain()
+      this.#quietLooks < QUIET_LOOKS && this.#readsLeftFromBeforeDrain()
     ) {
       this.#armTimer();
       return;
     }
-    this.#quietLooks = 0;
+    this.#endDrain();
+  }
+
+  /** Ends the drain: the held reads go out in the order they came. */
+  #endDrain(): void {
     this.#draining = false;
     const held = this.#held;
     for (let read = held.shift(); read !== undefined; read = held.shift()) {

@@ -1,15 +1,17 @@
 /**
  * The fair read schedule of accepted Deno connections (deno/fair_reads.ts):
  * with many reads pending and one of them stale, a new read waits until
- * reads stop completing; with few pending nothing waits; a held read of a
- * connection closed meanwhile fails.
+ * reads stop completing; a drain that found the pending reads quiet (not
+ * starved) is not followed by another at once; with few pending nothing
+ * waits; a held read of a connection closed meanwhile fails.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { FairConn, readScheduleState } from "../../../deno/fair_reads.ts";
 
-/** Past the schedule's stale mark (50 ms). */
-const STALE_WAIT_MS = 80;
+/** Past the schedule's stale mark (50 ms), and past the pause after a
+ * drain that found no starved reads (100 ms) that an earlier test left. */
+const STALE_WAIT_MS = 150;
 
 interface Pair {
   client: Deno.Conn;
@@ -83,6 +85,25 @@ describe("fair reads of accepted Deno connections", () => {
     assert.equal(await secondRead, 1);
     assert.equal(buffer[0], 2);
     assert.equal(readScheduleState().held, 0);
+    close();
+    await Promise.all(idle);
+  });
+
+  test("after a drain that found the pending reads quiet, the next read is not held", async () => {
+    const { pairs, close } = await openPairs(300);
+    const { first, buffer, idle } = await firstReadAfterStaleMark(pairs);
+    // Held by a drain in which no read completes: the 299 others are quiet.
+    const heldRead = readOnce(first, buffer);
+    assert.equal(readScheduleState().held, 1);
+    await first.client.write(new Uint8Array([2]));
+    assert.equal(await heldRead, 1);
+    // The 299 reads are still past the stale mark, but no new drain starts
+    // to hold this busy connection's next read.
+    const nextRead = readOnce(first, buffer);
+    assert.equal(readScheduleState().held, 0);
+    await first.client.write(new Uint8Array([3]));
+    assert.equal(await nextRead, 1);
+    assert.equal(buffer[0], 3);
     close();
     await Promise.all(idle);
   });
