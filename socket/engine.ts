@@ -77,19 +77,6 @@ export interface AttachedConnectionHook {
   connectionClosed(): void;
 }
 
-/** Resolves a promise for {@linkcode attachConnection}'s caller. */
-class SettleOnClose implements AttachedConnectionHook {
-  readonly #resolve: () => void;
-
-  constructor(resolve: () => void) {
-    this.#resolve = resolve;
-  }
-
-  connectionClosed(): void {
-    this.#resolve();
-  }
-}
-
 /** The state of one socket and its connection. */
 export class SocketEngine
   implements OutboundHooks, KeepaliveHooks, ReadFlowSources, SocketReaderHooks {
@@ -352,33 +339,14 @@ export class SocketEngine
   }
 
   /**
-   * Opens the socket over `conn`: see `attachConnection`.
-   *
-   * @param conn the connection
-   * @param leftover bytes read past the handshake
-   * @param negotiated what the handshake agreed
-   * @returns a promise that resolves once the connection is closed
-   */
-  attach(
-    conn: ByteConn,
-    leftover: Uint8Array,
-    negotiated: NegotiatedConnection,
-  ): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.attachWith(conn, leftover, negotiated, new SettleOnClose(resolve));
-    return promise;
-  }
-
-  /**
-   * Like {@linkcode attach}, but tells `onClosed` instead of settling a
-   * promise (a server holds no promise per connection).
+   * Opens the socket over `conn`: see `attachConnectionWith`.
    *
    * @param conn the connection
    * @param leftover bytes read past the handshake
    * @param negotiated what the handshake agreed
    * @param onClosed told once the connection is closed
    */
-  attachWith(
+  attach(
     conn: ByteConn,
     leftover: Uint8Array,
     negotiated: NegotiatedConnection,
@@ -662,7 +630,7 @@ export class SocketEngine
     this.#hooks.emit(createCloseEvent(ending));
     this.#messages?.end();
     this.#messages = null;
-    // attachConnection's promise waits for a lingering connection to close.
+    // The attach hook waits for a lingering connection to close.
     const onClosed = this.#onConnectionClosed;
     if (onClosed !== null && connClosed !== undefined) {
       void connClosed.then(() => onClosed.connectionClosed());

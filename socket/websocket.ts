@@ -47,12 +47,6 @@ let attach: (
   conn: ByteConn,
   leftover: Uint8Array,
   negotiated: NegotiatedConnection,
-) => Promise<void>;
-let attachWith: (
-  socket: WebSocketConnection,
-  conn: ByteConn,
-  leftover: Uint8Array,
-  negotiated: NegotiatedConnection,
   onClosed: AttachedConnectionHook,
 ) => void;
 let abort: (socket: WebSocketConnection, reason: string) => void;
@@ -312,10 +306,8 @@ export class WebSocketConnection extends WebSocketEventTarget
     binaryTypeOf = (socket) => socket.#binaryType;
     listensOn = (socket) => socket.listensForMessages;
     closedOn = (socket) => socket.#topics?.unsubscribeAll(socket);
-    attach = (socket, conn, leftover, negotiated) =>
-      socket.#engine.attach(conn, leftover, negotiated);
-    attachWith = (socket, conn, leftover, negotiated, onClosed) =>
-      socket.#engine.attachWith(conn, leftover, negotiated, onClosed);
+    attach = (socket, conn, leftover, negotiated, onClosed) =>
+      socket.#engine.attach(conn, leftover, negotiated, onClosed);
     abort = (socket, reason) => socket.#engine.abort(reason);
     queueEncoded = (socket, frame) => socket.#engine.queueEncoded(frame);
     bindTopics = (socket, topics) => socket.#topics = topics;
@@ -367,7 +359,9 @@ export function attachConnection(
   leftover: Uint8Array,
   negotiated: NegotiatedConnection,
 ): Promise<void> {
-  return attach(socket, conn, leftover, negotiated);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  attach(socket, conn, leftover, negotiated, { connectionClosed: resolve });
+  return promise;
 }
 
 /**
@@ -389,7 +383,7 @@ export function attachConnectionWith(
   negotiated: NegotiatedConnection,
   onClosed: AttachedConnectionHook,
 ): void {
-  attachWith(socket, conn, leftover, negotiated, onClosed);
+  attach(socket, conn, leftover, negotiated, onClosed);
 }
 
 /**
