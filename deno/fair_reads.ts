@@ -94,10 +94,9 @@ class ReadSchedule {
   #heldAtLastLook = 0;
   /** When the last look (or the drain's start) was ({@linkcode clock}). */
   #lastLookAt = 0;
-  /** Looks of the drain in progress, those that were not quiet, and quiet
-   * ones in a row. */
-  #looks = 0;
-  #busyLooks = 0;
+  /** Whether a look of the drain in progress was not quiet, and the quiet
+   * looks in a row (all of its looks so far while none was busy). */
+  #sawBusyLook = false;
   #quietLooks = 0;
   /** When the drain in progress started ({@linkcode clock}). */
   #drainStartedAt = 0;
@@ -177,8 +176,7 @@ class ReadSchedule {
     this.#drainStartedAt = now;
     this.#lastLookAt = now;
     this.#heldAtLastLook = this.#heldTotal;
-    this.#looks = 0;
-    this.#busyLooks = 0;
+    this.#sawBusyLook = false;
     this.#quietLooks = 0;
     this.#armTimer();
   }
@@ -210,29 +208,19 @@ class ReadSchedule {
     const elapsed = Math.max(now - this.#lastLookAt, 1);
     this.#heldAtLastLook = this.#heldTotal;
     this.#lastLookAt = now;
-    this.#looks++;
     if (completed >= STARVED_READS_PER_MS * elapsed) {
-      this.#busyLooks++;
+      this.#sawBusyLook = true;
       this.#quietLooks = 0;
       this.#armTimer();
       return;
     }
-    this.#quietLooks++;
-    if (this.#busyLooks === 0) {
-      if (this.#looks < QUIET_LOOKS) {
-        this.#armTimer();
-        return;
-      }
-      this.#noDrainBefore = now + DRAIN_BACKOFF_MS;
-      this.#endDrain();
-      return;
-    }
-    if (
-      this.#quietLooks < QUIET_LOOKS && this.#readsLeftFromBeforeDrain()
-    ) {
+    // A drain that never saw a busy look takes QUIET_LOOKS looks to judge.
+    const mayWait = !this.#sawBusyLook || this.#readsLeftFromBeforeDrain();
+    if (++this.#quietLooks < QUIET_LOOKS && mayWait) {
       this.#armTimer();
       return;
     }
+    if (!this.#sawBusyLook) this.#noDrainBefore = now + DRAIN_BACKOFF_MS;
     this.#endDrain();
   }
 
