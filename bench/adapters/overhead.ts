@@ -21,6 +21,7 @@
 import { EventEmitter } from "node:events";
 import process from "node:process";
 import { setImmediate } from "node:timers";
+import { readFlags } from "../flags.ts";
 
 interface Options {
   adapter: "bun" | "node";
@@ -32,11 +33,7 @@ interface Options {
 }
 
 function parseOptions(): Options {
-  const values = new Map<string, string>();
-  for (const arg of process.argv.slice(2)) {
-    const [name, value] = arg.replace(/^--/, "").split("=");
-    values.set(name, value ?? "true");
-  }
+  const values = readFlags(process.argv.slice(2));
   return {
     adapter: values.get("adapter") === "node" ? "node" : "bun",
     depth: Number(values.get("depth") ?? 1),

@@ -17,6 +17,7 @@
  */
 
 import { Child, delay, killAll } from "./processes.ts";
+import { readFlags } from "../flags.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const BUSY_MESSAGE_BYTES = 64 * 1024;
@@ -30,11 +31,7 @@ interface Options {
 }
 
 function parseOptions(): Options {
-  const values = new Map<string, string>();
-  for (const arg of Deno.args) {
-    const [name, value] = arg.replace(/^--/, "").split("=");
-    values.set(name, value ?? "");
-  }
+  const values = readFlags(Deno.args);
   return {
     quietCounts: (values.get("quiet") ?? "300,3000").split(",").map(Number),
     base: values.get("base") ?? null,

@@ -34,6 +34,7 @@
  */
 
 import { Child, killAll } from "../echo/processes.ts";
+import { readFlags } from "../flags.ts";
 import type { WorkerConfig, WorkerResult } from "../echo/load_worker.ts";
 import {
   freeLoopbackPort,
@@ -47,11 +48,7 @@ const CHAT_LOAD = new URL("chat_load.ts", HERE).pathname;
 const LOAD_WORKER = new URL("../echo/load_worker.ts", HERE).pathname;
 const LINE_TIMEOUT_MS = 60_000;
 
-const options = new Map<string, string>();
-for (const arg of Deno.args) {
-  const [name, value = ""] = arg.replace(/^--/, "").split("=");
-  options.set(name, value);
-}
+const options = readFlags(Deno.args);
 const rounds = Number(options.get("rounds") ?? 2);
 const only = new Set(
   (options.get("only") ?? "echo,chat,fanout,recovery").split(","),
