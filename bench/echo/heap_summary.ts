@@ -28,6 +28,7 @@
  */
 
 import { Child, findProgram, peakRssMegabytes } from "./processes.ts";
+import { readFlags } from "../flags.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 
@@ -49,24 +50,6 @@ interface Memory {
 
 /** Echoes run this long before the busy figures are read: 3 s. */
 const BUSY_MS = 3000;
-
-/** Reads `--name=value` from the arguments as text, or `fallback`. */
-function textOption(args: string[], name: string, fallback: string): string {
-  const prefix = `--${name}=`;
-  for (const arg of args) {
-    if (arg.startsWith(prefix)) return arg.slice(prefix.length);
-  }
-  return fallback;
-}
-
-/** Reads `--name=value` from the arguments, or `fallback`. */
-function numberOption(args: string[], name: string, fallback: number): number {
-  const prefix = `--${name}=`;
-  for (const arg of args) {
-    if (arg.startsWith(prefix)) return Number(arg.slice(prefix.length));
-  }
-  return fallback;
-}
 
 /** The command that starts `target`: Bun for `bun-*`, Node (the first on
  * PATH, which must be 24) for `node-*`, Deno otherwise. */
@@ -141,15 +124,16 @@ async function main(): Promise<void> {
   const positional = Deno.args.filter((arg) => !arg.startsWith("--"));
   const [target = "ours", countText = "5000"] = positional;
   const connections = Number(countText);
-  const size = numberOption(Deno.args, "size", 16);
-  const depth = numberOption(Deno.args, "depth", 1);
-  const clientName = Deno.args.includes("--client=bun-websocket")
+  const flags = readFlags(Deno.args.filter((arg) => arg.startsWith("--")));
+  const size = Number(flags.get("size") ?? 16);
+  const depth = Number(flags.get("depth") ?? 1);
+  const clientName = flags.get("client") === "bun-websocket"
     ? "bun-websocket"
     : "deno-tcp";
   const onBun = target.startsWith("bun-");
-  const dir = textOption(Deno.args, "dir", "");
+  const dir = flags.get("dir") ?? "";
   const benchDir = dir === "" ? HERE : `${dir.replace(/\/$/, "")}/bench/echo/`;
-  const keptSnapshot = textOption(Deno.args, "snapshot", "");
+  const keptSnapshot = flags.get("snapshot") ?? "";
   const snapshotPath = keptSnapshot !== ""
     ? keptSnapshot
     : await Deno.makeTempFile({ suffix: ".heapsnapshot" });
