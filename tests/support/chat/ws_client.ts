@@ -62,13 +62,10 @@ export class TestClient {
   /**
    * The next message received.
    *
-   * @param timeoutMs how long to wait for it
    * @returns its data (text as a string, binary as an ArrayBuffer)
    * @throws when the connection closes first or nothing comes in time
    */
-  async next(
-    timeoutMs = CLIENT_STEP_TIMEOUT_MS,
-  ): Promise<string | ArrayBuffer> {
+  async next(): Promise<string | ArrayBuffer> {
     const queued = this.#received.shift();
     if (queued !== undefined) return queued;
     if (this.#ended) throw new Error("the connection is closed");
@@ -77,7 +74,7 @@ export class TestClient {
     );
     const message = await withDeadline(
       arrived,
-      timeoutMs,
+      CLIENT_STEP_TIMEOUT_MS,
       "waiting for a message",
     );
     if (message === null) throw new Error("the connection closed");
@@ -87,11 +84,10 @@ export class TestClient {
   /**
    * The next message, parsed as a JSON object.
    *
-   * @param timeoutMs how long to wait for it
    * @returns the object
    */
-  async nextJson(timeoutMs = CLIENT_STEP_TIMEOUT_MS): Promise<JsonMessage> {
-    const data = await this.next(timeoutMs);
+  async nextJson(): Promise<JsonMessage> {
+    const data = await this.next();
     if (typeof data !== "string") throw new Error("expected a text message");
     return JSON.parse(data);
   }
