@@ -264,12 +264,24 @@ Deno.test(
       await alice.nextJson(); // Bob's join
       const acknowledged: string[] = [];
       let restart: Promise<void> | null = null;
+      // A wait that fails says which one, with both processes' logs.
+      const step = async <T>(what: string, work: Promise<T>): Promise<T> => {
+        try {
+          return await work;
+        } catch (error) {
+          throw new Error(
+            `${what}: ${(error as Error).message}\nprocess one:\n${
+              one.log.join("\n")
+            }\nprocess two:\n${two.log.join("\n")}`,
+          );
+        }
+      };
       for (let index = 1; index <= 60; index++) {
         if (index === 20) {
           restart = redis.kill().then(() => redis.restart());
         }
         alice.sendJson({ type: "message", text: `n${index}` });
-        const answer = await alice.nextJson();
+        const answer = await step(`the answer to n${index}`, alice.nextJson());
         if (answer.type === "message") {
           assert.equal(answer.text, `n${index}`);
           acknowledged.push(`n${index}`);
@@ -280,12 +292,20 @@ Deno.test(
       await restart;
       const received: JsonMessage[] = [];
       while (received.length < acknowledged.length) {
-        received.push(await nextText(bob));
+        received.push(
+          await step(
+            `Bob's message ${received.length + 1} of ${acknowledged.length}`,
+            nextText(bob),
+          ),
+        );
       }
       assert.deepEqual(received.map((message) => message.text), acknowledged);
       assertIncreasing(received.map((message) => String(message.id)));
       alice.sendJson({ type: "message", text: "after" });
-      assert.equal((await nextText(bob)).text, "after");
+      assert.equal(
+        (await step(`Bob's message "after"`, nextText(bob))).text,
+        "after",
+      );
       assert.ok(acknowledged.length >= 50, `${acknowledged.length} of 60`);
       for (const process of [one, two]) {
         const lost = process.log.filter((line) =>
