@@ -142,6 +142,7 @@ export class ChatCluster {
     this.store = store;
     this.#server = server;
     this.#log = log;
+    store.onSubscriberLost = () => this.#holdLive();
     store.onResubscribed = () => this.#catchUp();
     this.#renewTimer = setInterval(
       () => this.#renew(),
@@ -238,6 +239,19 @@ export class ChatCluster {
     if (feed.users > 0) return;
     this.#feeds.delete(room);
     await this.store.unsubscribeRoom(room);
+  }
+
+  /**
+   * The subscriber is gone: every feed holds what arrives live from now on
+   * until it has read what it missed. Holding only once the subscriber is
+   * back would be too late: an entry published right after a subscription
+   * is confirmed can arrive before the client says it is ready, and taking
+   * it would move the feed past the entries it missed.
+   */
+  #holdLive(): void {
+    for (const opening of this.#feeds.values()) {
+      void opening.then((feed) => feed.catchingUp(), () => {});
+    }
   }
 
   /** After Redis came back: every feed reads what it missed. */

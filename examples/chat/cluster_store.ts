@@ -203,7 +203,10 @@ export class ClusterStore {
   #lost = new Set<string>();
   #reported = false;
   #closed = false;
-  /** Called when the subscriber is back after a loss (catch up then). */
+  /** Called when the subscriber is lost (hold live entries from then on). */
+  onSubscriberLost: () => void = () => {};
+  /** Called when the subscriber is back after a loss, its subscriptions in
+   * place again (catch up then). */
   onResubscribed: () => void = () => {};
 
   private constructor(
@@ -256,7 +259,10 @@ export class ClusterStore {
 
   #watch(client: RedisClient, name: string): void {
     client.on("error", (error: Error) => {
-      this.#lost.add(name);
+      if (!this.#lost.has(name)) {
+        this.#lost.add(name);
+        if (name === "subscriber" && !this.#closed) this.onSubscriberLost();
+      }
       if (this.#reported || this.#closed) return;
       this.#reported = true;
       this.#log(

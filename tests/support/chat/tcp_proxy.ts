@@ -10,6 +10,10 @@
  *   tell that the client is gone (until its keepalive notices), which is the
  *   race a fast rejoin runs into.
  *
+ * And {@linkcode TcpProxy.holdReplies} keeps what the server sends until
+ * {@linkcode TcpProxy.releaseReplies} hands it over in one write per
+ * connection, so that a client reads replies and what followed them at once.
+ *
  * @module
  */
 
@@ -19,6 +23,10 @@ interface Pair {
   upstream: Deno.Conn;
   /** The client's side is gone; the server's side is kept open. */
   stranded: boolean;
+  /** What the server sent while replies were held. */
+  held: Uint8Array[];
+  /** The write of the held bytes, once released. */
+  released: Promise<void>;
   done: Promise<void>;
 }
 
@@ -37,12 +45,23 @@ async function writeAll(to: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
+/** The chunks as one string, a character per byte. */
+function latin1(chunks: Uint8Array[]): string {
+  let text = "";
+  for (const chunk of chunks) text += String.fromCharCode(...chunk);
+  return text;
+}
+
 /**
  * Copies bytes one way until either side ends, then closes both; except
  * that once the pair is stranded, what the server sends is swallowed and
  * the client's side ending leaves the server's side open.
  */
-async function pump(pair: Pair, fromClient: boolean): Promise<void> {
+async function pump(
+  pair: Pair,
+  fromClient: boolean,
+  hold: (pair: Pair, bytes: Uint8Array) => boolean,
+): Promise<void> {
   const from = fromClient ? pair.client : pair.upstream;
   const to = fromClient ? pair.upstream : pair.client;
   const buffer = new Uint8Array(16 * 1024);
@@ -55,7 +74,9 @@ async function pump(pair: Pair, fromClient: boolean): Promise<void> {
     }
     if (count === null) break;
     if (pair.stranded) continue;
+    if (!fromClient && hold(pair, buffer.subarray(0, count))) continue;
     try {
+      await pair.released;
       await writeAll(to, buffer.subarray(0, count));
     } catch {
       if (!pair.stranded) break; // the other side went away
@@ -72,6 +93,8 @@ export class TcpProxy {
   readonly #target: number;
   readonly #pairs = new Set<Pair>();
   readonly #accepting: Promise<void>;
+  #holding = false;
+  #heldWaiters: Array<{ text: string; resolve: () => void }> = [];
 
   /**
    * Starts relaying from a free port on 127.0.0.1 to `targetPort`.
@@ -116,9 +139,15 @@ export class TcpProxy {
         client,
         upstream,
         stranded: false,
+        held: [],
+        released: Promise.resolve(),
         done: Promise.resolve(),
       };
-      pair.done = Promise.all([pump(pair, true), pump(pair, false)])
+      const hold = (pair: Pair, bytes: Uint8Array) => this.#hold(pair, bytes);
+      pair.done = Promise.all([
+        pump(pair, true, hold),
+        pump(pair, false, hold),
+      ])
         .then(() => void this.#pairs.delete(pair));
       this.#pairs.add(pair);
     }
@@ -149,6 +178,54 @@ export class TcpProxy {
     let count = 0;
     for (const pair of this.#pairs) if (pair.stranded) count++;
     return count;
+  }
+
+  /** Keeps what the server sends, on every connection old and new, until
+   * {@linkcode releaseReplies}. */
+  holdReplies(): void {
+    this.#holding = true;
+  }
+
+  /** Keeps `bytes` from the server if replies are held; says whether. */
+  #hold(pair: Pair, bytes: Uint8Array): boolean {
+    if (!this.#holding) return false;
+    pair.held.push(bytes.slice());
+    const text = latin1(pair.held);
+    const waiting = this.#heldWaiters;
+    this.#heldWaiters = [];
+    for (const waiter of waiting) {
+      if (text.includes(waiter.text)) waiter.resolve();
+      else this.#heldWaiters.push(waiter);
+    }
+    return true;
+  }
+
+  /** Resolves once the bytes held for one connection contain `text`. */
+  heldContains(text: string): Promise<void> {
+    for (const pair of this.#pairs) {
+      if (latin1(pair.held).includes(text)) return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#heldWaiters.push({ text, resolve }));
+  }
+
+  /** Hands each connection's held bytes to its client in one write, and
+   * relays as before. */
+  releaseReplies(): void {
+    this.#holding = false;
+    for (const pair of this.#pairs) {
+      const held = pair.held;
+      pair.held = [];
+      if (held.length === 0) continue;
+      let total = 0;
+      for (const chunk of held) total += chunk.length;
+      const bytes = new Uint8Array(total);
+      let offset = 0;
+      for (const chunk of held) {
+        bytes.set(chunk, offset);
+        offset += chunk.length;
+      }
+      pair.released = writeAll(pair.client, bytes).catch(() => {});
+    }
   }
 
   /** Drops every relayed connection; new ones are still accepted. */
