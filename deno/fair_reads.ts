@@ -52,9 +52,16 @@ const QUIET_MS = 3;
 const QUIET_LOOKS = 3;
 
 /** A look is quiet when fewer reads per millisecond completed since the
- * previous one: 10. Quiet connections' messages trickle in at their own
- * pace, drain or not; a backlog of starved reads comes out faster. */
+ * previous one: 10, or more with many reads pending (below). Quiet
+ * connections' messages trickle in at their own pace, drain or not; a
+ * backlog of starved reads comes out faster. */
 const STARVED_READS_PER_MS = 10;
+
+/** A look is also quiet when reads complete too slowly to bring out every
+ * read pending at the drain's start within this time: 1 s. Tens of
+ * thousands of quiet connections complete more than 10 reads per ms
+ * between them, and would otherwise keep a drain going for seconds. */
+const BACKLOG_OUT_MS = 1000;
 
 /** After a drain whose looks were all quiet (what was pending past the
  * stale mark was likely quiet connections', nobody starved), no drain
@@ -100,6 +107,8 @@ class ReadSchedule {
   #quietLooks = 0;
   /** When the drain in progress started ({@linkcode clock}). */
   #drainStartedAt = 0;
+  /** Completed reads per millisecond that make a look of it busy. */
+  #busyReadsPerMs = STARVED_READS_PER_MS;
   /** No drain starts before this ({@linkcode clock}). */
   #noDrainBefore = 0;
   #timerSet = false;
@@ -174,6 +183,10 @@ class ReadSchedule {
   #startDrain(now: number): void {
     this.#draining = true;
     this.#drainStartedAt = now;
+    this.#busyReadsPerMs = Math.max(
+      STARVED_READS_PER_MS,
+      this.#issued.size / BACKLOG_OUT_MS,
+    );
     this.#lastLookAt = now;
     this.#heldAtLastLook = this.#heldTotal;
     this.#sawBusyLook = false;
@@ -191,7 +204,8 @@ class ReadSchedule {
   /**
    * Ends the drain once a look saw reads complete at a trickle only (fewer
    * than {@linkcode STARVED_READS_PER_MS} per millisecond since the
-   * previous look; a completed read is followed at once by the
+   * previous look, or too few to bring out the reads pending at the start
+   * within {@linkcode BACKLOG_OUT_MS}; a completed read is followed at once by the
    * connection's next read, which is held): timers run before the event
    * loop hands over completed reads, so two looks bracket at least one such
    * hand-over, however long a turn took, and the first look never ends it.
@@ -208,7 +222,7 @@ class ReadSchedule {
     const elapsed = Math.max(now - this.#lastLookAt, 1);
     this.#heldAtLastLook = this.#heldTotal;
     this.#lastLookAt = now;
-    if (completed >= STARVED_READS_PER_MS * elapsed) {
+    if (completed >= this.#busyReadsPerMs * elapsed) {
       this.#sawBusyLook = true;
       this.#quietLooks = 0;
       this.#armTimer();

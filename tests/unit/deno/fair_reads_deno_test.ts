@@ -3,7 +3,9 @@
  * with many reads pending and one of them stale, a new read waits until
  * reads stop completing; a drain that found the pending reads quiet (not
  * starved) is not followed by another at once; with few pending nothing
- * waits; a held read of a connection closed meanwhile fails.
+ * waits; a held read of a connection closed meanwhile fails; and reads of
+ * tens of thousands of quiet connections, completing at their own pace,
+ * do not keep a drain going.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -129,4 +131,86 @@ describe("fair reads of accepted Deno connections", () => {
     close();
     await Promise.all(idle);
   });
+
+  test("reads of 30,000 quiet connections completing at their own pace do not keep a busy connection's read held", async () => {
+    const busy = new StandInConn();
+    const first = busy.fair.read(new Uint8Array(16));
+    busy.complete(1);
+    await first;
+    const quiet: StandInConn[] = [];
+    for (let index = 0; index < 30_000; index++) {
+      const conn = new StandInConn();
+      quiet.push(conn);
+      void conn.fair.read(new Uint8Array(16)).catch(() => null);
+    }
+    // (If issuing them took past the stale mark, a drain started and ended
+    // meanwhile, with its pause.)
+    await delay(STALE_WAIT_MS);
+    assert.equal(readScheduleState().held, 0);
+    // Their reads are past the stale mark: the busy one's next read starts a
+    // drain and is held.
+    const held = busy.fair.read(new Uint8Array(16));
+    busy.complete(1);
+    assert.equal(readScheduleState().held, 1);
+    // 16 of them complete per millisecond, at a steady pace whatever the
+    // timers' delays (a trickle beside the 30,000 pending, which would take
+    // seconds to come out at that pace); each reads again at once, as a
+    // connection does.
+    let completed = 0;
+    let released = -1;
+    void held.then(() => released = completed);
+    const start = performance.now();
+    while (released < 0 && completed < quiet.length) {
+      await delay(1);
+      const due = Math.min(
+        quiet.length,
+        Math.floor((performance.now() - start) * 16),
+      );
+      while (completed < due) {
+        const conn = quiet[completed++];
+        conn.complete(1);
+        void conn.fair.read(new Uint8Array(16)).catch(() => null);
+      }
+    }
+    await held;
+    assert.ok(
+      released < 3_000,
+      `the busy read came after ${released} of ${quiet.length} quiet reads`,
+    );
+    for (const conn of [...quiet, busy]) conn.fair.close();
+  });
 });
+
+/** A stand-in for an accepted Deno.Conn whose read completes when told. */
+class StandInConn {
+  readonly fair: FairConn;
+  #pending: PromiseWithResolvers<number | null> | null = null;
+  #completedEarly: number | null = null;
+
+  constructor() {
+    this.fair = new FairConn(this as unknown as Deno.Conn);
+  }
+
+  read(_buffer: Uint8Array): Promise<number | null> {
+    if (this.#completedEarly !== null) {
+      const count = this.#completedEarly;
+      this.#completedEarly = null;
+      return Promise.resolve(count);
+    }
+    this.#pending = Promise.withResolvers();
+    return this.#pending.promise;
+  }
+
+  /** Completes the pending read, or the next one if none is pending. */
+  complete(count: number): void {
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending === null) this.#completedEarly = count;
+    else pending.resolve(count);
+  }
+
+  close(): void {
+    this.#pending?.reject(new Error("closed"));
+    this.#pending = null;
+  }
+}
