@@ -17,6 +17,8 @@
  * @module
  */
 
+import { concatBytes } from "../../../frame/bytes.ts";
+
 /** One relayed connection: the client's side and the server's side. */
 interface Pair {
   client: Deno.Conn;
@@ -216,14 +218,7 @@ export class TcpProxy {
       const held = pair.held;
       pair.held = [];
       if (held.length === 0) continue;
-      let total = 0;
-      for (const chunk of held) total += chunk.length;
-      const bytes = new Uint8Array(total);
-      let offset = 0;
-      for (const chunk of held) {
-        bytes.set(chunk, offset);
-        offset += chunk.length;
-      }
+      const bytes = concatBytes(held);
       pair.released = writeAll(pair.client, bytes).catch(() => {});
     }
   }
