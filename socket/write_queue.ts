@@ -9,8 +9,15 @@
  */
 
 import { reportError } from "./events.ts";
-import type { FrameAllocator } from "../frame/pool.ts";
+import {
+  advanceSlab,
+  type FrameAllocator,
+  SLAB_MAX_FRAME_BYTES,
+  slabCursor,
+  slabWithRoom,
+} from "../frame/pool.ts";
 import { Fifo } from "../protocol/fifo.ts";
+import type { FrameSink } from "../protocol/protocol.ts";
 
 /** The writing half of a byte stream; `write` resolves to the bytes taken. */
 export interface ByteWriter {
@@ -46,8 +53,13 @@ export interface WriteQueueCallbacks {
 /**
  * A FIFO of byte chunks written in order to a {@linkcode ByteWriter}, one
  * write at a time. Never rejects: failures go to `onError`.
+ *
+ * As a {@linkcode FrameSink} it also lets a `Protocol` encode small frames
+ * in place: they are laid back to back in the shared slab of
+ * `frame/pool.ts` (only for writers done with the bytes once a write
+ * settles) and go out as one chunk, a view of that run.
  */
-export class WriteQueue {
+export class WriteQueue implements FrameSink {
   readonly #writer: ByteWriter;
   readonly #callbacks: WriteQueueCallbacks;
   /** Where written frames go back to. */
@@ -68,6 +80,14 @@ export class WriteQueue {
   #held = false;
   /** A push while held found the queue idle: release() starts writing. */
   #startOnRelease = false;
+  /** The slab the frames encoded in place lie in, or null when none is. */
+  #run: Uint8Array | null = null;
+  /** Where those frames start in {@linkcode WriteQueue.#run}. */
+  #runStart = 0;
+  /** Where they end: the next frame goes there. */
+  #runEnd = 0;
+  /** Where the room the last {@linkcode reserve} found starts. */
+  reservedAt = 0;
 
   /**
    * @param writer where the bytes go
@@ -111,8 +131,70 @@ export class WriteQueue {
    */
   pushChunk(chunk: Uint8Array): void {
     if (this.#closed || chunk.length === 0) return;
+    this.#endRun();
     this.#chunks.push(chunk);
     this.#queuedBytes += chunk.length;
+    this.#scheduleWrite();
+  }
+
+  /**
+   * FrameSink: room for a frame of at most `size` bytes after the frames
+   * encoded in place before it, in the shared slab.
+   *
+   * @param size the most bytes the frame takes
+   * @returns the slab, with room from {@linkcode reservedAt}; null for a
+   * frame larger than a slab's frames, or once closed
+   */
+  reserve(size: number): Uint8Array | null {
+    if (this.#closed || size > SLAB_MAX_FRAME_BYTES) return null;
+    const slab = slabWithRoom(size);
+    const cursor = slabCursor();
+    if (slab !== this.#run || cursor !== this.#runEnd) {
+      // Another slab, or another writer's frames since: a new run.
+      this.#endRun();
+      this.#run = slab;
+      this.#runStart = cursor;
+      this.#runEnd = cursor;
+    }
+    this.reservedAt = cursor;
+    return slab;
+  }
+
+  /**
+   * FrameSink: a frame was encoded in the room {@linkcode reserve} found,
+   * up to `end`; it is queued after everything before it.
+   *
+   * @param end the offset just past the frame
+   */
+  commit(end: number): void {
+    advanceSlab(end);
+    this.#queuedBytes += end - this.#runEnd;
+    this.#runEnd = end;
+    this.#scheduleWrite();
+  }
+
+  /**
+   * FrameSink: queues a frame in memory of its own, as
+   * {@linkcode pushChunk} does.
+   *
+   * @param frame the frame's bytes
+   */
+  push(frame: Uint8Array): void {
+    this.pushChunk(frame);
+  }
+
+  /** The frames encoded in place so far become one chunk. */
+  #endRun(): void {
+    const run = this.#run;
+    if (run === null) return;
+    this.#run = null;
+    if (this.#runEnd > this.#runStart) {
+      this.#chunks.push(run.subarray(this.#runStart, this.#runEnd));
+    }
+  }
+
+  /** Something was queued: the first push of a tick schedules a write. */
+  #scheduleWrite(): void {
     if (!this.#running) {
       this.#running = true;
       if (this.#held) {
@@ -173,6 +255,7 @@ export class WriteQueue {
    */
   discardQueued(): number {
     const dropped = this.#queuedBytes;
+    this.#run = null;
     this.#chunks.clear();
     this.#queuedBytes = 0;
     return dropped;
@@ -202,6 +285,7 @@ export class WriteQueue {
     if (this.#closed) return;
     let batch = this.#batch;
     if (batch === null) {
+      this.#endRun();
       if (this.#chunks.length === 0) {
         this.#running = false;
         try {
