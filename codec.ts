@@ -34,7 +34,7 @@
 export * from "./frame.ts";
 export * from "./handshake.ts";
 export * from "./errors.ts";
-export { Protocol } from "./protocol/protocol.ts";
+export { type FrameSink, Protocol } from "./protocol/protocol.ts";
 export type { Extension } from "./protocol/extension.ts";
 export type { FrameAllocator } from "./frame/pool.ts";
 export {

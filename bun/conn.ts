@@ -23,8 +23,11 @@ export const BUN_READ_HIGH_WATER_BYTES = 64 * 1024;
 export interface BunSocket {
   /** The peer's IP address. */
   readonly remoteAddress: string;
-  /** Writes what the kernel takes now; returns the count, -1 once closed. */
-  write(data: Uint8Array): number;
+  /**
+   * Writes what the kernel takes now of `data` (of its `byteLength` bytes
+   * from `byteOffset`, when given); returns the count, -1 once closed.
+   */
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
   /** Stops the data handler from being called. */
   pause(): void;
   /** Calls the data handler again. */
@@ -112,6 +115,22 @@ export class BunConn implements ByteConn, ChunkReads {
   /** Gives back the buffer of the last {@linkcode BunConn.readChunk}. */
   releaseChunk(): void {
     this.#reads.releaseChunk();
+  }
+
+  /**
+   * Writes what the kernel takes now (Bun copies it before returning).
+   *
+   * @param data holds the bytes to write
+   * @param offset where they start in `data`
+   * @param length how many there are
+   * @returns how many bytes were taken, 0 when none can be now
+   * @throws {Error} once the connection is closed
+   */
+  tryWrite(data: Uint8Array, offset: number, length: number): number {
+    if (this.#closed) throw new Error("the connection is closed");
+    const written = this.#socket.write(data, offset, length);
+    if (written < 0) throw new Error("the connection is closed");
+    return written;
   }
 
   async write(data: Uint8Array): Promise<number> {

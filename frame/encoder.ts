@@ -246,3 +246,96 @@ export function encodeTextFrame(
   }
   return buffer.subarray(0, frameLength);
 }
+
+/**
+ * The room a text frame for `text` may take, for
+ * {@linkcode encodeTextFrameAt}: its header and payload if every UTF-16
+ * unit took 3 bytes of UTF-8.
+ *
+ * @param text the message
+ * @param masked whether the frame is masked
+ * @returns the most bytes the frame can take
+ */
+export function maxTextFrameLength(text: string, masked: boolean): number {
+  const maxBytes = text.length * 3;
+  return frameHeaderLength(maxBytes, masked) + maxBytes;
+}
+
+/**
+ * Encodes one frame at `offset` in `target`, as {@linkcode encodeFrameInto}
+ * encodes it into bytes of its own: for a writer that lays frames back to
+ * back in one buffer (no buffer or view per frame).
+ *
+ * @param target where the frame goes; needs
+ * `frameHeaderLength(payload.length, masked) + payload.length` bytes from
+ * `offset`
+ * @param offset where the frame starts in `target`
+ * @param opcode the frame's opcode
+ * @param payload the payload bytes (copied, never modified)
+ * @param maskKey the 4-byte masking key, or null for an unmasked frame
+ * @param fin whether this is the final frame of its message
+ * @param rsv1 whether to set RSV1
+ * @returns the offset just past the frame
+ */
+export function encodeFrameAt(
+  target: Uint8Array,
+  offset: number,
+  opcode: Opcode,
+  payload: Uint8Array,
+  maskKey: Uint8Array | null,
+  fin = true,
+  rsv1 = false,
+): number {
+  const payloadStart = writeFrameHeader(
+    target,
+    offset,
+    opcode,
+    payload.length,
+    fin,
+    rsv1,
+    maskKey,
+  );
+  target.set(payload, payloadStart);
+  const end = payloadStart + payload.length;
+  if (maskKey !== null) applyMask(target.subarray(payloadStart, end), maskKey);
+  return end;
+}
+
+/**
+ * Encodes one complete text frame (FIN set) at `offset` in `target`, as
+ * {@linkcode encodeTextFrame} does into bytes of its own. Texts longer
+ * than the direct limit are encoded first and copied.
+ *
+ * @param target where the frame goes; needs
+ * {@linkcode maxTextFrameLength} bytes from `offset`
+ * @param offset where the frame starts in `target`
+ * @param text the message
+ * @param maskKey the 4-byte masking key, or null for an unmasked frame
+ * @returns the offset just past the frame
+ */
+export function encodeTextFrameAt(
+  target: Uint8Array,
+  offset: number,
+  text: string,
+  maskKey: Uint8Array | null,
+): number {
+  if (text.length > DIRECT_TEXT_UNITS) {
+    const payload = textEncoder.encode(text);
+    return encodeFrameAt(target, offset, Opcode.Text, payload, maskKey);
+  }
+  const masked = maskKey !== null;
+  const maxBytes = text.length * 3;
+  const payloadStart = offset + frameHeaderLength(maxBytes, masked);
+  const { written } = textEncoder.encodeInto(
+    text,
+    target.subarray(payloadStart),
+  );
+  const headerEnd = offset + frameHeaderLength(written, masked);
+  if (headerEnd < payloadStart) {
+    target.copyWithin(headerEnd, payloadStart, payloadStart + written);
+  }
+  writeFrameHeader(target, offset, Opcode.Text, written, true, false, maskKey);
+  const end = headerEnd + written;
+  if (maskKey !== null) applyMask(target.subarray(headerEnd, end), maskKey);
+  return end;
+}

@@ -106,13 +106,47 @@ function lend(size: number): Uint8Array {
 export function allocateFrameBytes(size: number): Uint8Array {
   if (size > POOL_MAX_FRAME_BYTES) return new Uint8Array(size);
   if (size > SLAB_MAX_FRAME_BYTES) return lend(size);
+  slabWithRoom(size);
+  const bytes = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return bytes;
+}
+
+/**
+ * The current slab, with at least `size` free bytes from
+ * {@linkcode slabCursor} (a full one is replaced): for a writer that
+ * encodes frames in place, back to back, and then moves the cursor past
+ * them with {@linkcode advanceSlab} (no view per frame).
+ *
+ * @param size the most bytes the next frame takes, at most
+ * {@linkcode SLAB_MAX_FRAME_BYTES}
+ * @returns the slab
+ */
+export function slabWithRoom(size: number): Uint8Array {
   if (slabUsed + size > slab.length) {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
-  const bytes = slab.subarray(slabUsed, slabUsed + size);
-  slabUsed += size;
-  return bytes;
+  return slab;
+}
+
+/**
+ * Where the free bytes of the current slab start.
+ *
+ * @returns an offset in the slab {@linkcode slabWithRoom} returns
+ */
+export function slabCursor(): number {
+  return slabUsed;
+}
+
+/**
+ * Takes the current slab's bytes up to `end`: a frame was encoded there,
+ * in the room {@linkcode slabWithRoom} found.
+ *
+ * @param end the offset just past the frame
+ */
+export function advanceSlab(end: number): void {
+  slabUsed = end;
 }
 
 /**

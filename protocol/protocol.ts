@@ -31,9 +31,14 @@ import {
 import { Fifo } from "./fifo.ts";
 import {
   encodeFrame,
+  encodeFrameAt,
   encodeFrameInto,
   encodeTextFrame,
+  encodeTextFrameAt,
+  frameHeaderLength,
+  maxTextFrameLength,
 } from "../frame/encoder.ts";
+import { resolveMaskKey } from "../frame/mask.ts";
 import {
   type Frame,
   MAX_CONTROL_PAYLOAD,
@@ -73,6 +78,39 @@ export {
 
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
+
+/**
+ * Where a driver takes a {@linkcode Protocol}'s frames as they are encoded
+ * (see {@linkcode Protocol.setFrameSink}): small data frames are encoded
+ * straight into the sink's buffer, back to back, and every other frame is
+ * handed over whole, all in the order they were sent.
+ */
+export interface FrameSink {
+  /**
+   * Room for a frame of at most `size` bytes, from
+   * {@linkcode FrameSink.reservedAt} in the buffer returned.
+   *
+   * @param size the most bytes the frame takes
+   * @returns the buffer to encode into, or null when the frame is to come
+   * through {@linkcode FrameSink.push} instead
+   */
+  reserve(size: number): Uint8Array | null;
+  /** Where the room the last {@linkcode FrameSink.reserve} found starts. */
+  readonly reservedAt: number;
+  /**
+   * The frame encoded in the reserved room ends at `end`.
+   *
+   * @param end the offset just past the frame, within the room
+   */
+  commit(end: number): void;
+  /**
+   * A frame in memory of its own, to send after everything before it. The
+   * sink keeps it as given.
+   *
+   * @param frame the frame's bytes
+   */
+  push(frame: Uint8Array): void;
+}
 
 /** An allocator's methods as plain functions, for the frame encoders. */
 interface AllocatorCalls {
@@ -141,6 +179,8 @@ export class Protocol {
   #closeReceived = false;
   /** Frames queued for sending. */
   readonly #outgoing = new Fifo<Uint8Array>();
+  /** Takes the frames as they are encoded, when set. */
+  #sink: FrameSink | null = null;
   #outgoingBytes = 0;
   /** A fragmented message is being sent: only its continuations may follow. */
   #sendingFragments = false;
@@ -213,7 +253,8 @@ export class Protocol {
     return this.#closeReceived;
   }
 
-  /** Bytes queued for sending and not yet taken by {@linkcode takeOutgoing}. */
+  /** Bytes queued for sending and not yet taken by {@linkcode takeOutgoing}
+   * (none once a {@linkcode setFrameSink} took them). */
   get bufferedOutgoing(): number {
     return this.#outgoingBytes;
   }
@@ -301,6 +342,15 @@ export class Protocol {
       this.#queueEncoded(Opcode.Text, textEncoder.encode(text));
       return;
     }
+    const sink = this.#sink;
+    if (sink !== null) {
+      const target = sink.reserve(maxTextFrameLength(text, this.#mask));
+      if (target !== null) {
+        const maskKey = resolveMaskKey(this.#mask);
+        sink.commit(encodeTextFrameAt(target, sink.reservedAt, text, maskKey));
+        return;
+      }
+    }
     this.#queue(
       encodeTextFrame(text, this.#mask, this.#allocate, this.#trimLast),
     );
@@ -320,6 +370,20 @@ export class Protocol {
     if (this.#encodes(options?.compress, null, data)) {
       this.#queueEncoded(Opcode.Binary, data);
       return;
+    }
+    const sink = this.#sink;
+    if (sink !== null) {
+      const length = data.length;
+      const target = sink.reserve(
+        frameHeaderLength(length, this.#mask) + length,
+      );
+      if (target !== null) {
+        const maskKey = resolveMaskKey(this.#mask);
+        sink.commit(
+          encodeFrameAt(target, sink.reservedAt, Opcode.Binary, data, maskKey),
+        );
+        return;
+      }
     }
     this.#queue(
       encodeFrameInto(this.#allocate, Opcode.Binary, data, this.#mask),
@@ -485,6 +549,26 @@ export class Protocol {
     const frame = this.#outgoing.shift();
     if (frame !== undefined) this.#outgoingBytes -= frame.length;
     return frame;
+  }
+
+  /**
+   * Hands every frame to `sink` from now on, as it is encoded, instead of
+   * queueing it for {@linkcode takeOutgoing}; frames already queued go to
+   * it first. For a driver that writes what the sink collects (the socket's
+   * write queue): a burst of small messages then lies back to back in one
+   * buffer, with no buffer or view per frame.
+   *
+   * @param sink where the frames go
+   */
+  setFrameSink(sink: FrameSink): void {
+    for (
+      let frame = this.takeOutgoingFrame();
+      frame !== undefined;
+      frame = this.takeOutgoingFrame()
+    ) {
+      sink.push(frame);
+    }
+    this.#sink = sink;
   }
 
   /** The event a complete frame makes, if any (a fragment makes none). */
@@ -813,6 +897,11 @@ export class Protocol {
   }
 
   #queue(frame: Uint8Array): void {
+    const sink = this.#sink;
+    if (sink !== null) {
+      sink.push(frame);
+      return;
+    }
     this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;
   }

@@ -10,7 +10,7 @@
  */
 
 import type { Protocol } from "../protocol/protocol.ts";
-import type { FrameAllocator } from "../frame/pool.ts";
+import { type FrameAllocator, pooledFrames } from "../frame/pool.ts";
 import {
   type OutgoingMessage,
   type SendItem,
@@ -94,11 +94,15 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
    * @param writer the connection
    * @param protocol the connection's protocol
    * @param frames the allocator `protocol` encodes frames with, given each
-   * frame back once written
+   * frame back once written; with {@linkcode pooledFrames} (a writer done
+   * with the bytes once a write settles), small frames are encoded straight
+   * into the write queue's run of the shared slab
    */
   attach(writer: ByteWriter, protocol: Protocol, frames: FrameAllocator): void {
     this.#protocol = protocol;
-    this.#writer = new WriteQueue(writer, this, frames);
+    const queue = new WriteQueue(writer, this, frames);
+    this.#writer = queue;
+    if (frames === pooledFrames) protocol.setFrameSink(queue);
   }
 
   /**

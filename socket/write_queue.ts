@@ -9,8 +9,15 @@
  */
 
 import { reportError } from "./events.ts";
-import type { FrameAllocator } from "../frame/pool.ts";
+import {
+  advanceSlab,
+  type FrameAllocator,
+  SLAB_MAX_FRAME_BYTES,
+  slabCursor,
+  slabWithRoom,
+} from "../frame/pool.ts";
 import { Fifo } from "../protocol/fifo.ts";
+import type { FrameSink } from "../protocol/protocol.ts";
 
 /** The writing half of a byte stream; `write` resolves to the bytes taken. */
 export interface ByteWriter {
@@ -21,6 +28,18 @@ export interface ByteWriter {
    * @returns how many bytes of `data` were written (at least 1)
    */
   write(data: Uint8Array): Promise<number>;
+  /**
+   * Writes what the transport takes at once of `length` bytes of `data`
+   * from `offset`, synchronously, done with the bytes when it returns;
+   * optional, for transports that can (Bun's own sockets). The queue tries
+   * it first and waits on `write` only for what it did not take.
+   *
+   * @param data holds the bytes to write
+   * @param offset where they start in `data`
+   * @param length how many there are
+   * @returns how many bytes were taken, 0 when none can be now
+   */
+  tryWrite?(data: Uint8Array, offset: number, length: number): number;
 }
 
 /**
@@ -46,8 +65,13 @@ export interface WriteQueueCallbacks {
 /**
  * A FIFO of byte chunks written in order to a {@linkcode ByteWriter}, one
  * write at a time. Never rejects: failures go to `onError`.
+ *
+ * As a {@linkcode FrameSink} it also lets a `Protocol` encode small frames
+ * in place: they are laid back to back in the shared slab of
+ * `frame/pool.ts` (only for writers done with the bytes once a write
+ * settles) and go out as one chunk, a view of that run.
  */
-export class WriteQueue {
+export class WriteQueue implements FrameSink {
   readonly #writer: ByteWriter;
   readonly #callbacks: WriteQueueCallbacks;
   /** Where written frames go back to. */
@@ -61,13 +85,27 @@ export class WriteQueue {
   #running = false;
   /** The bytes being written, or null between batches. */
   #batch: Uint8Array | null = null;
-  /** Bytes of {@linkcode WriteQueue.#batch} the writer took so far. */
+  /** Where the batch's bytes start in {@linkcode WriteQueue.#batch}. */
+  #batchStart = 0;
+  /** How many bytes the batch has. */
+  #batchLength = 0;
+  /** The batch is a run of frames encoded in place: nothing to give back. */
+  #batchIsRun = false;
+  /** Bytes of the batch the writer took so far. */
   #written = 0;
   #closed = false;
   /** Between {@linkcode hold} and {@linkcode release}: no write starts. */
   #held = false;
   /** A push while held found the queue idle: release() starts writing. */
   #startOnRelease = false;
+  /** The slab the frames encoded in place lie in, or null when none is. */
+  #run: Uint8Array | null = null;
+  /** Where those frames start in {@linkcode WriteQueue.#run}. */
+  #runStart = 0;
+  /** Where they end: the next frame goes there. */
+  #runEnd = 0;
+  /** Where the room the last {@linkcode reserve} found starts. */
+  reservedAt = 0;
 
   /**
    * @param writer where the bytes go
@@ -111,8 +149,70 @@ export class WriteQueue {
    */
   pushChunk(chunk: Uint8Array): void {
     if (this.#closed || chunk.length === 0) return;
+    this.#endRun();
     this.#chunks.push(chunk);
     this.#queuedBytes += chunk.length;
+    this.#scheduleWrite();
+  }
+
+  /**
+   * FrameSink: room for a frame of at most `size` bytes after the frames
+   * encoded in place before it, in the shared slab.
+   *
+   * @param size the most bytes the frame takes
+   * @returns the slab, with room from {@linkcode reservedAt}; null for a
+   * frame larger than a slab's frames, or once closed
+   */
+  reserve(size: number): Uint8Array | null {
+    if (this.#closed || size > SLAB_MAX_FRAME_BYTES) return null;
+    const slab = slabWithRoom(size);
+    const cursor = slabCursor();
+    if (slab !== this.#run || cursor !== this.#runEnd) {
+      // Another slab, or another writer's frames since: a new run.
+      this.#endRun();
+      this.#run = slab;
+      this.#runStart = cursor;
+      this.#runEnd = cursor;
+    }
+    this.reservedAt = cursor;
+    return slab;
+  }
+
+  /**
+   * FrameSink: a frame was encoded in the room {@linkcode reserve} found,
+   * up to `end`; it is queued after everything before it.
+   *
+   * @param end the offset just past the frame
+   */
+  commit(end: number): void {
+    advanceSlab(end);
+    this.#queuedBytes += end - this.#runEnd;
+    this.#runEnd = end;
+    this.#scheduleWrite();
+  }
+
+  /**
+   * FrameSink: queues a frame in memory of its own, as
+   * {@linkcode pushChunk} does.
+   *
+   * @param frame the frame's bytes
+   */
+  push(frame: Uint8Array): void {
+    this.pushChunk(frame);
+  }
+
+  /** The frames encoded in place so far become one chunk. */
+  #endRun(): void {
+    const run = this.#run;
+    if (run === null) return;
+    this.#run = null;
+    if (this.#runEnd > this.#runStart) {
+      this.#chunks.push(run.subarray(this.#runStart, this.#runEnd));
+    }
+  }
+
+  /** Something was queued: the first push of a tick schedules a write. */
+  #scheduleWrite(): void {
     if (!this.#running) {
       this.#running = true;
       if (this.#held) {
@@ -173,6 +273,7 @@ export class WriteQueue {
    */
   discardQueued(): number {
     const dropped = this.#queuedBytes;
+    this.#run = null;
     this.#chunks.clear();
     this.#queuedBytes = 0;
     return dropped;
@@ -194,49 +295,100 @@ export class WriteQueue {
 
   /**
    * Writes the batch in progress or the next one, until a write is pending
-   * or the queue is empty. No async function: a write's settling calls
+   * or the queue is empty (at once as long as `tryWrite` takes the bytes).
+   * No async function: a write's settling calls
    * back into this queue's two handlers, made once per queue, so a write
    * allocates only its promise's reaction (docs/PERFORMANCE.md, issue 15).
    */
   #writeNext(): void {
-    if (this.#closed) return;
-    let batch = this.#batch;
-    if (batch === null) {
-      if (this.#chunks.length === 0) {
-        this.#running = false;
-        try {
-          this.#callbacks.writeIdle();
-        } catch (error) {
-          reportError(error);
+    const writer = this.#writer;
+    for (;;) {
+      if (this.#closed) return;
+      let batch = this.#batch;
+      if (
+        batch === null && this.#chunks.length === 0 && this.#run !== null &&
+        this.#runEnd > this.#runStart
+      ) {
+        // Only frames encoded in place wait: written from their slab as
+        // they lie, with no view made when the transport takes a range.
+        batch = this.#run;
+        this.#run = null;
+        const length = this.#runEnd - this.#runStart;
+        this.#batch = batch;
+        this.#batchStart = this.#runStart;
+        this.#batchLength = length;
+        this.#batchIsRun = true;
+        this.#written = 0;
+        this.#queuedBytes -= length;
+        this.#inFlightBytes = length;
+      } else if (batch === null) {
+        this.#endRun();
+        if (this.#chunks.length === 0) {
+          this.#running = false;
+          try {
+            this.#callbacks.writeIdle();
+          } catch (error) {
+            reportError(error);
+          }
+          return;
         }
+        batch = this.#takeBatch();
+        this.#batch = batch;
+        this.#batchStart = 0;
+        this.#batchLength = batch.length;
+        this.#batchIsRun = false;
+        this.#written = 0;
+        this.#inFlightBytes = batch.length;
+      }
+      const from = this.#batchStart + this.#written;
+      const left = this.#batchLength - this.#written;
+      if (writer.tryWrite !== undefined) {
+        // Taken at once: no promise, and the next batch follows now.
+        let count: number;
+        try {
+          count = writer.tryWrite(batch, from, left);
+        } catch (error) {
+          this.#fail(error);
+          return;
+        }
+        if (count !== 0) {
+          if (this.#took(count)) continue;
+          return;
+        }
+      }
+      let pending: Promise<number>;
+      try {
+        pending = writer.write(
+          from === 0 && left === batch.length
+            ? batch
+            : batch.subarray(from, from + left),
+        );
+      } catch (error) {
+        this.#fail(error);
         return;
       }
-      batch = this.#takeBatch();
-      this.#batch = batch;
-      this.#written = 0;
-      this.#inFlightBytes = batch.length;
-    }
-    const written = this.#written;
-    let pending: Promise<number>;
-    try {
-      pending = this.#writer.write(
-        written === 0 ? batch : batch.subarray(written),
-      );
-    } catch (error) {
-      this.#fail(error);
+      pending.then(this.#onWritten, this.#onWriteFailed);
       return;
     }
-    pending.then(this.#onWritten, this.#onWriteFailed);
   }
 
   /** A write took `count` bytes of the batch in progress. */
   readonly #onWritten = (count: number): void => {
-    if (this.#closed) return;
+    if (this.#took(count)) this.#writeNext();
+  };
+
+  /**
+   * Counts `count` bytes of the batch in progress as written.
+   *
+   * @returns whether to go on writing (false once closed or failed)
+   */
+  #took(count: number): boolean {
+    if (this.#closed) return false;
     const batch = this.#batch!;
-    const left = batch.length - this.#written;
+    const left = this.#batchLength - this.#written;
     if (!Number.isInteger(count) || count <= 0 || count > left) {
       this.#fail(new Error(`write reported ${count} bytes written of ${left}`));
-      return;
+      return false;
     }
     this.#written += count;
     this.#inFlightBytes = left - count;
@@ -244,16 +396,16 @@ export class WriteQueue {
       this.#callbacks.writeTaken?.(count);
     } catch (error) {
       this.#fail(error);
-      return;
+      return false;
     }
-    if (this.#closed) return;
+    if (this.#closed) return false;
     if (count === left) {
       // Written: a buffer lent for this frame may carry another one now.
       this.#batch = null;
-      this.#frames.release(batch);
+      if (!this.#batchIsRun) this.#frames.release(batch);
     }
-    this.#writeNext();
-  };
+    return true;
+  }
 
   readonly #onWriteFailed = (error: unknown): void => {
     if (!this.#closed) this.#fail(error);

@@ -62,9 +62,9 @@ interface Counter {
 function fakeBunSocket(counter: Counter) {
   return {
     remoteAddress: "127.0.0.1",
-    write(data: Uint8Array): number {
-      counter.bytesWritten += data.length;
-      return data.length;
+    write(data: Uint8Array, offset = 0, length = data.length - offset): number {
+      counter.bytesWritten += length;
+      return length;
     },
     pause() {},
     resume() {},

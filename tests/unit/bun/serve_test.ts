@@ -11,6 +11,10 @@ import assert from "node:assert/strict";
 import { serveBun, upgradeWebSocket } from "../../../bun.ts";
 import { connect } from "../../../node.ts";
 import { nextEvent } from "../../support/websocket.ts";
+import { createConnection } from "node:net";
+import { maskedFrame } from "../../support/bytes.ts";
+import { FrameDecoder } from "../../../frame/decoder.ts";
+import { Opcode } from "../../../frame/types.ts";
 
 const skip = "Bun" in globalThis ? false : "serveBun runs in Bun only";
 
@@ -52,6 +56,98 @@ describe("serveBun", { skip }, () => {
       assert.equal((await closed).code, 1001);
       assert.equal((await oursClosed).code, 1001);
     } finally {
+      await server.shutdown();
+    }
+  });
+
+  test("many small replies to a peer that reads only once it sent them all arrive whole and in order", async () => {
+    // Each message is answered 16 times: the replies outgrow the kernel's
+    // buffers while the peer does not read, so Bun takes part of a burst
+    // and the rest waits for the socket's drain.
+    const copies = 16;
+    const server = serveBun(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      (request) => {
+        const { socket, response } = upgradeWebSocket(request);
+        socket.binaryType = "arraybuffer";
+        socket.onmessage = (event) => {
+          for (let copy = 0; copy < copies; copy++) socket.send(event.data);
+        };
+        return response;
+      },
+    );
+    const count = 5_000;
+    const size = 200;
+    const peer = createConnection({
+      host: "127.0.0.1",
+      port: server.addr.port,
+    });
+    const decoder = new FrameDecoder({ expectMasked: false });
+    let received = 0;
+    let head = "";
+    const upgraded = Promise.withResolvers<string>();
+    const done = Promise.withResolvers<void>();
+    peer.on("error", (error) => done.reject(error));
+    peer.on("data", (chunk: Uint8Array) => {
+      let bytes = new Uint8Array(chunk);
+      if (head.indexOf("\r\n\r\n") < 0) {
+        head += new TextDecoder("latin1").decode(bytes);
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        // Read nothing more until every message was sent.
+        peer.pause();
+        bytes = bytes.subarray(bytes.length - (head.length - end - 4));
+        upgraded.resolve(head.slice(0, end));
+      }
+      decoder.push(bytes);
+      try {
+        for (let frame = decoder.next(); frame; frame = decoder.next()) {
+          assert.equal(frame.opcode, Opcode.Binary);
+          assert.equal(frame.payload.length, size);
+          const view = new DataView(
+            frame.payload.buffer,
+            frame.payload.byteOffset,
+          );
+          const index = Math.floor(received / copies);
+          assert.equal(view.getUint32(0), index, "in order");
+          assert.equal(frame.payload[size - 1], index & 0xff);
+          received++;
+        }
+      } catch (error) {
+        done.reject(error);
+      }
+      if (received === count * copies) done.resolve();
+    });
+    try {
+      peer.write(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
+          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          "Sec-WebSocket-Version: 13\r\n\r\n",
+      );
+      assert.match(await upgraded.promise, /^HTTP\/1\.1 101/);
+      const frames: Uint8Array[] = [];
+      let total = 0;
+      for (let index = 0; index < count; index++) {
+        const payload = new Uint8Array(size).fill(index & 0xff);
+        new DataView(payload.buffer).setUint32(0, index);
+        const frame = maskedFrame(Opcode.Binary, payload);
+        frames.push(frame);
+        total += frame.length;
+      }
+      const all = new Uint8Array(total);
+      let offset = 0;
+      for (const frame of frames) {
+        all.set(frame, offset);
+        offset += frame.length;
+      }
+      await new Promise<void>((resolve, reject) =>
+        peer.write(all, (error) => error ? reject(error) : resolve())
+      );
+      peer.resume();
+      await done.promise;
+      assert.equal(received, count * copies);
+    } finally {
+      peer.destroy();
       await server.shutdown();
     }
   });
