@@ -25,6 +25,9 @@ import { PushedReads } from "../socket/pushed_reads.ts";
 /** Bytes pushed by the socket and not yet read past which it is paused: 64 KiB. */
 export const NODE_READ_HIGH_WATER_BYTES = 64 * 1024;
 
+/** What an empty write writes. */
+const EMPTY = new Uint8Array(0);
+
 /** Where a socket's reads are kept, for the shared listeners below. */
 const PUSHED_READS = Symbol("pushedReads");
 
@@ -84,15 +87,35 @@ export class NodeNetConn implements ByteConn {
   }
 
   write(data: Uint8Array): Promise<number> {
-    if (this.#closed || this.#socket.destroyed) {
+    const socket = this.#socket;
+    if (this.#closed || socket.destroyed || socket.writableEnded) {
       return Promise.reject(new Error("the connection is closed"));
     }
+    if (socket.writableLength > 0) return this.#whenWritten(data, data.length);
+    // Without a callback, a write the kernel takes at once schedules
+    // nothing more; the socket's queue tells whether it was taken.
+    socket.write(data);
+    if (socket.writableLength === 0) {
+      if (socket.destroyed) {
+        return Promise.reject(
+          socket.errored ?? new Error("the connection is closed"),
+        );
+      }
+      return Promise.resolve(data.length);
+    }
+    // Some of it waits in the socket: an empty write queued behind it
+    // calls back once it went out.
+    return this.#whenWritten(EMPTY, data.length);
+  }
+
+  /** Writes `data` and settles with `length` once the kernel took it. */
+  #whenWritten(data: Uint8Array, length: number): Promise<number> {
     return new Promise((resolve, reject) => {
       // The callback comes once the kernel took the bytes (Node, Bun and
       // Deno's node:net alike): only then may their memory be reused.
       this.#socket.write(data, (error) => {
         if (error) reject(error);
-        else resolve(data.length);
+        else resolve(length);
       });
     });
   }

@@ -103,6 +103,40 @@ describe("NodeNetConn", () => {
     }
   });
 
+  test("a write the kernel takes only in part settles once all of it went out", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      // The peer does not read at first, so 32 MiB cannot go out at once:
+      // the write settles only after the peer read it (its memory may be
+      // reused from then on).
+      peer.pause();
+      const size = 32 * 1024 * 1024;
+      const bytes = new Uint8Array(size).fill(7);
+      let settled = false;
+      const written = conn.write(bytes).then((count) => {
+        settled = true;
+        bytes.fill(0xee);
+        return count;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, "settled before the peer read");
+      let received = 0;
+      let wrong = 0;
+      const all = Promise.withResolvers<void>();
+      peer.on("data", (data: Uint8Array) => {
+        for (const byte of data) if (byte !== 7) wrong++;
+        received += data.length;
+        if (received === size) all.resolve();
+      });
+      peer.resume();
+      assert.equal(await written, size);
+      await all.promise;
+      assert.equal(wrong, 0);
+    } finally {
+      await close();
+    }
+  });
+
   test("writes resolve with their length and arrive in order", async () => {
     const { conn, peer, close } = await pair();
     try {
