@@ -64,14 +64,8 @@ const idleLentBuffers: Uint8Array[] = [];
 /** Lent buffers in existence, idle or out. */
 let lentBufferCount = 0;
 
-interface PendingRead {
-  /** Where to copy (`read`), or null to hand out chunks (`readChunk`). */
-  buffer: Uint8Array | null;
-  /** The most bytes to return. */
-  limit: number;
-  resolve(result: number | Uint8Array | null): void;
-  reject(error: Error): void;
-}
+/** The settling function of no read. */
+function ignore(): void {}
 
 /** The reading half of a push-based connection. */
 export class PushedReads {
@@ -86,7 +80,25 @@ export class PushedReads {
   #ended = false;
   #error: Error | null = null;
   #closed = false;
-  #pending: PendingRead | null = null;
+  /** Whether a read waits; its buffer, limit and settling functions are
+   * the four fields below (no object per read). */
+  #waiting = false;
+  /** Where the waiting read copies to (`read`), or null to hand out a
+   * lent buffer (`readChunk`). */
+  #waitingBuffer: Uint8Array | null = null;
+  /** The most bytes the waiting read returns. */
+  #waitingLimit = 0;
+  #resolve: (result: number | Uint8Array | null) => void = ignore;
+  #reject: (error: Error) => void = ignore;
+  /** Takes the settling functions of a read's promise: made once per
+   * connection rather than once per read. */
+  readonly #takeSettlers = (
+    resolve: (result: number | Uint8Array | null) => void,
+    reject: (error: Error) => void,
+  ): void => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
   /** The buffer of the last `readChunk`, until given back. */
   #lent: Uint8Array | null = null;
   /** Whether {@linkcode PushedReads.#lent} came from the shared pool (it
@@ -141,9 +153,11 @@ export class PushedReads {
     if (this.#closed) return;
     this.#closed = true;
     this.releaseChunk();
-    const pending = this.#pending;
-    this.#pending = null;
-    pending?.reject(new Error("the connection is closed"));
+    if (this.#waiting) {
+      const reject = this.#reject;
+      this.#stopWaiting();
+      reject(new Error("the connection is closed"));
+    }
   }
 
   /**
@@ -180,36 +194,45 @@ export class PushedReads {
     if (this.#closed) {
       return Promise.reject(new Error("the connection is closed"));
     }
-    if (this.#pending !== null) {
+    if (this.#waiting) {
       return Promise.reject(new Error("a read is already pending"));
     }
-    return new Promise((resolve, reject) => {
-      this.#pending = { buffer, limit, resolve, reject };
-      this.#serve();
-    });
+    const promise = new Promise(this.#takeSettlers);
+    this.#waiting = true;
+    this.#waitingBuffer = buffer;
+    this.#waitingLimit = limit;
+    this.#serve();
+    return promise;
   }
 
-  /** Fills the pending read from what was pushed, if anything. */
+  /** Ends the wait of the read in progress. */
+  #stopWaiting(): void {
+    this.#waiting = false;
+    this.#waitingBuffer = null;
+    this.#resolve = ignore;
+    this.#reject = ignore;
+  }
+
+  /** Fills the waiting read from what was pushed, if anything. */
   #serve(): void {
-    const pending = this.#pending;
-    if (pending === null) return;
+    if (!this.#waiting) return;
+    const resolve = this.#resolve;
     if (this.#queuedBytes > 0) {
-      this.#pending = null;
-      pending.resolve(
-        pending.buffer === null
-          ? this.#takeChunk(pending.limit)
-          : this.#take(pending.buffer),
-      );
+      const buffer = this.#waitingBuffer;
+      const limit = this.#waitingLimit;
+      this.#stopWaiting();
+      resolve(buffer === null ? this.#takeChunk(limit) : this.#take(buffer));
       if (this.#paused && this.#queuedBytes <= this.#highWater) {
         this.#paused = false;
         this.#flow.resume();
       }
     } else if (this.#error !== null) {
-      this.#pending = null;
-      pending.reject(this.#error);
+      const reject = this.#reject;
+      this.#stopWaiting();
+      reject(this.#error);
     } else if (this.#ended) {
-      this.#pending = null;
-      pending.resolve(null);
+      this.#stopWaiting();
+      resolve(null);
     }
   }
 
