@@ -6,10 +6,12 @@
  * leaves most of them unserved (docs/PERFORMANCE.md). Bun and Node run
  * `node:net` natively.
  *
- * Reads copy the pushed chunks into the caller's buffer
- * (`socket/pushed_reads.ts`); while more than
- * {@linkcode NODE_READ_HIGH_WATER_BYTES} wait, the socket is paused, so TCP
- * flow control still reaches the peer.
+ * A chunk pushed while the socket's reader waits goes to it at once, inside
+ * the "data" event, as `ws` handles it (`DirectReads`); others wait and are
+ * copied into the reader's buffer (`socket/pushed_reads.ts`); while more
+ * than {@linkcode NODE_READ_HIGH_WATER_BYTES} wait, the socket is paused, so
+ * TCP flow control still reaches the peer. A write the kernel takes at once
+ * settles at once (`writeNow`): no callback, promise or tick per write.
  *
  * @module
  */
@@ -37,7 +39,10 @@ interface ReadingSocket {
 }
 
 function onSocketData(this: ReadingSocket, data: Uint8Array): void {
-  this[PUSHED_READS].push(data);
+  // A plain Uint8Array: a Buffer's slice() is a view, not a copy.
+  this[PUSHED_READS].push(
+    new Uint8Array(data.buffer, data.byteOffset, data.length),
+  );
 }
 
 function onSocketEnd(this: ReadingSocket): void {
@@ -86,7 +91,23 @@ export class NodeNetConn implements ByteConn {
     return this.#reads.read(buffer);
   }
 
-  write(data: Uint8Array): Promise<number> {
+  /**
+   * See `DirectReads.readDirect` (`socket/pushed_reads.ts`).
+   *
+   * @param take called with each chunk pushed while a read waits
+   */
+  readDirect(take: (chunk: Uint8Array) => boolean): void {
+    this.#reads.readDirect(take);
+  }
+
+  /**
+   * Writes `data`; the count itself when the kernel took every byte at
+   * once, else a promise as from {@linkcode NodeNetConn.write}.
+   *
+   * @param data the bytes to write
+   * @returns how many bytes were written, now or once it settles
+   */
+  writeNow(data: Uint8Array): number | Promise<number> {
     const socket = this.#socket;
     if (this.#closed || socket.destroyed || socket.writableEnded) {
       return Promise.reject(new Error("the connection is closed"));
@@ -101,11 +122,16 @@ export class NodeNetConn implements ByteConn {
           socket.errored ?? new Error("the connection is closed"),
         );
       }
-      return Promise.resolve(data.length);
+      return data.length;
     }
     // Some of it waits in the socket: an empty write queued behind it
     // calls back once it went out.
     return this.#whenWritten(EMPTY, data.length);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    const written = this.writeNow(data);
+    return typeof written === "number" ? Promise.resolve(written) : written;
   }
 
   /** Writes `data` and settles with `length` once the kernel took it. */

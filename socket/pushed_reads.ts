@@ -3,7 +3,9 @@
  * socket handlers) into the pull reads a {@linkcode ByteConn} offers: pushed
  * chunks wait here until `read()` copies them into the caller's buffer, and
  * the transport is paused while more than a high-water mark waits, so TCP
- * flow control still reaches the peer.
+ * flow control still reaches the peer. A reader may also take chunks as
+ * they come, inside the push ({@linkcode DirectReads}), with no promise
+ * per read.
  *
  * @module
  */
@@ -64,6 +66,37 @@ const idleLentBuffers: Uint8Array[] = [];
 /** Lent buffers in existence, idle or out. */
 let lentBufferCount = 0;
 
+/**
+ * A connection that hands its pushed chunks to the reader as they come,
+ * synchronously, while the reader waits for them.
+ */
+export interface DirectReads {
+  /**
+   * From now on, a chunk pushed while a read waits and nothing is queued
+   * goes to `take` instead of settling the read. `take` returns false
+   * when the reader must look at its state: the waiting read then
+   * settles with no bytes.
+   *
+   * @param take called with each chunk, which the caller copies to keep
+   */
+  readDirect(take: (chunk: Uint8Array) => boolean): void;
+}
+
+/**
+ * Whether `conn` offers {@linkcode DirectReads}.
+ *
+ * @param conn a connection
+ * @returns true when it can hand chunks over as they come
+ */
+export function readsDirect<T extends object>(
+  conn: T,
+): conn is T & DirectReads {
+  return typeof (conn as Partial<DirectReads>).readDirect === "function";
+}
+
+/** What a chunk read settles with when the reader must look up. */
+const EMPTY_CHUNK = new Uint8Array(0);
+
 /** The settling function of no read. */
 function ignore(): void {}
 
@@ -99,6 +132,8 @@ export class PushedReads {
     this.#resolve = resolve;
     this.#reject = reject;
   };
+  /** Where chunks go as they come (see {@linkcode DirectReads}). */
+  #direct: ((chunk: Uint8Array) => boolean) | null = null;
   /** The buffer of the last `readChunk`, until given back. */
   #lent: Uint8Array | null = null;
   /** Whether {@linkcode PushedReads.#lent} came from the shared pool (it
@@ -123,6 +158,16 @@ export class PushedReads {
    */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.#closed) return;
+    const direct = this.#direct;
+    if (direct !== null && this.#waiting && this.#queuedBytes === 0) {
+      if (!direct(chunk) && this.#waiting) {
+        const resolve = this.#resolve;
+        const buffer = this.#waitingBuffer;
+        this.#stopWaiting();
+        resolve(buffer === null ? EMPTY_CHUNK : 0);
+      }
+      return;
+    }
     this.#chunks.push(chunk);
     this.#queuedBytes += chunk.length;
     this.#serve();
@@ -130,6 +175,11 @@ export class PushedReads {
       this.#paused = true;
       this.#flow.pause();
     }
+  }
+
+  /** See {@linkcode DirectReads.readDirect}. */
+  readDirect(take: (chunk: Uint8Array) => boolean): void {
+    this.#direct = take;
   }
 
   /** The peer ended its side: reads return what is left, then null. */

@@ -137,6 +137,33 @@ describe("NodeNetConn", () => {
     }
   });
 
+  test("hands chunks over as they come, as plain Uint8Arrays, and writeNow counts a write taken at once", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      const taken = Promise.withResolvers<Uint8Array>();
+      conn.readDirect((chunk) => {
+        taken.resolve(chunk);
+        return true;
+      });
+      const waiting = conn.read(new Uint8Array(16));
+      peer.write(new Uint8Array([1, 2, 3]));
+      const chunk = await taken.promise;
+      // A Buffer's slice() is a view: the socket must get no Buffer.
+      assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+      assert.deepEqual(chunk, new Uint8Array([1, 2, 3]));
+      const arrived = new Promise((resolve) => peer.once("data", resolve));
+      assert.equal(conn.writeNow(new Uint8Array([4, 5])), 2);
+      assert.deepEqual(
+        new Uint8Array(await arrived as Uint8Array),
+        new Uint8Array([4, 5]),
+      );
+      conn.close();
+      await assert.rejects(waiting);
+    } finally {
+      await close();
+    }
+  });
+
   test("writes resolve with their length and arrive in order", async () => {
     const { conn, peer, close } = await pair();
     try {
