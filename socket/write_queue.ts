@@ -21,6 +21,14 @@ export interface ByteWriter {
    * @returns how many bytes of `data` were written (at least 1)
    */
   write(data: Uint8Array): Promise<number>;
+  /**
+   * Like `write`, but returns the count itself when the bytes were taken
+   * at once (no promise to wait for); optional.
+   *
+   * @param data the bytes to write
+   * @returns how many bytes were written, now or once the promise settles
+   */
+  writeNow?(data: Uint8Array): number | Promise<number>;
 }
 
 /**
@@ -196,47 +204,65 @@ export class WriteQueue {
    * Writes the batch in progress or the next one, until a write is pending
    * or the queue is empty. No async function: a write's settling calls
    * back into this queue's two handlers, made once per queue, so a write
-   * allocates only its promise's reaction (docs/PERFORMANCE.md, issue 15).
+   * allocates only its promise's reaction (docs/PERFORMANCE.md, issue 15);
+   * one that `writeNow` took at once goes on in this loop, with none.
    */
   #writeNext(): void {
-    if (this.#closed) return;
-    let batch = this.#batch;
-    if (batch === null) {
-      if (this.#chunks.length === 0) {
-        this.#running = false;
-        try {
-          this.#callbacks.writeIdle();
-        } catch (error) {
-          reportError(error);
+    for (;;) {
+      if (this.#closed) return;
+      let batch = this.#batch;
+      if (batch === null) {
+        if (this.#chunks.length === 0) {
+          this.#running = false;
+          try {
+            this.#callbacks.writeIdle();
+          } catch (error) {
+            reportError(error);
+          }
+          return;
         }
+        batch = this.#takeBatch();
+        this.#batch = batch;
+        this.#written = 0;
+        this.#inFlightBytes = batch.length;
+      }
+      const writer = this.#writer;
+      const bytes = this.#written === 0 ? batch : batch.subarray(this.#written);
+      let pending: number | Promise<number>;
+      try {
+        pending = writer.writeNow !== undefined
+          ? writer.writeNow(bytes)
+          : writer.write(bytes);
+      } catch (error) {
+        this.#fail(error);
         return;
       }
-      batch = this.#takeBatch();
-      this.#batch = batch;
-      this.#written = 0;
-      this.#inFlightBytes = batch.length;
+      if (typeof pending !== "number") {
+        pending.then(this.#onWritten, this.#onWriteFailed);
+        return;
+      }
+      // Taken at once: on with the next batch, in this loop.
+      if (!this.#took(pending)) return;
     }
-    const written = this.#written;
-    let pending: Promise<number>;
-    try {
-      pending = this.#writer.write(
-        written === 0 ? batch : batch.subarray(written),
-      );
-    } catch (error) {
-      this.#fail(error);
-      return;
-    }
-    pending.then(this.#onWritten, this.#onWriteFailed);
   }
 
   /** A write took `count` bytes of the batch in progress. */
   readonly #onWritten = (count: number): void => {
-    if (this.#closed) return;
+    if (this.#took(count)) this.#writeNext();
+  };
+
+  /**
+   * Counts `count` bytes of the batch in progress as written.
+   *
+   * @returns whether writing goes on (the queue is still open)
+   */
+  #took(count: number): boolean {
+    if (this.#closed) return false;
     const batch = this.#batch!;
     const left = batch.length - this.#written;
     if (!Number.isInteger(count) || count <= 0 || count > left) {
       this.#fail(new Error(`write reported ${count} bytes written of ${left}`));
-      return;
+      return false;
     }
     this.#written += count;
     this.#inFlightBytes = left - count;
@@ -244,16 +270,16 @@ export class WriteQueue {
       this.#callbacks.writeTaken?.(count);
     } catch (error) {
       this.#fail(error);
-      return;
+      return false;
     }
-    if (this.#closed) return;
+    if (this.#closed) return false;
     if (count === left) {
       // Written: a buffer lent for this frame may carry another one now.
       this.#batch = null;
       this.#frames.release(batch);
     }
-    this.#writeNext();
-  };
+    return true;
+  }
 
   readonly #onWriteFailed = (error: unknown): void => {
     if (!this.#closed) this.#fail(error);
