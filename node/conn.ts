@@ -59,6 +59,10 @@ export class NodeNetConn implements ByteConn {
   readonly remoteAddr: NetAddr;
   readonly #socket: Socket;
   readonly #reads: PushedReads;
+  /** A TLS socket: its writes always settle through a callback (an empty
+   * write, which `writeNow` queues behind one that waits, fails on Deno's
+   * `node:tls`). */
+  readonly #encrypted: boolean;
   #closed = false;
 
   /**
@@ -73,6 +77,8 @@ export class NodeNetConn implements ByteConn {
       hostname: socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
     };
+    this.#encrypted = (socket as Socket & { encrypted?: boolean }).encrypted ===
+      true;
     socket.setNoDelay(true);
     // write() settles once the bytes were taken by the kernel (see write).
     markPoolSafe(this);
@@ -112,7 +118,9 @@ export class NodeNetConn implements ByteConn {
     if (this.#closed || socket.destroyed || socket.writableEnded) {
       return Promise.reject(new Error("the connection is closed"));
     }
-    if (socket.writableLength > 0) return this.#whenWritten(data, data.length);
+    if (this.#encrypted || socket.writableLength > 0) {
+      return this.#whenWritten(data, data.length);
+    }
     // Without a callback, a write the kernel takes at once schedules
     // nothing more; the socket's queue tells whether it was taken.
     socket.write(data);
