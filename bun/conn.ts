@@ -126,7 +126,7 @@ export class BunConn implements ByteConn, ChunkReads {
    * @returns how many bytes were taken, 0 when none can be now
    * @throws {Error} once the connection is closed
    */
-  tryWrite(data: Uint8Array, offset: number, length: number): number {
+  writeNow(data: Uint8Array, offset: number, length: number): number {
     if (this.#closed) throw new Error("the connection is closed");
     const written = this.#socket.write(data, offset, length);
     if (written < 0) throw new Error("the connection is closed");

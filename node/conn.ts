@@ -6,10 +6,12 @@
  * leaves most of them unserved (docs/PERFORMANCE.md). Bun and Node run
  * `node:net` natively.
  *
- * Reads copy the pushed chunks into the caller's buffer
- * (`socket/pushed_reads.ts`); while more than
- * {@linkcode NODE_READ_HIGH_WATER_BYTES} wait, the socket is paused, so TCP
- * flow control still reaches the peer.
+ * A chunk pushed while the socket's reader waits goes to it at once, inside
+ * the "data" event, as `ws` handles it (`DirectReads`); others wait and are
+ * copied into the reader's buffer (`socket/pushed_reads.ts`); while more
+ * than {@linkcode NODE_READ_HIGH_WATER_BYTES} wait, the socket is paused, so
+ * TCP flow control still reaches the peer. A write the kernel takes at once
+ * settles at once (`writeNow`): no callback, promise or tick per write.
  *
  * @module
  */
@@ -25,6 +27,9 @@ import { PushedReads } from "../socket/pushed_reads.ts";
 /** Bytes pushed by the socket and not yet read past which it is paused: 64 KiB. */
 export const NODE_READ_HIGH_WATER_BYTES = 64 * 1024;
 
+/** What an empty write writes. */
+const EMPTY = new Uint8Array(0);
+
 /** Where a socket's reads are kept, for the shared listeners below. */
 const PUSHED_READS = Symbol("pushedReads");
 
@@ -34,7 +39,10 @@ interface ReadingSocket {
 }
 
 function onSocketData(this: ReadingSocket, data: Uint8Array): void {
-  this[PUSHED_READS].push(data);
+  // A plain Uint8Array: a Buffer's slice() is a view, not a copy.
+  this[PUSHED_READS].push(
+    new Uint8Array(data.buffer, data.byteOffset, data.length),
+  );
 }
 
 function onSocketEnd(this: ReadingSocket): void {
@@ -51,6 +59,10 @@ export class NodeNetConn implements ByteConn {
   readonly remoteAddr: NetAddr;
   readonly #socket: Socket;
   readonly #reads: PushedReads;
+  /** A TLS socket: its writes always settle through a callback (an empty
+   * write, which `writeNow` queues behind one that waits, fails on Deno's
+   * `node:tls`). */
+  readonly #encrypted: boolean;
   #closed = false;
 
   /**
@@ -65,6 +77,8 @@ export class NodeNetConn implements ByteConn {
       hostname: socket.remoteAddress ?? "",
       port: socket.remotePort ?? 0,
     };
+    this.#encrypted = (socket as Socket & { encrypted?: boolean }).encrypted ===
+      true;
     socket.setNoDelay(true);
     // write() settles once the bytes were taken by the kernel (see write).
     markPoolSafe(this);
@@ -83,16 +97,69 @@ export class NodeNetConn implements ByteConn {
     return this.#reads.read(buffer);
   }
 
-  write(data: Uint8Array): Promise<number> {
-    if (this.#closed || this.#socket.destroyed) {
+  /**
+   * See `DirectReads.readDirect` (`socket/pushed_reads.ts`).
+   *
+   * @param take called with each chunk pushed while a read waits
+   */
+  readDirect(take: (chunk: Uint8Array) => boolean): void {
+    this.#reads.readDirect(take);
+  }
+
+  /**
+   * Writes `length` bytes of `data` from `offset`: the count itself when the
+   * kernel took every byte at once, else a promise as from
+   * {@linkcode NodeNetConn.write}.
+   *
+   * @param data holds the bytes to write
+   * @param offset where they start in `data`
+   * @param length how many there are
+   * @returns how many bytes were written, now or once it settles
+   */
+  writeNow(
+    data: Uint8Array,
+    offset: number,
+    length: number,
+  ): number | Promise<number> {
+    const socket = this.#socket;
+    if (this.#closed || socket.destroyed || socket.writableEnded) {
       return Promise.reject(new Error("the connection is closed"));
     }
+    const bytes = offset === 0 && length === data.length
+      ? data
+      : data.subarray(offset, offset + length);
+    if (this.#encrypted || socket.writableLength > 0) {
+      return this.#whenWritten(bytes, length);
+    }
+    // Without a callback, a write the kernel takes at once schedules
+    // nothing more; the socket's queue tells whether it was taken.
+    socket.write(bytes);
+    if (socket.writableLength === 0) {
+      if (socket.destroyed) {
+        return Promise.reject(
+          socket.errored ?? new Error("the connection is closed"),
+        );
+      }
+      return length;
+    }
+    // Some of it waits in the socket: an empty write queued behind it
+    // calls back once it went out.
+    return this.#whenWritten(EMPTY, length);
+  }
+
+  write(data: Uint8Array): Promise<number> {
+    const written = this.writeNow(data, 0, data.length);
+    return typeof written === "number" ? Promise.resolve(written) : written;
+  }
+
+  /** Writes `data` and settles with `length` once the kernel took it. */
+  #whenWritten(data: Uint8Array, length: number): Promise<number> {
     return new Promise((resolve, reject) => {
       // The callback comes once the kernel took the bytes (Node, Bun and
       // Deno's node:net alike): only then may their memory be reused.
       this.#socket.write(data, (error) => {
         if (error) reject(error);
-        else resolve(data.length);
+        else resolve(length);
       });
     });
   }

@@ -3,7 +3,9 @@
  * socket handlers) into the pull reads a {@linkcode ByteConn} offers: pushed
  * chunks wait here until `read()` copies them into the caller's buffer, and
  * the transport is paused while more than a high-water mark waits, so TCP
- * flow control still reaches the peer.
+ * flow control still reaches the peer. A reader may also take chunks as
+ * they come, inside the push ({@linkcode DirectReads}), with no promise
+ * per read.
  *
  * @module
  */
@@ -64,14 +66,39 @@ const idleLentBuffers: Uint8Array[] = [];
 /** Lent buffers in existence, idle or out. */
 let lentBufferCount = 0;
 
-interface PendingRead {
-  /** Where to copy (`read`), or null to hand out chunks (`readChunk`). */
-  buffer: Uint8Array | null;
-  /** The most bytes to return. */
-  limit: number;
-  resolve(result: number | Uint8Array | null): void;
-  reject(error: Error): void;
+/**
+ * A connection that hands its pushed chunks to the reader as they come,
+ * synchronously, while the reader waits for them.
+ */
+export interface DirectReads {
+  /**
+   * From now on, a chunk pushed while a read waits and nothing is queued
+   * goes to `take` instead of settling the read. `take` returns false
+   * when the reader must look at its state: the waiting read then
+   * settles with no bytes.
+   *
+   * @param take called with each chunk, which the caller copies to keep
+   */
+  readDirect(take: (chunk: Uint8Array) => boolean): void;
 }
+
+/**
+ * Whether `conn` offers {@linkcode DirectReads}.
+ *
+ * @param conn a connection
+ * @returns true when it can hand chunks over as they come
+ */
+export function readsDirect<T extends object>(
+  conn: T,
+): conn is T & DirectReads {
+  return typeof (conn as Partial<DirectReads>).readDirect === "function";
+}
+
+/** What a chunk read settles with when the reader must look up. */
+const EMPTY_CHUNK = new Uint8Array(0);
+
+/** The settling function of no read. */
+function ignore(): void {}
 
 /** The reading half of a push-based connection. */
 export class PushedReads {
@@ -86,7 +113,27 @@ export class PushedReads {
   #ended = false;
   #error: Error | null = null;
   #closed = false;
-  #pending: PendingRead | null = null;
+  /** Whether a read waits; its buffer, limit and settling functions are
+   * the four fields below (no object per read). */
+  #waiting = false;
+  /** Where the waiting read copies to (`read`), or null to hand out a
+   * lent buffer (`readChunk`). */
+  #waitingBuffer: Uint8Array | null = null;
+  /** The most bytes the waiting read returns. */
+  #waitingLimit = 0;
+  #resolve: (result: number | Uint8Array | null) => void = ignore;
+  #reject: (error: Error) => void = ignore;
+  /** Takes the settling functions of a read's promise: made once per
+   * connection rather than once per read. */
+  readonly #takeSettlers = (
+    resolve: (result: number | Uint8Array | null) => void,
+    reject: (error: Error) => void,
+  ): void => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
+  /** Where chunks go as they come (see {@linkcode DirectReads}). */
+  #direct: ((chunk: Uint8Array) => boolean) | null = null;
   /** The buffer of the last `readChunk`, until given back. */
   #lent: Uint8Array | null = null;
   /** Whether {@linkcode PushedReads.#lent} came from the shared pool (it
@@ -111,6 +158,16 @@ export class PushedReads {
    */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0 || this.#closed) return;
+    const direct = this.#direct;
+    if (direct !== null && this.#waiting && this.#queuedBytes === 0) {
+      if (!direct(chunk) && this.#waiting) {
+        const resolve = this.#resolve;
+        const buffer = this.#waitingBuffer;
+        this.#stopWaiting();
+        resolve(buffer === null ? EMPTY_CHUNK : 0);
+      }
+      return;
+    }
     this.#chunks.push(chunk);
     this.#queuedBytes += chunk.length;
     this.#serve();
@@ -118,6 +175,11 @@ export class PushedReads {
       this.#paused = true;
       this.#flow.pause();
     }
+  }
+
+  /** See {@linkcode DirectReads.readDirect}. */
+  readDirect(take: (chunk: Uint8Array) => boolean): void {
+    this.#direct = take;
   }
 
   /** The peer ended its side: reads return what is left, then null. */
@@ -141,9 +203,11 @@ export class PushedReads {
     if (this.#closed) return;
     this.#closed = true;
     this.releaseChunk();
-    const pending = this.#pending;
-    this.#pending = null;
-    pending?.reject(new Error("the connection is closed"));
+    if (this.#waiting) {
+      const reject = this.#reject;
+      this.#stopWaiting();
+      reject(new Error("the connection is closed"));
+    }
   }
 
   /**
@@ -180,36 +244,45 @@ export class PushedReads {
     if (this.#closed) {
       return Promise.reject(new Error("the connection is closed"));
     }
-    if (this.#pending !== null) {
+    if (this.#waiting) {
       return Promise.reject(new Error("a read is already pending"));
     }
-    return new Promise((resolve, reject) => {
-      this.#pending = { buffer, limit, resolve, reject };
-      this.#serve();
-    });
+    const promise = new Promise(this.#takeSettlers);
+    this.#waiting = true;
+    this.#waitingBuffer = buffer;
+    this.#waitingLimit = limit;
+    this.#serve();
+    return promise;
   }
 
-  /** Fills the pending read from what was pushed, if anything. */
+  /** Ends the wait of the read in progress. */
+  #stopWaiting(): void {
+    this.#waiting = false;
+    this.#waitingBuffer = null;
+    this.#resolve = ignore;
+    this.#reject = ignore;
+  }
+
+  /** Fills the waiting read from what was pushed, if anything. */
   #serve(): void {
-    const pending = this.#pending;
-    if (pending === null) return;
+    if (!this.#waiting) return;
+    const resolve = this.#resolve;
     if (this.#queuedBytes > 0) {
-      this.#pending = null;
-      pending.resolve(
-        pending.buffer === null
-          ? this.#takeChunk(pending.limit)
-          : this.#take(pending.buffer),
-      );
+      const buffer = this.#waitingBuffer;
+      const limit = this.#waitingLimit;
+      this.#stopWaiting();
+      resolve(buffer === null ? this.#takeChunk(limit) : this.#take(buffer));
       if (this.#paused && this.#queuedBytes <= this.#highWater) {
         this.#paused = false;
         this.#flow.resume();
       }
     } else if (this.#error !== null) {
-      this.#pending = null;
-      pending.reject(this.#error);
+      const reject = this.#reject;
+      this.#stopWaiting();
+      reject(this.#error);
     } else if (this.#ended) {
-      this.#pending = null;
-      pending.resolve(null);
+      this.#stopWaiting();
+      resolve(null);
     }
   }
 

@@ -3,7 +3,8 @@
  * buffer (fixed, or growing while reads fill it and shrinking when they use
  * little of it), or, from a connection that was pushed its bytes
  * (`ChunkReads`), into a buffer it lends for the time the socket takes the
- * chunk, with no buffer here; each chunk handed to the socket, with reading
+ * chunk, with no buffer here; or, from one that offers `DirectReads`, inside
+ * its push while a read waits; each chunk handed to the socket, with reading
  * paused whenever the socket says so (a slow `for await` loop, writes
  * backing up), so a peer is slowed down by TCP
  * flow control instead of growing memory.
@@ -17,7 +18,7 @@
 
 import { lingerThenClose } from "./linger.ts";
 import type { ByteConn } from "./transport.ts";
-import { type ChunkReads, readsChunks } from "./pushed_reads.ts";
+import { type ChunkReads, readsChunks, readsDirect } from "./pushed_reads.ts";
 import { DEFAULTS } from "../defaults.ts";
 
 /** Reads in a row that use less than a sixteenth of an adaptive read
@@ -84,8 +85,26 @@ export class SocketReader {
     this.#hooks = hooks;
   }
 
+  /** Takes a chunk handed over as it came; false to wake the loop. */
+  readonly #takeDirect = (chunk: Uint8Array): boolean => {
+    const hooks = this.#hooks;
+    if (hooks.readerClosed()) return false;
+    try {
+      hooks.readerData(chunk);
+    } catch (error) {
+      this.#directError = error;
+      return false;
+    }
+    return !hooks.readerClosed() && hooks.readerPause() === null;
+  };
+  /** What the socket's data hook threw inside a direct read, for the
+   * read loop to fail with. */
+  #directError: unknown = null;
+
   /** Starts reading; call once. */
   start(): void {
+    const conn = this.#conn;
+    if (readsDirect(conn)) conn.readDirect(this.#takeDirect);
     this.#running = true;
     this.#stopped = this.#run();
   }
@@ -143,6 +162,7 @@ export class SocketReader {
           const count = await this.#conn.read(this.#buffer);
           chunk = count === null ? null : this.#chunk(count);
         }
+        if (this.#directError !== null) throw this.#directError;
         if (chunk === null) this.#peerEnded = true;
         if (hooks.readerClosed()) break;
         if (chunk === null) {

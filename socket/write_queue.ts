@@ -29,17 +29,22 @@ export interface ByteWriter {
    */
   write(data: Uint8Array): Promise<number>;
   /**
-   * Writes what the transport takes at once of `length` bytes of `data`
-   * from `offset`, synchronously, done with the bytes when it returns;
-   * optional, for transports that can (Bun's own sockets). The queue tries
-   * it first and waits on `write` only for what it did not take.
+   * Writes `length` bytes of `data` from `offset` without waiting where it
+   * can; optional, for transports that can (Bun's and Node's sockets). The
+   * queue tries it first and waits on `write` only for what it did not take.
    *
    * @param data holds the bytes to write
    * @param offset where they start in `data`
    * @param length how many there are
-   * @returns how many bytes were taken, 0 when none can be now
+   * @returns how many bytes the transport took at once, done with them when
+   * it returns (0 when none can be taken now); or, for bytes it took but
+   * still uses, a promise of the count that settles once it is done
    */
-  tryWrite?(data: Uint8Array, offset: number, length: number): number;
+  writeNow?(
+    data: Uint8Array,
+    offset: number,
+    length: number,
+  ): number | Promise<number>;
 }
 
 /**
@@ -295,7 +300,7 @@ export class WriteQueue implements FrameSink {
 
   /**
    * Writes the batch in progress or the next one, until a write is pending
-   * or the queue is empty (at once as long as `tryWrite` takes the bytes).
+   * or the queue is empty (at once as long as `writeNow` takes the bytes).
    * No async function: a write's settling calls
    * back into this queue's two handlers, made once per queue, so a write
    * allocates only its promise's reaction (docs/PERFORMANCE.md, issue 15).
@@ -342,17 +347,21 @@ export class WriteQueue implements FrameSink {
       }
       const from = this.#batchStart + this.#written;
       const left = this.#batchLength - this.#written;
-      if (writer.tryWrite !== undefined) {
+      if (writer.writeNow !== undefined) {
         // Taken at once: no promise, and the next batch follows now.
-        let count: number;
+        let taken: number | Promise<number>;
         try {
-          count = writer.tryWrite(batch, from, left);
+          taken = writer.writeNow(batch, from, left);
         } catch (error) {
           this.#fail(error);
           return;
         }
-        if (count !== 0) {
-          if (this.#took(count)) continue;
+        if (typeof taken !== "number") {
+          taken.then(this.#onWritten, this.#onWriteFailed);
+          return;
+        }
+        if (taken !== 0) {
+          if (this.#took(taken)) continue;
           return;
         }
       }

@@ -78,6 +78,10 @@ class FakeNodeSocket extends EventEmitter {
   remoteAddress = "127.0.0.1";
   remotePort = 1;
   destroyed = false;
+  writableEnded = false;
+  errored = null;
+  /** Bytes waiting in the socket: none, every write is taken at once. */
+  writableLength = 0;
   readonly #counter: Counter;
   constructor(counter: Counter) {
     super();

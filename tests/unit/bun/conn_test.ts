@@ -1,6 +1,6 @@
 /**
  * BunConn's writes over a stand-in for Bun's socket (runs in every
- * runtime): `tryWrite` passes a range through without a copy or a view,
+ * runtime): `writeNow` passes a range through without a copy or a view,
  * and a closed socket fails it.
  *
  * @module
@@ -31,24 +31,24 @@ function standIn(room: number) {
 }
 
 describe("BunConn writes", () => {
-  test("tryWrite hands Bun the range as it lies and reports what it took", () => {
+  test("writeNow hands Bun the range as it lies and reports what it took", () => {
     const { socket, calls } = standIn(3);
     const conn = new BunConn(socket);
     const bytes = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]);
-    assert.equal(conn.tryWrite(bytes, 2, 5), 3);
+    assert.equal(conn.writeNow(bytes, 2, 5), 3);
     assert.equal(calls.length, 1);
     assert.equal(calls[0].data, bytes, "the same array, no view");
     assert.equal(calls[0].offset, 2);
     assert.equal(calls[0].length, 5);
   });
 
-  test("tryWrite throws once the socket is closed, or the conn", () => {
+  test("writeNow throws once the socket is closed, or the conn", () => {
     const stand = standIn(10);
     const conn = new BunConn(stand.socket);
     stand.close();
-    assert.throws(() => conn.tryWrite(new Uint8Array(4), 0, 4), /closed/);
+    assert.throws(() => conn.writeNow(new Uint8Array(4), 0, 4), /closed/);
     const other = new BunConn(standIn(10).socket);
     other.close();
-    assert.throws(() => other.tryWrite(new Uint8Array(4), 0, 4), /closed/);
+    assert.throws(() => other.writeNow(new Uint8Array(4), 0, 4), /closed/);
   });
 });

@@ -103,6 +103,67 @@ describe("NodeNetConn", () => {
     }
   });
 
+  test("a write the kernel takes only in part settles once all of it went out", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      // The peer does not read at first, so 32 MiB cannot go out at once:
+      // the write settles only after the peer read it (its memory may be
+      // reused from then on).
+      peer.pause();
+      const size = 32 * 1024 * 1024;
+      const bytes = new Uint8Array(size).fill(7);
+      let settled = false;
+      const written = conn.write(bytes).then((count) => {
+        settled = true;
+        bytes.fill(0xee);
+        return count;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(settled, false, "settled before the peer read");
+      let received = 0;
+      let wrong = 0;
+      const all = Promise.withResolvers<void>();
+      peer.on("data", (data: Uint8Array) => {
+        for (const byte of data) if (byte !== 7) wrong++;
+        received += data.length;
+        if (received === size) all.resolve();
+      });
+      peer.resume();
+      assert.equal(await written, size);
+      await all.promise;
+      assert.equal(wrong, 0);
+    } finally {
+      await close();
+    }
+  });
+
+  test("hands chunks over as they come, as plain Uint8Arrays, and writeNow counts a write taken at once", async () => {
+    const { conn, peer, close } = await pair();
+    try {
+      const taken = Promise.withResolvers<Uint8Array>();
+      conn.readDirect((chunk) => {
+        taken.resolve(chunk);
+        return true;
+      });
+      const waiting = conn.read(new Uint8Array(16));
+      peer.write(new Uint8Array([1, 2, 3]));
+      const chunk = await taken.promise;
+      // A Buffer's slice() is a view: the socket must get no Buffer.
+      assert.equal(Object.getPrototypeOf(chunk), Uint8Array.prototype);
+      assert.deepEqual(chunk, new Uint8Array([1, 2, 3]));
+      const arrived = new Promise((resolve) => peer.once("data", resolve));
+      assert.equal(conn.writeNow(new Uint8Array([9, 4, 5]), 1, 2), 2);
+      assert.deepEqual(
+        new Uint8Array(await arrived as Uint8Array),
+        new Uint8Array([4, 5]),
+      );
+      conn.close();
+      await assert.rejects(waiting);
+    } finally {
+      await close();
+    }
+  });
+
   test("writes resolve with their length and arrive in order", async () => {
     const { conn, peer, close } = await pair();
     try {

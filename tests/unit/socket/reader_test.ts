@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SocketReader } from "../../../socket/reader.ts";
+import { PushedReads } from "../../../socket/pushed_reads.ts";
 import type { ByteConn } from "../../../socket/transport.ts";
 import { DEFAULTS } from "../../../defaults.ts";
 
@@ -121,5 +122,76 @@ describe("a connection that lends its read buffers", () => {
     assert.equal(received[1], chunks[1]);
     assert.deepEqual(events, ["data 3", "release", "data 60000", "release"]);
     assert.deepEqual(limits, Array(3).fill(DEFAULTS.limits.maxReadBufferSize));
+  });
+});
+
+describe("a connection that hands chunks over as they come", () => {
+  /** A ByteConn over PushedReads, with its direct reads. */
+  function pushedConn() {
+    const reads = new PushedReads(1 << 20, { pause() {}, resume() {} });
+    const conn = {
+      read: (buffer: Uint8Array) => reads.read(buffer),
+      readDirect: (take: (chunk: Uint8Array) => boolean) =>
+        reads.readDirect(take),
+      write: (data: Uint8Array) => Promise.resolve(data.length),
+      close: () => reads.close(),
+    };
+    return { reads, conn };
+  }
+
+  function nextMacrotask(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  test("delivers a chunk inside the push, and a pause wakes the read loop", async () => {
+    const { reads, conn } = pushedConn();
+    const events: string[] = [];
+    let pause: PromiseWithResolvers<void> | null = null;
+    const ended = Promise.withResolvers<void>();
+    const reader = new SocketReader(conn, 0, {
+      readerData: (chunk) => events.push(`data ${chunk.length}`),
+      readerEnd: () => ended.resolve(),
+      readerError: (error) => ended.reject(error),
+      readerPause: () => pause?.promise ?? null,
+      readerClosed: () => false,
+    });
+    reader.start();
+    await nextMacrotask();
+    reads.push(new Uint8Array(3));
+    assert.deepEqual(events, ["data 3"], "delivered before the push returned");
+    pause = Promise.withResolvers<void>();
+    reads.push(new Uint8Array(4));
+    assert.deepEqual(events, ["data 3", "data 4"]);
+    await nextMacrotask();
+    // Paused: what comes now waits.
+    reads.push(new Uint8Array(5));
+    await nextMacrotask();
+    assert.deepEqual(events, ["data 3", "data 4"]);
+    const resumed = pause;
+    pause = null;
+    resumed.resolve();
+    await nextMacrotask();
+    assert.deepEqual(events, ["data 3", "data 4", "data 5"]);
+    reads.end();
+    await ended.promise;
+  });
+
+  test("an exception from the socket's data hook is a read error", async () => {
+    const { reads, conn } = pushedConn();
+    const failure = new Error("hook failed");
+    const failed = Promise.withResolvers<unknown>();
+    const reader = new SocketReader(conn, 0, {
+      readerData: () => {
+        throw failure;
+      },
+      readerEnd: () => failed.reject(new Error("ended instead")),
+      readerError: (error) => failed.resolve(error),
+      readerPause: () => null,
+      readerClosed: () => false,
+    });
+    reader.start();
+    await nextMacrotask();
+    reads.push(new Uint8Array(3));
+    assert.equal(await failed.promise, failure);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The write queue as a `Protocol`'s frame sink: small frames encoded in
  * place lie back to back in the shared slab and go out in order with the
- * frames handed over whole; a transport with `tryWrite` takes them at once
+ * frames handed over whole; a transport with `writeNow` takes them at once
  * as a range of the slab, and `write` gets only what it did not take.
  *
  * @module
@@ -44,7 +44,7 @@ function sinkPair(writer: ByteWriter, role: "server" | "client" = "server") {
   };
 }
 
-/** A writer without tryWrite that records each write and takes it all. */
+/** A writer without writeNow that records each write and takes it all. */
 function asyncWriter(recorded: Recorded): ByteWriter {
   return {
     write(data) {
@@ -165,11 +165,11 @@ describe("WriteQueue as a frame sink", () => {
     ]);
   });
 
-  test("tryWrite takes the run as a range of its slab; write gets the rest", async () => {
+  test("writeNow takes the run as a range of its slab; write gets the rest", async () => {
     const recorded: Recorded = { writes: [], tries: [] };
     let ranges = 0;
     const writer: ByteWriter = {
-      tryWrite(data, offset, length) {
+      writeNow(data, offset, length) {
         ranges++;
         // Takes half of what it is offered, then nothing.
         const taken = ranges === 1 ? Math.floor(length / 2) : 0;
@@ -196,11 +196,11 @@ describe("WriteQueue as a frame sink", () => {
     assert.equal(queue.bufferedAmount, 0);
   });
 
-  test("a run taken whole by tryWrite is done before release returns", () => {
+  test("a run taken whole by writeNow is done before release returns", () => {
     const taken: Uint8Array[] = [];
     let idleCalls = 0;
     const queue = new WriteQueue({
-      tryWrite(data, offset, length) {
+      writeNow(data, offset, length) {
         taken.push(data.slice(offset, offset + length));
         return length;
       },
@@ -226,10 +226,10 @@ describe("WriteQueue as a frame sink", () => {
     assert.deepEqual(taken[0], new Uint8Array([0x81, 1, 0x78, 0x81, 1, 0x79]));
   });
 
-  test("a tryWrite that throws fails the queue and drops the rest", () => {
+  test("a writeNow that throws fails the queue and drops the rest", () => {
     const errors: unknown[] = [];
     const queue = new WriteQueue({
-      tryWrite() {
+      writeNow() {
         throw new Error("the connection is closed");
       },
       write: () => Promise.resolve(0),
