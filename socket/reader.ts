@@ -24,6 +24,26 @@ import { DEFAULTS } from "../defaults.ts";
  * buffer before it is halved: 8 (a burst of large messages keeps it). */
 const SMALL_READS_BEFORE_SHRINK = 8;
 
+/** Adaptive read buffers grow past this size only within
+ * {@linkcode LARGE_READ_BUFFERS_BUDGET}: 16 KiB. */
+const LARGE_READ_BUFFER_FROM = 16 * 1024;
+
+/** Most bytes the adaptive read buffers larger than
+ * {@linkcode LARGE_READ_BUFFER_FROM} hold together, in the whole process:
+ * 16 MiB. A pending read holds its buffer, so with thousands of busy
+ * connections (each filling 16 KiB reads) unbounded growth held 32-64 KiB
+ * per connection (docs/PERFORMANCE.md, "Issue 15: Deno peak RSS"). */
+const LARGE_READ_BUFFERS_BUDGET = 16 * 1024 * 1024;
+
+/** Bytes held now by adaptive read buffers larger than
+ * {@linkcode LARGE_READ_BUFFER_FROM}. */
+let largeReadBufferBytes = 0;
+
+/** Counts a buffer of `size` bytes in or out of the large buffers' bytes. */
+function countLargeBuffer(size: number, sign: 1 | -1): void {
+  if (size > LARGE_READ_BUFFER_FROM) largeReadBufferBytes += sign * size;
+}
+
 /** The buffer of a reader whose connection hands out its own chunks. */
 const EMPTY = new Uint8Array(0);
 
@@ -173,29 +193,44 @@ export class SocketReader {
     return view;
   }
 
-  /** Doubles an adaptive buffer after a read that filled it; halves it after
+  /** Doubles an adaptive buffer after a read that filled it (past
+   * {@linkcode LARGE_READ_BUFFER_FROM} only within the process's
+   * {@linkcode LARGE_READ_BUFFERS_BUDGET}); halves it after
    * {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row that each used less
    * than a sixteenth of it, never below the initial size. */
   #resize(count: number): void {
     const size = this.#buffer.length;
     if (count === size && size < DEFAULTS.limits.maxReadBufferSize) {
-      this.#buffer = new Uint8Array(
-        Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize),
-      );
-      this.#view = null;
-      this.#smallReads = 0;
+      const grown = Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize);
+      const counted = size > LARGE_READ_BUFFER_FROM ? size : 0;
+      if (
+        grown > LARGE_READ_BUFFER_FROM &&
+        largeReadBufferBytes - counted + grown > LARGE_READ_BUFFERS_BUDGET
+      ) {
+        this.#smallReads = 0;
+        return;
+      }
+      this.#replaceBuffer(grown);
     } else if (
       count < size / 16 && size > DEFAULTS.limits.initialReadBufferSize
     ) {
       if (++this.#smallReads < SMALL_READS_BEFORE_SHRINK) return;
-      this.#buffer = new Uint8Array(
+      this.#replaceBuffer(
         Math.max(size / 2, DEFAULTS.limits.initialReadBufferSize),
       );
-      this.#view = null;
-      this.#smallReads = 0;
     } else {
       this.#smallReads = 0;
     }
+  }
+
+  /** A new adaptive buffer of `size` bytes, counted in the budget. */
+  #replaceBuffer(size: number): void {
+    if (this.#connClosed) return;
+    countLargeBuffer(this.#buffer.length, -1);
+    countLargeBuffer(size, 1);
+    this.#buffer = new Uint8Array(size);
+    this.#view = null;
+    this.#smallReads = 0;
   }
 
   /** A read for lingering, once the read loop (and its read) ended. */
@@ -213,6 +248,7 @@ export class SocketReader {
   #closeConn(): void {
     if (this.#connClosed) return;
     this.#connClosed = true;
+    if (this.#adaptive) countLargeBuffer(this.#buffer.length, -1);
     try {
       this.#conn.close();
     } catch {

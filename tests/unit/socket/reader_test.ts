@@ -123,3 +123,45 @@ describe("a connection that lends its read buffers", () => {
     assert.deepEqual(limits, Array(3).fill(DEFAULTS.limits.maxReadBufferSize));
   });
 });
+
+describe("the read buffers of many connections", () => {
+  test("grow past 16 KiB only within 16 MiB shared by every reader, given back when a connection closes", async () => {
+    const runs = async (count: number) => {
+      const readers: { reader: SocketReader; seen: number[] }[] = [];
+      const ends: Promise<void>[] = [];
+      for (let index = 0; index < count; index++) {
+        const { conn, seen } = scriptedConn(Array(12).fill(1 << 20));
+        const { promise, resolve } = Promise.withResolvers<void>();
+        const reader = new SocketReader(conn, 0, {
+          readerData: () => {},
+          readerEnd: () => resolve(),
+          readerError: (error) => {
+            throw error;
+          },
+          readerPause: () => null,
+          readerClosed: () => false,
+        });
+        reader.start();
+        readers.push({ reader, seen });
+        ends.push(promise);
+      }
+      await Promise.all(ends);
+      return readers;
+    };
+    const largest = (seen: number[]) => Math.max(...seen);
+    const many = await runs(400);
+    let largeBytes = 0;
+    let heldBack = 0;
+    for (const { seen } of many) {
+      if (largest(seen) > 16 * 1024) largeBytes += largest(seen);
+      if (largest(seen) < DEFAULTS.limits.maxReadBufferSize) heldBack++;
+    }
+    // 400 readers of 64 KiB would hold 25 MiB.
+    assert.ok(largeBytes <= 16 * 1024 * 1024, `${largeBytes} bytes`);
+    assert.ok(heldBack > 0);
+    for (const { reader } of many) reader.close();
+    const [after] = await runs(1);
+    assert.equal(largest(after.seen), DEFAULTS.limits.maxReadBufferSize);
+    after.reader.close();
+  });
+});
