@@ -30,10 +30,11 @@ const LARGE_READ_BUFFER_FROM = 16 * 1024;
 
 /** Most bytes the adaptive read buffers larger than
  * {@linkcode LARGE_READ_BUFFER_FROM} hold together, in the whole process:
- * 16 MiB. A pending read holds its buffer, so with thousands of busy
- * connections (each filling 16 KiB reads) unbounded growth held 32-64 KiB
- * per connection (docs/PERFORMANCE.md, "Issue 15: Deno peak RSS"). */
-const LARGE_READ_BUFFERS_BUDGET = 16 * 1024 * 1024;
+ * 32 MiB (1,000 busy connections keep their 32 KiB). A pending read holds
+ * its buffer, so with thousands of busy connections (each filling 16 KiB
+ * reads) unbounded growth held 32-64 KiB per connection
+ * (docs/PERFORMANCE.md, "Issue 15: Deno peak RSS"). */
+const LARGE_READ_BUFFERS_BUDGET = 32 * 1024 * 1024;
 
 /** Bytes held now by adaptive read buffers larger than
  * {@linkcode LARGE_READ_BUFFER_FROM}. */
