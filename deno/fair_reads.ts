@@ -29,6 +29,7 @@
  */
 
 import { Fifo } from "../protocol/fifo.ts";
+import { IssueOrder } from "./issue_order.ts";
 import { markPoolSafe, type NetAddr } from "../socket/transport.ts";
 import type { AcceptedConn } from "../server/listener.ts";
 
@@ -93,7 +94,7 @@ class ReadSchedule {
    * completed when it reads again: the entry is renewed then, and removed
    * when the connection closes or has been idle {@linkcode IDLE_READ_MS}.
    */
-  readonly #issued = new Map<FairConn, number>();
+  readonly #issued = new IssueOrder<FairConn>();
   readonly #held = new Fifo<HeldRead>();
   #draining = false;
   /** Reads held back so far, and at the last look. */
@@ -162,10 +163,11 @@ class ReadSchedule {
 
   /** How long the oldest watched read has waited; forgets idle ones. */
   #oldestWait(now: number): number {
-    for (const [conn, issuedAt] of this.#issued) {
-      const wait = now - issuedAt;
+    const issued = this.#issued;
+    for (let at = issued.oldest(); at !== undefined; at = issued.oldest()) {
+      const wait = now - at;
       if (wait < IDLE_READ_MS) return wait;
-      this.#issued.delete(conn);
+      issued.deleteOldest();
     }
     return 0;
   }
@@ -173,9 +175,8 @@ class ReadSchedule {
   /** Whether the oldest watched read was issued before the drain began
    * (and is not an idle connection's). */
   #readsLeftFromBeforeDrain(): boolean {
-    const oldest = this.#issued.values().next();
-    if (oldest.done) return false;
-    const issuedAt = oldest.value;
+    const issuedAt = this.#issued.oldest();
+    if (issuedAt === undefined) return false;
     return issuedAt <= this.#drainStartedAt &&
       clock() - issuedAt < IDLE_READ_MS;
   }

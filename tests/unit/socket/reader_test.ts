@@ -195,3 +195,50 @@ describe("a connection that hands chunks over as they come", () => {
     assert.equal(await failed.promise, failure);
   });
 });
+
+describe("the read buffers of many connections", () => {
+  test("grow past DEFAULTS.limits.largeReadBufferFrom only within largeReadBuffersBudget shared by every reader, given back when a connection closes", async () => {
+    const runs = async (count: number) => {
+      const readers: { reader: SocketReader; seen: number[] }[] = [];
+      const ends: Promise<void>[] = [];
+      for (let index = 0; index < count; index++) {
+        const { conn, seen } = scriptedConn(Array(12).fill(1 << 20));
+        const { promise, resolve } = Promise.withResolvers<void>();
+        const reader = new SocketReader(conn, 0, {
+          readerData: () => {},
+          readerEnd: () => resolve(),
+          readerError: (error) => {
+            throw error;
+          },
+          readerPause: () => null,
+          readerClosed: () => false,
+        });
+        reader.start();
+        readers.push({ reader, seen });
+        ends.push(promise);
+      }
+      await Promise.all(ends);
+      return readers;
+    };
+    const largest = (seen: number[]) => Math.max(...seen);
+    const many = await runs(800);
+    let largeBytes = 0;
+    let heldBack = 0;
+    for (const { seen } of many) {
+      if (largest(seen) > DEFAULTS.limits.largeReadBufferFrom) {
+        largeBytes += largest(seen);
+      }
+      if (largest(seen) < DEFAULTS.limits.maxReadBufferSize) heldBack++;
+    }
+    // 800 readers of 64 KiB would hold 50 MiB.
+    assert.ok(
+      largeBytes <= DEFAULTS.limits.largeReadBuffersBudget,
+      `${largeBytes} bytes`,
+    );
+    assert.ok(heldBack > 0);
+    for (const { reader } of many) reader.close();
+    const [after] = await runs(1);
+    assert.equal(largest(after.seen), DEFAULTS.limits.maxReadBufferSize);
+    after.reader.close();
+  });
+});
