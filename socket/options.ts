@@ -95,9 +95,7 @@ export interface WebSocketOptions {
    * A fixed size, in bytes, for the buffer the connection reads into. By
    * default the buffer adapts: it starts at
    * `DEFAULTS.limits.initialReadBufferSize` (512 bytes), doubles while reads fill
-   * it, up to `DEFAULTS.limits.maxReadBufferSize` (64 KiB; past
-   * `largeReadBufferFrom`, 16 KiB, only while the process's larger buffers
-   * stay within `largeReadBuffersBudget`, 32 MiB), and halves
+   * it, up to `DEFAULTS.limits.maxReadBufferSize` (64 KiB), and halves
    * again after a run of reads that use little of it, so idle connections
    * stay small and large messages take few reads.
    */

@@ -25,19 +25,6 @@ import { DEFAULTS } from "../defaults.ts";
  * buffer before it is halved: 8 (a burst of large messages keeps it). */
 const SMALL_READS_BEFORE_SHRINK = 8;
 
-/** Bytes held now by adaptive read buffers larger than
- * `DEFAULTS.limits.largeReadBufferFrom`, which grow only within
- * `largeReadBuffersBudget` (docs/PERFORMANCE.md, "Issue 15: Deno peak
- * RSS"). */
-let largeReadBufferBytes = 0;
-
-/** Counts a buffer of `size` bytes in or out of the large buffers' bytes. */
-function countLargeBuffer(size: number, sign: 1 | -1): void {
-  if (size > DEFAULTS.limits.largeReadBufferFrom) {
-    largeReadBufferBytes += sign * size;
-  }
-}
-
 /** The buffer of a reader whose connection hands out its own chunks. */
 const EMPTY = new Uint8Array(0);
 
@@ -206,45 +193,29 @@ export class SocketReader {
     return view;
   }
 
-  /** Doubles an adaptive buffer after a read that filled it (past
-   * `DEFAULTS.limits.largeReadBufferFrom` only within the process's
-   * `largeReadBuffersBudget`); halves it after
+  /** Doubles an adaptive buffer after a read that filled it; halves it after
    * {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row that each used less
    * than a sixteenth of it, never below the initial size. */
   #resize(count: number): void {
     const size = this.#buffer.length;
     if (count === size && size < DEFAULTS.limits.maxReadBufferSize) {
-      const grown = Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize);
-      const counted = size > DEFAULTS.limits.largeReadBufferFrom ? size : 0;
-      if (
-        grown > DEFAULTS.limits.largeReadBufferFrom &&
-        largeReadBufferBytes - counted + grown >
-          DEFAULTS.limits.largeReadBuffersBudget
-      ) {
-        this.#smallReads = 0;
-        return;
-      }
-      this.#replaceBuffer(grown);
+      this.#buffer = new Uint8Array(
+        Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize),
+      );
+      this.#view = null;
+      this.#smallReads = 0;
     } else if (
       count < size / 16 && size > DEFAULTS.limits.initialReadBufferSize
     ) {
       if (++this.#smallReads < SMALL_READS_BEFORE_SHRINK) return;
-      this.#replaceBuffer(
+      this.#buffer = new Uint8Array(
         Math.max(size / 2, DEFAULTS.limits.initialReadBufferSize),
       );
+      this.#view = null;
+      this.#smallReads = 0;
     } else {
       this.#smallReads = 0;
     }
-  }
-
-  /** A new adaptive buffer of `size` bytes, counted in the budget. */
-  #replaceBuffer(size: number): void {
-    if (this.#connClosed) return;
-    countLargeBuffer(this.#buffer.length, -1);
-    countLargeBuffer(size, 1);
-    this.#buffer = new Uint8Array(size);
-    this.#view = null;
-    this.#smallReads = 0;
   }
 
   /** A read for lingering, once the read loop (and its read) ended. */
@@ -262,7 +233,6 @@ export class SocketReader {
   #closeConn(): void {
     if (this.#connClosed) return;
     this.#connClosed = true;
-    if (this.#adaptive) countLargeBuffer(this.#buffer.length, -1);
     try {
       this.#conn.close();
     } catch {
