@@ -17,8 +17,6 @@
  */
 
 import type { Socket } from "node:net";
-import { writevSync } from "node:fs";
-import process from "node:process";
 import {
   type ByteConn,
   markPoolSafe,
@@ -31,14 +29,6 @@ export const NODE_READ_HIGH_WATER_BYTES = 64 * 1024;
 
 /** What an empty write writes. */
 const EMPTY = new Uint8Array(0);
-
-/**
- * Whether a socket's descriptor may be written directly while its queue is
- * empty: in Node, whose `net.Socket` holds nothing a write took. (Bun and
- * Deno write as before.)
- */
-const DIRECT_WRITES = typeof process.versions.bun !== "string" &&
-  typeof process.versions.deno !== "string";
 
 /** Where a socket's reads are kept, for the shared listeners below. */
 const PUSHED_READS = Symbol("pushedReads");
@@ -155,35 +145,6 @@ export class NodeNetConn implements ByteConn {
     // Some of it waits in the socket: an empty write queued behind it
     // calls back once it went out.
     return this.#whenWritten(EMPTY, length);
-  }
-
-  /**
-   * Writes `header` and then `payload` with one `writev` on the socket's
-   * descriptor, as much as the kernel takes at once, when nothing waits in
-   * the socket (Node only; elsewhere it takes nothing). Done with both on
-   * return, so the payload may be the caller's (see `socket/outbound.ts`).
-   *
-   * @param header the frame's header
-   * @param payload the frame's payload
-   * @returns how many bytes the kernel took (0 when it took none, or on
-   * any error, which the write of the rest then meets)
-   */
-  writevNow(header: Uint8Array, payload: Uint8Array): number {
-    const socket = this.#socket;
-    if (
-      !DIRECT_WRITES || this.#encrypted || this.#closed || socket.destroyed ||
-      socket.writableEnded || socket.writableLength > 0
-    ) {
-      return 0;
-    }
-    const fd = (socket as Socket & { _handle?: { fd?: number } })._handle?.fd;
-    if (typeof fd !== "number" || fd < 0) return 0;
-    try {
-      return writevSync(fd, [header, payload]);
-    } catch {
-      // EAGAIN (the kernel's buffer is full) or a broken connection.
-      return 0;
-    }
   }
 
   write(data: Uint8Array): Promise<number> {

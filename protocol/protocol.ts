@@ -37,7 +37,6 @@ import {
   encodeTextFrameAt,
   frameHeaderLength,
   maxTextFrameLength,
-  writeFrameHeader,
 } from "../frame/encoder.ts";
 import { resolveMaskKey } from "../frame/mask.ts";
 import {
@@ -388,40 +387,6 @@ export class Protocol {
     }
     this.#queue(
       encodeFrameInto(this.#allocate, Opcode.Binary, data, this.#mask),
-    );
-  }
-
-  /**
-   * Starts a binary message whose payload the caller writes itself, right
-   * after the header, ahead of any other frame: for a driver whose
-   * transport takes a header and a payload in one gather write, so a large
-   * payload is not copied into a frame. Checks the state as
-   * {@linkcode sendBinary} does; nothing is queued.
-   *
-   * @param target where the header goes (14 bytes are enough)
-   * @param data the message
-   * @param options per-message choices
-   * @returns the header's length, or 0 when the message must go through
-   * {@linkcode sendBinary} instead (the client role masks every payload; a
-   * compressed message is other bytes)
-   * @throws {InvalidStateError} once the close handshake has begun
-   * @throws {FragmentSequenceError} while a fragmented message is being sent
-   */
-  writeBinaryHeader(
-    target: Uint8Array,
-    data: Uint8Array,
-    options?: SendOptions,
-  ): number {
-    this.#assertCanStartMessage();
-    if (this.#mask || this.#encodes(options?.compress, null, data)) return 0;
-    return writeFrameHeader(
-      target,
-      0,
-      Opcode.Binary,
-      data.length,
-      true,
-      false,
-      null,
     );
   }
 

@@ -10,7 +10,6 @@
  */
 
 import type { Protocol } from "../protocol/protocol.ts";
-import type { SendOptions } from "../protocol/types.ts";
 import { type FrameAllocator, pooledFrames } from "../frame/pool.ts";
 import {
   type OutgoingMessage,
@@ -24,31 +23,6 @@ import {
   WriteQueue,
   type WriteQueueCallbacks,
 } from "./write_queue.ts";
-
-/**
- * A transport that writes a frame's header and payload from where they lie
- * (a gather write), so a large payload is not copied into a frame.
- */
-export interface GatherWriter {
-  /**
-   * Writes `header` and then `payload`, as much of them as can be taken
-   * now, and keeps neither: on return it is done with both bytes.
-   *
-   * @param header the frame's header
-   * @param payload the frame's payload
-   * @returns how many bytes were taken, from 0 to both lengths together
-   */
-  writevNow(header: Uint8Array, payload: Uint8Array): number;
-}
-
-/**
- * Binary messages of at least this many bytes go out by a gather write
- * when the transport offers one and nothing waits before them: 16 KiB.
- */
-export const GATHER_WRITE_MIN_BYTES = 16 * 1024;
-
-/** Where a gather write's header is built: used and done with at once. */
-const gatherHeader = new Uint8Array(14);
 
 /** What an {@linkcode Outbound} reports to its socket. */
 export interface OutboundHooks {
@@ -74,10 +48,6 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
   readonly #hooks: OutboundHooks;
   readonly #sends: SendQueue;
   #writer: WriteQueue | null = null;
-  /** The transport, when it offers gather writes. */
-  #gather: GatherWriter | null = null;
-  /** Memory for what a gather write left over. */
-  #frames: FrameAllocator | null = null;
   /** Bytes of sends dropped after closing began or never written. */
   #discardedBytes = 0;
   /** Bytes the connection took so far. */
@@ -132,11 +102,6 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     this.#protocol = protocol;
     const queue = new WriteQueue(writer, this, frames);
     this.#writer = queue;
-    this.#frames = frames;
-    const gather = writer as ByteWriter & Partial<GatherWriter>;
-    if (typeof gather.writevNow === "function") {
-      this.#gather = gather as ByteWriter & GatherWriter;
-    }
     if (frames === pooledFrames) protocol.setFrameSink(queue);
   }
 
@@ -196,57 +161,11 @@ export class Outbound implements SendQueueCallbacks, WriteQueueCallbacks {
     if (message.kind === "text") {
       protocol.sendText(message.data, message);
     } else if (message.kind === "binary") {
-      if (
-        this.#gather === null ||
-        message.data.length < GATHER_WRITE_MIN_BYTES ||
-        !this.#writeGathered(protocol, message.data, message)
-      ) {
-        protocol.sendBinary(message.data, message);
-      }
+      protocol.sendBinary(message.data, message);
     } else if (message.kind === "encoded") {
       protocol.sendEncodedFrame(message.data);
     } else protocol.close(message.code, message.reason);
     this.flush();
-  }
-
-  /**
-   * Writes a binary message as its header and the payload where it lies,
-   * when nothing waits before it: what the transport did not take is
-   * copied before this returns, as `send()` captures its data.
-   *
-   * @returns false, having sent nothing, when the message is to be framed
-   * as usual
-   */
-  #writeGathered(
-    protocol: Protocol,
-    data: Uint8Array,
-    options: SendOptions,
-  ): boolean {
-    const writer = this.#writer!;
-    if (!writer.idle || writer.closed || protocol.bufferedOutgoing > 0) {
-      return false;
-    }
-    const headerLength = protocol.writeBinaryHeader(
-      gatherHeader,
-      data,
-      options,
-    );
-    if (headerLength === 0) return false;
-    const header = gatherHeader.subarray(0, headerLength);
-    const total = headerLength + data.length;
-    const taken = this.#gather!.writevNow(header, data);
-    if (taken > 0) this.writeTaken(taken);
-    if (taken < total) {
-      const rest = this.#frames!.allocate(total - taken);
-      if (taken < headerLength) {
-        rest.set(header.subarray(taken), 0);
-        rest.set(data, headerLength - taken);
-      } else {
-        rest.set(data.subarray(taken - headerLength), 0);
-      }
-      writer.pushChunk(rest);
-    }
-    return true;
   }
 
   /** Hands whatever the protocol queued (pongs, close echoes) to the writer. */

@@ -8,7 +8,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import process from "node:process";
 import { NODE_READ_HIGH_WATER_BYTES, NodeNetConn } from "../../../node/conn.ts";
 import { isPoolSafe } from "../../../socket/transport.ts";
 
@@ -33,13 +32,6 @@ async function pair(): Promise<
       await new Promise((resolve) => server.close(resolve));
     },
   };
-}
-
-function concatParts(first: Uint8Array, second: Uint8Array): Uint8Array {
-  const both = new Uint8Array(first.length + second.length);
-  both.set(first);
-  both.set(second, first.length);
-  return both;
 }
 
 async function readExactly(conn: NodeNetConn, total: number) {
@@ -167,45 +159,6 @@ describe("NodeNetConn", () => {
       );
       conn.close();
       await assert.rejects(waiting);
-    } finally {
-      await close();
-    }
-  });
-
-  test("writevNow takes what the kernel takes of header and payload, keeps neither, and nothing while a write waits", async () => {
-    const { conn, peer, close } = await pair();
-    try {
-      // The peer does not read at first: the kernel takes part of 8 MiB.
-      peer.pause();
-      const header = new Uint8Array([0x82, 0x7f]);
-      const payload = new Uint8Array(8 * 1024 * 1024).fill(7);
-      const total = header.length + payload.length;
-      const taken = conn.writevNow(header, payload);
-      const inNode = typeof process.versions.bun !== "string" &&
-        typeof process.versions.deno !== "string";
-      if (inNode) assert.ok(taken > 0 && taken < total, `took ${taken}`);
-      else assert.equal(taken, 0);
-      const rest = concatParts(header, payload).slice(taken);
-      header.fill(0xee);
-      payload.fill(0xee); // done with both on return
-      const written = conn.write(rest);
-      assert.equal(conn.writevNow(new Uint8Array([1]), new Uint8Array(1)), 0);
-      let received = 0;
-      let wrong = 0;
-      const all = Promise.withResolvers<void>();
-      peer.on("data", (data: Uint8Array) => {
-        for (let index = 0; index < data.length; index++) {
-          const at = received + index;
-          const expected = at === 0 ? 0x82 : at === 1 ? 0x7f : 7;
-          if (data[index] !== expected) wrong++;
-        }
-        received += data.length;
-        if (received === total) all.resolve();
-      });
-      peer.resume();
-      assert.equal(await written, rest.length);
-      await all.promise;
-      assert.equal(wrong, 0);
     } finally {
       await close();
     }
