@@ -52,4 +52,47 @@ describe("serveNodeNet in this runtime", () => {
       await server.shutdown();
     }
   });
+
+  test("large echoes carry the bytes send() was given, though the handler reuses its buffer at once", async () => {
+    const server = await serveNodeNet(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      (request) => {
+        const { socket, response } = upgradeWebSocket(request);
+        socket.binaryType = "arraybuffer";
+        socket.onmessage = (event) => {
+          socket.send(event.data);
+          new Uint8Array(event.data as ArrayBuffer).fill(0);
+        };
+        return response;
+      },
+    );
+    try {
+      const client = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+      client.binaryType = "arraybuffer";
+      const count = 16;
+      const size = 256 * 1024;
+      const echoes: Uint8Array[] = [];
+      const all = Promise.withResolvers<void>();
+      client.onmessage = (event) => {
+        echoes.push(new Uint8Array(event.data as ArrayBuffer));
+        if (echoes.length === count) all.resolve();
+      };
+      await new Promise((resolve) => client.onopen = resolve);
+      for (let index = 0; index < count; index++) {
+        client.send(new Uint8Array(size).fill(index + 1));
+      }
+      await all.promise;
+      for (let index = 0; index < count; index++) {
+        assert.equal(echoes[index].length, size);
+        assert.equal(
+          echoes[index].findIndex((byte) => byte !== index + 1),
+          -1,
+          `echo ${index}`,
+        );
+      }
+      client.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
 });
