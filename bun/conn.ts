@@ -1,8 +1,10 @@
 /**
  * A {@linkcode ByteConn} over a socket of Bun's own TCP (`Bun.listen`),
- * which pushes data to its handlers: reads copy the pushed chunks into a
- * buffer lent from a shared pool, or the caller's
- * (`socket/pushed_reads.ts`), pausing the socket while too much waits; a
+ * which pushes data to its handlers: a chunk pushed while the socket's
+ * reader waits goes to it at once, inside the data handler
+ * (`DirectReads`); others wait and are copied into a buffer lent from a
+ * shared pool, or the caller's (`socket/pushed_reads.ts`), pausing the
+ * socket while too much waits; a
  * write takes what the kernel accepts at once and waits for the socket's
  * drain when it accepts nothing.
  *
@@ -14,7 +16,11 @@ import {
   markPoolSafe,
   type NetAddr,
 } from "../socket/transport.ts";
-import { type ChunkReads, PushedReads } from "../socket/pushed_reads.ts";
+import {
+  type ChunkReads,
+  type DirectReads,
+  PushedReads,
+} from "../socket/pushed_reads.ts";
 
 /** Bytes pushed and not yet read past which the socket is paused: 64 KiB. */
 export const BUN_READ_HIGH_WATER_BYTES = 64 * 1024;
@@ -39,7 +45,7 @@ export interface BunSocket {
 }
 
 /** A Bun socket as the reads and writes a WebSocket needs. */
-export class BunConn implements ByteConn, ChunkReads {
+export class BunConn implements ByteConn, ChunkReads, DirectReads {
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
   readonly #socket: BunSocket;
@@ -99,6 +105,17 @@ export class BunConn implements ByteConn, ChunkReads {
 
   read(buffer: Uint8Array): Promise<number | null> {
     return this.#reads.read(buffer);
+  }
+
+  /**
+   * See {@linkcode DirectReads.readDirect}: a chunk pushed while the
+   * socket's reader waits goes to it inside Bun's data handler, with no
+   * promise and no copy into a lent buffer.
+   *
+   * @param take called with each chunk pushed while a read waits
+   */
+  readDirect(take: (chunk: Uint8Array) => boolean): void {
+    this.#reads.readDirect(take);
   }
 
   /**
