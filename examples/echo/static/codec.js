@@ -485,6 +485,8 @@ var DEFAULTS = Object.freeze({
     writeHighWaterBytes: 1 * MiB,
     initialReadBufferSize: 512,
     maxReadBufferSize: 64 * KiB,
+    largeReadBufferFrom: 16 * KiB,
+    largeReadBuffersBudget: 32 * MiB,
     iteratorHighWaterBytes: 1 * MiB,
     iteratorHighWaterCount: 1024,
     lingerTimeout: 1e3,
