@@ -219,6 +219,10 @@ export function releaseUnusedFrameBytes(bytes: Uint8Array, used: number): void {
  */
 export function releaseFrameBytes(frame: Uint8Array): void {
   const buffer = frame.buffer as ArrayBuffer;
+  if (buffer === slab.buffer) {
+    releaseSlabPiece(slabState); // the current slab: no lookup
+    return;
+  }
   if (buffer.byteLength === SLAB_BYTES) {
     const state = slabStates.get(buffer);
     if (state !== undefined) {
