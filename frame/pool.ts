@@ -5,11 +5,17 @@
  * {@linkcode SLAB_MAX_FRAME_BYTES} get a slice of a {@linkcode SLAB_BYTES}
  * slab instead, as Node.js does for small `Buffer`s.
  *
- * Each slice is handed out once and never reused: a full slab is simply
- * dropped, and the collector frees it once every frame cut from it has been
- * written. Frames of different connections may share a slab, but never
- * bytes. A frame that stays queued (a peer that does not read) keeps its
- * whole slab alive, so slabs are kept small.
+ * Each slab counts its pieces not yet given back (a frame, or a run of
+ * frames a write queue encoded in place). Once that count is zero, the slab
+ * is reused: the current one from its start, a full one from a short free
+ * list, so steady traffic cycles through a few slabs instead of allocating
+ * one every few frames (docs/PERFORMANCE.md, "Issue 15: reusing frame
+ * slabs"). A piece never given back (a failed connection's queue) keeps its
+ * slab's count above zero: that slab is dropped once full, as all were
+ * before, and collected once nothing refers to it. Frames of different
+ * connections may share a slab, but never bytes. A frame that stays queued
+ * (a peer that does not read) keeps its whole slab alive, so slabs are kept
+ * small.
  *
  * Larger frames, up to {@linkcode POOL_MAX_FRAME_BYTES}, are lent from a
  * pool of reusable buffers, one power-of-two size class each: a fresh large
@@ -51,8 +57,28 @@ const POOL_MIN_CLASS_BYTES = 4 * 1024;
  */
 export const POOL_FREE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Most free slabs kept for reuse: 8 (128 KiB). More are dropped.
+ */
+export const SLAB_FREE_COUNT = 8;
+
+/** A slab's count of pieces handed out and not given back yet. */
+interface SlabState {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  outstanding: number;
+}
+
 let slab = new Uint8Array(0);
 let slabUsed = 0;
+/** The current slab's state; the empty first slab has one of its own. */
+let slabState: SlabState = { bytes: slab, outstanding: 0 };
+/**
+ * Every slab's state by its buffer. Weak: a slab dropped with pieces still
+ * out is collected with its state.
+ */
+const slabStates = new WeakMap<ArrayBufferLike, SlabState>();
+/** Full slabs with no piece out, to become the current slab again. */
+const freeSlabs: Uint8Array<ArrayBuffer>[] = [];
 
 /** Free buffers by size class. */
 const freeBuffers = new Map<number, ArrayBuffer[]>();
@@ -109,6 +135,7 @@ export function allocateFrameBytes(size: number): Uint8Array {
   slabWithRoom(size);
   const bytes = slab.subarray(slabUsed, slabUsed + size);
   slabUsed += size;
+  slabState.outstanding++;
   return bytes;
 }
 
@@ -124,7 +151,16 @@ export function allocateFrameBytes(size: number): Uint8Array {
  */
 export function slabWithRoom(size: number): Uint8Array {
   if (slabUsed + size > slab.length) {
-    slab = new Uint8Array(SLAB_BYTES);
+    if (slabState.outstanding === 0 && slab.length === SLAB_BYTES) {
+      freeSlabs.push(slab); // full with every piece back: reused later
+    }
+    let next = freeSlabs.pop();
+    if (next === undefined) {
+      next = new Uint8Array(SLAB_BYTES);
+      slabStates.set(next.buffer, { bytes: next, outstanding: 0 });
+    }
+    slab = next;
+    slabState = slabStates.get(next.buffer)!;
     slabUsed = 0;
   }
   return slab;
@@ -144,9 +180,13 @@ export function slabCursor(): number {
  * in the room {@linkcode slabWithRoom} found.
  *
  * @param end the offset just past the frame
+ * @param newPiece true when the frame starts a piece that will be given
+ * back on its own with {@linkcode releaseFrameBytes} (the first frame of a
+ * run); false when it extends the piece of the frames before it
  */
-export function advanceSlab(end: number): void {
+export function advanceSlab(end: number, newPiece: boolean): void {
   slabUsed = end;
+  if (newPiece) slabState.outstanding++;
 }
 
 /**
@@ -167,15 +207,29 @@ export function releaseUnusedFrameBytes(bytes: Uint8Array, used: number): void {
 }
 
 /**
- * Gives a lent frame's buffer back to the pool once the frame has been
- * written: it will carry another frame. Frames that were not lent (slab
- * slices, user buffers) and frames given back already are ignored.
+ * Gives a frame's memory back once the frame has been written: a lent
+ * buffer goes back to the pool, a slab piece is counted off its slab (a
+ * slab with none left is reused). Other buffers (user buffers, frames of
+ * their own) and lent buffers given back already are ignored; a slab piece
+ * must be given back exactly once.
  *
- * @param frame a frame from {@linkcode allocateFrameBytes}, fully written
- * and referred to by nothing any more
+ * @param frame a frame from {@linkcode allocateFrameBytes}, or a run of
+ * frames encoded in place (any view of its slab), fully written and
+ * referred to by nothing any more
  */
 export function releaseFrameBytes(frame: Uint8Array): void {
   const buffer = frame.buffer as ArrayBuffer;
+  if (buffer === slab.buffer) {
+    releaseSlabPiece(slabState); // the current slab: no lookup
+    return;
+  }
+  if (buffer.byteLength === SLAB_BYTES) {
+    const state = slabStates.get(buffer);
+    if (state !== undefined) {
+      releaseSlabPiece(state);
+      return;
+    }
+  }
   if (!lentBuffers.delete(buffer)) return;
   const capacity = buffer.byteLength;
   let free = freeBuffers.get(capacity);
@@ -186,6 +240,18 @@ export function releaseFrameBytes(frame: Uint8Array): void {
   if (free.length < 2 || freeBytes + capacity <= POOL_FREE_BYTES) {
     free.push(buffer);
     freeBytes += capacity;
+  }
+}
+
+/** One piece of a slab was given back. */
+function releaseSlabPiece(state: SlabState): void {
+  if (state.outstanding <= 0) return; // a bug elsewhere: never go below zero
+  state.outstanding--;
+  if (state.outstanding !== 0) return;
+  if (state === slabState) {
+    slabUsed = 0; // the current slab, all given back: start it over
+  } else if (freeSlabs.length < SLAB_FREE_COUNT) {
+    freeSlabs.push(state.bytes);
   }
 }
 

@@ -94,8 +94,6 @@ export class WriteQueue implements FrameSink {
   #batchStart = 0;
   /** How many bytes the batch has. */
   #batchLength = 0;
-  /** The batch is a run of frames encoded in place: nothing to give back. */
-  #batchIsRun = false;
   /** Bytes of the batch the writer took so far. */
   #written = 0;
   #closed = false;
@@ -190,7 +188,9 @@ export class WriteQueue implements FrameSink {
    * @param end the offset just past the frame
    */
   commit(end: number): void {
-    advanceSlab(end);
+    // A run's first frame makes it a piece of the slab, given back once
+    // the run is written.
+    advanceSlab(end, this.#runEnd === this.#runStart);
     this.#queuedBytes += end - this.#runEnd;
     this.#runEnd = end;
     this.#scheduleWrite();
@@ -322,7 +322,6 @@ export class WriteQueue implements FrameSink {
         this.#batch = batch;
         this.#batchStart = this.#runStart;
         this.#batchLength = length;
-        this.#batchIsRun = true;
         this.#written = 0;
         this.#queuedBytes -= length;
         this.#inFlightBytes = length;
@@ -341,7 +340,6 @@ export class WriteQueue implements FrameSink {
         this.#batch = batch;
         this.#batchStart = 0;
         this.#batchLength = batch.length;
-        this.#batchIsRun = false;
         this.#written = 0;
         this.#inFlightBytes = batch.length;
       }
@@ -409,9 +407,10 @@ export class WriteQueue implements FrameSink {
     }
     if (this.#closed) return false;
     if (count === left) {
-      // Written: a buffer lent for this frame may carry another one now.
+      // Written: a buffer lent for this frame, or the slab piece of this
+      // run, may carry other frames now.
       this.#batch = null;
-      if (!this.#batchIsRun) this.#frames.release(batch);
+      this.#frames.release(batch);
     }
     return true;
   }
@@ -451,7 +450,12 @@ export class WriteQueue implements FrameSink {
     if (count === 1) return chunks.shift()!;
     if (contiguous(chunks, count)) {
       // Frames cut one after another from the same slab: one view, no copy.
-      for (let index = 0; index < count; index++) chunks.shift();
+      // The view is one piece of the slab now: the first chunk's, and the
+      // others are given back (the first keeps the slab from reuse).
+      chunks.shift();
+      for (let index = 1; index < count; index++) {
+        this.#frames.release(chunks.shift()!);
+      }
       return new Uint8Array(first.buffer, first.byteOffset, total);
     }
     const batch = new Uint8Array(total);

@@ -86,7 +86,7 @@ describe("allocateFrameBytes", () => {
     releaseFrameBytes(past);
   });
 
-  test("a full slab is replaced, not reused", () => {
+  test("a full slab with a frame not given back is replaced, not reused", () => {
     const first = allocateFrameBytes(SLAB_MAX_FRAME_BYTES);
     first.fill(1);
     const later: Uint8Array[] = [];
@@ -114,6 +114,148 @@ describe("allocateFrameBytes", () => {
     const after = allocateFrameBytes(10);
     assert.equal(overlap(after, next), false);
     assert.equal(overlap(after, text.subarray(0, 30)), false);
+  });
+});
+
+/**
+ * A piece at the start of a slab with no other piece out: pieces of the
+ * current slab are taken (and never given back) until one starts a slab.
+ */
+function pieceStartingASlab(size: number): Uint8Array {
+  for (;;) {
+    const bytes = allocateFrameBytes(size);
+    if (bytes.byteOffset === 0) return bytes;
+  }
+}
+
+describe("slab reuse", () => {
+  test("once every piece of the current slab is back, it starts over", () => {
+    const first = pieceStartingASlab(100);
+    const second = allocateFrameBytes(200);
+    assert.equal(second.buffer, first.buffer);
+    assert.equal(second.byteOffset, 100);
+    releaseFrameBytes(first);
+    const third = allocateFrameBytes(50);
+    assert.equal(third.byteOffset, 300, "one piece still out: no reuse");
+    releaseFrameBytes(second);
+    releaseFrameBytes(third);
+    const again = allocateFrameBytes(10);
+    assert.equal(again.buffer, first.buffer);
+    assert.equal(again.byteOffset, 0, "every piece back: the slab starts over");
+    releaseFrameBytes(again);
+  });
+
+  test("a full slab whose pieces all come back is reused, not replaced", () => {
+    const pieces = [pieceStartingASlab(SLAB_MAX_FRAME_BYTES)];
+    const slabBuffer = pieces[0].buffer;
+    while (pieces.length < SLAB_BYTES / SLAB_MAX_FRAME_BYTES) {
+      pieces.push(allocateFrameBytes(SLAB_MAX_FRAME_BYTES));
+    }
+    const next = allocateFrameBytes(SLAB_MAX_FRAME_BYTES);
+    assert.notEqual(next.buffer, slabBuffer, "the full slab was left");
+    for (const piece of pieces) releaseFrameBytes(piece);
+    // Fill the slab `next` lies in; with `next` out it cannot start over.
+    let later = allocateFrameBytes(SLAB_MAX_FRAME_BYTES);
+    while (later.buffer === next.buffer) {
+      later = allocateFrameBytes(SLAB_MAX_FRAME_BYTES);
+    }
+    assert.equal(later.buffer, slabBuffer, "the freed full slab came back");
+    assert.equal(later.byteOffset, 0);
+    releaseFrameBytes(later);
+  });
+
+  test("a slab with a piece never given back is not reused", () => {
+    const kept = pieceStartingASlab(SLAB_MAX_FRAME_BYTES);
+    kept.fill(3);
+    const given: Uint8Array[] = [];
+    for (
+      let index = 0;
+      index < 4 * SLAB_BYTES / SLAB_MAX_FRAME_BYTES;
+      index++
+    ) {
+      const bytes = allocateFrameBytes(SLAB_MAX_FRAME_BYTES);
+      assert.equal(overlap(bytes, kept), false);
+      bytes.fill(4);
+      given.push(bytes);
+      releaseFrameBytes(bytes);
+    }
+    assert.ok(kept.every((byte) => byte === 3), "nothing wrote over it");
+  });
+
+  test("bytes handed to a write are never reused before it settles", async () => {
+    let finishWrite = (_count: number) => {};
+    const writes: Uint8Array[] = [];
+    const idle = Promise.withResolvers<void>();
+    const queue = new WriteQueue({
+      write: (data) => {
+        writes.push(data);
+        return new Promise((resolve) => finishWrite = resolve);
+      },
+    }, {
+      writeIdle: () => idle.resolve(),
+      writeError: (error) => assert.fail(String(error)),
+    }, pooledFrames);
+    const protocol = new Protocol({
+      role: "server",
+      frameAllocator: pooledFrames,
+    });
+    protocol.setFrameSink(queue);
+    const before = pieceStartingASlab(1); // the run starts after it
+    protocol.sendText("first");
+    protocol.sendText("second");
+    releaseFrameBytes(before); // the run is the slab's only piece out
+    await Promise.resolve(); // the write starts at the end of the tick
+    assert.equal(writes.length, 1);
+    const inFlight = writes[0];
+    const copy = inFlight.slice();
+    // Other frames while the write is pending: none may land on its bytes.
+    for (let index = 0; index < 10; index++) {
+      const bytes = allocateFrameBytes(64);
+      assert.equal(overlap(bytes, inFlight), false);
+      bytes.fill(0xee);
+      releaseFrameBytes(bytes);
+    }
+    assert.deepEqual(inFlight, copy, "the bytes being written are intact");
+    finishWrite(inFlight.length);
+    await idle.promise;
+    const after = allocateFrameBytes(10);
+    assert.ok(after.buffer === before.buffer, "the same slab");
+    assert.equal(after.byteOffset, 0, "the run was given back once written");
+    releaseFrameBytes(after);
+  });
+
+  test("frames joined into one view are one piece, given back once written", async () => {
+    let finishWrite = (_count: number) => {};
+    const writes: Uint8Array[] = [];
+    const idle = Promise.withResolvers<void>();
+    const queue = new WriteQueue({
+      write: (data) => {
+        writes.push(data);
+        return new Promise((resolve) => finishWrite = resolve);
+      },
+    }, {
+      writeIdle: () => idle.resolve(),
+      writeError: (error) => assert.fail(String(error)),
+    }, pooledFrames);
+    const first = pieceStartingASlab(10);
+    const second = allocateFrameBytes(20);
+    const third = allocateFrameBytes(30);
+    queue.pushChunk(first);
+    queue.pushChunk(second);
+    queue.pushChunk(third);
+    await Promise.resolve();
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0].length, 60);
+    assert.equal(writes[0].buffer, first.buffer, "one view, no copy");
+    const during = allocateFrameBytes(5);
+    assert.equal(during.byteOffset, 60, "the joined view is still out");
+    releaseFrameBytes(during);
+    finishWrite(60);
+    await idle.promise;
+    const after = allocateFrameBytes(5);
+    assert.equal(after.buffer, first.buffer);
+    assert.equal(after.byteOffset, 0, "all given back once written");
+    releaseFrameBytes(after);
   });
 });
 
