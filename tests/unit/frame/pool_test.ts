@@ -117,6 +117,34 @@ describe("allocateFrameBytes", () => {
   });
 });
 
+/** A write queue over pooled frames whose writes stay pending until
+ * `finishWrite` settles the latest one. */
+function queueWithPendingWrites(): {
+  queue: WriteQueue;
+  writes: Uint8Array[];
+  finishWrite: (count: number) => void;
+  idle: Promise<void>;
+} {
+  let settle = (_count: number) => {};
+  const writes: Uint8Array[] = [];
+  const idle = Promise.withResolvers<void>();
+  const queue = new WriteQueue({
+    write: (data) => {
+      writes.push(data);
+      return new Promise((resolve) => settle = resolve);
+    },
+  }, {
+    writeIdle: () => idle.resolve(),
+    writeError: (error) => assert.fail(String(error)),
+  }, pooledFrames);
+  return {
+    queue,
+    writes,
+    finishWrite: (count) => settle(count),
+    idle: idle.promise,
+  };
+}
+
 /**
  * A piece at the start of a slab with no other piece out: pieces of the
  * current slab are taken (and never given back) until one starts a slab.
@@ -183,18 +211,7 @@ describe("slab reuse", () => {
   });
 
   test("bytes handed to a write are never reused before it settles", async () => {
-    let finishWrite = (_count: number) => {};
-    const writes: Uint8Array[] = [];
-    const idle = Promise.withResolvers<void>();
-    const queue = new WriteQueue({
-      write: (data) => {
-        writes.push(data);
-        return new Promise((resolve) => finishWrite = resolve);
-      },
-    }, {
-      writeIdle: () => idle.resolve(),
-      writeError: (error) => assert.fail(String(error)),
-    }, pooledFrames);
+    const { queue, writes, finishWrite, idle } = queueWithPendingWrites();
     const protocol = new Protocol({
       role: "server",
       frameAllocator: pooledFrames,
@@ -217,7 +234,7 @@ describe("slab reuse", () => {
     }
     assert.deepEqual(inFlight, copy, "the bytes being written are intact");
     finishWrite(inFlight.length);
-    await idle.promise;
+    await idle;
     const after = allocateFrameBytes(10);
     assert.ok(after.buffer === before.buffer, "the same slab");
     assert.equal(after.byteOffset, 0, "the run was given back once written");
@@ -225,18 +242,7 @@ describe("slab reuse", () => {
   });
 
   test("frames joined into one view are one piece, given back once written", async () => {
-    let finishWrite = (_count: number) => {};
-    const writes: Uint8Array[] = [];
-    const idle = Promise.withResolvers<void>();
-    const queue = new WriteQueue({
-      write: (data) => {
-        writes.push(data);
-        return new Promise((resolve) => finishWrite = resolve);
-      },
-    }, {
-      writeIdle: () => idle.resolve(),
-      writeError: (error) => assert.fail(String(error)),
-    }, pooledFrames);
+    const { queue, writes, finishWrite, idle } = queueWithPendingWrites();
     const first = pieceStartingASlab(10);
     const second = allocateFrameBytes(20);
     const third = allocateFrameBytes(30);
@@ -251,7 +257,7 @@ describe("slab reuse", () => {
     assert.equal(during.byteOffset, 60, "the joined view is still out");
     releaseFrameBytes(during);
     finishWrite(60);
-    await idle.promise;
+    await idle;
     const after = allocateFrameBytes(5);
     assert.equal(after.buffer, first.buffer);
     assert.equal(after.byteOffset, 0, "all given back once written");
@@ -347,18 +353,7 @@ describe("WriteQueue coalescing", () => {
   });
 
   test("a lent frame goes back to the pool only once its write finished", async () => {
-    let finishWrite = (_count: number) => {};
-    const writes: Uint8Array[] = [];
-    const idle = Promise.withResolvers<void>();
-    const queue = new WriteQueue({
-      write: (data) => {
-        writes.push(data);
-        return new Promise((resolve) => finishWrite = resolve);
-      },
-    }, {
-      writeIdle: () => idle.resolve(),
-      writeError: (error) => assert.fail(String(error)),
-    }, pooledFrames);
+    const { queue, writes, finishWrite, idle } = queueWithPendingWrites();
     const size = 3 * SLAB_MAX_FRAME_BYTES;
     const frame = allocateFrameBytes(size);
     frame.fill(7);
@@ -368,7 +363,7 @@ describe("WriteQueue coalescing", () => {
     const during = allocateFrameBytes(size);
     assert.notEqual(during.buffer, frame.buffer, "still being written");
     finishWrite(size);
-    await idle.promise;
+    await idle;
     const after = allocateFrameBytes(size);
     assert.equal(after.buffer, frame.buffer, "given back after the write");
     releaseFrameBytes(during);
