@@ -179,11 +179,8 @@ export function encodeFrameInto(
 ): Uint8Array {
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
-  const headerLength = frameHeaderLength(length, maskKey !== null);
-  const frame = allocate(headerLength + length);
-  writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
-  if (maskKey === null) frame.set(payload, headerLength);
-  else copyMasked(frame.subarray(headerLength), payload, maskKey);
+  const frame = allocate(frameHeaderLength(length, maskKey !== null) + length);
+  encodeFrameAt(frame, 0, opcode, payload, maskKey, fin, rsv1);
   return frame;
 }
 
@@ -222,28 +219,9 @@ export function encodeTextFrame(
     });
   }
   const maskKey = resolveMaskKey(mask);
-  const masked = maskKey !== null;
-  const maxBytes = text.length * 3;
-  const payloadStart = frameHeaderLength(maxBytes, masked);
-  const buffer = allocate(payloadStart + maxBytes);
-  const { written } = textEncoder.encodeInto(
-    text,
-    buffer.subarray(payloadStart),
-  );
-  // The header is sized for what was written; when it is shorter than the
-  // worst case, the payload moves back so that the frame starts where the
-  // allocation does (frames cut one after another from a slab then lie back
-  // to back and are written without a copy).
-  const headerLength = frameHeaderLength(written, masked);
-  if (headerLength < payloadStart) {
-    buffer.copyWithin(headerLength, payloadStart, payloadStart + written);
-  }
-  const frameLength = headerLength + written;
+  const buffer = allocate(maxTextFrameLength(text, maskKey !== null));
+  const frameLength = encodeTextFrameAt(buffer, 0, text, maskKey);
   release?.(buffer, frameLength);
-  writeFrameHeader(buffer, 0, Opcode.Text, written, true, false, maskKey);
-  if (maskKey !== null) {
-    applyMask(buffer.subarray(headerLength, frameLength), maskKey);
-  }
   return buffer.subarray(0, frameLength);
 }
 
@@ -295,9 +273,9 @@ export function encodeFrameAt(
     rsv1,
     maskKey,
   );
-  target.set(payload, payloadStart);
   const end = payloadStart + payload.length;
-  if (maskKey !== null) applyMask(target.subarray(payloadStart, end), maskKey);
+  if (maskKey === null) target.set(payload, payloadStart);
+  else copyMasked(target.subarray(payloadStart, end), payload, maskKey);
   return end;
 }
 
@@ -330,6 +308,10 @@ export function encodeTextFrameAt(
     text,
     target.subarray(payloadStart),
   );
+  // The header is sized for what was written; when it is shorter than the
+  // worst case, the payload moves back so that the frame starts at
+  // `offset` (frames laid one after another then lie back to back and are
+  // written without a copy).
   const headerEnd = offset + frameHeaderLength(written, masked);
   if (headerEnd < payloadStart) {
     target.copyWithin(headerEnd, payloadStart, payloadStart + written);

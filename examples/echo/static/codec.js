@@ -1043,14 +1043,34 @@ function encodeFrameInto(
 ) {
   const maskKey = resolveMaskKey(mask);
   const length = payload.length;
-  const headerLength = frameHeaderLength(length, maskKey !== null);
-  const frame = allocate(headerLength + length);
-  writeFrameHeader(frame, 0, opcode, length, fin, rsv1, maskKey);
-  if (maskKey === null) frame.set(payload, headerLength);
-  else copyMasked(frame.subarray(headerLength), payload, maskKey);
+  const frame = allocate(frameHeaderLength(length, maskKey !== null) + length);
+  encodeFrameAt(frame, 0, opcode, payload, maskKey, fin, rsv1);
   return frame;
 }
 var textEncoder = new TextEncoder();
+function encodeFrameAt(
+  target,
+  offset,
+  opcode,
+  payload,
+  maskKey,
+  fin = true,
+  rsv1 = false,
+) {
+  const payloadStart = writeFrameHeader(
+    target,
+    offset,
+    opcode,
+    payload.length,
+    fin,
+    rsv1,
+    maskKey,
+  );
+  const end = payloadStart + payload.length;
+  if (maskKey === null) target.set(payload, payloadStart);
+  else copyMasked(target.subarray(payloadStart, end), payload, maskKey);
+  return end;
+}
 
 // deflate/inflate.ts
 var MAX_CODE_BITS = 15;
