@@ -152,9 +152,7 @@ export class BunConn implements ByteConn, ChunkReads, DirectReads {
 
   async write(data: Uint8Array): Promise<number> {
     for (;;) {
-      if (this.#closed) throw new Error("the connection is closed");
-      const written = this.#socket.write(data);
-      if (written < 0) throw new Error("the connection is closed");
+      const written = this.writeNow(data, 0, data.length);
       if (written > 0 || data.length === 0) return written;
       await new Promise<void>((resolve) => this.#drained = resolve);
     }

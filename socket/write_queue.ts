@@ -319,12 +319,8 @@ export class WriteQueue implements FrameSink {
         batch = this.#run;
         this.#run = null;
         const length = this.#runEnd - this.#runStart;
-        this.#batch = batch;
-        this.#batchStart = this.#runStart;
-        this.#batchLength = length;
-        this.#written = 0;
         this.#queuedBytes -= length;
-        this.#inFlightBytes = length;
+        this.#startBatch(batch, this.#runStart, length);
       } else if (batch === null) {
         this.#endRun();
         if (this.#chunks.length === 0) {
@@ -337,11 +333,7 @@ export class WriteQueue implements FrameSink {
           return;
         }
         batch = this.#takeBatch();
-        this.#batch = batch;
-        this.#batchStart = 0;
-        this.#batchLength = batch.length;
-        this.#written = 0;
-        this.#inFlightBytes = batch.length;
+        this.#startBatch(batch, 0, batch.length);
       }
       const from = this.#batchStart + this.#written;
       const left = this.#batchLength - this.#written;
@@ -377,6 +369,15 @@ export class WriteQueue implements FrameSink {
       pending.then(this.#onWritten, this.#onWriteFailed);
       return;
     }
+  }
+
+  /** `length` bytes of `batch` from `start` are the batch to write now. */
+  #startBatch(batch: Uint8Array, start: number, length: number): void {
+    this.#batch = batch;
+    this.#batchStart = start;
+    this.#batchLength = length;
+    this.#written = 0;
+    this.#inFlightBytes = length;
   }
 
   /** A write took `count` bytes of the batch in progress. */
