@@ -7,6 +7,7 @@
 
 import { encodeFrame } from "../frame/encoder.ts";
 import { Opcode } from "../frame/types.ts";
+import { concatBytes } from "../frame/bytes.ts";
 
 /** The payload sizes every frame benchmark covers. */
 export const PAYLOAD_SIZES: readonly number[] = [
@@ -107,7 +108,6 @@ export function buildClientStream(
     : null;
   const payloads: Uint8Array[] = [];
   const frames: Uint8Array[] = [];
-  let total = 0;
   for (let index = 0; index < frameCount; index++) {
     const payload = text ?? random.bytes(payloadSize);
     const frame = encodeFrame(text ? Opcode.Text : Opcode.Binary, payload, {
@@ -115,14 +115,8 @@ export function buildClientStream(
     });
     payloads.push(payload);
     frames.push(frame);
-    total += frame.length;
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const frame of frames) {
-    bytes.set(frame, offset);
-    offset += frame.length;
-  }
+  const bytes = concatBytes(frames);
   return { payloadSize, frameCount, bytes, payloads };
 }
 

@@ -15,6 +15,7 @@ import { createConnection } from "node:net";
 import { maskedFrame } from "../../support/bytes.ts";
 import { FrameDecoder } from "../../../frame/decoder.ts";
 import { Opcode } from "../../../frame/types.ts";
+import { concatBytes } from "../../../frame/bytes.ts";
 
 const skip = "Bun" in globalThis ? false : "serveBun runs in Bun only";
 
@@ -126,20 +127,12 @@ describe("serveBun", { skip }, () => {
       );
       assert.match(await upgraded.promise, /^HTTP\/1\.1 101/);
       const frames: Uint8Array[] = [];
-      let total = 0;
       for (let index = 0; index < count; index++) {
         const payload = new Uint8Array(size).fill(index & 0xff);
         new DataView(payload.buffer).setUint32(0, index);
-        const frame = maskedFrame(Opcode.Binary, payload);
-        frames.push(frame);
-        total += frame.length;
+        frames.push(maskedFrame(Opcode.Binary, payload));
       }
-      const all = new Uint8Array(total);
-      let offset = 0;
-      for (const frame of frames) {
-        all.set(frame, offset);
-        offset += frame.length;
-      }
+      const all = concatBytes(frames);
       await new Promise<void>((resolve, reject) =>
         peer.write(all, (error) => error ? reject(error) : resolve())
       );

@@ -227,21 +227,12 @@ describe("WriteQueue as a frame sink", () => {
   });
 
   test("a writeNow that throws fails the queue and drops the rest", () => {
-    const errors: unknown[] = [];
-    const queue = new WriteQueue({
+    const { queue, protocol, errors } = sinkPair({
       writeNow() {
         throw new Error("the connection is closed");
       },
       write: () => Promise.resolve(0),
-    }, {
-      writeIdle: () => {},
-      writeError: (error) => errors.push(error),
-    }, pooledFrames);
-    const protocol = new Protocol({
-      role: "server",
-      frameAllocator: pooledFrames,
     });
-    protocol.setFrameSink(queue);
     queue.hold();
     protocol.sendText("lost");
     queue.release();
