@@ -53,7 +53,7 @@ const sharedReadBuffer = new Uint8Array(SHARED_READ_BYTES);
 let sharedReadView: Uint8Array = sharedReadBuffer.subarray(0, 0);
 
 /** The keys of a Node socket's `onread` fields (see `readInPlace`):
- * undefined until looked for, null where absent. */
+ * undefined until found, null in a runtime other than Node. */
 let onreadKeys: OnreadKeys | null | undefined;
 
 /** The keys of a Node socket's `onread` buffer and callback. */
@@ -68,8 +68,9 @@ interface InPlaceSocket {
   [key: symbol]: unknown;
 }
 
-/** Finds the fields behind `net.Socket`'s `onread` option, in Node only. */
-function findOnreadKeys(socket: Socket): OnreadKeys | null {
+/** Finds the fields behind `net.Socket`'s `onread` option, in Node only
+ * (undefined when `socket` has none: a stand-in). */
+function findOnreadKeys(socket: Socket): OnreadKeys | null | undefined {
   const versions = process.versions as Record<string, string | undefined>;
   if (versions.bun !== undefined || versions.deno !== undefined) return null;
   let buffer: symbol | undefined;
@@ -78,7 +79,7 @@ function findOnreadKeys(socket: Socket): OnreadKeys | null {
     if (key.description === "kBuffer") buffer = key;
     else if (key.description === "kBufferCb") callback = key;
   }
-  if (buffer === undefined || callback === undefined) return null;
+  if (buffer === undefined || callback === undefined) return undefined;
   return { buffer, callback };
 }
 
@@ -96,7 +97,7 @@ function readInPlace(socket: Socket): boolean {
   const fields = socket as unknown as InPlaceSocket;
   const handle = fields._handle;
   if (
-    keys === null || socket.readableLength > 0 ||
+    keys == null || socket.readableLength > 0 ||
     typeof handle?.useUserBuffer !== "function" ||
     fields[keys.buffer] !== null || fields[keys.callback] !== null
   ) {
