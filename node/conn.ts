@@ -8,7 +8,10 @@
  *
  * A chunk pushed while the socket's reader waits goes to it at once, inside
  * the "data" event, as `ws` handles it (`DirectReads`); others wait and are
- * copied into the reader's buffer (`socket/pushed_reads.ts`); while more
+ * copied into the reader's buffer (`socket/pushed_reads.ts`). Under Node a
+ * socket is read in place instead of through "data" events: into one buffer
+ * shared by every socket, handed over the same way (what must wait is
+ * copied), with no buffer allocated per read; while more
  * than {@linkcode NODE_READ_HIGH_WATER_BYTES} wait, the socket is paused, so
  * TCP flow control still reaches the peer. A write the kernel takes at once
  * settles at once (`writeNow`): no callback, promise or tick per write.
@@ -17,6 +20,7 @@
  */
 
 import type { Socket } from "node:net";
+import process from "node:process";
 import {
   type ByteConn,
   markPoolSafe,
@@ -36,6 +40,88 @@ const PUSHED_READS = Symbol("pushedReads");
 /** A socket wrapped by a {@linkcode NodeNetConn}. */
 interface ReadingSocket {
   [PUSHED_READS]: PushedReads;
+}
+
+/** Bytes of the buffer every socket read in place reads into: 64 KiB,
+ * what Node allocates per read otherwise. */
+const SHARED_READ_BYTES = 64 * 1024;
+
+/** The buffer Node reads sockets into in place, shared by all of them: a
+ * read is handed over (or copied) before the next one lands. */
+const sharedReadBuffer = new Uint8Array(SHARED_READ_BYTES);
+/** The last view of {@linkcode sharedReadBuffer} handed over. */
+let sharedReadView: Uint8Array = sharedReadBuffer.subarray(0, 0);
+
+/** The keys of a Node socket's `onread` fields (see `readInPlace`):
+ * undefined until found, null in a runtime other than Node. */
+let onreadKeys: OnreadKeys | null | undefined;
+
+/** The keys of a Node socket's `onread` buffer and callback. */
+interface OnreadKeys {
+  buffer: symbol;
+  callback: symbol;
+}
+
+/** What `readInPlace` uses of a socket beyond its public API. */
+interface InPlaceSocket {
+  _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } | null;
+  [key: symbol]: unknown;
+}
+
+/** Finds the fields behind `net.Socket`'s `onread` option, in Node only
+ * (undefined when `socket` has none: a stand-in). */
+function findOnreadKeys(socket: Socket): OnreadKeys | null | undefined {
+  const versions = process.versions as Record<string, string | undefined>;
+  if (versions.bun !== undefined || versions.deno !== undefined) return null;
+  let buffer: symbol | undefined;
+  let callback: symbol | undefined;
+  for (const key of Object.getOwnPropertySymbols(socket)) {
+    if (key.description === "kBuffer") buffer = key;
+    else if (key.description === "kBufferCb") callback = key;
+  }
+  if (buffer === undefined || callback === undefined) return undefined;
+  return { buffer, callback };
+}
+
+/**
+ * Makes Node read `socket` into the shared buffer and call
+ * {@linkcode onSocketRead}, as the `onread` option of a socket Node made
+ * itself does (`net.Server` takes no such option): no buffer allocated per
+ * read, no stream machinery per chunk (docs/PERFORMANCE.md, "Issue 15: Node
+ * 24 at 64 KiB"). Only in Node, on a plain socket nothing read yet.
+ *
+ * @returns false where that is not possible: "data" events then
+ */
+function readInPlace(socket: Socket): boolean {
+  const keys = onreadKeys ??= findOnreadKeys(socket);
+  const fields = socket as unknown as InPlaceSocket;
+  const handle = fields._handle;
+  if (
+    keys == null || socket.readableLength > 0 ||
+    typeof handle?.useUserBuffer !== "function" ||
+    fields[keys.buffer] !== null || fields[keys.callback] !== null
+  ) {
+    return false;
+  }
+  fields[keys.buffer] = sharedReadBuffer;
+  fields[keys.callback] = onSocketRead;
+  handle.useUserBuffer(sharedReadBuffer);
+  return true;
+}
+
+/** A read in place: `length` bytes at the start of `buffer`, which the
+ * next read overwrites. */
+function onSocketRead(
+  this: ReadingSocket,
+  length: number,
+  buffer: Uint8Array,
+): void {
+  let view = sharedReadView;
+  if (view.length !== length) {
+    view = buffer.subarray(0, length);
+    sharedReadView = view;
+  }
+  this[PUSHED_READS].push(view, true);
 }
 
 function onSocketData(this: ReadingSocket, data: Uint8Array): void {
@@ -87,7 +173,9 @@ export class NodeNetConn implements ByteConn {
     // The same four listeners for every socket (an emitter calls them with
     // the socket as `this`): no closures per connection.
     (socket as Socket & Partial<ReadingSocket>)[PUSHED_READS] = reads;
-    socket.on("data", onSocketData);
+    if (this.#encrypted || !readInPlace(socket)) {
+      socket.on("data", onSocketData);
+    }
     socket.on("end", onSocketEnd);
     socket.on("error", onSocketError);
     socket.on("close", onSocketEnd);

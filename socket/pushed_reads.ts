@@ -155,8 +155,10 @@ export class PushedReads {
    * chunks are arrays of their own).
    *
    * @param chunk the bytes
+   * @param reused whether the transport reuses the chunk's memory once
+   * this returns (it is then copied if it must wait)
    */
-  push(chunk: Uint8Array): void {
+  push(chunk: Uint8Array, reused = false): void {
     if (chunk.length === 0 || this.#closed) return;
     const direct = this.#direct;
     if (direct !== null && this.#waiting && this.#queuedBytes === 0) {
@@ -168,7 +170,7 @@ export class PushedReads {
       }
       return;
     }
-    this.#chunks.push(chunk);
+    this.#chunks.push(reused ? chunk.slice() : chunk);
     this.#queuedBytes += chunk.length;
     this.#serve();
     if (this.#queuedBytes > this.#highWater && !this.#paused) {

@@ -13,7 +13,12 @@ import { isPoolSafe } from "../../../socket/transport.ts";
 
 /** A connected pair: our side wrapped, the peer a plain socket. */
 async function pair(): Promise<
-  { conn: NodeNetConn; peer: net.Socket; close(): Promise<void> }
+  {
+    conn: NodeNetConn;
+    peer: net.Socket;
+    socket: net.Socket;
+    close(): Promise<void>;
+  }
 > {
   const accepted = Promise.withResolvers<net.Socket>();
   const server = net.createServer((socket) => accepted.resolve(socket));
@@ -22,10 +27,12 @@ async function pair(): Promise<
   );
   const { port } = server.address() as net.AddressInfo;
   const peer = net.connect(port, "127.0.0.1");
-  const conn = new NodeNetConn(await accepted.promise);
+  const socket = await accepted.promise;
+  const conn = new NodeNetConn(socket);
   return {
     conn,
     peer,
+    socket,
     async close() {
       conn.close();
       peer.destroy();
@@ -229,6 +236,32 @@ describe("NodeNetConn", () => {
       assert.deepEqual(received, sent);
     } finally {
       await close();
+    }
+  });
+
+  test("bytes that wait for a read stay intact while other sockets are read", async () => {
+    // Under Node sockets are read in place, into one buffer for all: what
+    // waits for a read must be a copy.
+    const first = await pair();
+    const second = await pair();
+    try {
+      const waiting = new Uint8Array(1000).fill(1);
+      first.peer.write(waiting);
+      // Round trips on the second socket until the first read its bytes.
+      const echo = new Uint8Array(1000).fill(2);
+      const buffer = new Uint8Array(1000);
+      let rounds = 0;
+      while (first.socket.bytesRead < waiting.length || rounds < 2) {
+        second.peer.write(echo);
+        assert.deepEqual(await readExactly(second.conn, echo.length), echo);
+        rounds++;
+      }
+      const count = await first.conn.read(buffer);
+      assert.equal(count, waiting.length);
+      assert.deepEqual(buffer, waiting);
+    } finally {
+      await first.close();
+      await second.close();
     }
   });
 
