@@ -8,6 +8,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import process from "node:process";
 import { NODE_READ_HIGH_WATER_BYTES, NodeNetConn } from "../../../node/conn.ts";
 import { isPoolSafe } from "../../../socket/transport.ts";
 
@@ -234,6 +235,21 @@ describe("NodeNetConn", () => {
         filled += count!;
       }
       assert.deepEqual(received, sent);
+    } finally {
+      await close();
+    }
+  });
+
+  test("under Node a socket is read in place, elsewhere through data events", async () => {
+    // Reads in place rest on net.Socket's internal onread fields: if a Node
+    // release moves them, the fallback to "data" events is silent, so this
+    // says so under Node 24 (the CI's node --test).
+    const { socket, close } = await pair();
+    try {
+      const versions = process.versions as Record<string, string | undefined>;
+      const underNode = versions.bun === undefined &&
+        versions.deno === undefined;
+      assert.equal(socket.listenerCount("data"), underNode ? 0 : 1);
     } finally {
       await close();
     }
