@@ -1,9 +1,9 @@
 /**
  * The reading half of a socket's connection: one read at a time into a
- * buffer (fixed, or adaptive: growing while reads fill it, past
+ * buffer (fixed, or adaptive: sized for the frame in progress when it is
+ * larger, growing while reads fill it with smaller frames, past
  * `DEFAULTS.limits.largeReadBufferFrom` only within a process-wide budget,
- * and shrinking when reads use little of it; the rest of a large frame is
- * read into a buffer lent for that read within the same budget), or, from a connection that was pushed its bytes
+ * and shrinking when reads use little of it), or, from a connection that was pushed its bytes
  * (`ChunkReads`), into a buffer it lends for the time the socket takes the
  * chunk, with no buffer here; or, from one that offers `DirectReads`, inside
  * its push while a read waits; each chunk handed to the socket, with reading
@@ -35,33 +35,6 @@ const LARGE_READ_BUFFER_STEP = 4096;
  * `DEFAULTS.limits.largeReadBufferFrom`, in the whole process. */
 let largeReadBufferBytes = 0;
 
-/** Lent read buffers given back and kept for the next loan: 64 (4 MiB at
- * 64 KiB each). */
-const LENT_BUFFERS_KEPT = 64;
-
-/** Lent buffers given back, for the next loan. */
-const keptLentBuffers: Uint8Array[] = [];
-
-/** A buffer of `DEFAULTS.limits.maxReadBufferSize` bytes for one read,
- * counted in {@linkcode largeReadBufferBytes}; null when the budget is
- * spent. */
-function lendBuffer(): Uint8Array | null {
-  const limits = DEFAULTS.limits;
-  const size = limits.maxReadBufferSize;
-  if (largeReadBufferBytes + size > limits.largeReadBuffersBudget) return null;
-  largeReadBufferBytes += size;
-  return keptLentBuffers.pop() ?? new Uint8Array(size);
-}
-
-/** Gives back a lent buffer once its read's chunk was taken; `reuse` false
- * when the read failed. */
-function giveBackBuffer(buffer: Uint8Array, reuse: boolean): void {
-  largeReadBufferBytes -= buffer.length;
-  if (reuse && keptLentBuffers.length < LENT_BUFFERS_KEPT) {
-    keptLentBuffers.push(buffer);
-  }
-}
-
 /** Counts a buffer of `size` bytes in (1) or out (-1) of
  * {@linkcode largeReadBufferBytes}. */
 function countLargeBuffer(size: number, sign: 1 | -1): void {
@@ -72,9 +45,8 @@ function countLargeBuffer(size: number, sign: 1 | -1): void {
 
 /**
  * Bytes held now by the adaptive read buffers larger than
- * `DEFAULTS.limits.largeReadBufferFrom` and the buffers lent for a read, in
- * this process (what `DEFAULTS.limits.largeReadBuffersBudget` bounds, but
- * for buffers grown by large frames once nothing is left to lend).
+ * `DEFAULTS.limits.largeReadBufferFrom` in this process (what
+ * `DEFAULTS.limits.largeReadBuffersBudget` bounds for small frames).
  *
  * @returns the bytes
  */
@@ -117,8 +89,6 @@ export class SocketReader {
   /** Most bytes a read returns: the buffer's size, for a chunk conn. */
   readonly #limit: number;
   #buffer: Uint8Array;
-  /** A buffer lent for the next read (the rest of a large frame), or null. */
-  #lent: Uint8Array | null = null;
   #smallReads = 0;
   /** The last chunk handed out, a view of {@linkcode SocketReader.#buffer}. */
   #view: Uint8Array | null = null;
@@ -223,9 +193,6 @@ export class SocketReader {
         let chunk: Uint8Array | null;
         if (chunkConn !== null) {
           chunk = await chunkConn.readChunk(this.#limit);
-        } else if (this.#lent !== null) {
-          const count = await this.#conn.read(this.#lent);
-          chunk = count === null ? null : this.#lent.subarray(0, count);
         } else {
           const count = await this.#conn.read(this.#buffer);
           chunk = count === null ? null : this.#chunk(count);
@@ -240,15 +207,12 @@ export class SocketReader {
         // The socket copies whatever it keeps, so a buffer is reused.
         if (chunk.length > 0) hooks.readerData(chunk);
         if (chunkConn !== null) chunkConn.releaseChunk();
-        else if (this.#lent !== null) this.#afterLentRead();
         else if (this.#adaptive) this.#resize(chunk.length);
       }
     } catch (error) {
       if (!hooks.readerClosed()) hooks.readerError(error);
     } finally {
       this.#running = false;
-      if (this.#lent !== null) giveBackBuffer(this.#lent, false);
-      this.#lent = null;
       if (hooks.readerClosed() && !this.#lingering) this.#closeConn();
     }
   }
@@ -265,16 +229,15 @@ export class SocketReader {
   }
 
   /**
-   * After a read of `count` bytes into the adaptive buffer. One the read
-   * filled: when the frame in progress still needs more than the buffer
-   * holds and more than `DEFAULTS.limits.largeReadBufferFrom`, the next
-   * read goes to a lent buffer (while the budget has room), the buffer
-   * staying as it is; else it doubles (a large frame, budget or not), or,
-   * for small frames, doubles up to `largeReadBufferFrom` and then grows by
-   * a quarter within `DEFAULTS.limits.largeReadBuffersBudget`. It halves
-   * after {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row that, with
-   * what the frame in progress still needs, used less than a quarter of
-   * it, never below the initial size.
+   * After a read of `count` bytes: an adaptive buffer that the read filled
+   * grows to fit the frame in progress when that still needs more than the
+   * buffer holds (a large message); else it doubles up to
+   * `DEFAULTS.limits.largeReadBufferFrom` and grows by a quarter past it,
+   * while the process's buffers past that size hold under
+   * `DEFAULTS.limits.largeReadBuffersBudget` (small messages pipelined).
+   * It halves after {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row
+   * that, with what the frame in progress still needs, used less than a
+   * quarter of it, never below the initial size.
    */
   #resize(count: number): void {
     const size = this.#buffer.length;
@@ -282,13 +245,9 @@ export class SocketReader {
     const missing = this.#hooks.readerFrameBytesMissing?.() ?? 0;
     if (count === size) {
       this.#smallReads = 0;
-      if (missing > size && missing > limits.largeReadBufferFrom) {
-        this.#lent = lendBuffer();
-        if (this.#lent !== null) return;
-      }
       if (size >= limits.maxReadBufferSize) return;
       if (missing > size) {
-        this.#replaceBuffer(Math.min(size * 2, limits.maxReadBufferSize));
+        this.#replaceBuffer(fittingSize(missing));
         return;
       }
       const grown = grownSize(size);
@@ -307,16 +266,6 @@ export class SocketReader {
     } else {
       this.#smallReads = 0;
     }
-  }
-
-  /** Gives back the buffer lent for the read just taken, and borrows one
-   * again while the frame in progress needs more than the adaptive buffer
-   * holds. */
-  #afterLentRead(): void {
-    giveBackBuffer(this.#lent!, true);
-    this.#lent = null;
-    const missing = this.#hooks.readerFrameBytesMissing?.() ?? 0;
-    if (missing > this.#buffer.length) this.#lent = lendBuffer();
   }
 
   /** A new adaptive buffer of `size` bytes, counted in the budget. */
@@ -372,4 +321,14 @@ function grownSize(size: number): number {
     ? Math.min(size * 2, limits.largeReadBufferFrom)
     : Math.ceil(size * 1.25 / LARGE_READ_BUFFER_STEP) * LARGE_READ_BUFFER_STEP;
   return Math.min(grown, limits.maxReadBufferSize);
+}
+
+/** The adaptive size for a frame that still needs `missing` bytes: the
+ * smallest power of two of at least the initial size that holds them, never
+ * past the maximum. */
+function fittingSize(missing: number): number {
+  const limits = DEFAULTS.limits;
+  let size = limits.initialReadBufferSize;
+  while (size < missing && size < limits.maxReadBufferSize) size *= 2;
+  return Math.min(size, limits.maxReadBufferSize);
 }

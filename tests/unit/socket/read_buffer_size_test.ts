@@ -33,7 +33,7 @@ function socketRecordingReads(count: number) {
 }
 
 describe("the adaptive read buffer of a socket", () => {
-  test("reads the rest of a frame larger than it into a lent buffer", async () => {
+  test("grows at once to fit a frame larger than it", async () => {
     const { socket, conn, sizes, received } = socketRecordingReads(1);
     conn.push(maskedFrame(Opcode.Binary, new Uint8Array(60_000)));
     await received;

@@ -81,21 +81,15 @@ describe("the read buffer", () => {
     assert.equal(received, expected.reduce((sum, size) => sum + size, 0));
   });
 
-  test("reads the rest of a large frame into a lent buffer, and keeps its own", async () => {
+  test("grows at once to fit a frame that still needs more than it holds", async () => {
     const start = DEFAULTS.limits.initialReadBufferSize;
-    const max = DEFAULTS.limits.maxReadBufferSize;
-    // Filled by a frame that needs 100,000 bytes more: lent reads until it
-    // needs no more than the own buffer holds.
-    const missing = [100_000, 100_000 - max, 0, 0];
-    const { seen } = await readAll([start, 1 << 20, 1 << 20, 10], 0, missing);
-    assert.deepEqual(seen.slice(0, 4), [start, max, max, start]);
-  });
-
-  test("doubles for a frame larger than it that needs at most largeReadBufferFrom more", async () => {
-    const start = DEFAULTS.limits.initialReadBufferSize;
-    const missing = [DEFAULTS.limits.largeReadBufferFrom, 0];
-    const { seen } = await readAll([start, 1 << 20], 0, missing);
-    assert.deepEqual(seen.slice(0, 2), [start, start * 2]);
+    const missing = [60_000, 0, 100, 0];
+    const { seen } = await readAll([start, 1 << 20, 200, 10], 0, missing);
+    assert.deepEqual(seen.slice(0, 3), [
+      start,
+      DEFAULTS.limits.maxReadBufferSize,
+      DEFAULTS.limits.maxReadBufferSize,
+    ]);
   });
 
   test("halves only after a run of small reads", async () => {
@@ -144,18 +138,18 @@ describe("the budget of large read buffers", () => {
   /**
    * A reader whose connection answers `sizes` in turn (with `missing`
    * after each, as readAll), then leaves its next read pending until the
-   * reader closes the connection, which ends it (`ended`); resolves once
-   * that read is pending, with the sizes of the buffers it was handed.
+   * reader is closed; resolves once that read is pending, with the sizes of
+   * the buffers it was handed.
    */
   async function readerLeftPending(
     sizes: number[],
     missing: number[],
-  ): Promise<{ reader: SocketReader; seen: number[]; ended: Promise<void> }> {
+  ): Promise<{ reader: SocketReader; seen: number[] }> {
     const seen: number[] = [];
     const pending = Promise.withResolvers<void>();
     const closed = Promise.withResolvers<number | null>();
-    const ended = Promise.withResolvers<void>();
     let next = 0;
+    let isClosed = false;
     const conn: ByteConn = {
       read(buffer: Uint8Array): Promise<number | null> {
         seen.push(buffer.length);
@@ -164,38 +158,40 @@ describe("the budget of large read buffers", () => {
         return closed.promise;
       },
       write: (data: Uint8Array) => Promise.resolve(data.length),
-      close: () => closed.resolve(null),
+      close: () => {
+        isClosed = true;
+        closed.reject(new Error("closed"));
+      },
     };
     let reads = 0;
     const reader = new SocketReader(conn, 0, {
       readerData: () => {},
-      readerEnd: () => ended.resolve(),
-      readerError: (error) => ended.reject(error),
+      readerEnd: () => {},
+      readerError: (error) => {
+        throw error;
+      },
       readerPause: () => null,
-      readerClosed: () => false,
+      readerClosed: () => isClosed,
       readerFrameBytesMissing: () => missing[reads++] ?? 0,
     });
     reader.start();
     await pending.promise;
-    return { reader, seen, ended: ended.promise };
+    return { reader, seen };
   }
 
-  test("bounds lent buffers and small frames' growth past largeReadBufferFrom, not large frames' own buffers", async () => {
+  test("stops small frames from growing buffers past largeReadBufferFrom, not large frames", async () => {
     const limits = DEFAULTS.limits;
     const start = limits.initialReadBufferSize;
     const max = limits.maxReadBufferSize;
     const heldBefore = largeReadBuffersHeld();
-    const readers: { reader: SocketReader; ended: Promise<void> }[] = [];
+    const readers: SocketReader[] = [];
     try {
-      // Large frames take the whole budget: each reader's pending read is
-      // lent a buffer of the maximum size.
-      const fill = Math.floor(
-        (limits.largeReadBuffersBudget - heldBefore) / max,
-      );
+      // Large frames take the whole budget: each reader grows to the maximum.
+      const fill = Math.ceil(limits.largeReadBuffersBudget / max);
       for (let index = 0; index < fill; index++) {
-        const pending = await readerLeftPending([start], [1 << 20]);
-        readers.push(pending);
-        assert.deepEqual(pending.seen, [start, max]);
+        const { reader, seen } = await readerLeftPending([start], [max]);
+        readers.push(reader);
+        assert.deepEqual(seen, [start, max]);
       }
       assert.equal(largeReadBuffersHeld(), heldBefore + fill * max);
       // Small frames now stop at largeReadBufferFrom ...
@@ -204,20 +200,19 @@ describe("the budget of large read buffers", () => {
         growth.push(size);
       }
       const small = await readerLeftPending([...growth, growth.at(-1)!], []);
-      readers.push(small);
+      readers.push(small.reader);
       assert.deepEqual(small.seen, [
         ...growth,
         limits.largeReadBufferFrom,
         limits.largeReadBufferFrom,
       ]);
-      // ... and a large frame, with nothing left to lend, doubles its own.
-      const large = await readerLeftPending([start], [1 << 20]);
-      readers.push(large);
-      assert.deepEqual(large.seen, [start, start * 2]);
-      assert.equal(largeReadBuffersHeld(), heldBefore + fill * max);
+      // ... while a large frame still grows its buffer.
+      const large = await readerLeftPending([start], [max]);
+      readers.push(large.reader);
+      assert.deepEqual(large.seen, [start, max]);
+      assert.equal(largeReadBuffersHeld(), heldBefore + (fill + 1) * max);
     } finally {
-      for (const { reader } of readers) reader.close();
-      await Promise.all(readers.map(({ ended }) => ended));
+      for (const reader of readers) reader.close();
     }
     assert.equal(
       largeReadBuffersHeld(),
