@@ -1,9 +1,9 @@
 /**
  * The reading half of a socket's connection: one read at a time into a
- * buffer (fixed, or adaptive: sized for the frame in progress when it is
- * larger, growing while reads fill it with smaller frames, past
- * `DEFAULTS.limits.largeReadBufferFrom` only within a process-wide budget,
- * and shrinking when reads use little of it), or, from a connection that was pushed its bytes
+ * buffer (fixed, or adaptive: growing while reads fill it, past
+ * `DEFAULTS.limits.largeReadBufferFrom` only for a frame larger than it or
+ * within a process-wide budget, and shrinking when reads use little of
+ * it), or, from a connection that was pushed its bytes
  * (`ChunkReads`), into a buffer it lends for the time the socket takes the
  * chunk, with no buffer here; or, from one that offers `DirectReads`, inside
  * its push while a read waits; each chunk handed to the socket, with reading
@@ -74,8 +74,8 @@ export interface SocketReaderHooks {
   readerClosed(): boolean;
   /**
    * Bytes the frame in progress still needs once a chunk was taken (0
-   * between frames): an adaptive buffer grows to fit them at once, budget
-   * or not. Without it every frame counts as small.
+   * between frames): an adaptive buffer that is smaller doubles, budget or
+   * not. Without it every frame counts as small.
    */
   readerFrameBytesMissing?(): number;
 }
@@ -230,8 +230,9 @@ export class SocketReader {
 
   /**
    * After a read of `count` bytes: an adaptive buffer that the read filled
-   * grows to fit the frame in progress when that still needs more than the
-   * buffer holds (a large message); else it doubles up to
+   * doubles when the frame in progress still needs more than it holds (a
+   * large message; doubling, not what the header announced, so memory
+   * follows the bytes that arrived); else it doubles up to
    * `DEFAULTS.limits.largeReadBufferFrom` and grows by a quarter past it,
    * while the process's buffers past that size hold under
    * `DEFAULTS.limits.largeReadBuffersBudget` (small messages pipelined).
@@ -247,7 +248,7 @@ export class SocketReader {
       this.#smallReads = 0;
       if (size >= limits.maxReadBufferSize) return;
       if (missing > size) {
-        this.#replaceBuffer(fittingSize(missing));
+        this.#replaceBuffer(Math.min(size * 2, limits.maxReadBufferSize));
         return;
       }
       const grown = grownSize(size);
@@ -321,14 +322,4 @@ function grownSize(size: number): number {
     ? Math.min(size * 2, limits.largeReadBufferFrom)
     : Math.ceil(size * 1.25 / LARGE_READ_BUFFER_STEP) * LARGE_READ_BUFFER_STEP;
   return Math.min(grown, limits.maxReadBufferSize);
-}
-
-/** The adaptive size for a frame that still needs `missing` bytes: the
- * smallest power of two of at least the initial size that holds them, never
- * past the maximum. */
-function fittingSize(missing: number): number {
-  const limits = DEFAULTS.limits;
-  let size = limits.initialReadBufferSize;
-  while (size < missing && size < limits.maxReadBufferSize) size *= 2;
-  return Math.min(size, limits.maxReadBufferSize);
 }

@@ -1,7 +1,7 @@
 /**
  * The adaptive read buffer of a socket follows the frames it receives: a
- * frame larger than the buffer sizes the next read for what it still needs,
- * while small frames grow it step by step.
+ * frame larger than the buffer grows it past `largeReadBufferFrom` even
+ * when the process's budget for such buffers is spent.
  *
  * @module
  */
@@ -10,6 +10,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Opcode } from "../../../frame/types.ts";
 import { DEFAULTS } from "../../../defaults.ts";
+import { largeReadBuffersHeld, SocketReader } from "../../../socket/reader.ts";
+import type { ByteConn } from "../../../socket/transport.ts";
 import { maskedFrame, openSocket } from "../../support/websocket.ts";
 import { concat } from "../../support/bytes.ts";
 
@@ -32,13 +34,57 @@ function socketRecordingReads(count: number) {
   return { socket, conn, sizes, received: received.promise };
 }
 
+/**
+ * Readers whose buffers a large frame grew to the maximum, until the
+ * budget of large read buffers is spent; each keeps a read pending until
+ * the returned function closes them all.
+ */
+async function spendLargeReadBudget(): Promise<() => void> {
+  const max = DEFAULTS.limits.maxReadBufferSize;
+  const readers: SocketReader[] = [];
+  while (
+    largeReadBuffersHeld() + max <= DEFAULTS.limits.largeReadBuffersBudget
+  ) {
+    const pending = Promise.withResolvers<void>();
+    const closed = Promise.withResolvers<number | null>();
+    const conn: ByteConn = {
+      read(buffer: Uint8Array): Promise<number | null> {
+        if (buffer.length < max) return Promise.resolve(buffer.length);
+        pending.resolve();
+        return closed.promise;
+      },
+      write: (data: Uint8Array) => Promise.resolve(data.length),
+      close: () => closed.resolve(null),
+    };
+    const reader = new SocketReader(conn, 0, {
+      readerData: () => {},
+      readerEnd: () => {},
+      readerError: () => {},
+      readerPause: () => null,
+      readerClosed: () => false,
+      readerFrameBytesMissing: () => 1 << 20,
+    });
+    reader.start();
+    readers.push(reader);
+    await pending.promise;
+  }
+  return () => {
+    for (const reader of readers) reader.close();
+  };
+}
+
 describe("the adaptive read buffer of a socket", () => {
-  test("grows at once to fit a frame larger than it", async () => {
-    const { socket, conn, sizes, received } = socketRecordingReads(1);
-    conn.push(maskedFrame(Opcode.Binary, new Uint8Array(60_000)));
-    await received;
-    socket.close();
-    assert.equal(sizes[0], DEFAULTS.limits.maxReadBufferSize);
+  test("grows past largeReadBufferFrom for a large frame when the budget is spent", async () => {
+    const release = await spendLargeReadBudget();
+    try {
+      const { socket, conn, sizes, received } = socketRecordingReads(1);
+      conn.push(maskedFrame(Opcode.Binary, new Uint8Array(200_000)));
+      await received;
+      socket.close();
+      assert.equal(Math.max(...sizes), DEFAULTS.limits.maxReadBufferSize);
+    } finally {
+      release();
+    }
   });
 
   test("doubles when small frames fill it", async () => {

@@ -81,15 +81,11 @@ describe("the read buffer", () => {
     assert.equal(received, expected.reduce((sum, size) => sum + size, 0));
   });
 
-  test("grows at once to fit a frame that still needs more than it holds", async () => {
+  test("doubles for a large frame, never to what its header announced", async () => {
     const start = DEFAULTS.limits.initialReadBufferSize;
-    const missing = [60_000, 0, 100, 0];
-    const { seen } = await readAll([start, 1 << 20, 200, 10], 0, missing);
-    assert.deepEqual(seen.slice(0, 3), [
-      start,
-      DEFAULTS.limits.maxReadBufferSize,
-      DEFAULTS.limits.maxReadBufferSize,
-    ]);
+    const missing = [1 << 20, 1 << 20, 0];
+    const { seen } = await readAll([start, 1 << 20, 10], 0, missing);
+    assert.deepEqual(seen.slice(0, 3), [start, start * 2, start * 4]);
   });
 
   test("halves only after a run of small reads", async () => {
@@ -184,14 +180,21 @@ describe("the budget of large read buffers", () => {
     const start = limits.initialReadBufferSize;
     const max = limits.maxReadBufferSize;
     const heldBefore = largeReadBuffersHeld();
+    // Reads that a large frame fills: the buffer doubles up to the maximum.
+    const doublings: number[] = [];
+    for (let size = start; size < max; size *= 2) doublings.push(size);
+    const stillMissing = doublings.map(() => 1 << 20);
     const readers: SocketReader[] = [];
     try {
       // Large frames take the whole budget: each reader grows to the maximum.
       const fill = Math.ceil(limits.largeReadBuffersBudget / max);
       for (let index = 0; index < fill; index++) {
-        const { reader, seen } = await readerLeftPending([start], [max]);
+        const { reader, seen } = await readerLeftPending(
+          doublings,
+          stillMissing,
+        );
         readers.push(reader);
-        assert.deepEqual(seen, [start, max]);
+        assert.deepEqual(seen, [...doublings, max]);
       }
       assert.equal(largeReadBuffersHeld(), heldBefore + fill * max);
       // Small frames now stop at largeReadBufferFrom ...
@@ -207,9 +210,9 @@ describe("the budget of large read buffers", () => {
         limits.largeReadBufferFrom,
       ]);
       // ... while a large frame still grows its buffer.
-      const large = await readerLeftPending([start], [max]);
+      const large = await readerLeftPending(doublings, stillMissing);
       readers.push(large.reader);
-      assert.deepEqual(large.seen, [start, max]);
+      assert.deepEqual(large.seen, [...doublings, max]);
       assert.equal(largeReadBuffersHeld(), heldBefore + (fill + 1) * max);
     } finally {
       for (const reader of readers) reader.close();
