@@ -112,6 +112,14 @@ export interface Limits {
   readonly initialReadBufferSize: number;
   /** ... up to 64 KiB, unless `readBufferSize` fixes its size. */
   readonly maxReadBufferSize: number;
+  /** Read buffers grow past 16 KiB for frames smaller than they are (small
+   * messages pipelined) ... */
+  readonly largeReadBufferFrom: number;
+  /** ... only while those larger than that hold at most 32 MiB together in
+   * the process: a pending read holds its buffer, so thousands of busy
+   * connections would otherwise hold 32-64 KiB each. A frame larger than
+   * its buffer grows it regardless. */
+  readonly largeReadBuffersBudget: number;
   /** The socket stops reading while the messages waiting for a
    * `for await` loop hold this many bytes: 1 MiB ... */
   readonly iteratorHighWaterBytes: number;
@@ -220,6 +228,8 @@ export const DEFAULTS: Defaults = Object.freeze({
     writeHighWaterBytes: 1 * MiB,
     initialReadBufferSize: 512,
     maxReadBufferSize: 64 * KiB,
+    largeReadBufferFrom: 16 * KiB,
+    largeReadBuffersBudget: 32 * MiB,
     iteratorHighWaterBytes: 1 * MiB,
     iteratorHighWaterCount: 1024,
     lingerTimeout: 1_000,

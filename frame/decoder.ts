@@ -157,6 +157,19 @@ export class FrameDecoder {
   }
 
   /**
+   * Bytes the frame in progress still needs beyond those pushed: its
+   * payload not yet received. 0 between frames, while a header is
+   * incomplete, and after an error. Lets a reader size its next read.
+   */
+  get frameBytesMissing(): number {
+    if (!this.#inPayload || this.#error !== null) return 0;
+    const pushed = this.#payload === null
+      ? this.#chunk.length - this.#offset
+      : this.#payloadFilled;
+    return Math.max(this.#payloadLength - pushed, 0);
+  }
+
+  /**
    * The next complete frame, or `undefined` when more bytes are needed.
    *
    * @returns the next frame, if complete

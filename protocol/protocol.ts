@@ -259,6 +259,12 @@ export class Protocol {
     return this.#outgoingBytes;
   }
 
+  /** Bytes the frame being received still needs (the decoder's
+   * `frameBytesMissing`): 0 between frames. */
+  get frameBytesMissing(): number {
+    return this.#decoder.frameBytesMissing;
+  }
+
   /**
    * Processes bytes received from the peer: {@linkcode push} them, then
    * take every {@linkcode nextEvent}. A reply sent after this returns comes

@@ -214,6 +214,10 @@ export class SocketEngine
   readerClosed(): boolean {
     return this.#isClosed();
   }
+  /** SocketReader: bytes the frame being received still needs. */
+  readerFrameBytesMissing(): number {
+    return this.#protocol?.frameBytesMissing ?? 0;
+  }
 
   /** The socket's lifecycle state (see the field's comment). */
   get readyState(): ReadyState {

@@ -1,7 +1,9 @@
 /**
  * The reading half of a socket's connection: one read at a time into a
- * buffer (fixed, or growing while reads fill it and shrinking when they use
- * little of it), or, from a connection that was pushed its bytes
+ * buffer (fixed, or adaptive: growing while reads fill it, past
+ * `DEFAULTS.limits.largeReadBufferFrom` only for a frame larger than it or
+ * within a process-wide budget, and shrinking when reads use little of
+ * it), or, from a connection that was pushed its bytes
  * (`ChunkReads`), into a buffer it lends for the time the socket takes the
  * chunk, with no buffer here; or, from one that offers `DirectReads`, inside
  * its push while a read waits; each chunk handed to the socket, with reading
@@ -21,9 +23,36 @@ import type { ByteConn } from "./transport.ts";
 import { type ChunkReads, readsChunks, readsDirect } from "./pushed_reads.ts";
 import { DEFAULTS } from "../defaults.ts";
 
-/** Reads in a row that use less than a sixteenth of an adaptive read
- * buffer before it is halved: 8 (a burst of large messages keeps it). */
+/** Reads in a row that use less than a quarter of an adaptive read buffer
+ * (with the frame in progress) before it is halved: 8. */
 const SMALL_READS_BEFORE_SHRINK = 8;
+
+/** Adaptive buffers are rounded to this many bytes when they grow past
+ * `DEFAULTS.limits.largeReadBufferFrom` by a quarter: 4 KiB. */
+const LARGE_READ_BUFFER_STEP = 4096;
+
+/** Bytes held now by adaptive read buffers larger than
+ * `DEFAULTS.limits.largeReadBufferFrom`, in the whole process. */
+let largeReadBufferBytes = 0;
+
+/** Counts a buffer of `size` bytes in (1) or out (-1) of
+ * {@linkcode largeReadBufferBytes}. */
+function countLargeBuffer(size: number, sign: 1 | -1): void {
+  if (size > DEFAULTS.limits.largeReadBufferFrom) {
+    largeReadBufferBytes += sign * size;
+  }
+}
+
+/**
+ * Bytes held now by the adaptive read buffers larger than
+ * `DEFAULTS.limits.largeReadBufferFrom` in this process (what
+ * `DEFAULTS.limits.largeReadBuffersBudget` bounds for small frames).
+ *
+ * @returns the bytes
+ */
+export function largeReadBuffersHeld(): number {
+  return largeReadBufferBytes;
+}
 
 /** The buffer of a reader whose connection hands out its own chunks. */
 const EMPTY = new Uint8Array(0);
@@ -43,6 +72,12 @@ export interface SocketReaderHooks {
   readerPause(): Promise<void> | null;
   /** Whether the socket is closed: reading stops (or lingers). */
   readerClosed(): boolean;
+  /**
+   * Bytes the frame in progress still needs once a chunk was taken (0
+   * between frames): an adaptive buffer that is smaller doubles, budget or
+   * not. Without it every frame counts as small.
+   */
+  readerFrameBytesMissing?(): number;
 }
 
 /** Reads a connection for a socket until the socket closes. */
@@ -193,29 +228,55 @@ export class SocketReader {
     return view;
   }
 
-  /** Doubles an adaptive buffer after a read that filled it; halves it after
-   * {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row that each used less
-   * than a sixteenth of it, never below the initial size. */
+  /**
+   * After a read of `count` bytes: an adaptive buffer that the read filled
+   * doubles when the frame in progress still needs more than it holds (a
+   * large message; doubling, not what the header announced, so memory
+   * follows the bytes that arrived); else it doubles up to
+   * `DEFAULTS.limits.largeReadBufferFrom` and grows by a quarter past it,
+   * while the process's buffers past that size hold under
+   * `DEFAULTS.limits.largeReadBuffersBudget` (small messages pipelined).
+   * It halves after {@linkcode SMALL_READS_BEFORE_SHRINK} reads in a row
+   * that, with what the frame in progress still needs, used less than a
+   * quarter of it, never below the initial size.
+   */
   #resize(count: number): void {
     const size = this.#buffer.length;
-    if (count === size && size < DEFAULTS.limits.maxReadBufferSize) {
-      this.#buffer = new Uint8Array(
-        Math.min(size * 2, DEFAULTS.limits.maxReadBufferSize),
-      );
-      this.#view = null;
+    const limits = DEFAULTS.limits;
+    const missing = this.#hooks.readerFrameBytesMissing?.() ?? 0;
+    if (count === size) {
       this.#smallReads = 0;
+      if (size >= limits.maxReadBufferSize) return;
+      if (missing > size) {
+        this.#replaceBuffer(Math.min(size * 2, limits.maxReadBufferSize));
+        return;
+      }
+      const grown = grownSize(size);
+      const counted = size > limits.largeReadBufferFrom ? size : 0;
+      if (
+        grown <= limits.largeReadBufferFrom ||
+        largeReadBufferBytes - counted + grown <= limits.largeReadBuffersBudget
+      ) {
+        this.#replaceBuffer(grown);
+      }
     } else if (
-      count < size / 16 && size > DEFAULTS.limits.initialReadBufferSize
+      count + missing < size / 4 && size > limits.initialReadBufferSize
     ) {
       if (++this.#smallReads < SMALL_READS_BEFORE_SHRINK) return;
-      this.#buffer = new Uint8Array(
-        Math.max(size / 2, DEFAULTS.limits.initialReadBufferSize),
-      );
-      this.#view = null;
-      this.#smallReads = 0;
+      this.#replaceBuffer(Math.max(size / 2, limits.initialReadBufferSize));
     } else {
       this.#smallReads = 0;
     }
+  }
+
+  /** A new adaptive buffer of `size` bytes, counted in the budget. */
+  #replaceBuffer(size: number): void {
+    if (this.#connClosed) return;
+    countLargeBuffer(this.#buffer.length, -1);
+    countLargeBuffer(size, 1);
+    this.#buffer = new Uint8Array(size);
+    this.#view = null;
+    this.#smallReads = 0;
   }
 
   /** A read for lingering, once the read loop (and its read) ended. */
@@ -233,6 +294,7 @@ export class SocketReader {
   #closeConn(): void {
     if (this.#connClosed) return;
     this.#connClosed = true;
+    if (this.#adaptive) countLargeBuffer(this.#buffer.length, -1);
     try {
       this.#conn.close();
     } catch {
@@ -248,4 +310,16 @@ export class SocketReader {
   close(): void {
     this.#closeConn();
   }
+}
+
+/** The next adaptive size for small frames after `size` filled a read:
+ * double up to `DEFAULTS.limits.largeReadBufferFrom`, then a quarter more
+ * (rounded up to {@linkcode LARGE_READ_BUFFER_STEP}), never past the
+ * maximum. */
+function grownSize(size: number): number {
+  const limits = DEFAULTS.limits;
+  const grown = size < limits.largeReadBufferFrom
+    ? Math.min(size * 2, limits.largeReadBufferFrom)
+    : Math.ceil(size * 1.25 / LARGE_READ_BUFFER_STEP) * LARGE_READ_BUFFER_STEP;
+  return Math.min(grown, limits.maxReadBufferSize);
 }

@@ -485,6 +485,8 @@ var DEFAULTS = Object.freeze({
     writeHighWaterBytes: 1 * MiB,
     initialReadBufferSize: 512,
     maxReadBufferSize: 64 * KiB,
+    largeReadBufferFrom: 16 * KiB,
+    largeReadBuffersBudget: 32 * MiB,
     iteratorHighWaterBytes: 1 * MiB,
     iteratorHighWaterCount: 1024,
     lingerTimeout: 1e3,
@@ -563,6 +565,18 @@ var FrameDecoder = class {
   get bufferedBytes() {
     return this.#chunk.length - this.#offset + this.#headerFilled +
       this.#payloadFilled;
+  }
+  /**
+   * Bytes the frame in progress still needs beyond those pushed: its
+   * payload not yet received. 0 between frames, while a header is
+   * incomplete, and after an error. Lets a reader size its next read.
+   */
+  get frameBytesMissing() {
+    if (!this.#inPayload || this.#error !== null) return 0;
+    const pushed = this.#payload === null
+      ? this.#chunk.length - this.#offset
+      : this.#payloadFilled;
+    return Math.max(this.#payloadLength - pushed, 0);
   }
   /**
    * The next complete frame, or `undefined` when more bytes are needed.

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SocketReader } from "../../../socket/reader.ts";
+import { largeReadBuffersHeld, SocketReader } from "../../../socket/reader.ts";
 import { PushedReads } from "../../../socket/pushed_reads.ts";
 import type { ByteConn } from "../../../socket/transport.ts";
 import { DEFAULTS } from "../../../defaults.ts";
@@ -26,12 +26,19 @@ function scriptedConn(sizes: number[]): { conn: ByteConn; seen: number[] } {
   return { conn, seen };
 }
 
-function readAll(sizes: number[], fixedSize = 0): Promise<{
+/** Reads a scripted connection to its end; `missing[i]` is what the frame
+ * in progress still needs after the i-th read (0 when not given). */
+function readAll(
+  sizes: number[],
+  fixedSize = 0,
+  missing: number[] = [],
+): Promise<{
   seen: number[];
   received: number;
 }> {
   const { conn, seen } = scriptedConn(sizes);
   let received = 0;
+  let reads = 0;
   return new Promise((resolve) => {
     const reader = new SocketReader(conn, fixedSize, {
       readerData: (chunk) => received += chunk.length,
@@ -41,28 +48,44 @@ function readAll(sizes: number[], fixedSize = 0): Promise<{
       },
       readerPause: () => null,
       readerClosed: () => false,
+      readerFrameBytesMissing: () => missing[reads++] ?? 0,
     });
     reader.start();
   });
 }
 
 describe("the read buffer", () => {
-  test("starts small, doubles while reads fill it, stops at the maximum", async () => {
-    const { seen, received } = await readAll(Array(12).fill(1 << 20));
+  test("starts small, doubles while small frames fill it, then grows by a quarter up to the maximum", async () => {
+    const { seen, received } = await readAll(Array(20).fill(1 << 20));
+    const limits = DEFAULTS.limits;
     const expected: number[] = [];
-    for (
-      let size = DEFAULTS.limits.initialReadBufferSize;
-      expected.length < 12;
-      size *= 2
-    ) {
-      expected.push(Math.min(size, DEFAULTS.limits.maxReadBufferSize));
+    let size = limits.initialReadBufferSize;
+    while (expected.length < 20) {
+      expected.push(size);
+      size = size < limits.largeReadBufferFrom
+        ? size * 2
+        : Math.ceil(size * 1.25 / 4096) * 4096;
+      size = Math.min(size, limits.maxReadBufferSize);
     }
     assert.ok(
-      expected[0] < DEFAULTS.limits.maxReadBufferSize / 8,
+      expected.indexOf(limits.largeReadBufferFrom) >= 4,
       "several doublings",
     );
-    assert.deepEqual(seen.slice(0, 12), expected);
+    assert.ok(
+      expected.indexOf(limits.maxReadBufferSize) >
+        expected.indexOf(limits.largeReadBufferFrom) + 2,
+      "several smaller steps past largeReadBufferFrom",
+    );
+    assert.equal(expected.at(-1), limits.maxReadBufferSize);
+    assert.deepEqual(seen.slice(0, 20), expected);
     assert.equal(received, expected.reduce((sum, size) => sum + size, 0));
+  });
+
+  test("doubles for a large frame, never to what its header announced", async () => {
+    const start = DEFAULTS.limits.initialReadBufferSize;
+    const missing = [1 << 20, 1 << 20, 0];
+    const { seen } = await readAll([start, 1 << 20, 10], 0, missing);
+    assert.deepEqual(seen.slice(0, 3), [start, start * 2, start * 4]);
   });
 
   test("halves only after a run of small reads", async () => {
@@ -74,9 +97,131 @@ describe("the read buffer", () => {
     assert.equal(seen[10], start * 2);
   });
 
+  test("halves a buffer that reads use little of, counting the frame in progress", async () => {
+    // 16 KiB, then reads of 3 KiB (under a quarter) whose frame needs 2 KiB
+    // more keep it; the same reads with nothing missing halve it.
+    const from = DEFAULTS.limits.largeReadBufferFrom;
+    const growth: number[] = [];
+    for (let size = DEFAULTS.limits.initialReadBufferSize; size < from;) {
+      growth.push(size);
+      size *= 2;
+    }
+    const small = Array(SMALL_READS).fill(3072);
+    const missing = [
+      ...growth.map(() => 0),
+      ...small.map(() => 2048),
+      ...small.map(() => 0),
+    ];
+    const { seen } = await readAll([...growth, ...small, ...small], 0, missing);
+    const afterGrowth = seen.slice(growth.length);
+    assert.deepEqual(
+      afterGrowth.slice(0, 2 * SMALL_READS),
+      Array(2 * SMALL_READS).fill(from),
+    );
+    assert.equal(afterGrowth[2 * SMALL_READS], from / 2);
+  });
+
   test("a fixed size given as an option never changes", async () => {
     const { seen } = await readAll([100, 100, 100], 100);
     assert.deepEqual(seen, [100, 100, 100, 100]);
+  });
+});
+
+/** Reads in a row that use little of a buffer before it halves. */
+const SMALL_READS = 8;
+
+describe("the budget of large read buffers", () => {
+  /**
+   * A reader whose connection answers `sizes` in turn (with `missing`
+   * after each, as readAll), then leaves its next read pending until the
+   * reader is closed; resolves once that read is pending, with the sizes of
+   * the buffers it was handed.
+   */
+  async function readerLeftPending(
+    sizes: number[],
+    missing: number[],
+  ): Promise<{ reader: SocketReader; seen: number[] }> {
+    const seen: number[] = [];
+    const pending = Promise.withResolvers<void>();
+    const closed = Promise.withResolvers<number | null>();
+    let next = 0;
+    let isClosed = false;
+    const conn: ByteConn = {
+      read(buffer: Uint8Array): Promise<number | null> {
+        seen.push(buffer.length);
+        if (next < sizes.length) return Promise.resolve(sizes[next++]);
+        pending.resolve();
+        return closed.promise;
+      },
+      write: (data: Uint8Array) => Promise.resolve(data.length),
+      close: () => {
+        isClosed = true;
+        closed.reject(new Error("closed"));
+      },
+    };
+    let reads = 0;
+    const reader = new SocketReader(conn, 0, {
+      readerData: () => {},
+      readerEnd: () => {},
+      readerError: (error) => {
+        throw error;
+      },
+      readerPause: () => null,
+      readerClosed: () => isClosed,
+      readerFrameBytesMissing: () => missing[reads++] ?? 0,
+    });
+    reader.start();
+    await pending.promise;
+    return { reader, seen };
+  }
+
+  test("stops small frames from growing buffers past largeReadBufferFrom, not large frames", async () => {
+    const limits = DEFAULTS.limits;
+    const start = limits.initialReadBufferSize;
+    const max = limits.maxReadBufferSize;
+    const heldBefore = largeReadBuffersHeld();
+    // Reads that a large frame fills: the buffer doubles up to the maximum.
+    const doublings: number[] = [];
+    for (let size = start; size < max; size *= 2) doublings.push(size);
+    const stillMissing = doublings.map(() => 1 << 20);
+    const readers: SocketReader[] = [];
+    try {
+      // Large frames take the whole budget: each reader grows to the maximum.
+      const fill = Math.ceil(limits.largeReadBuffersBudget / max);
+      for (let index = 0; index < fill; index++) {
+        const { reader, seen } = await readerLeftPending(
+          doublings,
+          stillMissing,
+        );
+        readers.push(reader);
+        assert.deepEqual(seen, [...doublings, max]);
+      }
+      assert.equal(largeReadBuffersHeld(), heldBefore + fill * max);
+      // Small frames now stop at largeReadBufferFrom ...
+      const growth: number[] = [];
+      for (let size = start; size <= limits.largeReadBufferFrom; size *= 2) {
+        growth.push(size);
+      }
+      const small = await readerLeftPending([...growth, growth.at(-1)!], []);
+      readers.push(small.reader);
+      assert.deepEqual(small.seen, [
+        ...growth,
+        limits.largeReadBufferFrom,
+        limits.largeReadBufferFrom,
+      ]);
+      // ... while a large frame still grows its buffer.
+      const large = await readerLeftPending(doublings, stillMissing);
+      readers.push(large.reader);
+      assert.deepEqual(large.seen, [...doublings, max]);
+      assert.equal(largeReadBuffersHeld(), heldBefore + (fill + 1) * max);
+    } finally {
+      for (const reader of readers) reader.close();
+    }
+    assert.equal(
+      largeReadBuffersHeld(),
+      heldBefore,
+      "closed readers give their bytes back",
+    );
   });
 });
 
