@@ -94,10 +94,13 @@ export interface WebSocketOptions {
   /**
    * A fixed size, in bytes, for the buffer the connection reads into. By
    * default the buffer adapts: it starts at
-   * `DEFAULTS.limits.initialReadBufferSize` (512 bytes), doubles while reads fill
-   * it, up to `DEFAULTS.limits.maxReadBufferSize` (64 KiB), and halves
-   * again after a run of reads that use little of it, so idle connections
-   * stay small and large messages take few reads.
+   * `DEFAULTS.limits.initialReadBufferSize` (512 bytes) and grows while
+   * reads fill it, up to `DEFAULTS.limits.maxReadBufferSize` (64 KiB): for
+   * a frame larger than the buffer without limit, for small frames past
+   * `DEFAULTS.limits.largeReadBufferFrom` (16 KiB) only within
+   * `DEFAULTS.limits.largeReadBuffersBudget` for the whole process; it
+   * halves again after a run of reads that use little of it, so idle
+   * connections stay small and large messages take few reads.
    */
   readBufferSize?: number;
   /**
