@@ -145,8 +145,9 @@ export class WebSocketEventTarget extends EventTarget {
   /** readyState once the connection is closed. */
   static readonly CLOSED: 3 = ReadyState.CLOSED;
 
-  /** The "message" listeners added, to know whether any remain. */
-  readonly #messageListeners = new Map<object, MessageListener>();
+  /** The "message" listeners added, to know whether any remain; made by
+   * the first (most sockets only set `onmessage`). */
+  #messageListeners: Map<object, MessageListener> | null = null;
   #onopen: AnyHandler | null = null;
   #onmessage: AnyHandler | null = null;
   #onerror: AnyHandler | null = null;
@@ -293,7 +294,8 @@ export class WebSocketEventTarget extends EventTarget {
    * would starve. When nothing does, no "message" event is made.
    */
   protected get listensForMessages(): boolean {
-    return this.#onmessage !== null || this.#messageListeners.size > 0 ||
+    return this.#onmessage !== null ||
+      (this.#messageListeners?.size ?? 0) > 0 ||
       this.dispatchEvent !== nativeDispatchEvent;
   }
 
@@ -306,9 +308,10 @@ export class WebSocketEventTarget extends EventTarget {
     if (signal?.aborted) return;
     const capture = captureOf(options);
     const key = listenerKey(listener, capture);
-    if (this.#messageListeners.has(key)) return;
+    const listeners = this.#messageListeners ??= new Map();
+    if (listeners.has(key)) return;
     const once = typeof options === "object" && options.once === true;
-    this.#messageListeners.set(key, { listener, capture, once });
+    listeners.set(key, { listener, capture, once });
     signal?.addEventListener(
       "abort",
       () => this.#untrackMessageListener(listener, capture),
@@ -320,7 +323,7 @@ export class WebSocketEventTarget extends EventTarget {
     listener: EventListenerOrEventListenerObject,
     capture: boolean,
   ): void {
-    this.#messageListeners.delete(listenerKey(listener, capture));
+    this.#messageListeners?.delete(listenerKey(listener, capture));
   }
 
   /**
@@ -336,9 +339,10 @@ export class WebSocketEventTarget extends EventTarget {
     } catch (error) {
       reportError(error);
     }
-    if (event.type === "message" && this.#messageListeners.size > 0) {
-      for (const [key, entry] of this.#messageListeners) {
-        if (entry.once) this.#messageListeners.delete(key);
+    const listeners = this.#messageListeners;
+    if (event.type === "message" && listeners !== null && listeners.size > 0) {
+      for (const [key, entry] of listeners) {
+        if (entry.once) listeners.delete(key);
       }
     }
   }
@@ -357,16 +361,15 @@ export class WebSocketEventTarget extends EventTarget {
     ) {
       return false;
     }
-    if (this.#messageListeners.size === 0) {
+    const listeners = this.#messageListeners;
+    if (listeners === null || listeners.size === 0) {
       const handler = this.#onmessage;
       if (handler === null) return true;
       callAtTarget(event, this, handler);
       return true;
     }
-    if (this.#onmessage !== null || this.#messageListeners.size !== 1) {
-      return false;
-    }
-    const entry = this.#messageListeners.values().next().value!;
+    if (this.#onmessage !== null || listeners.size !== 1) return false;
+    const entry = listeners.values().next().value!;
     const listener = entry.listener;
     if (typeof listener !== "function") return false;
     if (entry.once) {

@@ -24,8 +24,8 @@
  * on 127.0.0.1 port 0 and prints one JSON line `{"port":N,"impl":"..."}`.
  * The process exits when stdin closes or reads `exit` (so that a CPU
  * profile taken with `--cpu-prof` is written) and after at most an hour;
- * `memory`, `usage`, `types` and `snap` on stdin report its memory
- * (`heap_summary.ts`).
+ * `memory`, `usage`, `types`, `jsc` and `snap` on stdin report its memory
+ * (`heap_summary.ts`, `memory_timeline.ts`).
  *
  * @module
  */
@@ -252,7 +252,8 @@ function collectGarbage(): void {
  * A command from stdin: `exit`; `memory` prints the process's memory (JSON,
  * bytes) after a collection, `usage` the same without one (memory while
  * busy, garbage included); `types` (Bun) prints JSC's live objects by
- * type after a collection; `snap` writes a heap snapshot to the path in
+ * type after a collection; `jsc` (Bun) JSC's heap size and the
+ * `ArrayBuffer` memory it counts toward its next collection (no collection); `snap` writes a heap snapshot to the path in
  * `ECHO_SNAPSHOT` and prints `{"snapshot":PATH}` (`heap_summary.ts`).
  */
 async function obey(command: string): Promise<void> {
@@ -265,6 +266,12 @@ async function obey(command: string): Promise<void> {
       JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers }) +
         "\n",
     );
+  } else if (command === "jsc") {
+    const jsc = await import("bun:jsc" as string) as {
+      heapStats(): { heapSize: number; extraMemorySize: number };
+    };
+    const { heapSize, extraMemorySize } = jsc.heapStats();
+    process.stdout.write(JSON.stringify({ heapSize, extraMemorySize }) + "\n");
   } else if (command === "types") {
     const jsc = await import("bun:jsc" as string) as {
       heapStats(): { objectTypeCounts: Record<string, number> };

@@ -1,25 +1,37 @@
 /**
- * A Deno echo server's memory over time under one cell of load: starts the
- * target (`ours`, `native`, `minimal`; from another checkout with
- * `--dir=DIR`), opens the connections from two load workers (hand-made
- * frames over TCP, as `main.ts` uses below 64 KiB), sends, and every 250 ms
+ * An echo server's memory over time under one cell of load: starts the
+ * target (`ours`, `native`, `minimal`, or a `bun-*` target under Bun; from
+ * another checkout with `--dir=DIR`), opens the connections from two load
+ * workers (hand-made frames over TCP from Deno, or Bun's WebSocket client
+ * with `--client=bun-websocket`, which is the default at 64 KiB and over,
+ * as in `main.ts`), sends, and every 250 ms
  * prints the server's RSS and `memoryUsage()` (JS heap committed and used,
  * `external`: `ArrayBuffer` memory among it), then the peak RSS and the
  * echoes per second of a 2 s window. `--v8-flags=...` starts the server
  * with those V8 flags (say `--trace-gc-nvp`, `--trace-gc-verbose`); what
  * they print goes to `--trace=PATH` and `memoryUsage()` is not sampled
- * (its answers would mix with the trace on stdout).
+ * (its answers would mix with the trace on stdout). A Bun target's
+ * samples add JSC's heap size and the `ArrayBuffer` memory it counts
+ * toward its next collection; its stderr goes to `--trace=PATH`
+ * (`BUN_JSC_logGC=1` in the environment makes JSC log each collection).
  *
  * ```sh
  * deno run -A bench/echo/memory_timeline.ts ours 100 1024 pipe
  * deno run -A bench/echo/memory_timeline.ts native 1000 16 rt --seconds=6
  * deno run -A bench/echo/memory_timeline.ts ours 100 16 pipe --v8-flags=--trace-gc-nvp --trace=/tmp/gc.log
+ * BUN_JSC_logGC=1 deno run -A bench/echo/memory_timeline.ts bun-ours 1000 65536 pipe --trace=/tmp/gc.log
  * ```
  *
  * @module
  */
 
-import { Child, delay, killAll, peakRssMegabytes } from "./processes.ts";
+import {
+  Child,
+  delay,
+  findProgram,
+  killAll,
+  peakRssMegabytes,
+} from "./processes.ts";
 import { readFlags } from "../flags.ts";
 
 /** Between two samples: 250 ms. */
@@ -55,30 +67,40 @@ async function main(): Promise<void> {
   const v8Flags = flags.get("v8-flags");
   const tracePath = flags.get("trace") ?? "/dev/null";
   const here = new URL(".", import.meta.url).pathname;
+  const onBun = target.startsWith("bun-");
+  const bunPath = findProgram("bun", []) ?? "bun";
+  const bunClient = (flags.get("client") ??
+    (Number(size) >= 65536 ? "bun-websocket" : "deno-tcp")) ===
+    "bun-websocket";
   const deno = `${Deno.execPath()} run -A ${
     v8Flags === undefined ? "" : `--v8-flags=${v8Flags}`
   } ${dir}/bench/echo/echo_target.ts ${target}`;
   // JSON lines go on to this process, anything else (a trace) to the file.
-  const server = new Child("server", "/bin/sh", [
-    "-c",
-    `${deno} | awk -W interactive '/^\\{/ {print; fflush(); next} {print > "${tracePath}"}'`,
-  ]);
+  const server = onBun
+    ? new Child("server", "/bin/sh", [
+      "-c",
+      `exec ${bunPath} ${dir}/bench/echo/echo_target.ts ${target} 2>${tracePath}`,
+    ])
+    : new Child("server", "/bin/sh", [
+      "-c",
+      `${deno} | awk -W interactive '/^\\{/ {print; fflush(); next} {print > "${tracePath}"}'`,
+    ]);
   try {
     const { port } = JSON.parse(await server.nextLine(60_000));
-    const pid = await childDeno(server.pid);
+    const pid = onBun ? server.pid : await childDeno(server.pid);
     const count = Number(conns);
     const workers: Child[] = [];
     let first = 0;
     for (let index = 0; index < 2; index++) {
       const share = Math.floor(count / 2) + (index < count % 2 ? 1 : 0);
       workers.push(
-        new Child("load worker", Deno.execPath(), [
+        new Child("load worker", bunClient ? bunPath : Deno.execPath(), [
           "run",
-          "-A",
+          ...(bunClient ? [] : ["-A"]),
           `${here}load_worker.ts`,
           JSON.stringify({
             url: `ws://127.0.0.1:${port}/`,
-            transport: "tcp",
+            transport: bunClient ? "websocket" : "tcp",
             sourceAddresses: 1,
             connections: share,
             firstConnection: first,
@@ -101,12 +123,19 @@ async function main(): Promise<void> {
     while (performance.now() - start < seconds * 1000) {
       const at = ((performance.now() - start) / 1000).toFixed(2);
       let line = `${at} s: rss ${rssMegabytes(pid).toFixed(1)} MB`;
-      if (v8Flags === undefined) {
+      if (v8Flags === undefined || onBun) {
         await server.send("usage");
         const usage = JSON.parse(await server.nextLine(10_000));
         line += `, heap ${megabytes(usage.heapTotal)} (used ${
           megabytes(usage.heapUsed)
         }), external ${megabytes(usage.external)} MB`;
+        if (onBun) {
+          await server.send("jsc");
+          const jsc = JSON.parse(await server.nextLine(10_000));
+          line += `; JSC heap ${megabytes(jsc.heapSize)}, extra memory ${
+            megabytes(jsc.extraMemorySize)
+          } MB`;
+        }
       }
       console.log(line);
       await delay(SAMPLE_MS);

@@ -49,6 +49,21 @@ describe("PushedReads.readChunk", () => {
     assert.deepEqual(await waiting, bytes(10));
   });
 
+  test("reads waiting on several connections each settle with their own bytes", async () => {
+    const first = pushedReads().reads;
+    const second = pushedReads().reads;
+    const firstRead = first.readChunk(65536);
+    const secondRead = second.read(new Uint8Array(64));
+    second.push(bytes(5, 200));
+    first.push(bytes(3, 100));
+    assert.deepEqual(await firstRead, bytes(3, 100));
+    assert.equal(await secondRead, 5);
+    second.close();
+    const closedRead = first.readChunk(65536);
+    first.close();
+    await assert.rejects(closedRead, /closed/);
+  });
+
   test("joins waiting chunks, up to the limit, in order", async () => {
     const { reads } = pushedReads(1 << 20);
     reads.push(bytes(10));
