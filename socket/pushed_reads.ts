@@ -100,10 +100,6 @@ const EMPTY_CHUNK = new Uint8Array(0);
 /** The settling function of no read. */
 function ignore(): void {}
 
-/** The reads whose promise is being made (`new Promise` calls its executor
- * at once). */
-let settling: PushedReads | null = null;
-
 /** The reading half of a push-based connection. */
 export class PushedReads {
   readonly #highWater: number;
@@ -127,6 +123,15 @@ export class PushedReads {
   #waitingLimit = 0;
   #resolve: (result: number | Uint8Array | null) => void = ignore;
   #reject: (error: Error) => void = ignore;
+  /** Takes the settling functions of a read's promise: made once per
+   * connection rather than once per read. */
+  readonly #takeSettlers = (
+    resolve: (result: number | Uint8Array | null) => void,
+    reject: (error: Error) => void,
+  ): void => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
   /** Where chunks go as they come (see {@linkcode DirectReads}). */
   #direct: ((chunk: Uint8Array) => boolean) | null = null;
   /** The buffer of the last `readChunk`, until given back. */
@@ -244,25 +249,12 @@ export class PushedReads {
     if (this.#waiting) {
       return Promise.reject(new Error("a read is already pending"));
     }
-    settling = this;
-    const promise = new Promise(PushedReads.#takeSettlers);
-    settling = null;
+    const promise = new Promise(this.#takeSettlers);
     this.#waiting = true;
     this.#waitingBuffer = buffer;
     this.#waitingLimit = limit;
     this.#serve();
     return promise;
-  }
-
-  /** The executor of every read's promise: gives its settling functions
-   * to the reads it was made for ({@linkcode settling}), so that no
-   * function is made per connection or per read. */
-  static #takeSettlers(
-    resolve: (result: number | Uint8Array | null) => void,
-    reject: (error: Error) => void,
-  ): void {
-    settling!.#resolve = resolve;
-    settling!.#reject = reject;
   }
 
   /** Ends the wait of the read in progress. */
