@@ -27,7 +27,13 @@
  * @module
  */
 
-import { Child, findProgram, peakRssMegabytes } from "./processes.ts";
+import {
+  Child,
+  findProgram,
+  peakRssMegabytes,
+  startLoadWorker,
+} from "./processes.ts";
+import type { ClientKind } from "./settings.ts";
 import { readFlags } from "../flags.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -145,27 +151,24 @@ async function main(): Promise<void> {
   try {
     const { port } = JSON.parse(await server.nextLine(30_000));
     const idle = await memoryOf(server, "memory");
-    const bunClient = clientName === "bun-websocket";
-    const load = new Child(
-      `${clientName} load worker`,
-      bunClient ? findProgram("bun", []) ?? "bun" : Deno.execPath(),
-      [
-        "run",
-        ...(bunClient ? [] : ["-A"]),
-        `${HERE}load_worker.ts`,
-        JSON.stringify({
-          url: `ws://127.0.0.1:${port}/`,
-          transport: bunClient ? "websocket" : "tcp",
-          sourceAddresses: 1,
-          connections,
-          firstConnection: 0,
-          size,
-          depth,
-          connectConcurrency: 64,
-          connectTimeoutMs: 120_000,
-        }),
-      ],
-    );
+    const client: ClientKind = clientName === "bun-websocket"
+      ? {
+        runtime: "bun",
+        path: findProgram("bun", []) ?? "bun",
+        transport: "websocket",
+      }
+      : { runtime: "deno", path: Deno.execPath(), transport: "tcp" };
+    const load = startLoadWorker(client, {
+      url: `ws://127.0.0.1:${port}/`,
+      transport: client.transport,
+      sourceAddresses: 1,
+      connections,
+      firstConnection: 0,
+      size,
+      depth,
+      connectConcurrency: 64,
+      connectTimeoutMs: 120_000,
+    });
     try {
       const ready = JSON.parse(await load.nextLine(180_000));
       if (ready.open !== connections) throw new Error(JSON.stringify(ready));

@@ -71,11 +71,11 @@ import {
   delay,
   killAll,
   peakRssMegabytes,
+  startLoadWorker,
 } from "./processes.ts";
 import { runChurns } from "./churn.ts";
 import {
   clientFor,
-  type ClientKind,
   parseSettings,
   PIPELINE_DEPTH,
   runtimePath,
@@ -91,10 +91,9 @@ import {
   serverMicrosPerMessage,
   sizeLabel,
 } from "./report.ts";
-import type { WorkerConfig, WorkerResult } from "./load_worker.ts";
+import type { WorkerResult } from "./load_worker.ts";
 
 const HERE = new URL(".", import.meta.url);
-const WORKER_PATH = new URL("load_worker.ts", HERE).pathname;
 const TARGET_PATH = new URL("echo_target.ts", HERE).pathname;
 
 /** Microseconds since boot (10 ms resolution), the clock of CPU profiles. */
@@ -126,13 +125,6 @@ async function startServer(
     impl: string;
   };
   return { child, port: started.port, impl: started.impl };
-}
-
-function startWorker(client: ClientKind, config: WorkerConfig): Child {
-  const args = client.runtime === "bun"
-    ? ["run", WORKER_PATH, JSON.stringify(config)]
-    : ["run", "-A", WORKER_PATH, JSON.stringify(config)];
-  return new Child(`${client.runtime} load worker`, client.path, args);
 }
 
 /**
@@ -179,7 +171,7 @@ async function runOnce(
     for (let index = 0; index < workerCount; index++) {
       const share = Math.floor(cell.conns / workerCount) +
         (index < cell.conns % workerCount ? 1 : 0);
-      workers.push(startWorker(client, {
+      workers.push(startLoadWorker(client, {
         url: `ws://127.0.0.1:${started.port}/`,
         transport: client.transport,
         sourceAddresses: settings.sourceAddresses,

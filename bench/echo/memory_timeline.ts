@@ -31,7 +31,10 @@ import {
   findProgram,
   killAll,
   peakRssMegabytes,
+  rssMegabytes,
+  startLoadWorker,
 } from "./processes.ts";
+import type { ClientKind } from "./settings.ts";
 import { readFlags } from "../flags.ts";
 
 /** Between two samples: 250 ms. */
@@ -39,14 +42,6 @@ const SAMPLE_MS = 250;
 
 function megabytes(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
-}
-
-function rssMegabytes(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  for (const line of status.split("\n")) {
-    if (line.startsWith("VmRSS:")) return Number(line.split(/\s+/)[1]) / 1024;
-  }
-  return NaN;
 }
 
 /** The Deno process the shell started (the shell pipes its trace). */
@@ -66,12 +61,14 @@ async function main(): Promise<void> {
   const seconds = Number(flags.get("seconds") ?? 8);
   const v8Flags = flags.get("v8-flags");
   const tracePath = flags.get("trace") ?? "/dev/null";
-  const here = new URL(".", import.meta.url).pathname;
   const onBun = target.startsWith("bun-");
   const bunPath = findProgram("bun", []) ?? "bun";
   const bunClient = (flags.get("client") ??
     (Number(size) >= 65536 ? "bun-websocket" : "deno-tcp")) ===
     "bun-websocket";
+  const client: ClientKind = bunClient
+    ? { runtime: "bun", path: bunPath, transport: "websocket" }
+    : { runtime: "deno", path: Deno.execPath(), transport: "tcp" };
   const deno = `${Deno.execPath()} run -A ${
     v8Flags === undefined ? "" : `--v8-flags=${v8Flags}`
   } ${dir}/bench/echo/echo_target.ts ${target}`;
@@ -93,24 +90,17 @@ async function main(): Promise<void> {
     let first = 0;
     for (let index = 0; index < 2; index++) {
       const share = Math.floor(count / 2) + (index < count % 2 ? 1 : 0);
-      workers.push(
-        new Child("load worker", bunClient ? bunPath : Deno.execPath(), [
-          "run",
-          ...(bunClient ? [] : ["-A"]),
-          `${here}load_worker.ts`,
-          JSON.stringify({
-            url: `ws://127.0.0.1:${port}/`,
-            transport: bunClient ? "websocket" : "tcp",
-            sourceAddresses: 1,
-            connections: share,
-            firstConnection: first,
-            size: Number(size),
-            depth: mode === "pipe" ? 16 : 1,
-            connectConcurrency: 64,
-            connectTimeoutMs: 30_000 + count * 10,
-          }),
-        ]),
-      );
+      workers.push(startLoadWorker(client, {
+        url: `ws://127.0.0.1:${port}/`,
+        transport: client.transport,
+        sourceAddresses: 1,
+        connections: share,
+        firstConnection: first,
+        size: Number(size),
+        depth: mode === "pipe" ? 16 : 1,
+        connectConcurrency: 64,
+        connectTimeoutMs: 30_000 + count * 10,
+      }));
       first += share;
     }
     for (const worker of workers) {

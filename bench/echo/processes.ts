@@ -6,6 +6,9 @@
  * @module
  */
 
+import type { ClientKind } from "./settings.ts";
+import type { WorkerConfig } from "./load_worker.ts";
+
 /** Clock ticks per second in `/proc/<pid>/stat` (USER_HZ; 100 on Linux). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -17,6 +20,26 @@ export const WANTED_OPEN_FILES = 65536;
 const running = new Set<Child>();
 
 const textEncoder = new TextEncoder();
+
+/** The load worker's program. */
+const LOAD_WORKER_PATH = new URL("load_worker.ts", import.meta.url).pathname;
+
+/**
+ * Starts a load worker (`load_worker.ts`) in the client's runtime.
+ *
+ * @param client the runtime (and its executable) the worker runs in
+ * @param config what the worker opens and sends
+ * @returns the worker; its first line says how many connections opened
+ */
+export function startLoadWorker(
+  client: ClientKind,
+  config: WorkerConfig,
+): Child {
+  const args = client.runtime === "bun"
+    ? ["run", LOAD_WORKER_PATH, JSON.stringify(config)]
+    : ["run", "-A", LOAD_WORKER_PATH, JSON.stringify(config)];
+  return new Child(`${client.runtime} load worker`, client.path, args);
+}
 
 /** A child process whose stdout is read line by line. */
 export class Child {
