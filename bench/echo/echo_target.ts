@@ -253,7 +253,8 @@ function collectGarbage(): void {
  * bytes) after a collection, `usage` the same without one (memory while
  * busy, garbage included); `types` (Bun) prints JSC's live objects by
  * type after a collection; `jsc` (Bun) JSC's heap size and the
- * `ArrayBuffer` memory it counts toward its next collection (no collection); `snap` writes a heap snapshot to the path in
+ * `ArrayBuffer` memory it counts toward its next collection (no
+ * collection); `snap` writes a heap snapshot to the path in
  * `ECHO_SNAPSHOT` and prints `{"snapshot":PATH}` (`heap_summary.ts`).
  */
 async function obey(command: string): Promise<void> {
